@@ -1,0 +1,122 @@
+package protocol
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Error codes of RFC 6749 §4.1.2.1 and §5.2, RFC 7009 §2.2.1, RFC 6750 §3.1
+// and OpenID Connect Core §3.1.2.6.
+const (
+	ErrInvalidRequest          = "invalid_request"
+	ErrInvalidClient           = "invalid_client"
+	ErrInvalidGrant            = "invalid_grant"
+	ErrUnauthorizedClient      = "unauthorized_client"
+	ErrUnsupportedGrantType    = "unsupported_grant_type"
+	ErrInvalidScope            = "invalid_scope"
+	ErrAccessDenied            = "access_denied"
+	ErrUnsupportedResponseType = "unsupported_response_type"
+	ErrServerError             = "server_error"
+	ErrTemporarilyUnavailable  = "temporarily_unavailable"
+	ErrUnsupportedTokenType    = "unsupported_token_type"
+	ErrInvalidToken            = "invalid_token"
+	ErrInsufficientScope       = "insufficient_scope"
+	ErrLoginRequired           = "login_required"
+	ErrConsentRequired         = "consent_required"
+	ErrInteractionRequired     = "interaction_required"
+)
+
+// Error is an OAuth error as RFC 6749 §5.2 describes it. Handlers return it;
+// the writers turn it into JSON, a redirect or a page.
+type Error struct {
+	Code        string
+	Description string
+	// Status overrides the status chosen from Code (e.g. 405, 413, 429).
+	Status int
+	// Challenge is the WWW-Authenticate value to send, if any.
+	Challenge string
+	// RetryAfter, when positive, is sent as a Retry-After header in seconds.
+	RetryAfter time.Duration
+}
+
+// Errorf returns an *Error with code and a formatted description.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Description: fmt.Sprintf(format, args...)}
+}
+
+func (e *Error) Error() string {
+	if e.Description == "" {
+		return e.Code
+	}
+	return e.Code + ": " + e.Description
+}
+
+// HTTPStatus is the status for e: its override, or the one status map.
+func (e *Error) HTTPStatus() int {
+	if e.Status != 0 {
+		return e.Status
+	}
+	return StatusFor(e.Code)
+}
+
+// StatusFor maps an error code to its HTTP status: invalid_client and
+// invalid_token are 401 (RFC 6749 §5.2, RFC 6750 §3.1), insufficient_scope 403,
+// server_error 500, temporarily_unavailable 503, everything else 400.
+func StatusFor(code string) int {
+	switch code {
+	case ErrInvalidClient, ErrInvalidToken:
+		return http.StatusUnauthorized
+	case ErrInsufficientScope:
+		return http.StatusForbidden
+	case ErrServerError:
+		return http.StatusInternalServerError
+	case ErrTemporarilyUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadRequest
+}
+
+// AsError returns err as an *Error when it is one (anywhere in its chain),
+// or nil.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
+
+// SafeDescription keeps only the characters RFC 6749 §5.2 allows in
+// error_description (%x20-21 / %x23-5B / %x5D-7E), so no quote, backslash,
+// control character or non-ASCII byte of an attacker's input gets through.
+func SafeDescription(s string) string {
+	if len(s) > 300 {
+		s = s[:300]
+	}
+	ok := true
+	for i := 0; i < len(s); i++ {
+		if !descChar(s[i]) {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if descChar(s[i]) {
+			b.WriteByte(s[i])
+		} else {
+			b.WriteByte('?')
+		}
+	}
+	return b.String()
+}
+
+func descChar(c byte) bool {
+	return c == 0x20 || c == 0x21 || (c >= 0x23 && c <= 0x5B) || (c >= 0x5D && c <= 0x7E)
+}

@@ -1,0 +1,171 @@
+// Package store defines what Latchkey keeps: the records, and the Store
+// interface whose methods follow the use cases of the server (redeem a code,
+// rotate a refresh token, revoke a grant) rather than generic CRUD. Backends
+// live in subpackages and all pass the conformance suite in storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every backend returns, compared with errors.Is.
+var (
+	// ErrNotFound: no such record, or it has expired or been revoked where
+	// the method says so.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: the record exists already (create), or a single-use
+	// record was used already (redeem).
+	ErrConflict = errors.New("store: conflict")
+	// ErrReused: a rotated refresh token was presented again; the whole
+	// family has been revoked by the time this is returned.
+	ErrReused = errors.New("store: refresh token reused")
+	// ErrUnavailable: the backend cannot be reached right now; retrying
+	// later may succeed. Backends wrap their driver's error with it.
+	ErrUnavailable = errors.New("store: unavailable")
+)
+
+// Store is everything the server needs from persistence. Every method takes
+// a context first, works on values, and is safe for concurrent use by many
+// goroutines and, for shared backends, many processes.
+type Store interface {
+	ClientStore
+	UserStore
+	KeyStore
+	TokenStore
+	SessionStore
+	ThrottleStore
+
+	// Ping reports whether the backend is reachable (for /readyz).
+	Ping(ctx context.Context) error
+	// DeleteExpired removes up to limit rows of each kind that expired
+	// before now (codes, refresh tokens, opaque access tokens, revoked jtis,
+	// sessions, throttles, grants with nothing left) and reports how many.
+	DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error)
+	// Close releases the backend's resources.
+	Close() error
+}
+
+// ClientStore keeps registered clients.
+type ClientStore interface {
+	// GetClient returns the client with id, or ErrNotFound.
+	GetClient(ctx context.Context, id string) (Client, error)
+	// ListClients returns every client ordered by id.
+	ListClients(ctx context.Context) ([]Client, error)
+	// CreateClient adds c, or returns ErrConflict when its id is taken.
+	CreateClient(ctx context.Context, c Client) error
+	// UpsertClient creates c or replaces every field of the client with its
+	// id except CreatedAt (the config file is the source of truth).
+	UpsertClient(ctx context.Context, c Client) error
+	// SetClientSecret replaces the secret hash of client id, or ErrNotFound.
+	SetClientSecret(ctx context.Context, id, secretHash string, now time.Time) error
+	// DeleteClient removes the client and everything issued to it, or
+	// returns ErrNotFound.
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// UserStore keeps resource owners.
+type UserStore interface {
+	// GetUser returns the user whose ID (the token subject) is id.
+	GetUser(ctx context.Context, id string) (User, error)
+	// GetUserByUsername returns the user with username, or ErrNotFound.
+	GetUserByUsername(ctx context.Context, username string) (User, error)
+	// ListUsers returns every user ordered by username.
+	ListUsers(ctx context.Context) ([]User, error)
+	// CreateUser adds u, or returns ErrConflict when its ID or username is taken.
+	CreateUser(ctx context.Context, u User) error
+	// UpsertUser creates u, or, when a user with u.Username exists, replaces
+	// its password hash, claims and source, keeping its ID and CreatedAt.
+	// It returns the stored user.
+	UpsertUser(ctx context.Context, u User) (User, error)
+	// SetUserPassword replaces the password hash of user id, or ErrNotFound.
+	SetUserPassword(ctx context.Context, id, passwordHash string, now time.Time) error
+	// DeleteUser removes the user and everything issued for them, or
+	// returns ErrNotFound.
+	DeleteUser(ctx context.Context, id string) error
+}
+
+// KeyStore keeps signing keys; private parts are stored encrypted.
+type KeyStore interface {
+	// ListKeys returns every key, oldest first.
+	ListKeys(ctx context.Context) ([]Key, error)
+	// AddKey stores k unless a key of the same algorithm was created at or
+	// after notSince; it reports whether k was stored. Among concurrent
+	// callers with the same notSince, at most one stores its key.
+	AddKey(ctx context.Context, k Key, notSince time.Time) (bool, error)
+	// DeleteKey removes the key with kid, or returns ErrNotFound.
+	DeleteKey(ctx context.Context, kid string) error
+}
+
+// TokenStore keeps codes, grants, refresh tokens, opaque access tokens and
+// revocations. Tokens are identified by the SHA-256 digest of their value.
+type TokenStore interface {
+	// CreateAuthCode stores a fresh authorization code.
+	CreateAuthCode(ctx context.Context, c AuthCode) error
+	// GetAuthCode returns the code with digest, consumed or not, expired or
+	// not, or ErrNotFound.
+	GetAuthCode(ctx context.Context, digest string) (AuthCode, error)
+	// RedeemAuthCode atomically marks the code consumed by iss.Grant and
+	// stores iss. It returns ErrNotFound when the code is unknown or expired
+	// at now, and ErrConflict when it was consumed already; exactly one of
+	// several concurrent callers succeeds.
+	RedeemAuthCode(ctx context.Context, digest string, now time.Time, iss Issue) error
+
+	// SaveIssue stores a grant with its first tokens (password grant, or
+	// client credentials with an opaque access token).
+	SaveIssue(ctx context.Context, iss Issue) error
+	// GetGrant returns the grant with id, revoked or not, or ErrNotFound.
+	GetGrant(ctx context.Context, id string) (Grant, error)
+	// RevokeGrant marks the grant revoked with every refresh token and
+	// opaque access token issued under it. Unknown ids are not an error.
+	RevokeGrant(ctx context.Context, id string, now time.Time) error
+
+	// GetRefreshToken returns the refresh token with digest, in any state,
+	// with its grant's revocation time, or ErrNotFound.
+	GetRefreshToken(ctx context.Context, digest string) (RefreshToken, error)
+	// RotateRefreshToken replaces the active refresh token r.OldDigest with
+	// r.Next (and stores r.Access when set). See Rotation for the rules.
+	RotateRefreshToken(ctx context.Context, r Rotation) (RefreshToken, error)
+
+	// GetAccessToken returns the opaque access token with digest, or
+	// ErrNotFound (also once revoked).
+	GetAccessToken(ctx context.Context, digest string) (AccessToken, error)
+	// RevokeJTI records that the JWT access token jti is revoked until exp.
+	// Revoking twice is not an error.
+	RevokeJTI(ctx context.Context, jti string, exp time.Time) error
+	// IsRevoked reports whether jti is revoked or the grant (when not "")
+	// is revoked or gone.
+	IsRevoked(ctx context.Context, jti, grantID string) (bool, error)
+}
+
+// SessionStore keeps browser sessions and remembered consents.
+type SessionStore interface {
+	// CreateSession stores s.
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns the session with digest unless it expired at now,
+	// or ErrNotFound.
+	GetSession(ctx context.Context, digest string, now time.Time) (Session, error)
+	// DeleteSession removes the session; unknown digests are not an error.
+	DeleteSession(ctx context.Context, digest string) error
+	// SaveConsent remembers c, replacing the user's earlier consent to the
+	// same client.
+	SaveConsent(ctx context.Context, c Consent) error
+	// GetConsent returns the user's consent to the client, or ErrNotFound.
+	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)
+}
+
+// ThrottleStore keeps failure counters that every instance must agree on
+// (the guessing limits of the password grant and the login page).
+type ThrottleStore interface {
+	// AddFailure counts one failure for key at now and returns the updated
+	// counter. A counter whose last failure is older than window starts
+	// again from zero.
+	AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (Throttle, error)
+	// GetThrottles returns the counters of keys that exist and have not
+	// expired at now (their last failure is within the window they were
+	// recorded with).
+	GetThrottles(ctx context.Context, keys []string, now time.Time) ([]Throttle, error)
+	// ClearFailures forgets the counter of key.
+	ClearFailures(ctx context.Context, key string) error
+}
