@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/keys"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/sqlite"
+)
+
+// configFlags are the flags every command that opens the store shares.
+type configFlags struct {
+	path    string
+	listen  string
+	issuer  string
+	storage string
+}
+
+func (c *configFlags) register(fs flagRegistrar) {
+	fs.StringVar(&c.path, "config", "", "YAML configuration `file` (default: none; LATCHKEY_CONFIG)")
+	fs.StringVar(&c.listen, "listen", "", "`address` to listen on (default 127.0.0.1:8080)")
+	fs.StringVar(&c.issuer, "issuer", "", "issuer `URL` (default http://<listen>)")
+	fs.StringVar(&c.storage, "storage", "", "storage `URL`: sqlite://PATH or postgres://... (default sqlite://latchkey.db)")
+}
+
+// load reads the configuration: defaults, then the file, then LATCHKEY_*
+// variables, then flags; and validates the result.
+func (c *configFlags) load(e env) (config.Config, error) {
+	path := c.path
+	if path == "" {
+		path = e.getenv("LATCHKEY_CONFIG")
+	}
+	cfg, err := config.Load(path, e.getenv)
+	if err != nil {
+		return cfg, err
+	}
+	if c.listen != "" {
+		cfg.Listen = c.listen
+	}
+	if c.issuer != "" {
+		cfg.Issuer = c.issuer
+	}
+	if c.storage != "" {
+		cfg.Storage = c.storage
+	}
+	return cfg, cfg.Validate()
+}
+
+// newLogger logs text on a terminal and JSON otherwise.
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	format := cfg.Log.Format
+	if format == "auto" || format == "" {
+		format = "json"
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// sqlitePath returns the file of a sqlite:// storage URL, or "".
+func sqlitePath(storage string) string {
+	if p, ok := strings.CutPrefix(storage, "sqlite://"); ok {
+		return p
+	}
+	return ""
+}
+
+// openStore opens the configured backend and brings its schema up to date.
+func openStore(ctx context.Context, cfg config.Config) (store.Store, []string, error) {
+	if p := sqlitePath(cfg.Storage); p != "" {
+		st, err := sqlite.Open(ctx, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, st.Applied(), nil
+	}
+	return nil, nil, fmt.Errorf("storage %q is not supported yet: use sqlite://PATH", cfg.Storage)
+}
+
+// systemSecret returns the secret that encrypts signing keys: from the
+// config or LATCHKEY_SECRETS_SYSTEM, or else from a file beside the SQLite
+// database, created (mode 0600) on first use.
+func systemSecret(cfg config.Config, log *slog.Logger) ([]byte, error) {
+	if cfg.Secrets.System != "" {
+		if len(cfg.Secrets.System) < 32 {
+			return nil, errors.New("secrets.system must be at least 32 characters")
+		}
+		return []byte(cfg.Secrets.System), nil
+	}
+	db := sqlitePath(cfg.Storage)
+	if db == "" {
+		return nil, errors.New("set secrets.system (or LATCHKEY_SECRETS_SYSTEM): every instance on a shared database needs the same secret")
+	}
+	path := db + ".secret"
+	b, err := os.ReadFile(path)
+	if err == nil {
+		s := strings.TrimSpace(string(b))
+		if len(s) < 32 {
+			return nil, fmt.Errorf("system secret file %s is too short; delete it only if you also delete %s", path, db)
+		}
+		return []byte(s), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read system secret: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, fmt.Errorf("generate system secret: %w", err)
+	}
+	s := hex.EncodeToString(raw)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create system secret: %w", err)
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write system secret: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("write system secret: %w", err)
+	}
+	log.Warn("generated a system secret; keep it with the database, and set secrets.system to share it between instances", "file", path)
+	return []byte(s), nil
+}
+
+// keyManager builds the signing-key manager for cfg.
+func keyManager(cfg config.Config, st store.Store, secret []byte, log *slog.Logger) (*keys.Manager, error) {
+	return keys.NewManager(st, secret, keys.Options{
+		ActivationDelay: cfg.Keys.ActivationDelay.D(),
+		Retention:       retention(cfg),
+		Now:             time.Now,
+		Rand:            rand.Reader,
+		Logger:          log,
+	})
+}
+
+// retention is how long a replaced key must stay published: the longest
+// lifetime of anything it may have signed, plus a margin for clock skew.
+func retention(cfg config.Config) time.Duration {
+	longest := max(cfg.Tokens.AccessTokenTTL.D(), cfg.Tokens.IDTokenTTL.D())
+	for _, c := range cfg.Clients {
+		longest = max(longest, c.AccessTokenTTL.D())
+	}
+	return longest + 5*time.Minute
+}

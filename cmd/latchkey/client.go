@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+const clientExample = `latchkey client create --id reports --grant-types client_credentials --scopes read,write
+latchkey client create --id web --grant-types authorization_code,refresh_token --scopes openid,profile,read --redirect-uris https://app.example/callback
+latchkey client create --id spa --public --grant-types authorization_code,refresh_token --scopes openid,read --redirect-uris http://127.0.0.1:9999/callback
+latchkey client list
+latchkey client show reports
+latchkey client rotate-secret reports
+latchkey client delete reports`
+
+func runClient(ctx context.Context, args []string, e env) error {
+	fs := newFlags("client", "client create|list|show|delete|rotate-secret [ID] [flags]", clientExample, e.stdout)
+	var cf configFlags
+	cf.register(fs)
+	var c clientFlags
+	c.register(fs)
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if done, err := parse(fs, args); done {
+			return err
+		}
+		fs.Usage()
+		return usageError{"expected a subcommand: create, list, show, delete or rotate-secret"}
+	}
+	sub, rest := args[0], args[1:]
+	var id string
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		id, rest = rest[0], rest[1:]
+	}
+	if done, err := parse(fs, rest); done {
+		return err
+	}
+	if id == "" {
+		id = c.id
+	}
+	cfg, err := cf.load(e)
+	if err != nil {
+		return err
+	}
+	st, _, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch sub {
+	case "create":
+		return createClient(ctx, st, id, c, e)
+	case "list":
+		return listClients(ctx, st, e)
+	case "show":
+		return showClient(ctx, st, id, e)
+	case "delete":
+		return deleteClient(ctx, st, id, e)
+	case "rotate-secret":
+		return rotateSecret(ctx, st, id, e)
+	}
+	return usageError{fmt.Sprintf("unknown client subcommand %q", sub)}
+}
+
+type clientFlags struct {
+	id, name, format                                                   string
+	public, introspection, skipConsent                                 bool
+	grants, scopes, defaults, redirects, logoutRedirects, audience listFlag
+}
+
+func (c *clientFlags) register(fs flagRegistrar) {
+	fs.StringVar(&c.id, "id", "", "client `id` (create)")
+	fs.StringVar(&c.name, "name", "", "display `name` shown on the consent page (create)")
+	fs.StringVar(&c.format, "access-token-format", "jwt", "`jwt` or opaque (create)")
+	fs.BoolVar(&c.public, "public", false, "a public client: no secret, PKCE only (create)")
+	fs.BoolVar(&c.introspection, "introspection", false, "may introspect any token, for resource servers (create)")
+	fs.BoolVar(&c.skipConsent, "skip-consent", false, "first-party client: users are not asked to consent (create)")
+	fs.Var(&c.grants, "grant-types", "comma-separated grant types (create)")
+	fs.Var(&c.scopes, "scopes", "comma-separated scopes it may get (create)")
+	fs.Var(&c.defaults, "default-scopes", "scopes granted when a request names none (create; default: all)")
+	fs.Var(&c.redirects, "redirect-uris", "comma-separated redirect URIs (create)")
+	fs.Var(&c.logoutRedirects, "post-logout-redirect-uris", "comma-separated post-logout redirect URIs (create)")
+	fs.Var(&c.audience, "audience", "access-token audience (create; default: the issuer)")
+}
+
+// toConfig checks the flags with the same rules as the config file.
+func (c clientFlags) toConfig(id string) config.Client {
+	return config.Client{
+		ID: id, Name: c.name, Public: c.public, RedirectURIs: c.redirects, PostLogoutRedirectURIs: c.logoutRedirects,
+		GrantTypes: c.grants, Scopes: c.scopes, DefaultScopes: c.defaults, Audience: c.audience,
+		AccessTokenFormat: c.format, Introspection: c.introspection, SkipConsent: c.skipConsent,
+	}
+}
+
+func createClient(ctx context.Context, st store.Store, id string, c clientFlags, e env) error {
+	if id == "" {
+		return usageError{"client create needs --id"}
+	}
+	cc := c.toConfig(id)
+	if !cc.Public {
+		cc.Secret = strings.Repeat("x", 32) // validated as present; the real one is generated below
+	}
+	if err := validateClient(cc); err != nil {
+		return err
+	}
+	sc := clientFromConfig(cc, time.Now())
+	sc.Source = "cli"
+	var secret string
+	if !cc.Public {
+		var err error
+		if secret, _, err = token.New(token.PrefixClientSecret, rand.Reader); err != nil {
+			return err
+		}
+		sc.SecretHash = server.HashGeneratedSecret(secret)
+	}
+	if err := st.CreateClient(ctx, sc); errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("client %q exists already: pick another id, or delete it first", id)
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "created client %s\n", id)
+	if secret != "" {
+		fmt.Fprintf(e.stdout, "client_secret: %s\n", secret)
+		fmt.Fprintln(e.stdout, "Store it now: it is shown only once (rotate-secret makes a new one).")
+	}
+	return nil
+}
+
+// validateClient runs the config file's rules on one client.
+func validateClient(cc config.Client) error {
+	cfg := config.Default()
+	cfg.Clients = []config.Client{cc}
+	return cfg.Validate()
+}
+
+func listClients(ctx context.Context, st store.Store, e env) error {
+	all, err := st.ListClients(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTYPE\tGRANT TYPES\tSCOPES\tSOURCE")
+	for _, c := range all {
+		kind := "confidential"
+		if c.Public {
+			kind = "public"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, kind, strings.Join(c.GrantTypes, ","), strings.Join(c.Scopes, ","), c.Source)
+	}
+	return tw.Flush()
+}
+
+func showClient(ctx context.Context, st store.Store, id string, e env) error {
+	c, err := getClient(ctx, st, id)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{
+		"id": c.ID, "name": c.Name, "public": c.Public, "redirect_uris": c.RedirectURIs,
+		"post_logout_redirect_uris": c.PostLogoutRedirectURIs, "grant_types": c.GrantTypes, "scopes": c.Scopes,
+		"default_scopes": c.DefaultScopes, "audience": c.Audience, "access_token_format": c.AccessTokenFormat,
+		"introspection": c.Introspection, "skip_consent": c.SkipConsent, "source": c.Source,
+		"created_at": c.CreatedAt.Format(time.RFC3339), "has_secret": c.SecretHash != "",
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func getClient(ctx context.Context, st store.Store, id string) (store.Client, error) {
+	if id == "" {
+		return store.Client{}, usageError{"name the client: latchkey client show ID"}
+	}
+	c, err := st.GetClient(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, fmt.Errorf("no client %q (latchkey client list shows them)", id)
+	}
+	return c, err
+}
+
+func deleteClient(ctx context.Context, st store.Store, id string, e env) error {
+	c, err := getClient(ctx, st, id)
+	if err != nil {
+		return err
+	}
+	if err := st.DeleteClient(ctx, id); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "deleted client %s and every token issued to it\n", id)
+	if c.Source == "config" {
+		fmt.Fprintln(e.stdout, "note: it is defined in the config file and comes back at the next start unless you remove it there")
+	}
+	return nil
+}
+
+func rotateSecret(ctx context.Context, st store.Store, id string, e env) error {
+	c, err := getClient(ctx, st, id)
+	if err != nil {
+		return err
+	}
+	if c.Public {
+		return fmt.Errorf("client %s is public: it has no secret", id)
+	}
+	if c.Source == "config" {
+		return fmt.Errorf("client %s is defined in the config file: change its secret there", id)
+	}
+	secret, _, err := token.New(token.PrefixClientSecret, rand.Reader)
+	if err != nil {
+		return err
+	}
+	if err := st.SetClientSecret(ctx, id, server.HashGeneratedSecret(secret), time.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "client_secret: %s\n", secret)
+	fmt.Fprintln(e.stdout, "The old secret no longer works. Store this one now: it is shown only once.")
+	return nil
+}

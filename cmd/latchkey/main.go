@@ -1,0 +1,93 @@
+// Command latchkey is the Latchkey OAuth 2 authorization server, its admin
+// tool and an OAuth 2 client. Run "latchkey help" for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintln(os.Stderr, "latchkey:", err)
+			os.Exit(2)
+		}
+		if !errors.Is(err, errSilent) {
+			fmt.Fprintln(os.Stderr, "latchkey:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// env is what every command gets from the outside world.
+type env struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// usageError is a mistake on the command line (exit status 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// errSilent ends a command that has printed its own explanation.
+var errSilent = errors.New("failed")
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, e env) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the authorization server", runServe},
+		{"migrate", "apply database migrations and exit", runMigrate},
+		{"client", "manage clients (create, list, show, delete, rotate-secret)", runClient},
+		{"user", "manage users (create, list, delete, set-password)", runUser},
+		{"keys", "manage signing keys (list, rotate)", runKeys},
+		{"config", "check a configuration file (config validate FILE)", runConfig},
+		{"version", "print the version", runVersion},
+	}
+}
+
+// run is the whole program: main only adds the process around it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) < 2 || args[1] == "help" || args[1] == "-h" || args[1] == "--help" {
+		printUsage(stdout)
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[1] {
+			return c.run(ctx, args[2:], e)
+		}
+	}
+	printUsage(stderr)
+	return usageError{fmt.Sprintf("unknown command %q", args[1])}
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "Latchkey: an OAuth 2 authorization server in one binary.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: latchkey COMMAND [flags]")
+	fmt.Fprintln(w)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Start here:  latchkey serve --dev")
+	fmt.Fprintln(w, "Help on one: latchkey COMMAND --help")
+}

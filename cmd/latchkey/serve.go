@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+const serveExample = `latchkey serve --dev
+latchkey serve --config latchkey.yaml --listen 0.0.0.0:8443`
+
+func runServe(ctx context.Context, args []string, e env) error {
+	fs := newFlags("serve", "serve [--config FILE] [--dev] [--listen ADDR] [--issuer URL] [--storage URL]", serveExample, e.stdout)
+	var cf configFlags
+	cf.register(fs)
+	dev := fs.Bool("dev", false, "create demo clients and a demo user (once) and print how to use them")
+	if done, err := parse(fs, args); done {
+		return err
+	}
+	cfg, err := cf.load(e)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, e.stderr)
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	defer ln.Close()
+	if cfg.Issuer == "" {
+		scheme := "http"
+		if cfg.TLS.CertFile != "" {
+			scheme = "https"
+		}
+		cfg.Issuer = scheme + "://" + ln.Addr().String()
+	}
+	return serve(ctx, cfg, ln, *dev, e, log)
+}
+
+func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e env, log *slog.Logger) error {
+	st, applied, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, m := range applied {
+		log.Info("applied migration", "name", m)
+	}
+	secret, err := systemSecret(cfg, log)
+	if err != nil {
+		return err
+	}
+	km, err := keyManager(cfg, st, secret, log)
+	if err != nil {
+		return err
+	}
+	if err := km.Init(ctx); err != nil {
+		return err
+	}
+	if err := syncConfig(ctx, st, cfg, log); err != nil {
+		return err
+	}
+	if dev {
+		d, err := ensureDev(ctx, st, secret, hashParams(cfg))
+		if err != nil {
+			return err
+		}
+		printDev(e.stdout, cfg.Issuer, d)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	h, err := server.New(server.Deps{
+		Config: cfg, Store: st, Keys: km, Logger: log, Metrics: reg, SystemSecret: secret, Now: time.Now, Rand: rand.Reader,
+	})
+	if err != nil {
+		return err
+	}
+	bg, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	go km.Run(bg, 30*time.Second, cfg.Keys.RotationPeriod.D())
+	go collectGarbage(bg, st, cfg, log)
+	return listenAndServe(ctx, h, ln, cfg, log)
+}
+
+// listenAndServe serves until ctx ends, then shuts down gracefully: new
+// connections are refused and requests in flight get up to 10 seconds.
+func listenAndServe(ctx context.Context, h http.Handler, ln net.Listener, cfg config.Config, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.TLS.CertFile != "" {
+			errc <- srv.ServeTLS(ln, cfg.TLS.CertFile, cfg.TLS.KeyFile)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
+	log.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "storage", redactDSN(cfg.Storage))
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// collectGarbage removes expired rows in small batches on a schedule.
+func collectGarbage(ctx context.Context, st store.Store, cfg config.Config, log *slog.Logger) {
+	t := time.NewTicker(cfg.GC.Interval.D())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for {
+			n, err := st.DeleteExpired(ctx, time.Now(), cfg.GC.Batch)
+			if err != nil {
+				log.Warn("garbage collection failed", "err", err)
+				break
+			}
+			if n > 0 {
+				log.Debug("removed expired rows", "count", n)
+			}
+			if n < cfg.GC.Batch {
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/password"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+const userExample = `latchkey user create --username alice --claim name="Alice Liddell" --claim email=alice@example.com
+latchkey user list
+latchkey user set-password alice
+echo 'new password' | latchkey user set-password alice --password-stdin
+latchkey user delete alice`
+
+func runUser(ctx context.Context, args []string, e env) error {
+	fs := newFlags("user", "user create|list|delete|set-password [USERNAME] [flags]", userExample, e.stdout)
+	var cf configFlags
+	cf.register(fs)
+	username := fs.String("username", "", "the user's `name` (create)")
+	pw := fs.String("password", "", "the `password` (prefer the prompt or --password-stdin: flags show in ps)")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input")
+	var claims listFlag
+	fs.Var(&claims, "claim", "an OpenID Connect claim `name=value` (create; repeatable)")
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if done, err := parse(fs, args); done {
+			return err
+		}
+		fs.Usage()
+		return usageError{"expected a subcommand: create, list, delete or set-password"}
+	}
+	sub, rest := args[0], args[1:]
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		*username, rest = rest[0], rest[1:]
+	}
+	if done, err := parse(fs, rest); done {
+		return err
+	}
+	cfg, err := cf.load(e)
+	if err != nil {
+		return err
+	}
+	st, _, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if sub == "list" {
+		return listUsers(ctx, st, e)
+	}
+	if *username == "" {
+		return usageError{"name the user: latchkey user " + sub + " USERNAME"}
+	}
+	switch sub {
+	case "create":
+		secret, err := readPassword(*pw, *fromStdin, e)
+		if err != nil {
+			return err
+		}
+		return createUser(ctx, st, cfg, *username, secret, claims, e)
+	case "delete":
+		return deleteUser(ctx, st, *username, e)
+	case "set-password":
+		secret, err := readPassword(*pw, *fromStdin, e)
+		if err != nil {
+			return err
+		}
+		return setPassword(ctx, st, cfg, *username, secret, e)
+	}
+	return usageError{fmt.Sprintf("unknown user subcommand %q", sub)}
+}
+
+// readPassword takes the password from the flag, standard input, or a
+// prompt on the terminal that does not echo.
+func readPassword(flagValue string, fromStdin bool, e env) (string, error) {
+	switch {
+	case flagValue != "":
+		return flagValue, nil
+	case fromStdin:
+		line, err := bufio.NewReader(e.stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return "", errors.New("no password on standard input")
+		}
+		return strings.TrimRight(line, "\r\n"), nil
+	}
+	f, ok := e.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", usageError{"give the password with --password-stdin (standard input is not a terminal)"}
+	}
+	fmt.Fprint(e.stderr, "Password: ")
+	b, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(e.stderr)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return string(b), nil
+}
+
+func createUser(ctx context.Context, st store.Store, cfg config.Config, username, pw string, claims []string, e env) error {
+	cu := config.User{Username: username, Password: pw, Claims: map[string]any{}}
+	for _, kv := range claims {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return usageError{fmt.Sprintf("--claim %q: expected name=value", kv)}
+		}
+		cu.Claims[k] = claimValue(v)
+	}
+	check := config.Default()
+	check.Users = []config.User{cu}
+	if err := check.Validate(); err != nil {
+		return err
+	}
+	hash, err := password.Hash(pw, hashParams(cfg), rand.Reader)
+	if err != nil {
+		return err
+	}
+	id, err := newUserID()
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	err = st.CreateUser(ctx, store.User{ID: id, Username: username, PasswordHash: hash, Claims: cu.Claims, Source: "cli", CreatedAt: now, UpdatedAt: now})
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("user %q exists already", username)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "created user %s (sub %s)\n", username, id)
+	return nil
+}
+
+// claimValue keeps true and false as booleans (email_verified).
+func claimValue(v string) any {
+	switch v {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	return v
+}
+
+func listUsers(ctx context.Context, st store.Store, e env) error {
+	all, err := st.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USERNAME\tSUB\tSOURCE\tCREATED")
+	for _, u := range all {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, u.ID, u.Source, u.CreatedAt.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+func getUser(ctx context.Context, st store.Store, username string) (store.User, error) {
+	u, err := st.GetUserByUsername(ctx, username)
+	if errors.Is(err, store.ErrNotFound) {
+		return u, fmt.Errorf("no user %q (latchkey user list shows them)", username)
+	}
+	return u, err
+}
+
+func deleteUser(ctx context.Context, st store.Store, username string, e env) error {
+	u, err := getUser(ctx, st, username)
+	if err != nil {
+		return err
+	}
+	if err := st.DeleteUser(ctx, u.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "deleted user %s and every token issued for them\n", username)
+	if u.Source == "config" {
+		fmt.Fprintln(e.stdout, "note: the user is defined in the config file and comes back at the next start unless you remove it there")
+	}
+	return nil
+}
+
+func setPassword(ctx context.Context, st store.Store, cfg config.Config, username, pw string, e env) error {
+	if pw == "" {
+		return usageError{"the password must not be empty"}
+	}
+	u, err := getUser(ctx, st, username)
+	if err != nil {
+		return err
+	}
+	hash, err := password.Hash(pw, hashParams(cfg), rand.Reader)
+	if err != nil {
+		return err
+	}
+	if err := st.SetUserPassword(ctx, u.ID, hash, time.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "password of %s changed\n", username)
+	return nil
+}

@@ -1,0 +1,108 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/protocol"
+)
+
+// metadataTTL bounds how stale the advertised grant types and scopes may
+// be after a client is added or removed with the CLI.
+const metadataTTL = 30 * time.Second
+
+// metadataCache holds the serialized discovery document.
+type metadataCache struct {
+	mu    sync.Mutex
+	body  []byte
+	built time.Time
+}
+
+// handleMetadata serves RFC 8414 and OpenID Connect Discovery metadata:
+// one document at both well-known URLs, whose issuer is the configured one
+// byte for byte and never taken from the Host header (S096, S098).
+func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
+	body, err := s.metadata(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(body)
+}
+
+func (s *Server) metadata(ctx context.Context) ([]byte, error) {
+	s.meta.mu.Lock()
+	defer s.meta.mu.Unlock()
+	now := s.now()
+	if s.meta.body != nil && now.Sub(s.meta.built) < metadataTTL {
+		return s.meta.body, nil
+	}
+	doc, err := s.buildMetadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("metadata: marshal: %w", err)
+	}
+	s.meta.body, s.meta.built = body, now
+	return body, nil
+}
+
+// buildMetadata lists only what is implemented (S094): password appears
+// among the grant types only while some client may use it, and the scopes
+// are those some client may be granted.
+func (s *Server) buildMetadata(ctx context.Context) (map[string]any, error) {
+	clients, err := s.st.ListClients(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("metadata: list clients: %w", err)
+	}
+	grants := []string{protocol.GrantAuthorizationCode, protocol.GrantRefreshToken, protocol.GrantClientCredentials}
+	var scopes []string
+	for _, c := range clients {
+		if slices.Contains(c.GrantTypes, protocol.GrantPassword) && !slices.Contains(grants, protocol.GrantPassword) {
+			grants = append(grants, protocol.GrantPassword)
+		}
+		for _, sc := range c.Scopes {
+			if !slices.Contains(scopes, sc) {
+				scopes = append(scopes, sc)
+			}
+		}
+	}
+	if !slices.Contains(scopes, "openid") {
+		scopes = append(scopes, "openid")
+	}
+	slices.Sort(scopes)
+	secretMethods := []string{authBasic, authPost}
+	doc := map[string]any{
+		"issuer":                                s.issuer,
+		"token_endpoint":                        s.endpoint("/token"),
+		"jwks_uri":                              s.endpoint("/jwks"),
+		"introspection_endpoint":                s.endpoint("/introspect"),
+		"revocation_endpoint":                   s.endpoint("/revoke"),
+		"grant_types_supported":                 grants,
+		"token_endpoint_auth_methods_supported": append(slices.Clone(secretMethods), authNone),
+		"introspection_endpoint_auth_methods_supported": secretMethods,
+		"revocation_endpoint_auth_methods_supported":    append(slices.Clone(secretMethods), authNone),
+		"scopes_supported": scopes,
+	}
+	s.addAuthorizationMetadata(doc)
+	return doc, nil
+}
+
+// handleJWKS publishes the public signing keys. The cache lifetime is
+// short next to the activation delay, so clients see a staged key before
+// it signs anything.
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
+	maxAge := min(300*time.Second, s.cfg.Keys.ActivationDelay.D()/4)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(maxAge.Seconds())))
+	_, _ = w.Write(s.keys.JWKS())
+}

@@ -1,0 +1,33 @@
+package server
+
+import (
+	"fmt"
+
+	"github.com/latchkey/latchkey/internal/protocol"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// grantClientCredentials is RFC 6749 §4.4: a confidential client gets a
+// token for itself. No refresh token (S028); a JWT access token writes
+// nothing to the database.
+func (s *Server) grantClientCredentials(t tokenRequest) (protocol.TokenResponse, error) {
+	if t.client.Public {
+		return protocol.TokenResponse{}, protocol.Errorf(protocol.ErrUnauthorizedClient, "public clients cannot use client credentials")
+	}
+	scopes, err := resolveScope(t.form.Get("scope"), t.client)
+	if err != nil {
+		return protocol.TokenResponse{}, err
+	}
+	now := s.now()
+	is := issuance{client: t.client, scopes: scopes}
+	access, rec, err := s.mintAccess(is, now)
+	if err != nil {
+		return protocol.TokenResponse{}, err
+	}
+	if rec != nil {
+		if err := s.st.SaveIssue(t.r.Context(), store.Issue{Access: rec}); err != nil {
+			return protocol.TokenResponse{}, fmt.Errorf("client credentials: store token: %w", err)
+		}
+	}
+	return s.respond(is, access, "", now)
+}

@@ -1,0 +1,118 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/password"
+	"github.com/latchkey/latchkey/internal/protocol"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// badCredentials is the one answer to every failed password check, so the
+// response never tells which part was wrong (A11).
+func badCredentials() *protocol.Error {
+	return protocol.Errorf(protocol.ErrInvalidGrant, "the username or password is incorrect")
+}
+
+// grantPassword is RFC 6749 §4.3, on only for clients that list it.
+// Guessing is limited per username, client and IP with progressive delays
+// shared by all instances (S025); an unknown user costs the same argon2id
+// check as a wrong password.
+func (s *Server) grantPassword(t tokenRequest) (protocol.TokenResponse, error) {
+	username, pw := t.form.Get("username"), t.form.Get("password")
+	if username == "" || pw == "" {
+		return protocol.TokenResponse{}, protocol.Errorf(protocol.ErrInvalidRequest, "username and password are required")
+	}
+	scopes, err := resolveScope(t.form.Get("scope"), t.client)
+	if err != nil {
+		return protocol.TokenResponse{}, err
+	}
+	user, err := s.checkUserPassword(t.r, t.client.ID, username, pw)
+	if err != nil {
+		return protocol.TokenResponse{}, err
+	}
+	s.log.InfoContext(t.r.Context(), "password grant used", "client_id", t.client.ID, "user_id", user.ID)
+	now := s.now()
+	is := issuance{client: t.client, user: &user, scopes: scopes, authTime: now}
+	return s.issueWithGrant(t, is)
+}
+
+// issueWithGrant starts a grant for is and stores it with its first
+// refresh token (and opaque access token) in one step.
+func (s *Server) issueWithGrant(t tokenRequest, is issuance) (protocol.TokenResponse, error) {
+	now := s.now()
+	g, err := s.newGrant(&is, now)
+	if err != nil {
+		return protocol.TokenResponse{}, err
+	}
+	access, accessRec, err := s.mintAccess(is, now)
+	if err != nil {
+		return protocol.TokenResponse{}, err
+	}
+	refresh, refreshRec, err := s.newRefresh(is, now)
+	if err != nil {
+		return protocol.TokenResponse{}, err
+	}
+	if err := s.st.SaveIssue(t.r.Context(), store.Issue{Grant: g, Refresh: refreshRec, Access: accessRec}); err != nil {
+		return protocol.TokenResponse{}, fmt.Errorf("store grant: %w", err)
+	}
+	return s.respond(is, access, refresh, now)
+}
+
+// throttleKeys are the counters a password attempt is charged to. The
+// username is folded to lower case so case variants share one counter.
+func (s *Server) throttleKeys(clientID, username, ip string) []limitKey {
+	return []limitKey{
+		{"pw:user:" + strings.ToLower(username), s.cfg.Limits.PerUsername},
+		{"pw:client:" + clientID, s.cfg.Limits.PerClient},
+		{"pw:ip:" + ip, s.cfg.Limits.PerIP},
+	}
+}
+
+// checkUserPassword checks a username and password under the shared
+// guessing limits; the login page uses it too. Every failure, including a
+// throttled attempt, is the same invalid_grant; a throttled attempt is not
+// checked at all, so a right password cannot get through early.
+func (s *Server) checkUserPassword(r *http.Request, clientID, username, pw string) (store.User, error) {
+	ctx := r.Context()
+	now := s.now()
+	ip := s.clientIP(r).String()
+	keys := s.throttleKeys(clientID, username, ip)
+	wait, err := s.guard.wait(ctx, s.st, keys, now)
+	if err != nil {
+		return store.User{}, err
+	}
+	if wait > 0 {
+		s.log.WarnContext(ctx, "password attempt throttled", "client_id", clientID, "username", username, "ip", ip)
+		e := badCredentials()
+		e.RetryAfter = wait
+		return store.User{}, e
+	}
+	user, err := s.st.GetUserByUsername(ctx, username)
+	found := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.User{}, fmt.Errorf("look up user: %w", err)
+	}
+	hash := s.dummy
+	if found {
+		hash = user.PasswordHash
+	}
+	ok, err := password.Check(pw, hash)
+	if err != nil {
+		s.log.ErrorContext(ctx, "stored password hash is unusable", "user_id", user.ID, "err", err)
+	}
+	if !found || !ok {
+		if err := s.guard.fail(ctx, s.st, keys, now); err != nil {
+			return store.User{}, err
+		}
+		s.log.WarnContext(ctx, "password check failed", "client_id", clientID, "username", username, "ip", ip)
+		return store.User{}, badCredentials()
+	}
+	if err := s.st.ClearFailures(ctx, keys[0].key); err != nil {
+		return store.User{}, fmt.Errorf("clear failures: %w", err)
+	}
+	return user, nil
+}

@@ -1,0 +1,105 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/latchkey/latchkey/internal/protocol"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+func badRefresh() *protocol.Error {
+	return protocol.Errorf(protocol.ErrInvalidGrant, "the refresh token is invalid, expired or revoked")
+}
+
+// grantRefresh is RFC 6749 §6 with rotation (RFC 9700 §4.14.2): every use
+// returns a new refresh token; presenting a rotated one again revokes the
+// whole grant, unless the client has a grace window and the reuse is a
+// concurrent refresh within it, which gets the same successor. Scope may
+// only narrow (S036); the refresh token keeps the original scope.
+func (s *Server) grantRefresh(t tokenRequest) (protocol.TokenResponse, error) {
+	raw := t.form.Get("refresh_token")
+	if raw == "" {
+		return protocol.TokenResponse{}, protocol.Errorf(protocol.ErrInvalidRequest, "refresh_token is required")
+	}
+	ctx := t.r.Context()
+	now := s.now()
+	old, err := s.st.GetRefreshToken(ctx, token.Digest(raw))
+	if errors.Is(err, store.ErrNotFound) {
+		return protocol.TokenResponse{}, badRefresh()
+	}
+	if err != nil {
+		return protocol.TokenResponse{}, fmt.Errorf("refresh: look up token: %w", err)
+	}
+	if old.ClientID != t.client.ID { // S041: bound to its client
+		return protocol.TokenResponse{}, badRefresh()
+	}
+	scopes := old.Scopes
+	if raw := t.form.Get("scope"); raw != "" {
+		req, ok := protocol.ParseScope(raw)
+		if !ok || !protocol.SubsetOf(req, old.Scopes) {
+			return protocol.TokenResponse{}, protocol.Errorf(protocol.ErrInvalidScope, "the scope may only narrow on refresh")
+		}
+		scopes = req
+	}
+	is := issuance{client: t.client, scopes: scopes, grantID: old.GrantID}
+	if err := s.loadGrantContext(t, old, &is); err != nil {
+		return protocol.TokenResponse{}, err
+	}
+	access, accessRec, err := s.mintAccess(is, now)
+	if err != nil {
+		return protocol.TokenResponse{}, err
+	}
+	next := token.Successor(s.hmacKey, raw)
+	_, err = s.st.RotateRefreshToken(ctx, store.Rotation{
+		OldDigest: old.Digest, ClientID: t.client.ID, Access: accessRec, Now: now, Grace: t.client.RefreshGrace,
+		Next: store.RefreshToken{
+			Digest: token.Digest(next), GrantID: old.GrantID, ClientID: t.client.ID, UserID: old.UserID,
+			Scopes: old.Scopes, CreatedAt: now, ExpiresAt: now.Add(s.refreshTTL(t.client)),
+		},
+	})
+	switch {
+	case errors.Is(err, store.ErrReused):
+		s.log.WarnContext(ctx, "refresh token reused: grant revoked", "client_id", t.client.ID, "grant_id", old.GrantID)
+		return protocol.TokenResponse{}, badRefresh()
+	case errors.Is(err, store.ErrNotFound):
+		return protocol.TokenResponse{}, badRefresh()
+	case err != nil:
+		return protocol.TokenResponse{}, fmt.Errorf("refresh: rotate: %w", err)
+	}
+	// A refreshed ID token keeps the original auth_time and carries no
+	// nonce (OpenID Connect Core §12.2, S239).
+	is.nonce = ""
+	return s.respond(is, access, next, now)
+}
+
+// loadGrantContext fills in the user and, when an ID token will be
+// issued, the original authentication time.
+func (s *Server) loadGrantContext(t tokenRequest, old store.RefreshToken, is *issuance) error {
+	ctx := t.r.Context()
+	if old.UserID == "" {
+		return nil
+	}
+	user, err := s.st.GetUser(ctx, old.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return badRefresh()
+	}
+	if err != nil {
+		return fmt.Errorf("refresh: look up user: %w", err)
+	}
+	is.user = &user
+	if !slices.Contains(is.scopes, "openid") {
+		return nil
+	}
+	g, err := s.st.GetGrant(ctx, old.GrantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return badRefresh()
+	}
+	if err != nil {
+		return fmt.Errorf("refresh: look up grant: %w", err)
+	}
+	is.authTime = g.AuthTime
+	return nil
+}

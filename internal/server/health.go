@@ -1,0 +1,39 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// handleHealthz answers while the process is alive.
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// handleReadyz answers 200 while the store is reachable and 503 otherwise,
+// so a load balancer stops sending requests to an instance that cannot
+// serve them.
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.st.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "readiness check failed", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("store unavailable\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// handleMetrics serves the registry the server was given.
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	if s.gatherer == nil {
+		http.NotFound(w, r)
+		return
+	}
+	s.promHandler.ServeHTTP(w, r)
+}

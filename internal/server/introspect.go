@@ -1,0 +1,93 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/latchkey/latchkey/internal/protocol"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// introspection is the RFC 7662 §2.2 response.
+type introspection struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Username  string   `json:"username,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+	Exp       int64    `json:"exp,omitempty"`
+	Iat       int64    `json:"iat,omitempty"`
+	Sub       string   `json:"sub,omitempty"`
+	Aud       []string `json:"aud,omitempty"`
+	Iss       string   `json:"iss,omitempty"`
+	JTI       string   `json:"jti,omitempty"`
+}
+
+// handleIntrospect is RFC 7662. The caller authenticates as a confidential
+// client (S077); it may introspect its own tokens, and any token when it is
+// configured with introspection: true. Anything unknown, expired, revoked
+// or not visible to the caller is {"active":false} and nothing else (S079).
+// A caller that keeps asking about tokens that are not active is slowed
+// down, so the endpoint is no oracle for guessing (A23).
+func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error {
+	form, perr := protocol.ParseForm(r, protocol.MaxFormBytes)
+	if perr != nil {
+		return perr
+	}
+	caller, method, err := s.authenticateClient(r, form)
+	if err != nil {
+		return err
+	}
+	if err := requireConfidential(caller, method); err != nil {
+		return err
+	}
+	raw := form.Get("token")
+	if raw == "" {
+		return protocol.Errorf(protocol.ErrInvalidRequest, "token is required")
+	}
+	ctx := r.Context()
+	now := s.now()
+	keys := []limitKey{{"introspect:" + caller.ID, s.cfg.Limits.PerClient}}
+	if wait, _ := s.guard.wait(ctx, s.guard.local, keys, now); wait > 0 {
+		return &protocol.Error{Code: protocol.ErrInvalidRequest, Description: "too many inactive tokens; retry later",
+			Status: http.StatusTooManyRequests, RetryAfter: wait}
+	}
+	ti, ok, err := s.lookupToken(ctx, raw)
+	if err != nil {
+		return err
+	}
+	protocol.NoStore(w.Header())
+	if !ok || !ti.active || (!caller.Introspection && ti.clientID != caller.ID) {
+		_ = s.guard.fail(ctx, s.guard.local, keys, now)
+		protocol.WriteJSON(w, http.StatusOK, introspection{Active: false})
+		return nil
+	}
+	resp, err := s.describe(r, ti)
+	if err != nil {
+		return err
+	}
+	protocol.WriteJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) describe(r *http.Request, ti tokenInfo) (introspection, error) {
+	resp := introspection{
+		Active: true, Scope: protocol.JoinScope(ti.scopes), ClientID: ti.clientID, Exp: ti.expiry.Unix(),
+		Iat: ti.issuedAt.Unix(), Sub: ti.subject, Aud: ti.audience, Iss: s.issuer, JTI: ti.jti,
+	}
+	if !ti.refresh {
+		resp.TokenType = protocol.TokenTypeBearer
+	}
+	if ti.userID != "" {
+		u, err := s.st.GetUser(r.Context(), ti.userID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return introspection{Active: false}, nil
+		case err != nil:
+			return introspection{}, fmt.Errorf("introspect: look up user: %w", err)
+		}
+		resp.Username = u.Username
+	}
+	return resp, nil
+}

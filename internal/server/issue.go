@@ -1,0 +1,186 @@
+package server
+
+import (
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/keys"
+	"github.com/latchkey/latchkey/internal/protocol"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// ClientSubjectPrefix starts the sub of every token issued to a client on
+// its own behalf (client credentials). User subjects never contain a colon,
+// so the two can never be confused (RFC 9068 §2.2, RFC 9700 §4.15, S087).
+const ClientSubjectPrefix = "client:"
+
+// issuance describes the tokens one response carries.
+type issuance struct {
+	client   store.Client
+	user     *store.User // nil for client credentials
+	scopes   []string
+	grantID  string
+	authTime time.Time
+	nonce    string
+}
+
+func (is issuance) subject() string {
+	if is.user != nil {
+		return is.user.ID
+	}
+	return ClientSubjectPrefix + is.client.ID
+}
+
+func (s *Server) accessTTL(c store.Client) time.Duration {
+	if c.AccessTokenTTL > 0 {
+		return c.AccessTokenTTL
+	}
+	return s.cfg.Tokens.AccessTokenTTL.D()
+}
+
+func (s *Server) refreshTTL(c store.Client) time.Duration {
+	if c.RefreshTokenTTL > 0 {
+		return c.RefreshTokenTTL
+	}
+	return s.cfg.Tokens.RefreshTokenTTL.D()
+}
+
+func (s *Server) audience(c store.Client) []string {
+	if len(c.Audience) > 0 {
+		return c.Audience
+	}
+	return []string{s.issuer}
+}
+
+// mintAccess makes the access token of is: a JWT (RFC 9068) that nothing
+// needs to store, or, for clients that asked for them, an opaque token
+// whose record the caller must store.
+func (s *Server) mintAccess(is issuance, now time.Time) (string, *store.AccessToken, error) {
+	jti, err := randomID(s.rand)
+	if err != nil {
+		return "", nil, err
+	}
+	exp := now.Add(s.accessTTL(is.client))
+	if is.client.AccessTokenFormat == "opaque" {
+		value, digest, err := token.New(token.PrefixAccess, s.rand)
+		if err != nil {
+			return "", nil, err
+		}
+		rec := &store.AccessToken{
+			Digest: digest, JTI: jti, GrantID: is.grantID, ClientID: is.client.ID, Subject: is.subject(),
+			Scopes: is.scopes, Audience: s.audience(is.client), CreatedAt: now, ExpiresAt: exp,
+		}
+		if is.user != nil {
+			rec.UserID = is.user.ID
+		}
+		return value, rec, nil
+	}
+	claims := token.AccessClaims{
+		Issuer: s.issuer, Subject: is.subject(), Audience: s.audience(is.client),
+		Expiry: exp.Unix(), IssuedAt: now.Unix(), JTI: jti, ClientID: is.client.ID,
+		Scope: protocol.JoinScope(is.scopes), GrantID: is.grantID,
+	}
+	if !is.authTime.IsZero() {
+		claims.AuthTime = is.authTime.Unix()
+	}
+	at, err := token.MintAccess(s.keys, s.cfg.Tokens.AccessTokenAlg, claims)
+	if err != nil {
+		return "", nil, fmt.Errorf("mint access token: %w", err)
+	}
+	return at, nil, nil
+}
+
+// mintID makes an ID token (OpenID Connect Core §2) when openid was
+// granted to a user; otherwise it returns "".
+func (s *Server) mintID(is issuance, accessToken string, now time.Time) (string, error) {
+	if is.user == nil || !slices.Contains(is.scopes, "openid") {
+		return "", nil
+	}
+	alg := is.client.IDTokenAlg
+	if alg == "" {
+		alg = keys.RS256
+	}
+	id, err := token.MintID(s.keys, alg, token.IDClaims{
+		Issuer: s.issuer, Subject: is.user.ID, Audience: is.client.ID,
+		Expiry: now.Add(s.cfg.Tokens.IDTokenTTL.D()), IssuedAt: now, AuthTime: is.authTime,
+		Nonce: is.nonce, AccessToken: accessToken, Extra: userClaims(*is.user, is.scopes),
+	})
+	if err != nil {
+		return "", fmt.Errorf("mint ID token: %w", err)
+	}
+	return id, nil
+}
+
+// newGrant starts a grant for is.
+func (s *Server) newGrant(is *issuance, now time.Time) (*store.Grant, error) {
+	id, err := randomID(s.rand)
+	if err != nil {
+		return nil, err
+	}
+	is.grantID = id
+	g := &store.Grant{ID: id, ClientID: is.client.ID, Scopes: is.scopes, AuthTime: is.authTime, Nonce: is.nonce, CreatedAt: now}
+	if is.user != nil {
+		g.UserID = is.user.ID
+	}
+	return g, nil
+}
+
+// newRefresh makes the first refresh token of a grant, when the client
+// may refresh (RFC 9700 §4.14.2: a per-client decision).
+func (s *Server) newRefresh(is issuance, now time.Time) (string, *store.RefreshToken, error) {
+	if !slices.Contains(is.client.GrantTypes, protocol.GrantRefreshToken) {
+		return "", nil, nil
+	}
+	value, digest, err := token.New(token.PrefixRefresh, s.rand)
+	if err != nil {
+		return "", nil, err
+	}
+	rec := &store.RefreshToken{
+		Digest: digest, GrantID: is.grantID, ClientID: is.client.ID, Scopes: is.scopes,
+		CreatedAt: now, ExpiresAt: now.Add(s.refreshTTL(is.client)),
+	}
+	if is.user != nil {
+		rec.UserID = is.user.ID
+	}
+	return value, rec, nil
+}
+
+// respond assembles the token response for is (RFC 6749 §5.1, S029).
+func (s *Server) respond(is issuance, access, refresh string, now time.Time) (protocol.TokenResponse, error) {
+	idt, err := s.mintID(is, access, now)
+	if err != nil {
+		return protocol.TokenResponse{}, err
+	}
+	return protocol.TokenResponse{
+		AccessToken:  access,
+		TokenType:    protocol.TokenTypeBearer,
+		ExpiresIn:    int64(s.accessTTL(is.client) / time.Second),
+		RefreshToken: refresh,
+		Scope:        protocol.JoinScope(is.scopes),
+		IDToken:      idt,
+	}, nil
+}
+
+// randomID is a 128-bit random identifier (grant ids, jti).
+func randomID(rand io.Reader) (string, error) {
+	b := make([]byte, 16)
+	if _, err := io.ReadFull(rand, b); err != nil {
+		return "", fmt.Errorf("random id: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// deriveKey derives a purpose-bound key from the system secret.
+func deriveKey(secret []byte, purpose string) []byte {
+	k, err := hkdf.Key(sha256.New, secret, nil, purpose, 32)
+	if err != nil {
+		panic(err) // only for lengths HKDF cannot produce, never 32
+	}
+	return k
+}

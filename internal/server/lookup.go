@@ -1,0 +1,104 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// tokenInfo is what Latchkey knows about a token presented to it.
+type tokenInfo struct {
+	refresh  bool
+	active   bool
+	clientID string
+	subject  string
+	userID   string
+	scopes   []string
+	audience []string
+	issuedAt time.Time
+	expiry   time.Time
+	jti      string
+	grantID  string
+}
+
+// lookupToken finds out what raw is, whatever the hint says (RFC 7009
+// §2.1, RFC 7662 §2.1): a JWT access token is verified and checked against
+// revocations of its jti and grant; opaque values are looked up by digest.
+// ok is false for anything Latchkey did not issue.
+func (s *Server) lookupToken(ctx context.Context, raw string) (tokenInfo, bool, error) {
+	now := s.now()
+	switch {
+	case token.HasPrefix(raw, token.PrefixRefresh):
+		return s.lookupRefresh(ctx, raw, now)
+	case token.HasPrefix(raw, token.PrefixAccess):
+		return s.lookupOpaque(ctx, raw, now)
+	case strings.Count(raw, ".") == 2:
+		return s.lookupJWT(ctx, raw, now)
+	}
+	return tokenInfo{}, false, nil
+}
+
+func (s *Server) lookupJWT(ctx context.Context, raw string, now time.Time) (tokenInfo, bool, error) {
+	c, err := token.VerifyAccess(s.keys, raw, s.issuer, now)
+	if err != nil {
+		return tokenInfo{}, false, nil
+	}
+	ti := tokenInfo{
+		clientID: c.ClientID, subject: c.Subject, audience: c.Audience, jti: c.JTI, grantID: c.GrantID,
+		issuedAt: time.Unix(c.IssuedAt, 0), expiry: time.Unix(c.Expiry, 0),
+	}
+	ti.scopes = strings.Fields(c.Scope)
+	if !strings.HasPrefix(c.Subject, ClientSubjectPrefix) {
+		ti.userID = c.Subject
+	}
+	revoked, err := s.st.IsRevoked(ctx, c.JTI, c.GrantID)
+	if err != nil {
+		return tokenInfo{}, false, fmt.Errorf("check revocation: %w", err)
+	}
+	ti.active = !revoked
+	return ti, true, nil
+}
+
+func (s *Server) lookupOpaque(ctx context.Context, raw string, now time.Time) (tokenInfo, bool, error) {
+	at, err := s.st.GetAccessToken(ctx, token.Digest(raw))
+	if errors.Is(err, store.ErrNotFound) {
+		return tokenInfo{}, false, nil
+	}
+	if err != nil {
+		return tokenInfo{}, false, fmt.Errorf("look up access token: %w", err)
+	}
+	ti := tokenInfo{
+		clientID: at.ClientID, subject: at.Subject, userID: at.UserID, scopes: at.Scopes, audience: at.Audience,
+		issuedAt: at.CreatedAt, expiry: at.ExpiresAt, jti: at.JTI, grantID: at.GrantID,
+	}
+	revoked, err := s.st.IsRevoked(ctx, at.JTI, at.GrantID)
+	if err != nil {
+		return tokenInfo{}, false, fmt.Errorf("check revocation: %w", err)
+	}
+	ti.active = !revoked && now.Before(at.ExpiresAt)
+	return ti, true, nil
+}
+
+func (s *Server) lookupRefresh(ctx context.Context, raw string, now time.Time) (tokenInfo, bool, error) {
+	rt, err := s.st.GetRefreshToken(ctx, token.Digest(raw))
+	if errors.Is(err, store.ErrNotFound) {
+		return tokenInfo{}, false, nil
+	}
+	if err != nil {
+		return tokenInfo{}, false, fmt.Errorf("look up refresh token: %w", err)
+	}
+	ti := tokenInfo{
+		refresh: true, clientID: rt.ClientID, userID: rt.UserID, subject: rt.UserID, scopes: rt.Scopes,
+		issuedAt: rt.CreatedAt, expiry: rt.ExpiresAt, grantID: rt.GrantID,
+	}
+	if ti.subject == "" {
+		ti.subject = ClientSubjectPrefix + rt.ClientID
+	}
+	ti.active = rt.RotatedAt.IsZero() && rt.RevokedAt.IsZero() && rt.GrantRevokedAt.IsZero() && now.Before(rt.ExpiresAt)
+	return ti, true, nil
+}

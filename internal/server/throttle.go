@@ -1,0 +1,150 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// guard limits guessing (RFC 6749 §4.3.2, §10.10, S005, S025): each failure
+// is counted under several keys (username, client, IP); once a key has
+// reached its limit within the window, every further attempt waits a delay
+// that doubles with each failure, up to a maximum. Counters for the
+// password grant and the login page live in the store so that every
+// instance agrees; counters of client-secret and introspection misses live
+// in this process, so the hot path of the token endpoint does not touch
+// the database for them.
+type guard struct {
+	shared store.ThrottleStore
+	local  *memThrottles
+	lim    config.Limits
+}
+
+// limitKey is one counter and the failures it allows before delays start.
+type limitKey struct {
+	key   string
+	limit int
+}
+
+func newGuard(shared store.ThrottleStore, lim config.Limits) *guard {
+	return &guard{shared: shared, local: newMemThrottles(50000), lim: lim}
+}
+
+// delay is how long to wait after the last of failures.
+func (g *guard) delay(failures, limit int) time.Duration {
+	if failures < limit {
+		return 0
+	}
+	d := g.lim.BaseDelay.D()
+	for i := limit; i < failures && d < g.lim.MaxDelay.D(); i++ {
+		d *= 2
+	}
+	return min(d, g.lim.MaxDelay.D())
+}
+
+// wait returns how long the caller must still wait before an attempt under
+// keys may be checked; zero means go ahead.
+func (g *guard) wait(ctx context.Context, ts store.ThrottleStore, keys []limitKey, now time.Time) (time.Duration, error) {
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = k.key
+	}
+	counters, err := ts.GetThrottles(ctx, names, now)
+	if err != nil {
+		return 0, fmt.Errorf("throttle: read: %w", err)
+	}
+	var wait time.Duration
+	for _, c := range counters {
+		for _, k := range keys {
+			if k.key != c.Key {
+				continue
+			}
+			if until := c.LastFailure.Add(g.delay(c.Failures, k.limit)); until.After(now) {
+				wait = max(wait, until.Sub(now))
+			}
+		}
+	}
+	return wait, nil
+}
+
+// fail counts a failure under every key.
+func (g *guard) fail(ctx context.Context, ts store.ThrottleStore, keys []limitKey, now time.Time) error {
+	for _, k := range keys {
+		if _, err := ts.AddFailure(ctx, k.key, now, g.lim.Window.D()); err != nil {
+			return fmt.Errorf("throttle: record: %w", err)
+		}
+	}
+	return nil
+}
+
+// memThrottles is an in-process store.ThrottleStore with a bounded size.
+type memThrottles struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]store.Throttle
+}
+
+func newMemThrottles(max int) *memThrottles {
+	return &memThrottles{max: max, m: make(map[string]store.Throttle)}
+}
+
+// AddFailure counts a failure for key.
+func (t *memThrottles) AddFailure(_ context.Context, key string, now time.Time, window time.Duration) (store.Throttle, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, ok := t.m[key]
+	if !ok || !now.Before(c.ExpiresAt) {
+		if len(t.m) >= t.max {
+			t.evict(now)
+		}
+		c = store.Throttle{Key: key}
+	}
+	c.Failures++
+	c.LastFailure = now
+	c.ExpiresAt = now.Add(window)
+	t.m[key] = c
+	return c, nil
+}
+
+// GetThrottles returns the live counters of keys.
+func (t *memThrottles) GetThrottles(_ context.Context, keys []string, now time.Time) ([]store.Throttle, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []store.Throttle
+	for _, k := range keys {
+		if c, ok := t.m[k]; ok && now.Before(c.ExpiresAt) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// ClearFailures forgets key.
+func (t *memThrottles) ClearFailures(_ context.Context, key string) error {
+	t.mu.Lock()
+	delete(t.m, key)
+	t.mu.Unlock()
+	return nil
+}
+
+// evict drops expired counters, then, if still full, a tenth of the rest
+// (an attacker filling the map can only reset counters it created).
+func (t *memThrottles) evict(now time.Time) {
+	for k, c := range t.m {
+		if !now.Before(c.ExpiresAt) {
+			delete(t.m, k)
+		}
+	}
+	drop := len(t.m) - t.max*9/10
+	for k := range t.m {
+		if drop <= 0 {
+			break
+		}
+		delete(t.m, k)
+		drop--
+	}
+}

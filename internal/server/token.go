@@ -1,0 +1,94 @@
+package server
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/latchkey/latchkey/internal/protocol"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// tokenRequest is one parsed, authenticated request to the token endpoint.
+type tokenRequest struct {
+	r      *http.Request
+	form   protocol.Form
+	client store.Client
+	method string
+}
+
+// handleToken is the token endpoint (RFC 6749 §3.2) as one pipeline:
+// parse the form, authenticate the client, check the grant is allowed for
+// it, let the grant run, write the response with no-store.
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
+	// 1. Parse: POST body only, capped, each parameter once.
+	form, perr := protocol.ParseForm(r, protocol.MaxFormBytes)
+	if perr != nil {
+		return perr
+	}
+	grantType := form.Get("grant_type")
+	if protocol.KnownGrantType(grantType) {
+		info(r.Context()).grantType = grantType
+	}
+	// 2. Authenticate the client before looking at any code or token, so a
+	// failed attempt never burns one.
+	client, method, err := s.authenticateClient(r, form)
+	if err != nil {
+		return err
+	}
+	// 3. The grant must exist and be allowed for this client.
+	if grantType == "" {
+		return protocol.Errorf(protocol.ErrInvalidRequest, "grant_type is required")
+	}
+	grant, ok := s.grant(grantType)
+	if !ok {
+		return protocol.Errorf(protocol.ErrUnsupportedGrantType, "grant type is not supported")
+	}
+	if !slices.Contains(client.GrantTypes, grantType) {
+		return protocol.Errorf(protocol.ErrUnauthorizedClient, "the client may not use this grant type")
+	}
+	// 4. Run the grant.
+	resp, err := grant(tokenRequest{r: r, form: form, client: client, method: method})
+	if err != nil {
+		return err
+	}
+	// 5. Respond.
+	s.metrics.issued.WithLabelValues(grantType).Inc()
+	protocol.WriteToken(w, resp)
+	return nil
+}
+
+type grantFunc func(tokenRequest) (protocol.TokenResponse, error)
+
+func (s *Server) grant(grantType string) (grantFunc, bool) {
+	switch grantType {
+	case protocol.GrantClientCredentials:
+		return s.grantClientCredentials, true
+	case protocol.GrantPassword:
+		return s.grantPassword, true
+	case protocol.GrantRefreshToken:
+		return s.grantRefresh, true
+	case protocol.GrantAuthorizationCode:
+		return s.grantAuthorizationCode, true
+	}
+	return nil, false
+}
+
+// resolveScope applies RFC 6749 §3.3 to a requested scope: each requested
+// scope must be allowed (else invalid_scope); none requested means the
+// client's default scopes.
+func resolveScope(raw string, c store.Client) ([]string, error) {
+	req, ok := protocol.ParseScope(raw)
+	if !ok {
+		return nil, protocol.Errorf(protocol.ErrInvalidScope, "the scope is malformed")
+	}
+	if len(req) == 0 {
+		if len(c.DefaultScopes) > 0 {
+			return slices.Clone(c.DefaultScopes), nil
+		}
+		return slices.Clone(c.Scopes), nil
+	}
+	if !protocol.SubsetOf(req, c.Scopes) {
+		return nil, protocol.Errorf(protocol.ErrInvalidScope, "a requested scope is not allowed for this client")
+	}
+	return req, nil
+}
