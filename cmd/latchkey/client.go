@@ -73,8 +73,8 @@ func runClient(ctx context.Context, args []string, e env) error {
 }
 
 type clientFlags struct {
-	id, name, format                                                   string
-	public, introspection, skipConsent                                 bool
+	id, name, format                                               string
+	public, introspection, skipConsent                             bool
 	grants, scopes, defaults, redirects, logoutRedirects, audience listFlag
 }
 

@@ -48,7 +48,9 @@ type Options struct {
 }
 
 // FastHashing are argon2id parameters cheap enough for tests.
-func FastHashing() password.Params { return password.Params{MemoryKiB: 8 * 1024, Iterations: 1, Parallelism: 1} }
+func FastHashing() password.Params {
+	return password.Params{MemoryKiB: 8 * 1024, Iterations: 1, Parallelism: 1}
+}
 
 // New starts a Latchkey for the test and stops it when the test ends.
 func New(t testing.TB, opts Options) *Env {
