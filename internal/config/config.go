@@ -1,0 +1,189 @@
+// Package config holds Latchkey's configuration: the structs that mirror the
+// YAML file, their defaults, loading with environment overrides, and
+// validation that reports every problem at once with its file and line.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole configuration. The YAML names are a public interface.
+type Config struct {
+	// Issuer is the exact issuer identifier (RFC 8414 §2); "" means
+	// "http://" + Listen.
+	Issuer string `yaml:"issuer"`
+	// Listen is the address the server listens on.
+	Listen string `yaml:"listen"`
+	// Storage is sqlite://PATH or postgres://DSN.
+	Storage string `yaml:"storage"`
+
+	Secrets        Secrets  `yaml:"secrets"`
+	TLS            TLS      `yaml:"tls"`
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	Log            Log      `yaml:"log"`
+	Tokens         Tokens   `yaml:"tokens"`
+	Keys           Keys     `yaml:"keys"`
+	Passwords      Argon2   `yaml:"passwords"`
+	Limits         Limits   `yaml:"limits"`
+	Database       Database `yaml:"database"`
+	GC             GC       `yaml:"gc"`
+
+	Clients []Client `yaml:"clients"`
+	Users   []User   `yaml:"users"`
+
+	// File is the path the config was read from ("" for none); not YAML.
+	File string `yaml:"-"`
+
+	// origins maps a YAML path such as clients[1].redirect_uris[0] to the
+	// file line or environment variable that set it; Load fills it so
+	// Validate can place each problem.
+	origins map[string]origin
+}
+
+// Secrets holds the system secret that encrypts signing keys at rest and
+// keys the server's HMACs. Empty means: read or create a file beside the
+// SQLite database.
+type Secrets struct {
+	System string `yaml:"system"`
+}
+
+// TLS makes the server speak https directly (HTTP/2, HSTS).
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Log chooses the log format and level.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is auto (text on a terminal, JSON otherwise), text or json.
+	Format string `yaml:"format"`
+}
+
+// Tokens sets lifetimes and formats.
+type Tokens struct {
+	AccessTokenTTL  Duration `yaml:"access_token_ttl"`
+	RefreshTokenTTL Duration `yaml:"refresh_token_ttl"`
+	IDTokenTTL      Duration `yaml:"id_token_ttl"`
+	CodeTTL         Duration `yaml:"code_ttl"`
+	SessionTTL      Duration `yaml:"session_ttl"`
+	// AccessTokenAlg signs JWT access tokens: ES256, EdDSA or RS256.
+	AccessTokenAlg string `yaml:"access_token_alg"`
+}
+
+// Keys schedules signing-key rotation.
+type Keys struct {
+	// RotationPeriod, when positive, makes the server stage a new key this
+	// often.
+	RotationPeriod Duration `yaml:"rotation_period"`
+	// ActivationDelay is how long a new key is published before it signs.
+	ActivationDelay Duration `yaml:"activation_delay"`
+}
+
+// Argon2 are the argon2id parameters for new password hashes.
+type Argon2 struct {
+	MemoryKiB   uint32 `yaml:"memory_kib"`
+	Iterations  uint32 `yaml:"iterations"`
+	Parallelism uint8  `yaml:"parallelism"`
+}
+
+// Limits guard against guessing (RFC 6749 §4.3.2, §10.10).
+type Limits struct {
+	// Failures allowed per username, per client and per IP before each
+	// further attempt must wait; the wait doubles from BaseDelay up to
+	// MaxDelay. Counters are forgotten Window after the last failure.
+	PerUsername int      `yaml:"per_username"`
+	PerClient   int      `yaml:"per_client"`
+	PerIP       int      `yaml:"per_ip"`
+	Window      Duration `yaml:"window"`
+	BaseDelay   Duration `yaml:"base_delay"`
+	MaxDelay    Duration `yaml:"max_delay"`
+}
+
+// Database tunes the PostgreSQL pool (and SQLite's busy timeout).
+type Database struct {
+	MaxConns       int32    `yaml:"max_conns"`
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+	QueryTimeout   Duration `yaml:"query_timeout"`
+}
+
+// GC schedules the removal of expired rows.
+type GC struct {
+	Interval Duration `yaml:"interval"`
+	Batch    int      `yaml:"batch"`
+}
+
+// Client is a client defined in the file (upserted at start).
+type Client struct {
+	ID                     string   `yaml:"id"`
+	Name                   string   `yaml:"name"`
+	Secret                 string   `yaml:"secret"`
+	SecretHash             string   `yaml:"secret_hash"`
+	Public                 bool     `yaml:"public"`
+	RedirectURIs           []string `yaml:"redirect_uris"`
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
+	GrantTypes             []string `yaml:"grant_types"`
+	Scopes                 []string `yaml:"scopes"`
+	DefaultScopes          []string `yaml:"default_scopes"`
+	Audience               []string `yaml:"audience"`
+	// AccessTokenFormat is jwt (default) or opaque.
+	AccessTokenFormat string   `yaml:"access_token_format"`
+	AccessTokenTTL    Duration `yaml:"access_token_ttl"`
+	RefreshTokenTTL   Duration `yaml:"refresh_token_ttl"`
+	// RefreshGrace: concurrent refreshes within it get the same successor.
+	RefreshGrace             Duration `yaml:"refresh_grace"`
+	IDTokenSignedResponseAlg string   `yaml:"id_token_signed_response_alg"`
+	Introspection            bool     `yaml:"introspection"`
+	SkipConsent              bool     `yaml:"skip_consent"`
+}
+
+// User is a user defined in the file (upserted at start, keyed by username).
+type User struct {
+	Username     string         `yaml:"username"`
+	Password     string         `yaml:"password"`
+	PasswordHash string         `yaml:"password_hash"`
+	Claims       map[string]any `yaml:"claims"`
+}
+
+// Duration is a time.Duration written as "15m", "1h30m" or "60s".
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Default returns the configuration used where the file and the
+// environment say nothing.
+func Default() Config {
+	return Config{
+		Listen:  "127.0.0.1:8080",
+		Storage: "sqlite://latchkey.db",
+		Log:     Log{Level: "info", Format: "auto"},
+		Tokens: Tokens{
+			AccessTokenTTL:  Duration(15 * time.Minute),
+			RefreshTokenTTL: Duration(30 * 24 * time.Hour),
+			IDTokenTTL:      Duration(time.Hour),
+			CodeTTL:         Duration(60 * time.Second),
+			SessionTTL:      Duration(12 * time.Hour),
+			AccessTokenAlg:  "ES256",
+		},
+		Keys:      Keys{ActivationDelay: Duration(time.Hour)},
+		Passwords: Argon2{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1},
+		Limits: Limits{
+			PerUsername: 5, PerClient: 100, PerIP: 20,
+			Window:    Duration(15 * time.Minute),
+			BaseDelay: Duration(time.Second),
+			MaxDelay:  Duration(15 * time.Minute),
+		},
+		Database: Database{MaxConns: 10, ConnectTimeout: Duration(5 * time.Second), QueryTimeout: Duration(5 * time.Second)},
+		GC:       GC{Interval: Duration(5 * time.Minute), Batch: 500},
+	}
+}
+
+// IssuerURL is the issuer, or "http://" + Listen when none is set.
+func (c Config) IssuerURL() string {
+	if c.Issuer != "" {
+		return c.Issuer
+	}
+	return "http://" + c.Listen
+}
