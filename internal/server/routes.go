@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+
+	"github.com/latchkey/latchkey/internal/web"
 )
 
 // routes lists every endpoint. Everything lives under the issuer's path;
@@ -15,6 +17,12 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/.well-known/oauth-authorization-server"+p, s.readOnly(s.handleMetadata))
 	mux.Handle(p+"/.well-known/openid-configuration", s.readOnly(s.handleMetadata))
 	mux.Handle(p+"/jwks", s.readOnly(s.handleJWKS))
+	mux.HandleFunc(p+"/authorize", s.handleAuthorize)
+	mux.HandleFunc(p+"/login", s.handleLogin)
+	mux.HandleFunc(p+"/consent", s.handleConsent)
+	mux.HandleFunc(p+"/logout", s.handleLogout)
+	mux.HandleFunc(p+"/userinfo", s.handleUserinfo)
+	mux.Handle(p+"/assets/", http.StripPrefix(p+"/assets/", web.Static()))
 	mux.Handle(p+"/healthz", s.readOnly(s.handleHealthz))
 	mux.Handle(p+"/readyz", s.readOnly(s.handleReadyz))
 	mux.Handle(p+"/metrics", s.readOnly(s.handleMetrics))

@@ -21,6 +21,7 @@ import (
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/web"
 )
 
 // Deps are what the server is built from. Time and randomness are injected
@@ -59,6 +60,9 @@ type Server struct {
 	promHandler http.Handler
 	dummy       string // a password hash checked when the user is unknown
 	meta        metadataCache
+	pages       *web.Pages
+	// httpsIssuer makes cookies Secure and __Host- prefixed.
+	httpsIssuer bool
 }
 
 // New returns the server's http.Handler.
@@ -113,6 +117,10 @@ func newServer(d Deps) (*Server, error) {
 		s.promHandler = promhttp.HandlerFor(g, promhttp.HandlerOpts{})
 	}
 	s.guard = newGuard(d.Store, d.Config.Limits)
+	s.httpsIssuer = u.Scheme == "https"
+	if s.pages, err = web.Parse(); err != nil {
+		return nil, err
+	}
 	if s.dummy, err = password.Hash("latchkey-timing-equaliser", s.hashing, d.Rand); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,197 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/latchkey/latchkey/internal/protocol"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// handleAuthorize is the authorization endpoint (RFC 6749 §3.1), GET and
+// POST (S006). It validates the request, then makes sure the user is
+// signed in and has consented, showing the login or consent page when
+// needed, and finally redirects back with a code.
+func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	params, ok := authorizeParams(w, r)
+	if !ok {
+		s.errorPage(w, r, http.StatusBadRequest, &pageError{title: "Malformed request",
+			message: "The authorization request could not be read.", advice: "Go back to the application and try again."})
+		return
+	}
+	s.continueAuthorize(w, r, params)
+}
+
+// authorizeParams reads the parameters from the query (GET) or the form
+// body (POST), keeping repeats so they can be refused.
+func authorizeParams(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+	var params url.Values
+	var err error
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		params, err = url.ParseQuery(r.URL.RawQuery)
+	case http.MethodPost:
+		r.Body = http.MaxBytesReader(w, r.Body, protocol.MaxFormBytes)
+		if err = r.ParseForm(); err == nil {
+			params = r.PostForm
+		}
+	default:
+		return nil, false
+	}
+	if err != nil {
+		return nil, false
+	}
+	for k, vs := range params {
+		for _, v := range append(vs, k) {
+			if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+				return nil, false
+			}
+		}
+	}
+	return params, true
+}
+
+// continueAuthorize runs the flow for validated-or-not params: it is also
+// where login and consent lead back to.
+func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, params url.Values) {
+	ctx := r.Context()
+	req, pe, oe, err := s.parseAuthorize(ctx, params)
+	switch {
+	case err != nil:
+		s.failPage(w, r, err)
+		return
+	case pe != nil:
+		s.errorPage(w, r, http.StatusBadRequest, pe)
+		return
+	}
+	info(ctx).clientID = req.client.ID
+	if oe != nil {
+		s.redirectError(w, r, req, oe)
+		return
+	}
+	sess, user, err := s.signedIn(r)
+	if err != nil {
+		s.failPage(w, r, err)
+		return
+	}
+	if s.mustLogin(req, sess) {
+		if req.hasPrompt("none") {
+			s.redirectError(w, r, req, protocol.Errorf(protocol.ErrLoginRequired, "the user is not signed in"))
+			return
+		}
+		s.showLogin(w, r, req, loginView{Username: req.loginHint})
+		return
+	}
+	need, err := s.needConsent(ctx, req, user)
+	if err != nil {
+		s.failPage(w, r, err)
+		return
+	}
+	if need {
+		if req.hasPrompt("none") {
+			s.redirectError(w, r, req, protocol.Errorf(protocol.ErrConsentRequired, "the user has not consented"))
+			return
+		}
+		s.showConsent(w, r, req, user, sess)
+		return
+	}
+	s.issueCode(w, r, req, user, sess)
+}
+
+// signedIn returns the session and its user, or nils.
+func (s *Server) signedIn(r *http.Request) (*store.Session, store.User, error) {
+	sess, err := s.currentSession(r)
+	if err != nil || sess == nil {
+		return nil, store.User{}, err
+	}
+	user, err := s.st.GetUser(r.Context(), sess.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, store.User{}, nil
+	}
+	if err != nil {
+		return nil, store.User{}, fmt.Errorf("session user: %w", err)
+	}
+	return sess, user, nil
+}
+
+// mustLogin: no session, prompt=login, or an authentication older than
+// max_age (OpenID Connect Core §3.1.2.1, S220, S222).
+func (s *Server) mustLogin(req *authRequest, sess *store.Session) bool {
+	if sess == nil || req.hasPrompt("login") {
+		return true
+	}
+	return req.maxAge >= 0 && s.now().Sub(sess.AuthTime).Seconds() > float64(req.maxAge)
+}
+
+// needConsent: unless the client is first-party, the user must have
+// consented to every requested scope, and prompt=consent asks again.
+func (s *Server) needConsent(ctx context.Context, req *authRequest, user store.User) (bool, error) {
+	if req.client.SkipConsent {
+		return false, nil
+	}
+	if req.hasPrompt("consent") {
+		return true, nil
+	}
+	c, err := s.st.GetConsent(ctx, user.ID, req.client.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read consent: %w", err)
+	}
+	return !protocol.SubsetOf(req.scopes, c.Scopes), nil
+}
+
+// issueCode stores a fresh code bound to everything the token request
+// must match (S017) and redirects with code, state and iss only.
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequest, user store.User, sess *store.Session) {
+	ctx := r.Context()
+	value, digest, err := token.New(token.PrefixCode, s.rand)
+	if err != nil {
+		s.failPage(w, r, err)
+		return
+	}
+	now := s.now()
+	err = s.st.CreateAuthCode(ctx, store.AuthCode{
+		Digest: digest, ClientID: req.client.ID, UserID: user.ID, RedirectURI: req.redirectURI,
+		RedirectURIGiven: req.redirectGiven, CodeChallenge: req.challenge, Scopes: req.scopes, Nonce: req.nonce,
+		AuthTime: sess.AuthTime, SessionID: sess.Digest, CreatedAt: now, ExpiresAt: now.Add(s.cfg.Tokens.CodeTTL.D()),
+	})
+	if errors.Is(err, store.ErrConflict) {
+		// The same client sent this challenge before (S068, A3f).
+		s.redirectError(w, r, req, protocol.Errorf(protocol.ErrInvalidRequest,
+			"code_challenge was used before: make a new code_verifier for every request"))
+		return
+	}
+	if err != nil {
+		s.failPage(w, r, err)
+		return
+	}
+	s.redirectTo(w, req, url.Values{"code": {value}})
+}
+
+// resumeParams are the parameters to go back to /authorize with after the
+// user signed in: prompt=login and max_age are satisfied by then.
+func resumeParams(params url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range params {
+		out[k] = slices.Clone(vs)
+	}
+	out.Del("max_age")
+	if p := out.Get("prompt"); p != "" {
+		kept := slices.DeleteFunc(strings.Fields(p), func(v string) bool { return v == "login" })
+		if len(kept) == 0 {
+			out.Del("prompt")
+		} else {
+			out.Set("prompt", strings.Join(kept, " "))
+		}
+	}
+	return out
+}

@@ -1,0 +1,262 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/protocol"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// authRequest is a validated authorization request (RFC 6749 §4.1.1 with
+// PKCE and OpenID Connect parameters).
+type authRequest struct {
+	client        store.Client
+	redirectURI   string
+	redirectGiven bool
+	state         string
+	scopes        []string
+	nonce         string
+	challenge     string
+	prompt        []string
+	maxAge        int // -1 when absent
+	loginHint     string
+	// params are the request's parameters as sent, re-encoded into the
+	// login and consent forms so that the flow can continue.
+	params url.Values
+}
+
+func (a *authRequest) hasPrompt(p string) bool { return slices.Contains(a.prompt, p) }
+
+// pageError is an authorization error that must not be redirected: the
+// client or the redirect URI cannot be trusted (RFC 6749 §4.1.2.1, S012).
+type pageError struct {
+	title, message, advice string
+}
+
+func (e *pageError) Error() string { return e.title + ": " + e.message }
+
+// Limits on parameters that are echoed or stored.
+const (
+	maxStateLen = 4096
+	maxNonceLen = 512
+	maxHintLen  = 256
+)
+
+// parseAuthorize validates an authorization request in the order RFC 6749
+// §4.1.2.1 prescribes: first client_id and redirect_uri, whose errors are
+// shown to the user and never redirected (S012); then everything else,
+// whose errors are redirected to the verified redirect URI (S020). Exactly
+// one of the results is non-nil besides a possibly partial request.
+func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (*authRequest, *pageError, *protocol.Error, error) {
+	once := func(name string) (string, bool) {
+		vs := params[name]
+		if len(vs) > 1 {
+			return "", false
+		}
+		if len(vs) == 1 {
+			return vs[0], true
+		}
+		return "", true
+	}
+	clientID, ok := once("client_id")
+	if !ok || clientID == "" {
+		return nil, badClientPage(), nil, nil
+	}
+	client, err := s.st.GetClient(ctx, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, badClientPage(), nil, nil
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("authorize: look up client: %w", err)
+	}
+	redirect, ok := once("redirect_uri")
+	if !ok {
+		return nil, badRedirectPage(), nil, nil
+	}
+	req := &authRequest{client: client, params: params, maxAge: -1, redirectGiven: redirect != ""}
+	switch {
+	case redirect != "" && matchRedirect(redirect, client.RedirectURIs):
+		req.redirectURI = redirect
+	case redirect == "" && len(client.RedirectURIs) == 1:
+		req.redirectURI = client.RedirectURIs[0]
+	default:
+		return nil, badRedirectPage(), nil, nil
+	}
+	// From here on errors go back to the client, with state when it came.
+	if st := params["state"]; len(st) == 1 && len(st[0]) <= maxStateLen {
+		req.state = st[0]
+	}
+	return req, nil, s.checkAuthorize(req, params), nil
+}
+
+// checkAuthorize validates everything after the redirect URI.
+func (s *Server) checkAuthorize(req *authRequest, params url.Values) *protocol.Error {
+	for name, vs := range params {
+		if len(vs) > 1 {
+			return protocol.Errorf(protocol.ErrInvalidRequest, "parameter %s is repeated", printableName(name))
+		}
+	}
+	get := func(name string) string { return params.Get(name) }
+	if len(get("state")) > maxStateLen {
+		return protocol.Errorf(protocol.ErrInvalidRequest, "state is too long")
+	}
+	if err := checkResponseType(get("response_type")); err != nil {
+		return err
+	}
+	if !slices.Contains(req.client.GrantTypes, protocol.GrantAuthorizationCode) {
+		return protocol.Errorf(protocol.ErrUnauthorizedClient, "the client may not use the authorization code grant")
+	}
+	if err := checkPKCE(get("code_challenge"), get("code_challenge_method")); err != nil {
+		return err
+	}
+	req.challenge = get("code_challenge")
+	scopes, err := resolveScope(get("scope"), req.client)
+	if err != nil {
+		return protocol.AsError(err)
+	}
+	req.scopes = scopes
+	if slices.Contains(scopes, "openid") && !req.redirectGiven {
+		return protocol.Errorf(protocol.ErrInvalidRequest, "redirect_uri is required in OpenID Connect requests")
+	}
+	if perr := parsePrompt(req, get("prompt")); perr != nil {
+		return perr
+	}
+	if raw := get("max_age"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 {
+			return protocol.Errorf(protocol.ErrInvalidRequest, "max_age must be a non-negative integer")
+		}
+		req.maxAge = n
+	}
+	req.nonce, req.loginHint = get("nonce"), get("login_hint")
+	if len(req.nonce) > maxNonceLen || len(req.loginHint) > maxHintLen {
+		return protocol.Errorf(protocol.ErrInvalidRequest, "nonce or login_hint is too long")
+	}
+	return nil
+}
+
+// checkResponseType accepts only "code": the implicit grant and every other
+// type that returns tokens from the authorization endpoint are refused
+// (RFC 9700 §2.1.2, S110).
+func checkResponseType(rt string) *protocol.Error {
+	switch {
+	case rt == "":
+		return protocol.Errorf(protocol.ErrInvalidRequest, "response_type is required")
+	case rt == "code":
+		return nil
+	case slices.Contains(strings.Fields(rt), "token") || slices.Contains(strings.Fields(rt), "id_token"):
+		return protocol.Errorf(protocol.ErrUnsupportedResponseType, "only the authorization code flow is supported: tokens are never returned in the redirect")
+	}
+	return protocol.Errorf(protocol.ErrUnsupportedResponseType, "response_type must be code")
+}
+
+// checkPKCE requires an S256 challenge from every client (RFC 7636, OAuth
+// 2.1 §4.1.1; S063, S064, S107).
+func checkPKCE(challenge, method string) *protocol.Error {
+	switch {
+	case challenge == "":
+		return protocol.Errorf(protocol.ErrInvalidRequest, "code_challenge is required (PKCE with S256)")
+	case method == "":
+		return protocol.Errorf(protocol.ErrInvalidRequest, "code_challenge_method is required: the plain method is not supported, use S256")
+	case method != protocol.PKCEMethodS256:
+		return protocol.Errorf(protocol.ErrInvalidRequest, "code_challenge_method must be S256")
+	case !protocol.ValidPKCEValue(challenge):
+		return protocol.Errorf(protocol.ErrInvalidRequest, "code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~")
+	}
+	return nil
+}
+
+// parsePrompt reads prompt (OpenID Connect Core §3.1.2.1): none may not be
+// combined with another value (S220).
+func parsePrompt(req *authRequest, raw string) *protocol.Error {
+	for _, p := range strings.Fields(raw) {
+		switch p {
+		case "none", "login", "consent", "select_account":
+		default:
+			return protocol.Errorf(protocol.ErrInvalidRequest, "prompt %s is not supported", printableName(p))
+		}
+		req.prompt = append(req.prompt, p)
+	}
+	if req.hasPrompt("none") && len(req.prompt) > 1 {
+		return protocol.Errorf(protocol.ErrInvalidRequest, "prompt=none cannot be combined with other values")
+	}
+	return nil
+}
+
+func printableName(s string) string {
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return protocol.SafeDescription(s)
+}
+
+func badClientPage() *pageError {
+	return &pageError{
+		title:   "Unknown application",
+		message: "The application that sent you here is not registered with this server.",
+		advice:  "Go back to the application and try again, or tell its developers: the client_id is missing or wrong.",
+	}
+}
+
+func badRedirectPage() *pageError {
+	return &pageError{
+		title:   "Redirect address not allowed",
+		message: "The application asked to send you to an address it has not registered, so you are not sent anywhere.",
+		advice:  "Go back to the application and try again, or tell its developers: the redirect_uri must match a registered one exactly.",
+	}
+}
+
+// matchRedirect compares a requested redirect URI with the registered ones
+// by simple string comparison (RFC 3986 §6.2.1, S011, S099). The only
+// exception is a loopback IP literal over http, where the port may vary
+// (RFC 8252 §7.3, S208); scheme, host, path and query still match exactly.
+func matchRedirect(got string, registered []string) bool {
+	if slices.Contains(registered, got) {
+		return true
+	}
+	gotBase, ok := loopbackWithoutPort(got)
+	if !ok {
+		return false
+	}
+	for _, r := range registered {
+		if rb, ok := loopbackWithoutPort(r); ok && rb == gotBase {
+			return true
+		}
+	}
+	return false
+}
+
+// loopbackWithoutPort returns u without its port when u is an http URI on
+// 127.0.0.1 or [::1] without userinfo or fragment.
+func loopbackWithoutPort(u string) (string, bool) {
+	rest, ok := strings.CutPrefix(u, "http://")
+	if !ok {
+		return "", false
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	if strings.Contains(tail, "#") {
+		return "", false
+	}
+	host := authority
+	if i := strings.LastIndexByte(authority, ':'); i >= 0 && !strings.HasSuffix(authority, "]") {
+		port := authority[i+1:]
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil && port != "" {
+			return "", false
+		}
+		host = authority[:i]
+	}
+	if host != "127.0.0.1" && host != "[::1]" {
+		return "", false
+	}
+	return "http://" + host + tail, true
+}

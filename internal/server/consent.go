@@ -1,0 +1,141 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/latchkey/latchkey/internal/protocol"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/web"
+)
+
+// scopeView is one line of the consent page.
+type scopeView struct{ Name, Description string }
+
+// describeScope says in plain language what a scope lets the client do.
+func describeScope(scope string) string {
+	switch scope {
+	case "openid":
+		return "Sign you in with your account"
+	case "profile":
+		return "See your name and profile"
+	case "email":
+		return "See your email address"
+	case "address":
+		return "See your postal address"
+	case "phone":
+		return "See your phone number"
+	case "offline_access":
+		return "Keep access while you are away"
+	case "read":
+		return "Read your data"
+	case "write":
+		return "Change your data"
+	}
+	return "Use the \u201c" + scope + "\u201d permission"
+}
+
+// showConsent renders the consent page: the client, each requested scope
+// in plain words, Allow and Deny, and a CSRF token bound to the session.
+func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *authRequest, user store.User, sess *store.Session) {
+	host := req.redirectURI
+	if u, err := url.Parse(req.redirectURI); err == nil && u.Host != "" {
+		host = u.Scheme + "://" + u.Host
+	}
+	v := struct {
+		Base, ClientName, Username, CSRF, Request, RedirectHost string
+		Scopes                                                  []scopeView
+	}{
+		Base: s.prefix, ClientName: req.client.Name, Username: user.Username,
+		CSRF: s.csrfToken("consent", sess.Digest), Request: req.params.Encode(), RedirectHost: host,
+	}
+	for _, sc := range req.scopes {
+		v.Scopes = append(v.Scopes, scopeView{Name: sc, Description: describeScope(sc)})
+	}
+	if err := s.pages.Render(w, http.StatusOK, web.Consent, v); err != nil {
+		s.log.ErrorContext(r.Context(), "render consent page", "err", err)
+	}
+}
+
+// handleConsent takes the user's decision. The form's CSRF token must match
+// the session (A7); Allow remembers the scopes for this client and issues
+// the code, Deny redirects with access_denied.
+func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		s.errorPage(w, r, http.StatusMethodNotAllowed, &pageError{title: "Nothing here",
+			message: "This address only receives the consent form.", advice: "Go back to the application."})
+		return
+	}
+	form, perr := protocol.ParseForm(r, protocol.MaxFormBytes)
+	if perr != nil {
+		s.errorPage(w, r, perr.HTTPStatus(), malformedForm())
+		return
+	}
+	sess, user, err := s.signedIn(r)
+	if err != nil {
+		s.failPage(w, r, err)
+		return
+	}
+	if sess == nil || !s.checkCSRF("consent", sess.Digest, form.Get("csrf")) {
+		s.errorPage(w, r, http.StatusForbidden, expiredForm())
+		return
+	}
+	params, err := url.ParseQuery(form.Get("request"))
+	if err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, malformedForm())
+		return
+	}
+	ctx := r.Context()
+	req, pe, oe, err := s.parseAuthorize(ctx, params)
+	switch {
+	case err != nil:
+		s.failPage(w, r, err)
+		return
+	case pe != nil:
+		s.errorPage(w, r, http.StatusBadRequest, pe)
+		return
+	case oe != nil:
+		s.redirectError(w, r, req, oe)
+		return
+	}
+	info(ctx).clientID = req.client.ID
+	switch form.Get("decision") {
+	case "allow":
+		if err := s.rememberConsent(r, req, user); err != nil {
+			s.failPage(w, r, err)
+			return
+		}
+		s.issueCode(w, r, req, user, sess)
+	case "deny":
+		s.redirectError(w, r, req, protocol.Errorf(protocol.ErrAccessDenied, "the user denied the request"))
+	default:
+		s.errorPage(w, r, http.StatusBadRequest, malformedForm())
+	}
+}
+
+// rememberConsent adds the granted scopes to what the user consented to
+// for this client before.
+func (s *Server) rememberConsent(r *http.Request, req *authRequest, user store.User) error {
+	ctx := r.Context()
+	scopes := slices.Clone(req.scopes)
+	old, err := s.st.GetConsent(ctx, user.ID, req.client.ID)
+	switch {
+	case err == nil:
+		for _, sc := range old.Scopes {
+			if !slices.Contains(scopes, sc) {
+				scopes = append(scopes, sc)
+			}
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("read consent: %w", err)
+	}
+	err = s.st.SaveConsent(ctx, store.Consent{UserID: user.ID, ClientID: req.client.ID, Scopes: scopes, GrantedAt: s.now()})
+	if err != nil {
+		return fmt.Errorf("save consent: %w", err)
+	}
+	return nil
+}

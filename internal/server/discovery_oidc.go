@@ -1,0 +1,30 @@
+package server
+
+import (
+	"github.com/latchkey/latchkey/internal/keys"
+)
+
+// addAuthorizationMetadata adds the authorization endpoint and OpenID
+// Connect fields (RFC 8414 §2, OpenID Connect Discovery §3, S094, S242):
+// only the code flow with S256 PKCE, the iss parameter in every
+// authorization response (RFC 9207, S158), no request objects.
+func (s *Server) addAuthorizationMetadata(doc map[string]any) {
+	doc["authorization_endpoint"] = s.endpoint("/authorize")
+	doc["userinfo_endpoint"] = s.endpoint("/userinfo")
+	doc["end_session_endpoint"] = s.endpoint("/logout")
+	doc["response_types_supported"] = []string{"code"}
+	doc["response_modes_supported"] = []string{"query"}
+	doc["code_challenge_methods_supported"] = []string{"S256"}
+	doc["subject_types_supported"] = []string{"public"}
+	doc["id_token_signing_alg_values_supported"] = keys.Algorithms()
+	doc["prompt_values_supported"] = []string{"none", "login", "consent", "select_account"}
+	doc["claims_supported"] = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
+		"name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile", "picture",
+		"website", "gender", "birthdate", "zoneinfo", "locale", "updated_at", "email", "email_verified",
+		"address", "phone_number", "phone_number_verified"}
+	doc["authorization_response_iss_parameter_supported"] = true
+	doc["claims_parameter_supported"] = false
+	doc["request_parameter_supported"] = false
+	doc["request_uri_parameter_supported"] = false
+	doc["frontchannel_logout_supported"] = false
+}
