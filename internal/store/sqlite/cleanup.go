@@ -1,0 +1,63 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+)
+
+// expiredDeletes returns the statements that remove up to ?2 rows expired
+// before ?1, one kind each.
+//
+// Grants go last, so that a grant whose tokens this call removed can go in
+// the same call. A grant is removed only when no refresh or opaque access
+// token refers to it and it is revoked or past its absolute lifetime: a live
+// grant with no rows left may still stand behind JWT access tokens, and
+// removing it would make IsRevoked report them revoked.
+func expiredDeletes() []expiredDelete {
+	return []expiredDelete{
+		{"auth codes", `DELETE FROM auth_codes WHERE digest IN
+		(SELECT digest FROM auth_codes WHERE expires_at < ?1 LIMIT ?2)`},
+		{"refresh tokens", `DELETE FROM refresh_tokens WHERE digest IN
+		(SELECT digest FROM refresh_tokens WHERE expires_at < ?1 LIMIT ?2)`},
+		{"access tokens", `DELETE FROM access_tokens WHERE digest IN
+		(SELECT digest FROM access_tokens WHERE expires_at < ?1 LIMIT ?2)`},
+		{"revoked jtis", `DELETE FROM revoked_jtis WHERE jti IN
+		(SELECT jti FROM revoked_jtis WHERE expires_at < ?1 LIMIT ?2)`},
+		{"sessions", `DELETE FROM sessions WHERE digest IN
+		(SELECT digest FROM sessions WHERE expires_at < ?1 LIMIT ?2)`},
+		{"throttles", `DELETE FROM throttles WHERE key IN
+		(SELECT key FROM throttles WHERE expires_at < ?1 LIMIT ?2)`},
+		{"grants", `DELETE FROM grants WHERE id IN
+		(SELECT g.id FROM grants g
+		WHERE (g.revoked_at IS NOT NULL OR g.expires_at < ?1)
+		AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id)
+		AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.grant_id = g.id)
+		LIMIT ?2)`},
+	}
+}
+
+// expiredDelete is one kind of expired row and the statement removing it.
+type expiredDelete struct{ kind, query string }
+
+// DeleteExpired removes up to limit rows of each kind that expired before
+// now and reports how many it removed in all. Each kind is one short
+// statement, so the write lock is never held for long. A limit below 1
+// removes nothing.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit < 1 {
+		return 0, nil
+	}
+	total := 0
+	for _, d := range expiredDeletes() {
+		res, err := s.w.ExecContext(ctx, d.query, now.UnixMilli(), limit)
+		if err != nil {
+			return total, s.fail("delete expired "+d.kind, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, s.fail("delete expired "+d.kind, err)
+		}
+		total += int(n)
+	}
+	return total, nil
+}

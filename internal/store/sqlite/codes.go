@@ -1,0 +1,158 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// execer is a *pool or a txn.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// CreateAuthCode stores a fresh authorization code; a digest that exists
+// already gives store.ErrConflict.
+func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
+	const q = `INSERT INTO auth_codes (digest, client_id, user_id, redirect_uri, redirect_uri_given,
+		code_challenge, scopes, nonce, auth_time, session_id, created_at, expires_at, consumed_at, grant_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	_, err := s.w.ExecContext(ctx, q, c.Digest, c.ClientID, nullOf(c.UserID), c.RedirectURI, c.RedirectURIGiven,
+		c.CodeChallenge, listOf(c.Scopes), c.Nonce, msOf(c.AuthTime), c.SessionID,
+		msOf(c.CreatedAt), msOf(c.ExpiresAt), msOf(c.ConsumedAt), nullOf(c.GrantID))
+	if err != nil {
+		return s.fail("create auth code", err)
+	}
+	return nil
+}
+
+// GetAuthCode returns the code with digest in any state, or
+// store.ErrNotFound.
+func (s *Store) GetAuthCode(ctx context.Context, digest string) (store.AuthCode, error) {
+	const q = `SELECT digest, client_id, user_id, redirect_uri, redirect_uri_given, code_challenge,
+		scopes, nonce, auth_time, session_id, created_at, expires_at, consumed_at, grant_id
+		FROM auth_codes WHERE digest = ?`
+	var c store.AuthCode
+	err := s.r.QueryRowContext(ctx, q, digest).Scan(&c.Digest, &c.ClientID, textCol{&c.UserID},
+		&c.RedirectURI, &c.RedirectURIGiven, &c.CodeChallenge, listCol{&c.Scopes}, &c.Nonce,
+		timeCol{&c.AuthTime}, &c.SessionID, timeCol{&c.CreatedAt}, timeCol{&c.ExpiresAt},
+		timeCol{&c.ConsumedAt}, textCol{&c.GrantID})
+	if err != nil {
+		return store.AuthCode{}, s.fail("get auth code", err)
+	}
+	return c, nil
+}
+
+// RedeemAuthCode marks the code consumed by iss.Grant and stores iss in one
+// IMMEDIATE transaction. The conditional UPDATE is the single-use gate: only
+// an unconsumed, unexpired code matches it. When it matches nothing, the
+// code's state tells ErrConflict (consumed, even if expired since) from
+// ErrNotFound (unknown or expired).
+func (s *Store) RedeemAuthCode(ctx context.Context, digest string, now time.Time, iss store.Issue) error {
+	var grantID string
+	if iss.Grant != nil {
+		grantID = iss.Grant.ID
+	}
+	err := s.inTx(ctx, func(tx txn) error {
+		const q = `UPDATE auth_codes SET consumed_at = ?, grant_id = ?
+			WHERE digest = ? AND consumed_at IS NULL AND expires_at > ?`
+		res, err := tx.ExecContext(ctx, q, now.UnixMilli(), nullOf(grantID), digest, now.UnixMilli())
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			return saveIssue(ctx, tx, iss)
+		}
+		var consumed sql.NullInt64
+		err = tx.QueryRowContext(ctx, "SELECT consumed_at FROM auth_codes WHERE digest = ?", digest).Scan(&consumed)
+		if err != nil {
+			return err // sql.ErrNoRows: unknown code
+		}
+		if consumed.Valid {
+			return fmt.Errorf("code already redeemed: %w", store.ErrConflict)
+		}
+		return fmt.Errorf("code expired: %w", store.ErrNotFound)
+	})
+	if err != nil {
+		return s.fail("redeem auth code", err)
+	}
+	return nil
+}
+
+// SaveIssue stores a grant with its first tokens in one transaction.
+func (s *Store) SaveIssue(ctx context.Context, iss store.Issue) error {
+	err := s.inTx(ctx, func(tx txn) error { return saveIssue(ctx, tx, iss) })
+	if err != nil {
+		return s.fail("save issue", err)
+	}
+	return nil
+}
+
+// saveIssue inserts the parts of iss that are set, grant first.
+func saveIssue(ctx context.Context, tx execer, iss store.Issue) error {
+	if g := iss.Grant; g != nil {
+		const q = `INSERT INTO grants (id, client_id, user_id, scopes, auth_time, nonce, created_at, expires_at, revoked_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		_, err := tx.ExecContext(ctx, q, g.ID, g.ClientID, nullOf(g.UserID), listOf(g.Scopes), msOf(g.AuthTime),
+			g.Nonce, msOf(g.CreatedAt), msOf(g.ExpiresAt), msOf(g.RevokedAt))
+		if err != nil {
+			return fmt.Errorf("grant: %w", err)
+		}
+	}
+	if iss.Refresh != nil {
+		if err := insertRefresh(ctx, tx, *iss.Refresh); err != nil {
+			return err
+		}
+	}
+	if iss.Access != nil {
+		if err := insertAccess(ctx, tx, *iss.Access); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GetGrant returns the grant with id, revoked or not, or store.ErrNotFound.
+func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
+	const q = `SELECT id, client_id, user_id, scopes, auth_time, nonce, created_at, expires_at, revoked_at
+		FROM grants WHERE id = ?`
+	var g store.Grant
+	err := s.r.QueryRowContext(ctx, q, id).Scan(&g.ID, &g.ClientID, textCol{&g.UserID}, listCol{&g.Scopes},
+		timeCol{&g.AuthTime}, &g.Nonce, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt})
+	if err != nil {
+		return store.Grant{}, s.fail("get grant", err)
+	}
+	return g, nil
+}
+
+// RevokeGrant marks the grant revoked at now with every refresh token and
+// opaque access token under it. Earlier revocation times are kept, and
+// unknown ids are not an error.
+func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error {
+	err := s.inTx(ctx, func(tx txn) error { return revokeGrant(ctx, tx, id, now) })
+	if err != nil {
+		return s.fail("revoke grant", err)
+	}
+	return nil
+}
+
+// revokeGrant is RevokeGrant inside a transaction.
+func revokeGrant(ctx context.Context, tx execer, id string, now time.Time) error {
+	for _, q := range []string{
+		"UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+		"UPDATE refresh_tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL",
+		"UPDATE access_tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL",
+	} {
+		if _, err := tx.ExecContext(ctx, q, now.UnixMilli(), id); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// workers is how many goroutines race for a single-use record.
+const workers = 8
+
+func concurrencyTests() []subtest {
+	return []subtest{
+		{"RedeemAuthCodeOnce_S019_S142", testConcurrentRedeem},
+		{"RotateRefreshTokenOnce_S133", testConcurrentRotate},
+		{"RotateRefreshTokenGrace", testConcurrentRotateGrace},
+		{"AddKeyOnce", testConcurrentAddKey},
+		{"AddFailureCountsAll_S025", testConcurrentAddFailure},
+	}
+}
+
+// race runs fn(0) … fn(n-1) at once, each in its own goroutine released
+// together, and returns their errors by index.
+func race(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// winner checks that exactly one error is nil and every other one is
+// loser, and returns the index of the nil one.
+func winner(t *testing.T, what string, errs []error, loser error) int {
+	t.Helper()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Fatalf("%s: callers %d and %d both succeeded", what, won, i)
+		case err == nil:
+			won = i
+		case !errors.Is(err, loser):
+			t.Fatalf("%s: caller %d: got %v, want %v", what, i, err, loser)
+		}
+	}
+	if won < 0 {
+		t.Fatalf("%s: no caller succeeded: %v", what, errs)
+	}
+	return won
+}
+
+func testConcurrentRedeem(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := setup(t, s)
+	must(t, s.CreateAuthCode(ctx, newCode("code-1", f, at(time.Minute))))
+	issues := make([]store.Issue, workers)
+	for i := range issues {
+		issues[i] = newIssue(fmt.Sprintf("g%d", i), f)
+	}
+	errs := race(workers, func(i int) error {
+		return s.RedeemAuthCode(ctx, "code-1", at(time.Second), issues[i])
+	})
+	won := winner(t, "RedeemAuthCode", errs, store.ErrConflict)
+
+	code, err := s.GetAuthCode(ctx, "code-1")
+	must(t, err)
+	if code.GrantID != issues[won].Grant.ID {
+		t.Errorf("code GrantID = %q, want the winner's %q", code.GrantID, issues[won].Grant.ID)
+	}
+	for i, iss := range issues {
+		if i == won {
+			checkIssueStored(t, s, iss)
+		} else {
+			checkIssueAbsent(t, s, iss)
+		}
+	}
+}
+
+func testConcurrentRotate(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	_, iss := family(t, s)
+	rotations := make([]store.Rotation, workers)
+	for i := range rotations {
+		rotations[i] = rotation(iss, "g1-rt", fmt.Sprintf("rt-%d", i), at(time.Hour), 0)
+	}
+	errs := race(workers, func(i int) error {
+		_, err := s.RotateRefreshToken(ctx, rotations[i])
+		return err
+	})
+	won := winner(t, "RotateRefreshToken", errs, store.ErrReused)
+	// Every loser presented a rotated token: the family is revoked, the
+	// winner's successor with it.
+	checkFamilyRevoked(t, s, "g1", []string{"g1-rt", rotations[won].Next.Digest},
+		[]string{"g1-at", rotations[won].Access.Digest})
+}
+
+func testConcurrentRotateGrace(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	_, iss := family(t, s)
+	results := make([]store.RefreshToken, workers)
+	accesses := make([]store.AccessToken, workers)
+	errs := race(workers, func(i int) error {
+		// The same successor (a server derives it from the old token), and
+		// an access token of each caller's own.
+		r := rotation(iss, "g1-rt", "rt2", at(time.Hour), 10*time.Second)
+		r.Access.Digest = fmt.Sprintf("at-%d", i)
+		accesses[i] = *r.Access
+		var err error
+		results[i], err = s.RotateRefreshToken(ctx, r)
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("RotateRefreshToken within grace, caller %d: %v", i, err)
+		}
+		if results[i].Digest != "rt2" {
+			t.Errorf("caller %d got successor %q, want rt2", i, results[i].Digest)
+		}
+		checkIssueStored(t, s, store.Issue{Access: &accesses[i]})
+	}
+	checkFamilyStands(t, s, "g1")
+}
+
+func testConcurrentAddKey(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	stored := make([]bool, workers)
+	errs := race(workers, func(i int) error {
+		var err error
+		stored[i], err = s.AddKey(ctx, newKey(fmt.Sprintf("k%d", i), "ES256", at(0)), at(0))
+		return err
+	})
+	n := 0
+	for i, err := range errs {
+		must(t, err)
+		if stored[i] {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d concurrent AddKey calls with the same notSince stored %d keys, want 1", workers, n)
+	}
+	keys, err := s.ListKeys(ctx)
+	must(t, err)
+	if len(keys) != 1 {
+		t.Errorf("ListKeys after concurrent AddKey: %d keys, want 1", len(keys))
+	}
+}
+
+func testConcurrentAddFailure(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	errs := race(workers, func(int) error {
+		_, err := s.AddFailure(ctx, "user:alice", at(time.Second), time.Hour)
+		return err
+	})
+	for _, err := range errs {
+		must(t, err)
+	}
+	got, err := s.GetThrottles(ctx, []string{"user:alice"}, at(time.Second))
+	must(t, err)
+	if len(got) != 1 || got[0].Failures != workers {
+		t.Errorf("after %d concurrent AddFailure calls: %+v, want one counter at %d", workers, got, workers)
+	}
+}

@@ -1,0 +1,147 @@
+package storetest
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+func sessionTests() []subtest {
+	return []subtest{
+		{"SessionExpires", testSession},
+		{"ConsentReplaced", testConsent},
+		{"AddFailureCounts_S025", testAddFailure},
+		{"GetThrottles_S025", testGetThrottles},
+		{"ClearFailures", testClearFailures},
+	}
+}
+
+// newSession is a session of user created at 0 expiring at exp.
+func newSession(digest, userID string, exp time.Time) store.Session {
+	return store.Session{
+		Digest:    digest,
+		UserID:    userID,
+		AuthTime:  at(-time.Second + 111*ms),
+		CreatedAt: at(222 * ms),
+		ExpiresAt: exp,
+	}
+}
+
+func testSession(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := setup(t, s)
+	sess := newSession("sess-1", f.user.ID, at(8*time.Hour+333*ms))
+	must(t, s.CreateSession(ctx, sess))
+	wantErr(t, "CreateSession twice", s.CreateSession(ctx, sess), store.ErrConflict)
+	got, err := s.GetSession(ctx, "sess-1", at(time.Hour))
+	must(t, err)
+	same(t, "GetSession", got, sess)
+
+	// Expired at ExpiresAt and after.
+	for _, now := range []time.Time{sess.ExpiresAt, at(9 * time.Hour)} {
+		_, err = s.GetSession(ctx, "sess-1", now)
+		wantErr(t, "GetSession at "+now.String(), err, store.ErrNotFound)
+	}
+	_, err = s.GetSession(ctx, "nope", at(0))
+	wantErr(t, "GetSession(unknown)", err, store.ErrNotFound)
+
+	must(t, s.DeleteSession(ctx, "sess-1"))
+	_, err = s.GetSession(ctx, "sess-1", at(time.Hour))
+	wantErr(t, "GetSession after DeleteSession", err, store.ErrNotFound)
+	must(t, s.DeleteSession(ctx, "sess-1")) // unknown digests are not an error
+}
+
+func testConsent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := setup(t, s)
+	_, err := s.GetConsent(ctx, f.user.ID, f.client.ID)
+	wantErr(t, "GetConsent before SaveConsent", err, store.ErrNotFound)
+
+	first := store.Consent{UserID: f.user.ID, ClientID: f.client.ID,
+		Scopes: []string{"openid", "profile"}, GrantedAt: at(444 * ms)}
+	must(t, s.SaveConsent(ctx, first))
+	got, err := s.GetConsent(ctx, f.user.ID, f.client.ID)
+	must(t, err)
+	same(t, "GetConsent", got, first)
+
+	second := store.Consent{UserID: f.user.ID, ClientID: f.client.ID,
+		Scopes: []string{"email"}, GrantedAt: at(time.Hour + 555*ms)}
+	must(t, s.SaveConsent(ctx, second))
+	got, err = s.GetConsent(ctx, f.user.ID, f.client.ID)
+	must(t, err)
+	same(t, "GetConsent after a second SaveConsent", got, second)
+
+	// Consents are per user and client.
+	_, err = s.GetConsent(ctx, f.user2.ID, f.client.ID)
+	wantErr(t, "GetConsent of another user", err, store.ErrNotFound)
+	_, err = s.GetConsent(ctx, f.user.ID, f.other.ID)
+	wantErr(t, "GetConsent to another client", err, store.ErrNotFound)
+}
+
+func testAddFailure(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const window = 15 * time.Minute
+	steps := []struct {
+		now  time.Time
+		want int
+	}{
+		{at(0), 1},
+		{at(time.Minute + 1*ms), 2},
+		{at(2*time.Minute + 2*ms), 3},
+		// More than a window after the last failure: counting starts again.
+		{at(2*time.Minute + window + time.Second), 1},
+		{at(3*time.Minute + window), 2},
+	}
+	for _, step := range steps {
+		got, err := s.AddFailure(ctx, "user:alice", step.now, window)
+		must(t, err)
+		want := store.Throttle{Key: "user:alice", Failures: step.want, LastFailure: step.now, ExpiresAt: step.now.Add(window)}
+		same(t, "AddFailure at "+step.now.String(), got, want)
+	}
+}
+
+func testGetThrottles(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	got, err := s.GetThrottles(ctx, nil, at(0))
+	must(t, err)
+	sameList(t, "GetThrottles(no keys)", got, nil)
+
+	long, err := s.AddFailure(ctx, "ip:192.0.2.1", at(0), time.Hour)
+	must(t, err)
+	short, err := s.AddFailure(ctx, "user:bob", at(0), time.Minute)
+	must(t, err)
+	keys := []string{"user:bob", "missing", "ip:192.0.2.1"}
+
+	got, err = s.GetThrottles(ctx, keys, at(30*time.Second))
+	must(t, err)
+	sameList(t, "GetThrottles while both count", sortThrottles(got), []store.Throttle{long, short})
+	got, err = s.GetThrottles(ctx, keys, at(2*time.Minute))
+	must(t, err)
+	sameList(t, "GetThrottles after the short window", got, []store.Throttle{long})
+}
+
+func testClearFailures(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	_, err := s.AddFailure(ctx, "user:alice", at(0), time.Hour)
+	must(t, err)
+	must(t, s.ClearFailures(ctx, "user:alice"))
+	got, err := s.GetThrottles(ctx, []string{"user:alice"}, at(time.Second))
+	must(t, err)
+	sameList(t, "GetThrottles after ClearFailures", got, nil)
+	again, err := s.AddFailure(ctx, "user:alice", at(2*time.Second), time.Hour)
+	must(t, err)
+	if again.Failures != 1 {
+		t.Errorf("AddFailure after ClearFailures: Failures = %d, want 1", again.Failures)
+	}
+	must(t, s.ClearFailures(ctx, "nope")) // unknown keys are not an error
+}
+
+// sortThrottles orders throttles by key (GetThrottles promises no order).
+func sortThrottles(ts []store.Throttle) []store.Throttle {
+	out := slices.Clone(ts)
+	slices.SortFunc(out, func(a, b store.Throttle) int { return strings.Compare(a.Key, b.Key) })
+	return out
+}
