@@ -63,11 +63,15 @@ type Log struct {
 
 // Tokens sets lifetimes and formats.
 type Tokens struct {
-	AccessTokenTTL  Duration `yaml:"access_token_ttl"`
-	RefreshTokenTTL Duration `yaml:"refresh_token_ttl"`
-	IDTokenTTL      Duration `yaml:"id_token_ttl"`
-	CodeTTL         Duration `yaml:"code_ttl"`
-	SessionTTL      Duration `yaml:"session_ttl"`
+	AccessTokenTTL Duration `yaml:"access_token_ttl"`
+	// RefreshTokenTTL is how long a refresh token lives unused (it is
+	// replaced at every use); RefreshTokenAbsoluteTTL bounds the whole
+	// chain from the user's grant (RFC 9700 §4.14.2, S135).
+	RefreshTokenTTL         Duration `yaml:"refresh_token_ttl"`
+	RefreshTokenAbsoluteTTL Duration `yaml:"refresh_token_absolute_ttl"`
+	IDTokenTTL              Duration `yaml:"id_token_ttl"`
+	CodeTTL                 Duration `yaml:"code_ttl"`
+	SessionTTL              Duration `yaml:"session_ttl"`
 	// AccessTokenAlg signs JWT access tokens: ES256, EdDSA or RS256.
 	AccessTokenAlg string `yaml:"access_token_alg"`
 }
@@ -160,12 +164,13 @@ func Default() Config {
 		Storage: "sqlite://latchkey.db",
 		Log:     Log{Level: "info", Format: "auto"},
 		Tokens: Tokens{
-			AccessTokenTTL:  Duration(15 * time.Minute),
-			RefreshTokenTTL: Duration(30 * 24 * time.Hour),
-			IDTokenTTL:      Duration(time.Hour),
-			CodeTTL:         Duration(60 * time.Second),
-			SessionTTL:      Duration(12 * time.Hour),
-			AccessTokenAlg:  "ES256",
+			AccessTokenTTL:          Duration(15 * time.Minute),
+			RefreshTokenTTL:         Duration(30 * 24 * time.Hour),
+			RefreshTokenAbsoluteTTL: Duration(90 * 24 * time.Hour),
+			IDTokenTTL:              Duration(time.Hour),
+			CodeTTL:                 Duration(60 * time.Second),
+			SessionTTL:              Duration(12 * time.Hour),
+			AccessTokenAlg:          "ES256",
 		},
 		Keys:      Keys{ActivationDelay: Duration(time.Hour)},
 		Passwords: Argon2{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1},

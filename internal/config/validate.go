@@ -179,6 +179,9 @@ func (v *validator) tokens() {
 	t, k := v.c.Tokens, v.c.Keys
 	v.positive("tokens.access_token_ttl", t.AccessTokenTTL)
 	v.positive("tokens.refresh_token_ttl", t.RefreshTokenTTL)
+	if t.RefreshTokenAbsoluteTTL < t.RefreshTokenTTL {
+		v.add("tokens.refresh_token_absolute_ttl", "must be at least tokens.refresh_token_ttl (%s)", t.RefreshTokenTTL)
+	}
 	v.positive("tokens.id_token_ttl", t.IDTokenTTL)
 	v.positive("tokens.code_ttl", t.CodeTTL)
 	v.positive("tokens.session_ttl", t.SessionTTL)

@@ -124,7 +124,15 @@ func (s *Server) newGrant(is *issuance, now time.Time) (*store.Grant, error) {
 		return nil, err
 	}
 	is.grantID = id
-	g := &store.Grant{ID: id, ClientID: is.client.ID, Scopes: is.scopes, AuthTime: is.authTime, Nonce: is.nonce, CreatedAt: now}
+	// A grant lives as long as something issued under it can: the refresh
+	// chain's absolute lifetime, or else its access token. Expired grants
+	// are collected.
+	life := s.accessTTL(is.client)
+	if slices.Contains(is.client.GrantTypes, protocol.GrantRefreshToken) {
+		life = max(life, s.cfg.Tokens.RefreshTokenAbsoluteTTL.D())
+	}
+	g := &store.Grant{ID: id, ClientID: is.client.ID, Scopes: is.scopes, AuthTime: is.authTime, Nonce: is.nonce,
+		CreatedAt: now, ExpiresAt: now.Add(life)}
 	if is.user != nil {
 		g.UserID = is.user.ID
 	}

@@ -11,6 +11,7 @@ func codeTests() []subtest {
 	return []subtest{
 		{"AuthCodeRoundTrip", testAuthCodeRoundTrip},
 		{"CreateAuthCodeConflict", testCreateAuthCodeConflict},
+		{"CodeChallengeOncePerClient_S068", testChallengeOnce},
 		{"RedeemAuthCodeStoresIssue_S017", testRedeemAuthCode},
 		{"RedeemAuthCodeTwice_S019_S142", testRedeemTwice},
 		{"RedeemAuthCodeUnknown", testRedeemUnknown},
@@ -202,4 +203,24 @@ func testSaveIssue(t *testing.T, s store.Store) {
 	_, err := s.GetGrant(ctx, "nope")
 	wantErr(t, "GetGrant(unknown)", err, store.ErrNotFound)
 	wantErr(t, "SaveIssue of a taken grant ID", s.SaveIssue(ctx, newIssue("g1", f)), store.ErrConflict)
+}
+
+// testChallengeOnce: a client may not use one PKCE challenge for two codes
+// (S068); another client may, and codes without a challenge never collide.
+func testChallengeOnce(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := setup(t, s)
+	first := newCode("code-1", f, at(time.Minute))
+	must(t, s.CreateAuthCode(ctx, first))
+	again := newCode("code-2", f, at(time.Minute))
+	again.CodeChallenge = first.CodeChallenge
+	wantErr(t, "CreateAuthCode(same client, same challenge)", s.CreateAuthCode(ctx, again), store.ErrConflict)
+	other := again
+	other.ClientID = f.other.ID
+	must(t, s.CreateAuthCode(ctx, other))
+	for _, d := range []string{"plain-1", "plain-2"} {
+		c := newCode(d, f, at(time.Minute))
+		c.CodeChallenge = ""
+		must(t, s.CreateAuthCode(ctx, c))
+	}
 }

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"testing"
 	"time"
 
@@ -79,6 +81,13 @@ func fullUser(id, username string) store.User {
 	}
 }
 
+// challengeFor is a distinct S256-shaped challenge per code: a client may
+// use a challenge for one code only.
+func challengeFor(digest string) string {
+	sum := sha256.Sum256([]byte(digest))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
 // newCode is an unconsumed code of f.client for f.user, expiring at exp.
 func newCode(digest string, f fixture, exp time.Time) store.AuthCode {
 	return store.AuthCode{
@@ -87,7 +96,7 @@ func newCode(digest string, f fixture, exp time.Time) store.AuthCode {
 		UserID:           f.user.ID,
 		RedirectURI:      "https://app.example/cb?x=1",
 		RedirectURIGiven: true,
-		CodeChallenge:    "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+		CodeChallenge:    challengeFor(digest),
 		Scopes:           []string{"openid", "profile"},
 		Nonce:            "n-0S6_WzA2Mj",
 		AuthTime:         at(-time.Minute + 250*ms),
