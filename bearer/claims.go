@@ -1,0 +1,77 @@
+package bearer
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ClientSubjectPrefix starts the sub of a token that a client obtained for
+// itself (client credentials) from Latchkey: "client:<client_id>". User
+// subjects never contain a colon (RFC 9068 §2.2, RFC 9700 §4.15).
+const ClientSubjectPrefix = "client:"
+
+// Claims are the verified claims of an access token (RFC 9068 §2.2), or
+// what introspection said of an opaque one (RFC 7662 §2.2). A Validator
+// may hand the same Claims to several requests: treat them as read-only.
+type Claims struct {
+	// Issuer is iss: the authorization server.
+	Issuer string
+	// Subject is sub: the user, or "client:<client_id>" for a token a
+	// client obtained for itself.
+	Subject string
+	// Audience is aud: the resource servers the token is meant for.
+	Audience []string
+	// Expiry is exp; IssuedAt is iat.
+	Expiry   time.Time
+	IssuedAt time.Time
+	// JTI is the token's unique identifier.
+	JTI string
+	// ClientID is the client the token was issued to.
+	ClientID string
+	// Scopes are the granted scopes, from the space-delimited scope claim
+	// (RFC 9068 §2.2.3).
+	Scopes []string
+	// Raw holds every claim of the token (or every member of the
+	// introspection response) as decoded from JSON: numbers are float64.
+	// Look here for auth_time and other claims without a field.
+	Raw map[string]any
+}
+
+// HasScope reports whether the token was granted scope s (scopes are
+// case-sensitive, RFC 6749 §3.3).
+func (c *Claims) HasScope(s string) bool {
+	return slices.Contains(c.Scopes, s)
+}
+
+// IsClient reports whether the token was obtained by a client for itself
+// (client credentials) rather than on behalf of a user: its sub is
+// "client:" followed by its client_id (RFC 9068 §2.2, §5).
+func (c *Claims) IsClient() bool {
+	return strings.HasPrefix(c.Subject, ClientSubjectPrefix) && c.Subject[len(ClientSubjectPrefix):] == c.ClientID
+}
+
+// contextKey is the key of the verified claims in a request's context.
+type contextKey struct{}
+
+// fromContext is what the middleware stores: the claims and the Validator
+// that verified them.
+type fromContext struct {
+	v      *Validator
+	claims *Claims
+}
+
+// ClaimsFrom returns the claims that the middleware verified and put in
+// the request's context.
+func ClaimsFrom(ctx context.Context) (*Claims, bool) {
+	fc, ok := ctx.Value(contextKey{}).(*fromContext)
+	if !ok {
+		return nil, false
+	}
+	return fc.claims, true
+}
+
+func withClaims(ctx context.Context, v *Validator, c *Claims) context.Context {
+	return context.WithValue(ctx, contextKey{}, &fromContext{v: v, claims: c})
+}

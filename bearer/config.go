@@ -1,0 +1,209 @@
+package bearer
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// Defaults and limits of Config.
+const (
+	// DefaultLeeway is the clock skew tolerated when Config.Leeway is zero.
+	DefaultLeeway = 30 * time.Second
+	// MaxLeeway is the largest Config.Leeway allowed (RFC 7519 §4.1.4 and
+	// RFC 9068 §4 speak of a few minutes at most).
+	MaxLeeway = 5 * time.Minute
+	// DefaultJWKSRefreshInterval is how often the keys are fetched in the
+	// background when Config.JWKSRefreshInterval is zero.
+	DefaultJWKSRefreshInterval = 5 * time.Minute
+	// DefaultMinRefreshInterval is the least time between fetches caused
+	// by unknown kids when Config.MinRefreshInterval is zero.
+	DefaultMinRefreshInterval = 30 * time.Second
+	// DefaultIntrospectionTTL bounds how long an introspection answer is
+	// reused when IntrospectionConfig.CacheTTL is zero.
+	DefaultIntrospectionTTL = 60 * time.Second
+	// MaxTokenBytes is the longest token looked at; longer ones are
+	// refused before parsing.
+	MaxTokenBytes = 8 << 10
+)
+
+// Config describes the authorization server whose tokens a Validator
+// accepts, and the resource server that checks them.
+type Config struct {
+	// Issuer is the authorization server's issuer identifier (RFC 8414 §2),
+	// for example "https://login.example". Its metadata is fetched from
+	// Issuer's well-known URLs, and the metadata's issuer, like every
+	// token's iss, must equal it exactly (RFC 8414 §3.3). It must be https,
+	// or http on a loopback address. Required.
+	Issuer string
+
+	// Audience is this resource server's identifier: a token is accepted
+	// only if its aud contains it (RFC 9068 §4, RFC 8707). Required.
+	Audience string
+
+	// Algorithms are the JWS algorithms accepted (RFC 8725 §3.1). Empty
+	// means ES256, RS256 and EdDSA. "none" and the HMAC algorithms are
+	// refused by New.
+	Algorithms []string
+
+	// Leeway is the clock skew tolerated on exp, nbf and iat. Zero means
+	// DefaultLeeway; it may not exceed MaxLeeway.
+	Leeway time.Duration
+
+	// HTTPClient fetches metadata and keys and calls the introspection
+	// endpoint. Nil means a client with a 10-second timeout that does not
+	// follow redirects.
+	HTTPClient *http.Client
+
+	// Realm is the realm of WWW-Authenticate challenges (RFC 6750 §3).
+	// Empty means Audience.
+	Realm string
+
+	// Introspection, when set, lets the Validator accept opaque tokens by
+	// asking the authorization server's introspection endpoint (RFC 7662).
+	Introspection *IntrospectionConfig
+
+	// JWKSRefreshInterval is how often the key set is fetched again in the
+	// background. Zero means DefaultJWKSRefreshInterval.
+	JWKSRefreshInterval time.Duration
+
+	// MinRefreshInterval is the least time between two fetches of the key
+	// set caused by tokens whose kid is unknown. Zero means
+	// DefaultMinRefreshInterval.
+	MinRefreshInterval time.Duration
+
+	// Logger receives warnings, for example when the key set cannot be
+	// refreshed. Nil means nothing is logged.
+	Logger *slog.Logger
+
+	// Now returns the current time; nil means time.Now. For tests.
+	Now func() time.Time
+}
+
+// IntrospectionConfig holds the resource server's own client credentials at
+// the authorization server, used to introspect opaque tokens (RFC 7662 §2.1).
+// The client needs the server's permission to introspect tokens issued to
+// other clients.
+type IntrospectionConfig struct {
+	// ClientID and ClientSecret authenticate with HTTP Basic, each
+	// form-urlencoded first (RFC 6749 §2.3.1).
+	ClientID     string
+	ClientSecret string
+
+	// CacheTTL bounds how long an introspection result is reused; a result
+	// is never kept past the token's exp (S083). Zero means
+	// DefaultIntrospectionTTL; a negative value turns caching off.
+	CacheTTL time.Duration
+}
+
+// defaultHTTPClient is used when Config.HTTPClient is nil. Redirects are
+// not followed: metadata, keys and introspection answer directly.
+func defaultHTTPClient() *http.Client {
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// withDefaults checks c and fills in its defaults.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	if err := checkURL("issuer", c.Issuer); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Audience == "" {
+		errs = append(errs, errors.New("bearer: Audience is required"))
+	}
+	if len(c.Algorithms) == 0 {
+		c.Algorithms = []string{string(jose.ES256), string(jose.RS256), string(jose.EdDSA)}
+	}
+	for _, a := range c.Algorithms {
+		if !slices.Contains(asymmetricAlgorithms(), jose.SignatureAlgorithm(a)) {
+			errs = append(errs, fmt.Errorf("bearer: algorithm %q is not allowed (only asymmetric JWS algorithms; never none or HMAC)", a))
+		}
+	}
+	switch {
+	case c.Leeway == 0:
+		c.Leeway = DefaultLeeway
+	case c.Leeway < 0 || c.Leeway > MaxLeeway:
+		errs = append(errs, fmt.Errorf("bearer: Leeway %v is outside 0..%v", c.Leeway, MaxLeeway))
+	}
+	if c.Realm == "" {
+		c.Realm = c.Audience
+	}
+	if strings.ContainsFunc(c.Realm, func(r rune) bool { return r < 0x20 || r > 0x7e }) {
+		errs = append(errs, errors.New("bearer: Realm must be printable ASCII"))
+	}
+	c.JWKSRefreshInterval = orDefault(c.JWKSRefreshInterval, DefaultJWKSRefreshInterval)
+	c.MinRefreshInterval = orDefault(c.MinRefreshInterval, DefaultMinRefreshInterval)
+	if c.HTTPClient == nil {
+		c.HTTPClient = defaultHTTPClient()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if in := c.Introspection; in != nil {
+		if in.ClientID == "" || in.ClientSecret == "" {
+			errs = append(errs, errors.New("bearer: Introspection needs ClientID and ClientSecret"))
+		}
+		cp := *in
+		if cp.CacheTTL == 0 {
+			cp.CacheTTL = DefaultIntrospectionTTL
+		}
+		c.Introspection = &cp
+	}
+	return c, errors.Join(errs...)
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// asymmetricAlgorithms are the algorithms a Config may allow.
+func asymmetricAlgorithms() []jose.SignatureAlgorithm {
+	return []jose.SignatureAlgorithm{
+		jose.ES256, jose.ES384, jose.ES512, jose.RS256, jose.RS384, jose.RS512,
+		jose.PS256, jose.PS384, jose.PS512, jose.EdDSA,
+	}
+}
+
+// checkURL accepts an absolute https URL, or http on a loopback address,
+// without query or fragment (RFC 8414 §2). Keys fetched over plain http
+// from elsewhere could be replaced on the way.
+func checkURL(what, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("bearer: %s %q is not an absolute URL without query or fragment", what, raw)
+	}
+	switch {
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return nil
+	}
+	return fmt.Errorf("bearer: %s %q must use https (http only on a loopback address)", what, raw)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,211 @@
+package bearer
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Error codes of RFC 6750 §3.1, and the one this package adds for an
+// authorization server it cannot reach.
+const (
+	// CodeInvalidRequest means the request is malformed, for example it carries
+	// the token in more than one place (RFC 6750 §2, §3.1). HTTP 400.
+	CodeInvalidRequest = "invalid_request"
+	// CodeInvalidToken means the token is expired, revoked, malformed, badly
+	// signed or meant for another resource (RFC 6750 §3.1). HTTP 401.
+	CodeInvalidToken = "invalid_token"
+	// CodeInsufficientScope means the token is valid but lacks a scope the
+	// resource needs (RFC 6750 §3.1). HTTP 403.
+	CodeInsufficientScope = "insufficient_scope"
+	// CodeTemporarilyUnavailable means the token could not be checked because
+	// the authorization server could not be reached (the name follows
+	// RFC 6749 §4.1.2.1). HTTP 503 with Retry-After.
+	CodeTemporarilyUnavailable = "temporarily_unavailable"
+)
+
+// Sentinel errors. Every error that Validate returns, and that the
+// middleware answers with, is an *Error wrapping one of them, so callers can
+// tell causes apart with errors.Is. The specific token errors also match
+// ErrInvalidToken.
+var (
+	// ErrNoToken means the request carries no bearer token (RFC 6750 §3.1: the
+	// challenge then has no error code).
+	ErrNoToken = errors.New("bearer: no bearer token")
+	// ErrInvalidRequest means the token was sent in more than one way, or the
+	// Authorization header is malformed (RFC 6750 §2, S052).
+	ErrInvalidRequest = errors.New("bearer: invalid request")
+	// ErrInvalidToken matches every reason a token is refused.
+	ErrInvalidToken = errors.New("bearer: invalid token")
+	// ErrMalformed means the token is too long, not a compact JWS, encrypted, or
+	// lacks a required claim (RFC 9068 §2.2).
+	ErrMalformed = fmt.Errorf("%w: malformed", ErrInvalidToken)
+	// ErrTokenType means the JWT is not typed at+jwt, as an ID token is not
+	// (RFC 9068 §4, §5).
+	ErrTokenType = fmt.Errorf("%w: not an access token", ErrInvalidToken)
+	// ErrSignature means the signature does not verify, the algorithm is not
+	// allowed or does not suit the key, or no published key has the kid
+	// (RFC 8725 §3.1).
+	ErrSignature = fmt.Errorf("%w: bad signature", ErrInvalidToken)
+	// ErrExpired means the token's exp has passed, beyond the leeway.
+	ErrExpired = fmt.Errorf("%w: expired", ErrInvalidToken)
+	// ErrNotYetValid means the token's nbf, or its iat, lies in the future
+	// beyond the leeway.
+	ErrNotYetValid = fmt.Errorf("%w: not yet valid", ErrInvalidToken)
+	// ErrIssuer means the token was issued by another authorization server.
+	ErrIssuer = fmt.Errorf("%w: wrong issuer", ErrInvalidToken)
+	// ErrAudience means the token is meant for another resource server
+	// (RFC 9068 §4, RFC 8707).
+	ErrAudience = fmt.Errorf("%w: wrong audience", ErrInvalidToken)
+	// ErrInactive means introspection reports the token inactive: revoked,
+	// expired or unknown (RFC 7662 §2.2).
+	ErrInactive = fmt.Errorf("%w: inactive", ErrInvalidToken)
+	// ErrInsufficientScope means the token lacks a required scope.
+	ErrInsufficientScope = errors.New("bearer: insufficient scope")
+	// ErrUnavailable means the authorization server could not be reached to
+	// check the token; the token may well be valid, so retry later.
+	ErrUnavailable = errors.New("bearer: authorization server unavailable")
+)
+
+// Error is a refused request, carrying the fields of an RFC 6750 §3
+// challenge. Err is one of the sentinel errors above.
+type Error struct {
+	// Code is an RFC 6750 §3.1 error code (CodeInvalidToken...), or ""
+	// when the request carried no token at all.
+	Code string
+	// Description is a human-readable explanation for the client's
+	// developer. It never contains the token.
+	Description string
+	// Scope lists the scopes the resource needs, for CodeInsufficientScope.
+	Scope []string
+	// RetryAfter is how long to wait, for CodeTemporarilyUnavailable.
+	RetryAfter time.Duration
+	// Err is the sentinel error this one wraps.
+	Err error
+}
+
+// Error describes e.
+func (e *Error) Error() string {
+	msg := "bearer: " + e.Code
+	if e.Err != nil {
+		msg = e.Err.Error()
+	}
+	if e.Description == "" {
+		return msg
+	}
+	return msg + ": " + e.Description
+}
+
+// Unwrap returns the sentinel error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// StatusCode is the HTTP status that answers e (RFC 6750 §3.1).
+func (e *Error) StatusCode() int {
+	switch e.Code {
+	case CodeInvalidRequest:
+		return http.StatusBadRequest
+	case CodeInsufficientScope:
+		return http.StatusForbidden
+	case CodeTemporarilyUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusUnauthorized
+}
+
+// tokenError returns an invalid_token error wrapping sentinel.
+func tokenError(sentinel error, description string) *Error {
+	return &Error{Code: CodeInvalidToken, Description: description, Err: sentinel}
+}
+
+// requestError returns an invalid_request error.
+func requestError(description string) *Error {
+	return &Error{Code: CodeInvalidRequest, Description: description, Err: ErrInvalidRequest}
+}
+
+// unavailable returns a temporarily_unavailable error.
+func unavailable(description string, retryAfter time.Duration) *Error {
+	return &Error{Code: CodeTemporarilyUnavailable, Description: description, RetryAfter: retryAfter, Err: ErrUnavailable}
+}
+
+// writeError answers a refused request: the status of e, a
+// WWW-Authenticate challenge (RFC 6750 §3) for 400, 401 and 403, a
+// Retry-After for 503, Cache-Control: no-store and a small JSON body.
+func writeError(w http.ResponseWriter, realm string, e *Error) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "application/json")
+	if e.Code == CodeTemporarilyUnavailable {
+		secs := max(1, int((e.RetryAfter+time.Second-1)/time.Second))
+		h.Set("Retry-After", strconv.Itoa(secs))
+	} else {
+		h.Set("WWW-Authenticate", challenge(realm, e))
+	}
+	w.WriteHeader(e.StatusCode())
+	_, _ = w.Write(errorBody(e))
+}
+
+// challenge builds the RFC 6750 §3 WWW-Authenticate value: realm always,
+// and error, error_description and scope when e has them. A request
+// without a token gets no error attribute (RFC 6750 §3.1, S056).
+func challenge(realm string, e *Error) string {
+	var b strings.Builder
+	b.WriteString("Bearer ")
+	b.WriteString(`realm="`)
+	b.WriteString(quote(realm))
+	b.WriteByte('"')
+	if e.Code == "" {
+		return b.String()
+	}
+	fmt.Fprintf(&b, `, error="%s"`, e.Code)
+	if e.Description != "" {
+		fmt.Fprintf(&b, `, error_description="%s"`, quote(safeDescription(e.Description)))
+	}
+	if len(e.Scope) > 0 {
+		fmt.Fprintf(&b, `, scope="%s"`, quote(strings.Join(e.Scope, " ")))
+	}
+	return b.String()
+}
+
+// errorBody is the JSON body: {"error": code, "error_description": ...};
+// without a code (no token was sent) only the description.
+func errorBody(e *Error) []byte {
+	var b strings.Builder
+	b.WriteByte('{')
+	if e.Code != "" {
+		b.WriteString(`"error":"` + e.Code + `"`)
+	}
+	if e.Description != "" {
+		if e.Code != "" {
+			b.WriteByte(',')
+		}
+		// safeDescription leaves no character that JSON needs escaped.
+		b.WriteString(`"error_description":"` + safeDescription(e.Description) + `"`)
+	}
+	b.WriteString("}\n")
+	return []byte(b.String())
+}
+
+// quote escapes a quoted-string value (RFC 9110 §5.6.4).
+func quote(s string) string {
+	if !strings.ContainsAny(s, `"\`) {
+		return s
+	}
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	return r.Replace(s)
+}
+
+// safeDescription keeps only the characters RFC 6749 §5.2 allows in
+// error_description (%x20-21 / %x23-5B / %x5D-7E), replacing others with
+// '?' (S059).
+func safeDescription(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
