@@ -29,7 +29,10 @@ type introspection struct {
 // configured with introspection: true. Anything unknown, expired, revoked
 // or not visible to the caller is {"active":false} and nothing else (S079).
 // A caller that keeps asking about tokens that are not active is slowed
-// down, so the endpoint is no oracle for guessing (A23).
+// down (A23): while it waits, inactive tokens get 429 instead of an
+// answer. Active tokens are still answered, so that someone who sprays a
+// resource server with garbage cannot make it reject its users' valid
+// tokens.
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error {
 	form, perr := protocol.ParseForm(r, protocol.MaxFormBytes)
 	if perr != nil {
@@ -48,17 +51,17 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error 
 	}
 	ctx := r.Context()
 	now := s.now()
-	keys := []limitKey{{"introspect:" + caller.ID, s.cfg.Limits.PerClient}}
-	if wait, _ := s.guard.wait(ctx, s.guard.local, keys, now); wait > 0 {
-		return &protocol.Error{Code: protocol.ErrInvalidRequest, Description: "too many inactive tokens; retry later",
-			Status: http.StatusTooManyRequests, RetryAfter: wait}
-	}
 	ti, ok, err := s.lookupToken(ctx, raw)
 	if err != nil {
 		return err
 	}
 	protocol.NoStore(w.Header())
 	if !ok || !ti.active || (!caller.Introspection && ti.clientID != caller.ID) {
+		keys := []limitKey{{"introspect:" + caller.ID, s.cfg.Limits.PerClient}}
+		if wait, _ := s.guard.wait(ctx, s.guard.local, keys, now); wait > 0 {
+			return &protocol.Error{Code: protocol.ErrInvalidRequest, Description: "too many inactive tokens; retry later",
+				Status: http.StatusTooManyRequests, RetryAfter: wait}
+		}
 		_ = s.guard.fail(ctx, s.guard.local, keys, now)
 		protocol.WriteJSON(w, http.StatusOK, introspection{Active: false})
 		return nil
