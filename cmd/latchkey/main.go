@@ -59,6 +59,8 @@ func commands() []command {
 		{"user", "manage users (create, list, delete, set-password)", runUser},
 		{"keys", "manage signing keys (list, rotate)", runKeys},
 		{"config", "check a configuration file (config validate FILE)", runConfig},
+		{"demo", "play every grant step by step against a temporary Latchkey and a notes API", runDemo},
+		{"token", "get, refresh, introspect or revoke tokens from any OAuth 2 server", runToken},
 		{"version", "print the version", runVersion},
 	}
 }

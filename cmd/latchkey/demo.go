@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/latchkey/latchkey/bearer"
+	"github.com/latchkey/latchkey/examples/notes/notes"
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/oauthclient"
+)
+
+const demoExample = `latchkey demo
+latchkey demo --browser`
+
+// demoSetup is what the demo starts: Latchkey, the notes API, and the
+// clients and user it plays with.
+type demoSetup struct {
+	issuer, notesURL string
+	user, password   string
+	secrets          map[string]string
+}
+
+// runDemo plays the grants of the seed text step by step against a real
+// Latchkey and a real resource server, both on loopback ports, with a
+// temporary SQLite store that is removed afterwards.
+func runDemo(ctx context.Context, args []string, e env) error {
+	fs := newFlags("demo", "demo [--browser]", demoExample, e.stdout)
+	browser := fs.Bool("browser", false, "do the login and consent yourself in a real browser instead of the scripted one")
+	if done, err := parse(fs, args); done {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "latchkey-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	d, err := startDemo(ctx, dir, e)
+	if err != nil {
+		return err
+	}
+	p := &player{d: d, out: e.stdout, browser: *browser, e: e}
+	return p.play(ctx)
+}
+
+func startDemo(ctx context.Context, dir string, e env) (*demoSetup, error) {
+	asLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	rsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		asLn.Close()
+		return nil, err
+	}
+	d := &demoSetup{issuer: "http://" + asLn.Addr().String(), notesURL: "http://" + rsLn.Addr().String(),
+		user: "alice", password: randomHex(8), secrets: map[string]string{}}
+	cfg := demoConfig(d, dir)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("demo config: %w", err)
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, cfg, asLn, false, env{getenv: e.getenv, stdout: io.Discard, stderr: io.Discard}, quiet) }()
+	if err := waitReady(ctx, d.issuer+"/healthz", served); err != nil {
+		return nil, err
+	}
+	v, err := bearer.New(ctx, bearer.Config{Issuer: d.issuer, Audience: d.notesURL})
+	if err != nil {
+		return nil, fmt.Errorf("notes API: %w", err)
+	}
+	rs := &http.Server{Handler: notes.NewHandler(v), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = rs.Serve(rsLn) }()
+	go func() {
+		<-ctx.Done()
+		rs.Close()
+		v.Close()
+	}()
+	return d, nil
+}
+
+// demoConfig defines the demo's clients and user the way a user would, in
+// the configuration: one client per grant, each allowed to call the notes
+// API (its audience).
+func demoConfig(d *demoSetup, dir string) config.Config {
+	cfg := config.Default()
+	cfg.Issuer = d.issuer
+	cfg.Storage = "sqlite://" + filepath.Join(dir, "latchkey.db")
+	cfg.Secrets.System = randomHex(32)
+	cfg.Log.Level = "error"
+	for _, id := range []string{"notes-web", "notes-cli", "notes-sync"} {
+		d.secrets[id] = randomHex(24)
+	}
+	aud := []string{d.notesURL}
+	cfg.Clients = []config.Client{
+		{ID: "notes-web", Name: "Notes Web", Secret: d.secrets["notes-web"], RedirectURIs: []string{"http://127.0.0.1/callback"},
+			GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "profile", "read", "write"}, Audience: aud},
+		{ID: "notes-cli", Name: "Notes CLI", Secret: d.secrets["notes-cli"],
+			GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read", "write"}, Audience: aud},
+		{ID: "notes-sync", Name: "Notes Sync", Secret: d.secrets["notes-sync"],
+			GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}, Audience: aud},
+	}
+	cfg.Users = []config.User{{Username: d.user, Password: d.password,
+		Claims: map[string]any{"name": "Alice Liddell", "email": "alice@example.com", "email_verified": true}}}
+	return cfg
+}
+
+// waitReady polls url until it answers 200, the server fails, or 10 s pass.
+func waitReady(ctx context.Context, url string, served <-chan error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-served:
+			return fmt.Errorf("latchkey stopped: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return errors.New("latchkey did not become ready within 10 seconds")
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// newDemoClient is an OAuth client of the demo that traces to out.
+func newDemoClient(ctx context.Context, d *demoSetup, id string, scopes []string, out io.Writer) (*oauthclient.Client, error) {
+	return oauthclient.New(ctx, oauthclient.Config{Issuer: d.issuer, ClientID: id, ClientSecret: d.secrets[id], Scopes: scopes, Trace: out})
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/oauthclient"
+)
+
+// player walks through the seed's grants, printing every exchange.
+type player struct {
+	d       *demoSetup
+	out     io.Writer
+	browser bool
+	e       env
+	failed  []string
+}
+
+func (p *player) say(format string, args ...any) { fmt.Fprintf(p.out, format+"\n", args...) }
+
+func (p *player) heading(title, intro string) {
+	p.say("\n════════ %s ════════\n%s\n", title, intro)
+}
+
+// play runs every part and fails if any step failed.
+func (p *player) play(ctx context.Context) error {
+	p.say("Latchkey demo: an authorization server at %s and a notes API (a resource server) at %s.", p.d.issuer, p.d.notesURL)
+	p.say("The notes API accepts Latchkey's tokens: GET /notes needs scope read, POST /notes needs write.")
+	for _, part := range []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"authorization code", p.authorizationCode},
+		{"password", p.password},
+		{"client credentials", p.clientCredentials},
+		{"implicit", p.implicit},
+	} {
+		if err := part.run(ctx); err != nil {
+			p.failed = append(p.failed, part.name)
+			p.say("✗ the %s part failed: %v", part.name, err)
+		}
+	}
+	if len(p.failed) > 0 {
+		return fmt.Errorf("demo failed in: %s", strings.Join(p.failed, ", "))
+	}
+	p.say("\n✓ every step succeeded. Everything the demo created is gone now.")
+	return nil
+}
+
+func (p *player) authorizationCode(ctx context.Context) error {
+	p.heading("Authorization code grant", "The user's browser goes to Latchkey, the user signs in and consents, Latchkey sends the\nbrowser back to the client with a code, and the client trades the code (and its own\ncredentials, and the PKCE verifier) for tokens.")
+	c, err := newDemoClient(ctx, p.d, "notes-web", []string{"openid", "profile", "read", "write"}, p.out)
+	if err != nil {
+		return err
+	}
+	open := p.scriptedBrowser(c)
+	if p.browser {
+		p.say("Sign in as %s with password %s.", p.d.user, p.d.password)
+		open = browserOpener(false, p.e)
+	}
+	resp, err := c.AuthorizationCode(ctx, oauthclient.AuthCodeOptions{Open: open})
+	if err != nil {
+		return err
+	}
+	p.say("✓ the client has an access token, a refresh token and an ID token.")
+	return p.callNotes(ctx, c, http.MethodGet, resp.Token.AccessToken, http.StatusOK,
+		"the client calls the resource server with the access token in the Authorization header")
+}
+
+func (p *player) password(ctx context.Context) error {
+	p.heading("Password grant (resource owner credentials)", "The client collects the user's username and password itself and sends them, with its\nown credentials, to the token endpoint. OAuth 2.1 drops this grant; Latchkey allows it\nonly for clients configured for it, and limits guessing.")
+	c, err := newDemoClient(ctx, p.d, "notes-cli", []string{"read", "write"}, p.out)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Password(ctx, p.d.user, p.d.password)
+	if err != nil {
+		return err
+	}
+	if err := p.callNotes(ctx, c, http.MethodPost, resp.Token.AccessToken, http.StatusCreated,
+		"the client adds a note for the user (scope write)"); err != nil {
+		return err
+	}
+	return p.callNotes(ctx, c, http.MethodGet, resp.Token.AccessToken, http.StatusOK, "the client reads the user's notes (scope read)")
+}
+
+func (p *player) clientCredentials(ctx context.Context) error {
+	p.heading("Client credentials grant", "No user: an application authenticates as itself and gets a token for the scopes it may have.")
+	c, err := newDemoClient(ctx, p.d, "notes-sync", []string{"read"}, p.out)
+	if err != nil {
+		return err
+	}
+	resp, err := c.ClientCredentials(ctx)
+	if err != nil {
+		return err
+	}
+	if err := p.callNotes(ctx, c, http.MethodGet, resp.Token.AccessToken, http.StatusOK, "the application reads notes (its own: it has no user)"); err != nil {
+		return err
+	}
+	return p.callNotes(ctx, c, http.MethodPost, resp.Token.AccessToken, http.StatusForbidden,
+		"the application tries to write, but its token lacks scope write: 403 insufficient_scope")
+}
+
+// implicit shows why the implicit grant is refused: it would put the
+// access token in the redirect, where the client cannot prove it is the
+// one receiving it.
+func (p *player) implicit(ctx context.Context) error {
+	p.heading("Implicit grant: refused", "The implicit grant returned the access token directly in the redirect, so anyone who\nintercepts the redirect gets the token, and the client never proves who it is. RFC 9700\nsays not to use it; Latchkey answers unsupported_response_type.")
+	c, err := newDemoClient(ctx, p.d, "notes-web", nil, p.out)
+	if err != nil {
+		return err
+	}
+	q := url.Values{"response_type": {"token"}, "client_id": {"notes-web"}, "redirect_uri": {"http://127.0.0.1:9/callback"}, "state": {"xyz"}}
+	c.Tracer().Step("a client asks for a token straight from the authorization endpoint (response_type=token)")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Metadata().AuthorizationEndpoint+"?"+q.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.HTTPClient().Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || loc == nil || loc.Query().Get("error") != "unsupported_response_type" {
+		return fmt.Errorf("expected a redirect with error=unsupported_response_type, got %s", resp.Status)
+	}
+	p.say("✓ refused: the redirect carries error=unsupported_response_type and no token.")
+	return nil
+}
+
+// callNotes calls the notes API with token and checks the status.
+func (p *player) callNotes(ctx context.Context, c *oauthclient.Client, method, token string, want int, note string) error {
+	var body io.Reader
+	if method == http.MethodPost {
+		body = strings.NewReader(`{"text":"written during the Latchkey demo"}`)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, p.d.notesURL+"/notes", body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	c.Tracer().Step(note)
+	resp, err := c.HTTPClient().Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("the notes API answered %s, want %d: %s", resp.Status, want, b)
+	}
+	p.say("✓ the resource server answered %s as expected.", resp.Status)
+	return nil
+}
+
+// hiddenField finds the hidden inputs of Latchkey's forms.
+var hiddenField = regexp.MustCompile(`<input type="hidden" name="([a-z]+)" value="([^"]*)">`)
+
+func formFields(page string) url.Values {
+	v := url.Values{}
+	for _, m := range hiddenField.FindAllStringSubmatch(page, -1) {
+		v.Set(m[1], html.UnescapeString(m[2]))
+	}
+	return v
+}
+
+// scriptedBrowser plays the user's browser: it follows the client's
+// redirect to Latchkey, fills in the login form, clicks Allow on the
+// consent page, and follows the redirect back to the client.
+func (p *player) scriptedBrowser(c *oauthclient.Client) func(context.Context, string) error {
+	return func(ctx context.Context, authURL string) error {
+		jar, _ := cookiejar.New(nil)
+		b := &http.Client{Jar: jar, Transport: c.Tracer(), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		step := func(note, method, u string, form url.Values) (*http.Response, string, error) {
+			c.Tracer().Step(note)
+			var resp *http.Response
+			var err error
+			if method == http.MethodPost {
+				resp, err = b.PostForm(u, form)
+			} else {
+				resp, err = b.Get(u)
+			}
+			if err != nil {
+				return nil, "", err
+			}
+			defer resp.Body.Close()
+			page, err := io.ReadAll(resp.Body)
+			return resp, string(page), err
+		}
+		_, page, err := step("the browser follows the client's redirect to the authorization endpoint; Latchkey shows its login page", http.MethodGet, authURL, nil)
+		if err != nil {
+			return err
+		}
+		f := formFields(page)
+		f.Set("username", p.d.user)
+		f.Set("password", p.d.password)
+		resp, _, err := step("the user types username and password into Latchkey's page (the client never sees them)", http.MethodPost, p.d.issuer+"/login", f)
+		if err != nil || resp.StatusCode != http.StatusSeeOther {
+			return fmt.Errorf("login failed: %v", errOrStatus(err, resp))
+		}
+		_, page, err = step("signed in, the browser goes back into the flow; Latchkey asks the user to consent", http.MethodGet, resp.Header.Get("Location"), nil)
+		if err != nil {
+			return err
+		}
+		f = formFields(page)
+		f.Set("decision", "allow")
+		resp, _, err = step("the user clicks Allow; Latchkey redirects to the client with code, state and iss", http.MethodPost, p.d.issuer+"/consent", f)
+		if err != nil || resp.StatusCode != http.StatusSeeOther {
+			return fmt.Errorf("consent failed: %v", errOrStatus(err, resp))
+		}
+		_, _, err = step("the browser follows the redirect to the client's callback; the client checks state and iss", http.MethodGet, resp.Header.Get("Location"), nil)
+		return err
+	}
+}
+
+func errOrStatus(err error, resp *http.Response) error {
+	if err != nil {
+		return err
+	}
+	return errors.New(resp.Status)
+}
+

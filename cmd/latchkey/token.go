@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/oauthclient"
+)
+
+const tokenExample = `latchkey token client-credentials --client-id demo-service --client-secret "$SECRET" --scope read
+curl -H "Authorization: Bearer $(latchkey token client-credentials --client-id demo-service -o token)" http://127.0.0.1:9090/notes
+latchkey token password --client-id demo-app --username demo --scope "openid read" --trace
+latchkey token authorization-code --client-id demo-web --scope "openid profile"
+latchkey token refresh --client-id demo-app REFRESH_TOKEN
+latchkey token introspect --client-id demo-service TOKEN
+latchkey token revoke --client-id demo-app TOKEN`
+
+// tokenFlags are the flags every token subcommand takes.
+type tokenFlags struct {
+	issuer, clientID, secret, scope, authMethod, output string
+	trace                                               bool
+	// subcommand-specific
+	username, password, redirectURI, hint string
+	noBrowser                             bool
+	timeout                               time.Duration
+}
+
+func (t *tokenFlags) register(fs *flag.FlagSet, getenv func(string) string) {
+	issuer := getenv("LATCHKEY_ISSUER")
+	if issuer == "" {
+		issuer = "http://127.0.0.1:8080"
+	}
+	fs.StringVar(&t.issuer, "issuer", issuer, "the authorization server's issuer `URL` (LATCHKEY_ISSUER); endpoints are discovered from it")
+	fs.StringVar(&t.clientID, "client-id", getenv("LATCHKEY_CLIENT_ID"), "client `id` (LATCHKEY_CLIENT_ID)")
+	fs.StringVar(&t.secret, "client-secret", "", "client `secret` (prefer LATCHKEY_CLIENT_SECRET: flags show in ps)")
+	fs.StringVar(&t.scope, "scope", "", "requested `scopes`, space- or comma-separated")
+	fs.StringVar(&t.authMethod, "auth-method", "basic", "client authentication: `basic` (client_secret_basic) or post (client_secret_post)")
+	fs.StringVar(&t.output, "o", "json", "output: `json` (the whole response) or token (the bare access token)")
+	fs.BoolVar(&t.trace, "trace", false, "print every HTTP request and response, numbered as steps, secrets masked (to stderr)")
+	fs.StringVar(&t.username, "username", "", "resource owner's `username` (password)")
+	fs.StringVar(&t.password, "password", "", "resource owner's `password` (password; prompted when absent)")
+	fs.StringVar(&t.redirectURI, "redirect-uri", "", "loopback redirect `URI` (authorization-code; default http://127.0.0.1:<random>/callback)")
+	fs.BoolVar(&t.noBrowser, "no-browser", false, "only print the URL, do not open a browser (authorization-code)")
+	fs.DurationVar(&t.timeout, "timeout", 5*time.Minute, "how long to wait for the browser (authorization-code)")
+	fs.StringVar(&t.hint, "hint", "", "token_type_hint: access_token or refresh_token (introspect, revoke)")
+}
+
+func runToken(ctx context.Context, args []string, e env) error {
+	fs := newFlags("token", "token client-credentials|password|authorization-code|refresh|introspect|revoke [flags] [TOKEN]", tokenExample, e.stdout)
+	var t tokenFlags
+	t.register(fs, e.getenv)
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if done, err := parse(fs, args); done {
+			return err
+		}
+		fs.Usage()
+		return usageError{"expected a subcommand: client-credentials, password, authorization-code, refresh, introspect or revoke"}
+	}
+	sub := args[0]
+	if done, err := parse(fs, args[1:]); done {
+		return err
+	}
+	if t.secret == "" {
+		t.secret = e.getenv("LATCHKEY_CLIENT_SECRET")
+	}
+	if t.clientID == "" {
+		return usageError{"--client-id is required"}
+	}
+	if t.output != "json" && t.output != "token" {
+		return usageError{"-o must be json or token"}
+	}
+	cfg := oauthclient.Config{Issuer: t.issuer, ClientID: t.clientID, ClientSecret: t.secret, AuthMethod: t.authMethod,
+		Scopes: strings.FieldsFunc(t.scope, func(r rune) bool { return r == ' ' || r == ',' })}
+	if t.trace {
+		cfg.Trace = e.stderr
+	}
+	c, err := oauthclient.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return runTokenSub(ctx, c, sub, fs.Args(), t, e)
+}
+
+func runTokenSub(ctx context.Context, c *oauthclient.Client, sub string, rest []string, t tokenFlags, e env) error {
+	arg := ""
+	if len(rest) > 0 {
+		arg = rest[0]
+	}
+	var resp oauthclient.Response
+	var err error
+	switch sub {
+	case "client-credentials":
+		resp, err = c.ClientCredentials(ctx)
+	case "password":
+		if t.username == "" {
+			return usageError{"--username is required"}
+		}
+		pw, perr := readPassword(t.password, false, e)
+		if perr != nil {
+			return perr
+		}
+		resp, err = c.Password(ctx, t.username, pw)
+	case "authorization-code":
+		resp, err = c.AuthorizationCode(ctx, oauthclient.AuthCodeOptions{
+			RedirectURI: t.redirectURI, Timeout: t.timeout, Open: browserOpener(t.noBrowser, e)})
+	case "refresh":
+		if arg == "" {
+			return usageError{"give the refresh token: latchkey token refresh [flags] REFRESH_TOKEN"}
+		}
+		resp, err = c.Refresh(ctx, arg)
+	case "introspect":
+		return introspect(ctx, c, arg, t.hint, e)
+	case "revoke":
+		if arg == "" {
+			return usageError{"give the token: latchkey token revoke [flags] TOKEN"}
+		}
+		if err := c.Revoke(ctx, arg, t.hint); err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stderr, "revoked")
+		return nil
+	default:
+		return usageError{fmt.Sprintf("unknown token subcommand %q", sub)}
+	}
+	if err != nil {
+		return err
+	}
+	return printToken(e.stdout, resp, t.output)
+}
+
+func introspect(ctx context.Context, c *oauthclient.Client, token, hint string, e env) error {
+	if token == "" {
+		return usageError{"give the token: latchkey token introspect [flags] TOKEN"}
+	}
+	out, err := c.Introspect(ctx, token, hint)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func printToken(w io.Writer, resp oauthclient.Response, output string) error {
+	if output == "token" {
+		_, err := fmt.Fprintln(w, resp.Token.AccessToken)
+		return err
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, resp.Raw, "", "  "); err != nil {
+		return fmt.Errorf("the token response is not JSON: %w", err)
+	}
+	buf.WriteByte('\n')
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+// browserOpener prints the URL and, unless told not to, opens the
+// system's browser on it.
+func browserOpener(noBrowser bool, e env) func(context.Context, string) error {
+	return func(ctx context.Context, u string) error {
+		fmt.Fprintf(e.stderr, "Open this URL in your browser to sign in:\n\n  %s\n\n", u)
+		if noBrowser {
+			return nil
+		}
+		var cmd *exec.Cmd
+		switch runtime.GOOS {
+		case "darwin":
+			cmd = exec.CommandContext(ctx, "open", u)
+		case "windows":
+			cmd = exec.CommandContext(ctx, "rundll32", "url.dll,FileProtocolHandler", u)
+		default:
+			if _, err := exec.LookPath("xdg-open"); err != nil || e.getenv("DISPLAY")+e.getenv("WAYLAND_DISPLAY") == "" {
+				return nil
+			}
+			cmd = exec.CommandContext(ctx, "xdg-open", u)
+		}
+		if err := cmd.Start(); err == nil {
+			go func() { _ = cmd.Wait() }()
+		}
+		return nil
+	}
+}
