@@ -73,7 +73,9 @@ func startDemo(ctx context.Context, dir string, e env) (*demoSetup, error) {
 	}
 	quiet := slog.New(slog.DiscardHandler)
 	served := make(chan error, 1)
-	go func() { served <- serve(ctx, cfg, asLn, false, env{getenv: e.getenv, stdout: io.Discard, stderr: io.Discard}, quiet) }()
+	go func() {
+		served <- serve(ctx, cfg, asLn, false, env{getenv: e.getenv, stdout: io.Discard, stderr: io.Discard}, quiet)
+	}()
 	if err := waitReady(ctx, d.issuer+"/healthz", served); err != nil {
 		return nil, err
 	}

@@ -231,4 +231,3 @@ func errOrStatus(err error, resp *http.Response) error {
 	}
 	return errors.New(resp.Status)
 }
-

@@ -90,7 +90,7 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 	}
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
-	go km.Run(bg, 30*time.Second, cfg.Keys.RotationPeriod.D())
+	go km.Run(bg, cfg.Keys.ReloadInterval.D(), cfg.Keys.RotationPeriod.D())
 	go collectGarbage(bg, st, cfg, log)
 	return listenAndServe(ctx, h, ln, cfg, log)
 }

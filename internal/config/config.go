@@ -83,6 +83,9 @@ type Keys struct {
 	RotationPeriod Duration `yaml:"rotation_period"`
 	// ActivationDelay is how long a new key is published before it signs.
 	ActivationDelay Duration `yaml:"activation_delay"`
+	// ReloadInterval bounds how long a key staged by another instance (or
+	// by latchkey keys rotate) takes to appear in this instance's JWKS.
+	ReloadInterval Duration `yaml:"reload_interval"`
 }
 
 // Argon2 are the argon2id parameters for new password hashes.
@@ -172,7 +175,7 @@ func Default() Config {
 			SessionTTL:              Duration(12 * time.Hour),
 			AccessTokenAlg:          "ES256",
 		},
-		Keys:      Keys{ActivationDelay: Duration(time.Hour)},
+		Keys:      Keys{ActivationDelay: Duration(time.Hour), ReloadInterval: Duration(30 * time.Second)},
 		Passwords: Argon2{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1},
 		Limits: Limits{
 			PerUsername: 5, PerClient: 100, PerIP: 20,

@@ -196,6 +196,9 @@ func (v *validator) tokens() {
 	if k.RotationPeriod < 0 || (k.RotationPeriod > 0 && k.RotationPeriod.D() < time.Hour) {
 		v.add("keys.rotation_period", "must be 0 (no rotation) or at least 1h")
 	}
+	if k.ReloadInterval.D() < 100*time.Millisecond || k.ReloadInterval.D() > 10*time.Minute {
+		v.add("keys.reload_interval", "must be between 100ms and 10m; 30s is usual")
+	}
 	if k.ActivationDelay < 0 {
 		v.add("keys.activation_delay", "must not be negative; 1h is usual")
 	} else if k.RotationPeriod.D() >= time.Hour && k.ActivationDelay >= k.RotationPeriod {
