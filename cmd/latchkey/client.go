@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -38,6 +39,9 @@ func runClient(ctx context.Context, args []string, e env) error {
 		return usageError{"expected a subcommand: create, list, show, delete or rotate-secret"}
 	}
 	sub, rest := args[0], args[1:]
+	if !slices.Contains([]string{"create", "list", "show", "delete", "rotate-secret"}, sub) { // before the store is opened (or created)
+		return usageError{fmt.Sprintf("unknown client subcommand %q: use create, list, show, delete or rotate-secret", sub)}
+	}
 	var id string
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		id, rest = rest[0], rest[1:]
@@ -136,11 +140,24 @@ func createClient(ctx context.Context, st store.Store, id string, c clientFlags,
 	return nil
 }
 
-// validateClient runs the config file's rules on one client.
+// validateClient runs the config file's rules on one client. Problems
+// name the flag to change (--grant-types), not the path the config file
+// would have (clients[0].grant_types[1]).
 func validateClient(cc config.Client) error {
 	cfg := config.Default()
 	cfg.Clients = []config.Client{cc}
-	return cfg.Validate()
+	err := cfg.Validate()
+	var probs config.Problems
+	if !errors.As(err, &probs) {
+		return err
+	}
+	for i, p := range probs {
+		rest, ok := strings.CutPrefix(p.Where, "clients[0].")
+		if field := strings.FieldsFunc(rest, func(r rune) bool { return r == '.' || r == '[' }); ok && len(field) > 0 && field[0] != "secret" {
+			probs[i].Where = "--" + strings.ReplaceAll(field[0], "_", "-")
+		}
+	}
+	return probs
 }
 
 func listClients(ctx context.Context, st store.Store, e env) error {

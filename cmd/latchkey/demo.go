@@ -29,6 +29,8 @@ type demoSetup struct {
 	issuer, notesURL string
 	user, password   string
 	secrets          map[string]string
+	// stopped is closed when Latchkey has stopped and closed its store.
+	stopped chan struct{}
 }
 
 // runDemo plays the grants of the seed text step by step against a real
@@ -51,6 +53,8 @@ func runDemo(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	// Stop Latchkey and let it close its database before dir is removed.
+	defer func() { stop(); <-d.stopped }()
 	p := &player{d: d, out: e.stdout, browser: *browser, e: e}
 	return p.play(ctx)
 }
@@ -66,7 +70,7 @@ func startDemo(ctx context.Context, dir string, e env) (*demoSetup, error) {
 		return nil, err
 	}
 	d := &demoSetup{issuer: "http://" + asLn.Addr().String(), notesURL: "http://" + rsLn.Addr().String(),
-		user: "alice", password: randomHex(8), secrets: map[string]string{}}
+		user: "alice", password: randomHex(8), secrets: map[string]string{}, stopped: make(chan struct{})}
 	cfg := demoConfig(d, dir)
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("demo config: %w", err)
@@ -75,6 +79,7 @@ func startDemo(ctx context.Context, dir string, e env) (*demoSetup, error) {
 	served := make(chan error, 1)
 	go func() {
 		served <- serve(ctx, cfg, asLn, false, env{getenv: e.getenv, stdout: io.Discard, stderr: io.Discard}, quiet)
+		close(d.stopped)
 	}()
 	if err := waitReady(ctx, d.issuer+"/healthz", served); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -14,10 +15,20 @@ func runKeys(ctx context.Context, args []string, e env) error {
 	fs := newFlags("keys", "keys list|rotate [--config FILE] [--storage URL]", keysExample, e.stdout)
 	var cf configFlags
 	cf.register(fs)
+	// The subcommand may come before the flags (keys rotate --config FILE)
+	// or after them (keys --config FILE rotate).
+	var sub string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[0], args[1:]
+	}
 	if done, err := parse(fs, args); done {
 		return err
 	}
-	if fs.NArg() != 1 || (fs.Arg(0) != "list" && fs.Arg(0) != "rotate") {
+	rest := fs.Args()
+	if sub == "" && len(rest) == 1 {
+		sub, rest = rest[0], nil
+	}
+	if len(rest) != 0 || (sub != "list" && sub != "rotate") {
 		fs.Usage()
 		return usageError{"expected: latchkey keys list|rotate"}
 	}
@@ -42,7 +53,7 @@ func runKeys(ctx context.Context, args []string, e env) error {
 	if err := km.Init(ctx); err != nil {
 		return err
 	}
-	if fs.Arg(0) == "rotate" {
+	if sub == "rotate" {
 		added, err := km.Rotate(ctx)
 		if err != nil {
 			return err
@@ -50,7 +61,7 @@ func runKeys(ctx context.Context, args []string, e env) error {
 		for _, k := range added {
 			fmt.Fprintf(e.stdout, "staged %s key %s: published now, signing from %s\n", k.Alg, k.KID, k.ActiveAt.Format(time.RFC3339))
 		}
-		fmt.Fprintln(e.stdout, "running servers publish the new keys within 30 seconds")
+		fmt.Fprintln(e.stdout, "running servers publish the new keys within keys.reload_interval (30s by default)")
 		return nil
 	}
 	all, err := st.ListKeys(ctx)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"runtime/debug"
+	"strings"
 
 	"github.com/latchkey/latchkey/internal/config"
 )
@@ -63,23 +64,32 @@ const configExample = "latchkey config validate latchkey.yaml"
 
 func runConfig(_ context.Context, args []string, e env) error {
 	fs := newFlags("config", "config validate FILE", configExample, e.stdout)
+	// The subcommand comes first, so that config validate --help works.
+	var sub string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[0], args[1:]
+	}
 	if done, err := parse(fs, args); done {
 		return err
 	}
 	rest := fs.Args()
-	if len(rest) != 2 || rest[0] != "validate" {
+	if sub == "" && len(rest) > 0 {
+		sub, rest = rest[0], rest[1:]
+	}
+	if sub != "validate" || len(rest) != 1 {
 		fs.Usage()
 		return usageError{"expected: latchkey config validate FILE"}
 	}
-	cfg, err := config.Load(rest[1], func(string) string { return "" })
+	file := rest[0]
+	cfg, err := config.Load(file, func(string) string { return "" })
 	if err == nil {
 		err = cfg.Validate()
 	}
 	if err != nil {
 		fmt.Fprintln(e.stdout, err)
-		return fmt.Errorf("%s is not valid", rest[1])
+		return fmt.Errorf("%s is not valid", file)
 	}
-	fmt.Fprintf(e.stdout, "%s is valid: %d clients, %d users\n", rest[1], len(cfg.Clients), len(cfg.Users))
+	fmt.Fprintf(e.stdout, "%s is valid: %d clients, %d users\n", file, len(cfg.Clients), len(cfg.Users))
 	return nil
 }
 

@@ -29,7 +29,7 @@ type tokenFlags struct {
 	trace                                               bool
 	// subcommand-specific
 	username, password, redirectURI, hint string
-	noBrowser                             bool
+	noBrowser, passwordStdin              bool
 	timeout                               time.Duration
 }
 
@@ -47,6 +47,7 @@ func (t *tokenFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.BoolVar(&t.trace, "trace", false, "print every HTTP request and response, numbered as steps, secrets masked (to stderr)")
 	fs.StringVar(&t.username, "username", "", "resource owner's `username` (password)")
 	fs.StringVar(&t.password, "password", "", "resource owner's `password` (password; prompted when absent)")
+	fs.BoolVar(&t.passwordStdin, "password-stdin", false, "read the resource owner's password from standard input (password)")
 	fs.StringVar(&t.redirectURI, "redirect-uri", "", "loopback redirect `URI` (authorization-code; default http://127.0.0.1:<random>/callback)")
 	fs.BoolVar(&t.noBrowser, "no-browser", false, "only print the URL, do not open a browser (authorization-code)")
 	fs.DurationVar(&t.timeout, "timeout", 5*time.Minute, "how long to wait for the browser (authorization-code)")
@@ -68,8 +69,25 @@ func runToken(ctx context.Context, args []string, e env) error {
 	if done, err := parse(fs, args[1:]); done {
 		return err
 	}
+	// Flags may also follow the token: token introspect TOKEN --client-id svc.
+	rest := fs.Args()
+	if len(rest) > 1 {
+		first := rest[0]
+		if done, err := parse(fs, rest[1:]); done {
+			return err
+		}
+		rest = append([]string{first}, fs.Args()...)
+	}
+	if len(rest) > 1 {
+		return usageError{fmt.Sprintf("unexpected arguments: %s", strings.Join(rest[1:], " "))}
+	}
 	if t.secret == "" {
 		t.secret = e.getenv("LATCHKEY_CLIENT_SECRET")
+	}
+	switch sub { // before discovery, so a typo is not reported as a network error
+	case "client-credentials", "password", "authorization-code", "refresh", "introspect", "revoke":
+	default:
+		return usageError{fmt.Sprintf("unknown token subcommand %q: use client-credentials, password, authorization-code, refresh, introspect or revoke", sub)}
 	}
 	if t.clientID == "" {
 		return usageError{"--client-id is required"}
@@ -86,7 +104,7 @@ func runToken(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	return runTokenSub(ctx, c, sub, fs.Args(), t, e)
+	return runTokenSub(ctx, c, sub, rest, t, e)
 }
 
 func runTokenSub(ctx context.Context, c *oauthclient.Client, sub string, rest []string, t tokenFlags, e env) error {
@@ -103,7 +121,7 @@ func runTokenSub(ctx context.Context, c *oauthclient.Client, sub string, rest []
 		if t.username == "" {
 			return usageError{"--username is required"}
 		}
-		pw, perr := readPassword(t.password, false, e)
+		pw, perr := readPassword(t.password, t.passwordStdin, e)
 		if perr != nil {
 			return perr
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,6 +42,9 @@ func runUser(ctx context.Context, args []string, e env) error {
 		return usageError{"expected a subcommand: create, list, delete or set-password"}
 	}
 	sub, rest := args[0], args[1:]
+	if !slices.Contains([]string{"create", "list", "delete", "set-password"}, sub) { // before the store is opened (or created)
+		return usageError{fmt.Sprintf("unknown user subcommand %q: use create, list, delete or set-password", sub)}
+	}
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		*username, rest = rest[0], rest[1:]
 	}

@@ -138,7 +138,16 @@ func isSecret(name string) bool {
 	return false
 }
 
-// Mask shows the start of a secret so a reader can tell values apart.
+// maskValue masks the value of parameter name: passwords and client
+// secrets entirely, tokens and codes but for their start.
+func maskValue(name, v string) string {
+	if name == "password" || name == "client_secret" {
+		return "****"
+	}
+	return Mask(v)
+}
+
+// Mask shows the start of a token so a reader can tell values apart.
 func Mask(s string) string {
 	if len(s) <= 10 {
 		return "****"
@@ -150,8 +159,8 @@ func maskHeader(name, v string) string {
 	switch strings.ToLower(name) {
 	case "authorization":
 		scheme, cred, ok := strings.Cut(v, " ")
-		if !ok {
-			return "****"
+		if !ok || strings.EqualFold(scheme, "basic") {
+			return scheme + " ****"
 		}
 		return scheme + " " + Mask(cred)
 	case "cookie":
@@ -189,7 +198,7 @@ func MaskForm(body string) string {
 				b.WriteString("&")
 			}
 			if isSecret(k) {
-				v = Mask(v)
+				v = maskValue(k, v)
 			}
 			b.WriteString(k + "=" + v)
 		}
@@ -223,7 +232,7 @@ func MaskJSON(body []byte) string {
 	}
 	for k, v := range m {
 		if s, ok := v.(string); ok && isSecret(k) {
-			m[k] = Mask(s)
+			m[k] = maskValue(k, s)
 		}
 	}
 	out, _ := json.MarshalIndent(m, "", "  ")

@@ -1,0 +1,122 @@
+package main
+
+// latchkey demo: every part succeeds, nothing is left behind, and a
+// failing step makes the demo fail.
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// tempWatcher is the demo's standard output; on every write it notes
+// whether a latchkey-demo-* directory exists in dir.
+type tempWatcher struct {
+	lockedBuffer
+	dir  string
+	seen atomic.Bool
+}
+
+func (w *tempWatcher) Write(p []byte) (int, error) {
+	if m, _ := filepath.Glob(filepath.Join(w.dir, "latchkey-demo-*")); len(m) > 0 {
+		w.seen.Store(true)
+	}
+	return w.lockedBuffer.Write(p)
+}
+
+// TestDemo is not parallel: it points TMPDIR at a directory of its own,
+// so that leftovers of other programs cannot hide or fake its own.
+func TestDemo(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	if os.TempDir() != tmp {
+		t.Fatalf("os.TempDir() = %s after setting TMPDIR=%s", os.TempDir(), tmp)
+	}
+	out := &tempWatcher{dir: tmp}
+	var stderr lockedBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := run(ctx, []string{"latchkey", "demo"}, envOf(nil), strings.NewReader(""), out, &stderr); err != nil {
+		t.Fatalf("latchkey demo: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), stderr.String())
+	}
+	got := out.String()
+	for _, part := range []string{"Authorization code grant", "Password grant", "Client credentials grant", "Implicit grant: refused"} {
+		if !strings.Contains(got, "════════ "+part) {
+			t.Errorf("the demo has no %q part", part)
+		}
+	}
+	// One ✓ line for every call of the notes API, with the status wanted.
+	var statuses []string
+	for _, m := range regexp.MustCompile(`(?m)^✓ the resource server answered (\d{3}) `).FindAllStringSubmatch(got, -1) {
+		statuses = append(statuses, m[1])
+	}
+	if want := []string{"200", "201", "200", "200", "403"}; !slices.Equal(statuses, want) {
+		t.Errorf("the notes API calls answered %v, want %v", statuses, want)
+	}
+	for _, line := range []string{
+		"✓ the client has an access token, a refresh token and an ID token.",
+		"✓ refused: the redirect carries error=unsupported_response_type and no token.",
+		"✓ every step succeeded.",
+	} {
+		if !strings.Contains(got, line) {
+			t.Errorf("the demo does not say %q", line)
+		}
+	}
+	if strings.Contains(got, "✗") {
+		t.Errorf("a step failed")
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s", got)
+	}
+	if !out.seen.Load() {
+		t.Errorf("no latchkey-demo-* directory appeared in %s while the demo ran", tmp)
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "latchkey-demo-*")); len(left) > 0 {
+		t.Errorf("the demo left %v behind", left)
+	}
+}
+
+// TestDemoFailsWhenAStepFails breaks one client's secret: its part fails
+// with the server's answer, the others still run, and play fails.
+func TestDemoFailsWhenAStepFails(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e := env{getenv: envOf(nil), stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
+	d, err := startDemo(ctx, t.TempDir(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.secrets["notes-sync"] = "not-the-secret-of-notes-sync"
+	var out lockedBuffer
+	p := &player{d: d, out: &out, e: e}
+	err = p.play(ctx)
+	if err == nil || err.Error() != "demo failed in: client credentials" {
+		t.Fatalf("play with a wrong secret: %v, want \"demo failed in: client credentials\"", err)
+	}
+	got := out.String()
+	if !strings.Contains(got, "✗ the client credentials part failed: invalid_client") {
+		t.Errorf("the demo does not say which part failed and why:\n%s", got)
+	}
+	if strings.Contains(got, "every step succeeded") || !strings.Contains(got, "✓ refused") {
+		t.Errorf("want the other parts played and no success message:\n%s", got)
+	}
+
+	// A call that answers another status than the one expected is a failure.
+	c, err := newDemoClient(ctx, d, "notes-sync", nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.callNotes(ctx, c, http.MethodGet, "not-a-token", http.StatusOK, "a call without a valid token")
+	if err == nil || !strings.Contains(err.Error(), "401 Unauthorized, want 200") {
+		t.Errorf("callNotes with a bad token: %v, want an error saying 401, want 200", err)
+	}
+}

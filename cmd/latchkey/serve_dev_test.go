@@ -1,0 +1,250 @@
+package main
+
+// serve --dev as a new user meets it: start it, paste the printed curl
+// lines into a shell, follow the printed authorization URL, restart.
+
+import (
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/protocol"
+)
+
+// devOutput is what serve --dev printed on standard output.
+type devOutput struct {
+	credentials string            // the block from "issuer" to the first blank line after the clients
+	curl        map[string]string // curl lines by purpose: client_credentials, password, refresh, introspect, revoke, authorization_code
+	authorize   string            // the authorization URL to open in a browser
+	user, pw    string
+	secrets     map[string]string // client id → secret
+}
+
+var (
+	devUserRE   = regexp.MustCompile(`(?m)^\s+user\s+(\S+)\s+password (\S+)$`)
+	devClientRE = regexp.MustCompile(`(?m)^\s+(?:clients\s+)?(demo-\S+)\s+secret (\S+)\s`)
+)
+
+func parseDevOutput(t *testing.T, out, issuer string) devOutput {
+	t.Helper()
+	d := devOutput{curl: map[string]string{}, secrets: map[string]string{}}
+	start, end := strings.Index(out, "  issuer"), strings.Index(out, "Try each grant")
+	if start < 0 || end < start {
+		t.Fatalf("serve --dev printed no credentials block:\n%s", out)
+	}
+	d.credentials = out[start:end]
+	if m := devUserRE.FindStringSubmatch(d.credentials); m != nil {
+		d.user, d.pw = m[1], m[2]
+	}
+	for _, m := range devClientRE.FindAllStringSubmatch(d.credentials, -1) {
+		d.secrets[m[1]] = m[2]
+	}
+	for line := range strings.Lines(out) {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, issuer+"/authorize?"):
+			d.authorize = line
+		case !strings.HasPrefix(line, "curl "):
+		case strings.Contains(line, "grant_type=client_credentials"):
+			d.curl["client_credentials"] = line
+		case strings.Contains(line, "grant_type=password"):
+			d.curl["password"] = line
+		case strings.Contains(line, "grant_type=refresh_token"):
+			d.curl["refresh"] = line
+		case strings.Contains(line, "grant_type=authorization_code"):
+			d.curl["authorization_code"] = line
+		case strings.HasSuffix(line, "/introspect"):
+			d.curl["introspect"] = line
+		case strings.HasSuffix(line, "/revoke"):
+			d.curl["revoke"] = line
+		default:
+			t.Errorf("serve --dev printed a curl line this test does not know: %s", line)
+		}
+	}
+	if d.user == "" || len(d.secrets) != 3 || len(d.curl) != 6 || d.authorize == "" {
+		t.Fatalf("serve --dev output is incomplete (user %q, %d secrets, %d curl lines, authorize %q):\n%s",
+			d.user, len(d.secrets), len(d.curl), d.authorize, out)
+	}
+	return d
+}
+
+// needCurl skips the test without curl, unless CI=true.
+func needCurl(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("curl"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("curl is needed to run the printed commands: %v", err)
+		}
+		t.Skipf("skipping the printed curl commands: %v (apt-get install curl)", err)
+	}
+}
+
+// runCurl runs a printed command line with bash. It appends only
+// -w to learn the HTTP status; the rest is the line as printed.
+func runCurl(t *testing.T, line string) (int, map[string]any) {
+	t.Helper()
+	out, err := exec.Command("bash", "-c", line+` -w '\n%{http_code}'`).Output()
+	if err != nil {
+		t.Fatalf("%s\nfailed: %v", line, err)
+	}
+	body, code, _ := cutLast(string(out), "\n")
+	status, err := strconv.Atoi(code)
+	if err != nil {
+		t.Fatalf("%s\nprinted %q", line, out)
+	}
+	var m map[string]any
+	if strings.TrimSpace(body) != "" {
+		m = decodeJSON(t, body)
+	}
+	return status, m
+}
+
+func cutLast(s, sep string) (before, after string, found bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+func wantToken(t *testing.T, what string, status int, body map[string]any) {
+	t.Helper()
+	if status != http.StatusOK || body["access_token"] == nil || body["access_token"] == "" {
+		t.Fatalf("%s: status %d, body %v; want 200 with an access_token", what, status, body)
+	}
+}
+
+func TestServeDevAsANewUser(t *testing.T) {
+	t.Parallel()
+	storage := sqliteStorage(t)
+	first := startServe(t, nil, "--dev", "--listen", "127.0.0.1:0", "--storage", storage)
+	d := parseDevOutput(t, first.stdout.String(), first.url)
+
+	t.Run("printed curl lines", func(t *testing.T) {
+		needCurl(t)
+		status, cc := runCurl(t, d.curl["client_credentials"])
+		wantToken(t, "client credentials line", status, cc)
+		status, pw := runCurl(t, d.curl["password"])
+		wantToken(t, "password line", status, pw)
+		rt, _ := pw["refresh_token"].(string)
+		if rt == "" {
+			t.Fatalf("password line: no refresh_token in %v", pw)
+		}
+
+		status, refreshed := runCurl(t, strings.ReplaceAll(d.curl["refresh"], "PASTE_REFRESH_TOKEN", rt))
+		wantToken(t, "refresh line", status, refreshed)
+		newRT, _ := refreshed["refresh_token"].(string)
+		if newRT == "" || newRT == rt || refreshed["access_token"] == pw["access_token"] {
+			t.Fatalf("refresh line: want a new access token and a rotated refresh token, got %v", refreshed)
+		}
+		at := refreshed["access_token"].(string)
+		introspect := strings.ReplaceAll(d.curl["introspect"], "PASTE_ACCESS_TOKEN", at)
+		if status, got := runCurl(t, introspect); status != http.StatusOK || got["active"] != true {
+			t.Fatalf("introspect line: status %d, %v; want active:true", status, got)
+		}
+		if status, got := runCurl(t, strings.ReplaceAll(d.curl["revoke"], "PASTE_REFRESH_TOKEN", newRT)); status != http.StatusOK {
+			t.Fatalf("revoke line: status %d, %v; want 200", status, got)
+		}
+		// RFC 7009 §2.1: revoking a refresh token revokes its grant, so the
+		// access token of the same grant is no longer active.
+		if status, got := runCurl(t, introspect); status != http.StatusOK || got["active"] != false {
+			t.Fatalf("introspect after revoke: status %d, %v; want active:false", status, got)
+		}
+	})
+
+	t.Run("printed authorization code lines", func(t *testing.T) {
+		u, err := url.Parse(d.authorize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		for k, want := range map[string]string{"response_type": "code", "code_challenge_method": "S256", "client_id": "demo-web", "redirect_uri": devCallback} {
+			if got := q.Get(k); got != want {
+				t.Errorf("authorization URL: %s=%q, want %q", k, got, want)
+			}
+		}
+		verifier := regexp.MustCompile(`code_verifier=([A-Za-z0-9_-]+)`).FindStringSubmatch(d.curl["authorization_code"])
+		if verifier == nil {
+			t.Fatalf("the exchange line names no code_verifier: %s", d.curl["authorization_code"])
+		}
+		if got := protocol.S256Challenge(verifier[1]); got != q.Get("code_challenge") {
+			t.Fatalf("S256(%s) = %s, but the URL's code_challenge is %s (RFC 7636 §4.2)", verifier[1], got, q.Get("code_challenge"))
+		}
+		needCurl(t)
+		code := devSignIn(t, first.url, d.authorize, d.user, d.pw)
+		status, tok := runCurl(t, strings.ReplaceAll(d.curl["authorization_code"], "PASTE_CODE", code))
+		wantToken(t, "authorization code exchange line", status, tok)
+		if tok["id_token"] == nil {
+			t.Errorf("scope openid but no id_token: %v", tok)
+		}
+	})
+
+	// A refresh token that outlives the server.
+	status, pw := postForm(t, first.url+"/token", "demo-app", d.secrets["demo-app"],
+		url.Values{"grant_type": {"password"}, "username": {d.user}, "password": {d.pw}, "scope": {"read"}})
+	wantToken(t, "password grant", status, pw)
+	if err := first.stop(); err != nil {
+		t.Fatalf("serve returned %v after its context ended, want nil", err)
+	}
+	if !strings.Contains(first.stderr.String(), `"msg":"shutting down"`) {
+		t.Errorf("no \"shutting down\" log line:\n%s", first.stderr.String())
+	}
+
+	second := startServe(t, nil, "--dev", "--listen", first.addr, "--storage", storage)
+	again := parseDevOutput(t, second.stdout.String(), second.url)
+	if again.credentials != d.credentials {
+		t.Errorf("the demo credentials changed across a restart:\nfirst:\n%s\nsecond:\n%s", d.credentials, again.credentials)
+	}
+	status, refreshed := postForm(t, second.url+"/token", "demo-app", again.secrets["demo-app"],
+		url.Values{"grant_type": {"refresh_token"}, "refresh_token": {pw["refresh_token"].(string)}})
+	wantToken(t, "refresh after a restart", status, refreshed)
+}
+
+// devSignIn plays the browser on the printed authorization URL: it signs
+// in, allows, and returns the code of the redirect to the demo callback
+// (where nothing listens, so the redirect is not followed).
+func devSignIn(t *testing.T, issuer, authURL, user, pw string) string {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	b := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(u string) string {
+		resp, err := b.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", u, resp.Status)
+		}
+		return readAll(t, resp.Body)
+	}
+	post := func(u string, form url.Values) *url.URL {
+		resp, err := b.PostForm(u, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, err := resp.Location()
+		if resp.StatusCode != http.StatusSeeOther || err != nil {
+			t.Fatalf("POST %s: %s, want 303 with a Location", u, resp.Status)
+		}
+		return loc
+	}
+	f := formFields(get(authURL))
+	f.Set("username", user)
+	f.Set("password", pw)
+	back := post(issuer+"/login", f)
+	f = formFields(get(back.String()))
+	f.Set("decision", "allow")
+	cb := post(issuer+"/consent", f)
+	if !strings.HasPrefix(cb.String(), devCallback+"?") || cb.Query().Get("state") != "demo-state" || cb.Query().Get("code") == "" {
+		t.Fatalf("consent redirected to %s, want %s with code and state=demo-state", cb, devCallback)
+	}
+	return cb.Query().Get("code")
+}
