@@ -18,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 )
 
@@ -94,7 +95,18 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, []string, e
 		}
 		return st, st.Applied(), nil
 	}
-	return nil, nil, fmt.Errorf("storage %q is not supported yet: use sqlite://PATH", cfg.Storage)
+	if strings.HasPrefix(cfg.Storage, "postgres://") || strings.HasPrefix(cfg.Storage, "postgresql://") {
+		st, err := postgres.Open(ctx, cfg.Storage, postgres.Options{
+			MaxConns:       cfg.Database.MaxConns,
+			ConnectTimeout: cfg.Database.ConnectTimeout.D(),
+			QueryTimeout:   cfg.Database.QueryTimeout.D(),
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, st.Applied(), nil
+	}
+	return nil, nil, fmt.Errorf("storage %q is not supported: use sqlite://PATH or postgres://USER@HOST:PORT/DB", redactDSN(cfg.Storage))
 }
 
 // systemSecret returns the secret that encrypts signing keys: from the

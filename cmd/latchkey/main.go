@@ -55,6 +55,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the authorization server", runServe},
 		{"migrate", "apply database migrations and exit", runMigrate},
+		{"gc", "remove expired codes, tokens, sessions and counters, then exit", runGC},
 		{"client", "manage clients (create, list, show, delete, rotate-secret)", runClient},
 		{"user", "manage users (create, list, delete, set-password)", runUser},
 		{"keys", "manage signing keys (list, rotate)", runKeys},

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// runGC removes expired rows now, in batches of gc.batch rows per kind,
+// until a batch comes back short (serve does the same every gc.interval):
+// for a cron job, or to clean up at once after an outage or an import.
+func runGC(ctx context.Context, args []string, e env) error {
+	fs := newFlags("gc", "gc [--config FILE] [--storage URL]", "latchkey gc --config latchkey.yaml", e.stdout)
+	var cf configFlags
+	cf.register(fs)
+	if done, err := parse(fs, args); done {
+		return err
+	}
+	cfg, err := cf.load(e)
+	if err != nil {
+		return err
+	}
+	st, _, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	total := 0
+	for {
+		n, err := st.DeleteExpired(ctx, time.Now(), cfg.GC.Batch)
+		total += n
+		if err != nil {
+			return fmt.Errorf("gc: removed %d expired rows, then: %w", total, err)
+		}
+		if n < cfg.GC.Batch {
+			break
+		}
+	}
+	fmt.Fprintf(e.stdout, "removed %d expired rows\n", total)
+	return nil
+}

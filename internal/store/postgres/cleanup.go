@@ -1,0 +1,70 @@
+package postgres
+
+import (
+	"context"
+	"time"
+)
+
+// expiredDelete is one kind of expired row and the statement removing up
+// to $2 of them that expired before $1.
+type expiredDelete struct{ kind, query string }
+
+// expiredDeletes returns the statements of DeleteExpired, one kind each.
+// Each picks its rows by primary key with FOR UPDATE SKIP LOCKED: rows
+// another transaction holds (a code being redeemed, a grant a token is
+// being inserted under) are left for the next run instead of waited for.
+//
+// Grants go last, so that a grant whose tokens this call removed can go in
+// the same call. A grant is removed only when no refresh or opaque access
+// token refers to it and it is revoked or past its absolute lifetime: a live
+// grant with no rows left may still stand behind JWT access tokens, and
+// removing it would make IsRevoked report them revoked.
+func expiredDeletes() []expiredDelete {
+	return []expiredDelete{
+		{"auth codes", `DELETE FROM auth_codes WHERE digest IN
+		(SELECT digest FROM auth_codes WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
+		{"refresh tokens", `DELETE FROM refresh_tokens WHERE digest IN
+		(SELECT digest FROM refresh_tokens WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
+		{"access tokens", `DELETE FROM access_tokens WHERE digest IN
+		(SELECT digest FROM access_tokens WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
+		{"revoked jtis", `DELETE FROM revoked_jtis WHERE jti IN
+		(SELECT jti FROM revoked_jtis WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
+		{"sessions", `DELETE FROM sessions WHERE digest IN
+		(SELECT digest FROM sessions WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
+		{"throttles", `DELETE FROM throttles WHERE key IN
+		(SELECT key FROM throttles WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
+		{"grants", `DELETE FROM grants WHERE id IN
+		(SELECT g.id FROM grants g
+		WHERE (g.revoked_at IS NOT NULL OR g.expires_at < $1)
+		AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id)
+		AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.grant_id = g.id)
+		LIMIT $2 FOR UPDATE OF g SKIP LOCKED)`},
+	}
+}
+
+// DeleteExpired removes up to limit rows of each kind that expired before
+// now and reports how many it removed in all. Each kind is one short
+// statement in its own transaction, so no lock is held for long. A limit
+// below 1 removes nothing.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
+	if limit < 1 {
+		return 0, nil
+	}
+	total := 0
+	for _, d := range expiredDeletes() {
+		n, err := s.deleteBatch(ctx, d.query, now, limit)
+		if err != nil {
+			return total, s.fail("delete expired "+d.kind, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// deleteBatch runs one statement of DeleteExpired under the query timeout.
+func (s *Store) deleteBatch(ctx context.Context, query string, now time.Time, limit int) (int, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, query, now, limit)
+	return int(tag.RowsAffected()), err
+}

@@ -1,0 +1,101 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+const clientColumns = `id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris,
+	grant_types, scopes, default_scopes, audience, access_token_format, access_token_ttl,
+	refresh_token_ttl, refresh_grace, id_token_alg, introspection, skip_consent, source,
+	created_at, updated_at`
+
+// clientValues are the placeholders of clientColumns.
+const clientValues = `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
+
+// scanClient reads one row of clientColumns.
+func scanClient(row pgx.Row) (store.Client, error) {
+	var c store.Client
+	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public, listCol{&c.RedirectURIs},
+		listCol{&c.PostLogoutRedirectURIs}, listCol{&c.GrantTypes}, listCol{&c.Scopes},
+		listCol{&c.DefaultScopes}, listCol{&c.Audience}, &c.AccessTokenFormat, &c.AccessTokenTTL,
+		&c.RefreshTokenTTL, &c.RefreshGrace, &c.IDTokenAlg, &c.Introspection, &c.SkipConsent, &c.Source,
+		tsCol{&c.CreatedAt}, tsCol{&c.UpdatedAt})
+	return c, err
+}
+
+// clientArgs are the values of clientColumns for c.
+func clientArgs(c store.Client) []any {
+	return []any{c.ID, c.Name, c.SecretHash, c.Public, list(c.RedirectURIs),
+		list(c.PostLogoutRedirectURIs), list(c.GrantTypes), list(c.Scopes),
+		list(c.DefaultScopes), list(c.Audience), c.AccessTokenFormat, c.AccessTokenTTL,
+		c.RefreshTokenTTL, c.RefreshGrace, c.IDTokenAlg, c.Introspection, c.SkipConsent, c.Source,
+		ts(c.CreatedAt), ts(c.UpdatedAt)}
+}
+
+// GetClient returns the client with id, or store.ErrNotFound.
+func (s *Store) GetClient(ctx context.Context, id string) (store.Client, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	c, err := scanClient(s.pool.QueryRow(ctx, "SELECT "+clientColumns+" FROM clients WHERE id = $1", id))
+	if err != nil {
+		return store.Client{}, s.fail("get client", err)
+	}
+	return c, nil
+}
+
+// ListClients returns every client ordered by id.
+func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, "SELECT "+clientColumns+" FROM clients ORDER BY id")
+	if err != nil {
+		return nil, s.fail("list clients", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Client, error) { return scanClient(row) })
+	if err != nil {
+		return nil, s.fail("list clients", err)
+	}
+	return out, nil
+}
+
+// CreateClient adds c, or returns store.ErrConflict when its id is taken.
+func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
+	const q = "INSERT INTO clients (" + clientColumns + ") VALUES " + clientValues
+	return s.exec(ctx, "create client", q, clientArgs(c)...)
+}
+
+// UpsertClient creates c or replaces every field of the client with its id
+// except CreatedAt.
+func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
+	const q = "INSERT INTO clients (" + clientColumns + ") VALUES " + clientValues + `
+		ON CONFLICT (id) DO UPDATE SET
+			name = excluded.name, secret_hash = excluded.secret_hash, public = excluded.public,
+			redirect_uris = excluded.redirect_uris,
+			post_logout_redirect_uris = excluded.post_logout_redirect_uris,
+			grant_types = excluded.grant_types, scopes = excluded.scopes,
+			default_scopes = excluded.default_scopes, audience = excluded.audience,
+			access_token_format = excluded.access_token_format,
+			access_token_ttl = excluded.access_token_ttl, refresh_token_ttl = excluded.refresh_token_ttl,
+			refresh_grace = excluded.refresh_grace, id_token_alg = excluded.id_token_alg,
+			introspection = excluded.introspection, skip_consent = excluded.skip_consent,
+			source = excluded.source, updated_at = excluded.updated_at`
+	return s.exec(ctx, "upsert client", q, clientArgs(c)...)
+}
+
+// SetClientSecret replaces the secret hash of client id, or returns
+// store.ErrNotFound.
+func (s *Store) SetClientSecret(ctx context.Context, id, secretHash string, now time.Time) error {
+	const q = "UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE id = $3"
+	return s.execOne(ctx, "set client secret", q, secretHash, ts(now), id)
+}
+
+// DeleteClient removes the client and, through ON DELETE CASCADE, its codes,
+// grants, tokens and consents, or returns store.ErrNotFound.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	return s.execOne(ctx, "delete client", "DELETE FROM clients WHERE id = $1", id)
+}

@@ -1,0 +1,157 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// CreateAuthCode stores a fresh authorization code; a digest that exists
+// already, or a code challenge the client used before, gives
+// store.ErrConflict.
+func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
+	const q = `INSERT INTO auth_codes (digest, client_id, user_id, redirect_uri, redirect_uri_given,
+		code_challenge, scopes, nonce, auth_time, session_id, created_at, expires_at, consumed_at, grant_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+	return s.exec(ctx, "create auth code", q, c.Digest, c.ClientID, optText(c.UserID), c.RedirectURI,
+		c.RedirectURIGiven, c.CodeChallenge, list(c.Scopes), c.Nonce, ts(c.AuthTime), c.SessionID,
+		ts(c.CreatedAt), ts(c.ExpiresAt), ts(c.ConsumedAt), optText(c.GrantID))
+}
+
+// GetAuthCode returns the code with digest in any state, or
+// store.ErrNotFound.
+func (s *Store) GetAuthCode(ctx context.Context, digest string) (store.AuthCode, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	const q = `SELECT digest, client_id, user_id, redirect_uri, redirect_uri_given, code_challenge,
+		scopes, nonce, auth_time, session_id, created_at, expires_at, consumed_at, grant_id
+		FROM auth_codes WHERE digest = $1`
+	var c store.AuthCode
+	err := s.pool.QueryRow(ctx, q, digest).Scan(&c.Digest, &c.ClientID, textCol{&c.UserID},
+		&c.RedirectURI, &c.RedirectURIGiven, &c.CodeChallenge, listCol{&c.Scopes}, &c.Nonce,
+		tsCol{&c.AuthTime}, &c.SessionID, tsCol{&c.CreatedAt}, tsCol{&c.ExpiresAt},
+		tsCol{&c.ConsumedAt}, textCol{&c.GrantID})
+	if err != nil {
+		return store.AuthCode{}, s.fail("get auth code", err)
+	}
+	return c, nil
+}
+
+// RedeemAuthCode marks the code consumed by iss.Grant and stores iss in one
+// transaction. The conditional UPDATE is the single-use gate: it matches
+// only an unconsumed, unexpired code, and its row lock makes concurrent
+// callers wait for the first; once that one commits, PostgreSQL re-checks
+// the condition on the updated row and the others match nothing. When
+// nothing matches, a fresh read of the code tells ErrConflict (consumed,
+// even if expired since) from ErrNotFound (unknown or expired).
+func (s *Store) RedeemAuthCode(ctx context.Context, digest string, now time.Time, iss store.Issue) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var grantID string
+	if iss.Grant != nil {
+		grantID = iss.Grant.ID
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		const q = `UPDATE auth_codes SET consumed_at = $1, grant_id = $2
+			WHERE digest = $3 AND consumed_at IS NULL AND expires_at > $1`
+		tag, err := tx.Exec(ctx, q, now, optText(grantID), digest)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 1 {
+			return saveIssue(ctx, tx, iss)
+		}
+		var consumed bool
+		err = tx.QueryRow(ctx, "SELECT consumed_at IS NOT NULL FROM auth_codes WHERE digest = $1", digest).Scan(&consumed)
+		if err != nil {
+			return err // pgx.ErrNoRows: unknown code
+		}
+		if consumed {
+			return fmt.Errorf("code already redeemed: %w", store.ErrConflict)
+		}
+		return fmt.Errorf("code expired: %w", store.ErrNotFound)
+	})
+	if err != nil {
+		return s.fail("redeem auth code", err)
+	}
+	return nil
+}
+
+// SaveIssue stores a grant with its first tokens. The inserts go out as one
+// batch, which PostgreSQL runs as one implicit transaction: all or nothing,
+// in a single round trip.
+func (s *Store) SaveIssue(ctx context.Context, iss store.Issue) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if err := saveIssue(ctx, s.pool, iss); err != nil {
+		return s.fail("save issue", err)
+	}
+	return nil
+}
+
+// saveIssue inserts the parts of iss that are set, grant first, in one
+// batch.
+func saveIssue(ctx context.Context, q batcher, iss store.Issue) error {
+	b := &pgx.Batch{}
+	if g := iss.Grant; g != nil {
+		const insert = `INSERT INTO grants (id, client_id, user_id, scopes, auth_time, nonce, created_at, expires_at, revoked_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+		b.Queue(insert, g.ID, g.ClientID, optText(g.UserID), list(g.Scopes), ts(g.AuthTime),
+			g.Nonce, ts(g.CreatedAt), ts(g.ExpiresAt), ts(g.RevokedAt))
+	}
+	if iss.Refresh != nil {
+		queueRefresh(b, *iss.Refresh)
+	}
+	if iss.Access != nil {
+		queueAccess(b, *iss.Access)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	return q.SendBatch(ctx, b).Close()
+}
+
+// GetGrant returns the grant with id, revoked or not, or store.ErrNotFound.
+func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	const q = `SELECT id, client_id, user_id, scopes, auth_time, nonce, created_at, expires_at, revoked_at
+		FROM grants WHERE id = $1`
+	var g store.Grant
+	err := s.pool.QueryRow(ctx, q, id).Scan(&g.ID, &g.ClientID, textCol{&g.UserID}, listCol{&g.Scopes},
+		tsCol{&g.AuthTime}, &g.Nonce, tsCol{&g.CreatedAt}, tsCol{&g.ExpiresAt}, tsCol{&g.RevokedAt})
+	if err != nil {
+		return store.Grant{}, s.fail("get grant", err)
+	}
+	return g, nil
+}
+
+// RevokeGrant marks the grant revoked at now with every refresh token and
+// opaque access token under it, in one implicit transaction. Earlier
+// revocation times are kept, and unknown ids are not an error.
+func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if err := revokeGrant(ctx, s.pool, id, now); err != nil {
+		return s.fail("revoke grant", err)
+	}
+	return nil
+}
+
+// revokeGrant is RevokeGrant as one batch. The grant row is locked first,
+// as RotateRefreshToken locks it first: the grant is the family's lock.
+func revokeGrant(ctx context.Context, q batcher, id string, now time.Time) error {
+	b := &pgx.Batch{}
+	for _, update := range []string{
+		"UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+		"UPDATE refresh_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+		"UPDATE access_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+	} {
+		b.Queue(update, now, id)
+	}
+	return q.SendBatch(ctx, b).Close()
+}

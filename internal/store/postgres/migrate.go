@@ -1,0 +1,122 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// migrationFS holds the numbered schema migrations, applied in name order.
+//
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// migrationLock is the key of the session advisory lock that serializes
+// migrations: "latchkey" in ASCII. It lies outside the 32-bit range of
+// hashtext, which keys the signing-key locks.
+const migrationLock int64 = 0x6c617463686b6579
+
+// migrate applies the embedded migrations that the schema_migrations table
+// of the first schema on the search path does not list, each in its own
+// transaction, and returns the names it applied, oldest first. It runs on a
+// connection of its own that holds pg_advisory_lock throughout, so instances
+// starting together apply each migration once; closing the connection
+// releases the lock whatever happened. It refuses a database that lists a
+// migration this binary does not know (a newer Latchkey created it).
+func migrate(ctx context.Context, cfg *pgx.ConnConfig) ([]string, error) {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: connect: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLock); err != nil {
+		return nil, fmt.Errorf("migrate: lock: %w", err)
+	}
+	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name       text PRIMARY KEY,
+		applied_at timestamptz NOT NULL DEFAULT now()
+	)`
+	if _, err := conn.Exec(ctx, create); err != nil {
+		return nil, fmt.Errorf("migrate: create schema_migrations: %w", err)
+	}
+	names, err := migrationNames()
+	if err != nil {
+		return nil, err
+	}
+	done, err := appliedNames(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range done {
+		if !slices.Contains(names, name) {
+			return nil, fmt.Errorf("migrate: the database has migration %s, unknown to this binary: run a newer latchkey", name)
+		}
+	}
+	var applied []string
+	for _, name := range names {
+		if slices.Contains(done, name) {
+			continue
+		}
+		if err := applyMigration(ctx, conn, name); err != nil {
+			return applied, err
+		}
+		applied = append(applied, name)
+	}
+	return applied, nil
+}
+
+// migrationNames lists the embedded migrations in the order they apply.
+func migrationNames() ([]string, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("migrate: read embedded migrations: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".sql") {
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// appliedNames lists the migrations recorded in schema_migrations.
+func appliedNames(ctx context.Context, conn *pgx.Conn) ([]string, error) {
+	rows, err := conn.Query(ctx, "SELECT name FROM schema_migrations ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("migrate: list applied migrations: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("migrate: list applied migrations: %w", err)
+	}
+	return names, nil
+}
+
+// applyMigration runs migration name and records it in one transaction.
+func applyMigration(ctx context.Context, conn *pgx.Conn, name string) error {
+	body, err := migrationFS.ReadFile("migrations/" + name)
+	if err != nil {
+		return fmt.Errorf("migrate: read %s: %w", name, err)
+	}
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		// Without arguments, Exec uses the simple protocol, which runs a
+		// file of several statements.
+		if _, err := tx.Exec(ctx, string(body)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (name) VALUES ($1)", name)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("migrate: %s: %w", name, err)
+	}
+	return nil
+}
