@@ -45,35 +45,28 @@ func (s *Server) authenticateClient(r *http.Request, form protocol.Form) (store.
 		return store.Client{}, "", perr
 	}
 	info(ctx).clientID = id
-	fail := func(desc string) *protocol.Error {
-		e := &protocol.Error{Code: protocol.ErrInvalidClient, Description: desc}
-		if method == authBasic {
-			e.Challenge = `Basic realm="latchkey"`
-		}
-		return e
-	}
 	keys := []limitKey{{"secret:client:" + id, s.cfg.Limits.PerClient}, {"secret:ip:" + s.clientIP(r).String(), s.cfg.Limits.PerIP}}
 	now := s.now()
 	if wait, _ := s.guard.wait(ctx, s.guard.local, keys, now); wait > 0 {
-		e := fail("too many failed attempts; retry later")
+		e := invalidClient("too many failed attempts; retry later")
 		e.RetryAfter = wait
 		return store.Client{}, "", e
 	}
 	c, err := s.st.GetClient(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		_ = s.guard.fail(ctx, s.guard.local, keys, now)
-		return store.Client{}, "", fail("client authentication failed")
+		return store.Client{}, "", invalidClient("client authentication failed")
 	}
 	if err != nil {
 		return store.Client{}, "", fmt.Errorf("authenticate client: %w", err)
 	}
 	switch {
 	case c.Public && secret != "":
-		return store.Client{}, "", fail("a public client has no secret")
+		return store.Client{}, "", invalidClient("a public client has no secret")
 	case c.Public:
 		return c, authNone, nil
 	case method == authNone:
-		return store.Client{}, "", fail("client authentication is required")
+		return store.Client{}, "", invalidClient("client authentication is required")
 	}
 	ok, err := s.checkSecret(c, secret)
 	if err != nil {
@@ -82,7 +75,7 @@ func (s *Server) authenticateClient(r *http.Request, form protocol.Form) (store.
 	if !ok {
 		_ = s.guard.fail(ctx, s.guard.local, keys, now)
 		s.log.WarnContext(ctx, "client authentication failed", "client_id", c.ID, "ip", s.clientIP(r).String())
-		return store.Client{}, "", fail("client authentication failed")
+		return store.Client{}, "", invalidClient("client authentication failed")
 	}
 	return c, method, nil
 }
@@ -103,8 +96,7 @@ func credentials(r *http.Request, form protocol.Form) (id, secret, method string
 		case errors.Is(berr, protocol.ErrNoBasic):
 			// Another scheme (Bearer, DPoP) is not client authentication.
 		case berr != nil:
-			return "", "", "", &protocol.Error{Code: protocol.ErrInvalidClient, Description: "malformed Basic credentials",
-				Challenge: `Basic realm="latchkey"`}
+			return "", "", "", invalidClient("malformed Basic credentials")
 		case form.Has("client_secret"):
 			return "", "", "", protocol.Errorf(protocol.ErrInvalidRequest, "use one client authentication method, not two")
 		case form.Has("client_id") && form.Get("client_id") != bid:
@@ -115,8 +107,7 @@ func credentials(r *http.Request, form protocol.Form) (id, secret, method string
 	}
 	id = form.Get("client_id")
 	if id == "" {
-		return "", "", "", &protocol.Error{Code: protocol.ErrInvalidClient, Description: "client authentication is required",
-			Challenge: `Basic realm="latchkey"`}
+		return "", "", "", invalidClient("client authentication is required")
 	}
 	if form.Has("client_secret") {
 		return id, form.Get("client_secret"), authPost, nil
@@ -200,7 +191,14 @@ func (c *secretCache) add(k [32]byte, now time.Time) {
 // not enough (introspection, RFC 7662 §2.1).
 func requireConfidential(c store.Client, method string) error {
 	if c.Public || method == authNone {
-		return &protocol.Error{Code: protocol.ErrInvalidClient, Description: "this endpoint needs client authentication"}
+		return invalidClient("this endpoint needs client authentication")
 	}
 	return nil
+}
+
+// invalidClient is the one invalid_client answer: 401 with a Basic
+// challenge, whichever method the client tried. RFC 6749 §5.2 demands the
+// challenge when Basic was used (S033), and RFC 9110 §15.5.2 on every 401.
+func invalidClient(desc string) *protocol.Error {
+	return &protocol.Error{Code: protocol.ErrInvalidClient, Description: desc, Challenge: `Basic realm="latchkey"`}
 }

@@ -34,6 +34,8 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
+	// Public documents: any origin may read them (RFC 9700 §2.6, S120).
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	_, _ = w.Write(body)
 }
 
@@ -104,5 +106,6 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	maxAge := min(300*time.Second, s.cfg.Keys.ActivationDelay.D()/4)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(maxAge.Seconds())))
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	_, _ = w.Write(s.keys.JWKS())
 }

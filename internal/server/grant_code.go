@@ -80,8 +80,8 @@ func (s *Server) grantAuthorizationCode(t tokenRequest) (protocol.TokenResponse,
 
 // checkCodeRequest runs every check that does not consume the code: the
 // code is this client's (S023), the redirect_uri is the one of the
-// authorization request (S022, S043), and the PKCE verifier matches (S067)
-// or is absent when the code has no challenge (S105).
+// authorization request (S022, S043), and the code has a PKCE challenge
+// that the verifier matches (S067, S105, S141).
 func checkCodeRequest(code store.AuthCode, t tokenRequest) error {
 	if code.ClientID != t.client.ID {
 		return badCode()
@@ -92,10 +92,10 @@ func checkCodeRequest(code store.AuthCode, t tokenRequest) error {
 	}
 	verifier := t.form.Get("code_verifier")
 	if code.CodeChallenge == "" {
-		if verifier != "" {
-			return protocol.Errorf(protocol.ErrInvalidGrant, "code_verifier sent for a code without a challenge")
-		}
-		return nil
+		// PKCE is required of every client (S107, S139), so a code without
+		// a challenge was not made by /authorize: refuse it, with or
+		// without a verifier (S105, S141).
+		return protocol.Errorf(protocol.ErrInvalidGrant, "the code is not bound to a PKCE challenge")
 	}
 	if !protocol.VerifyPKCE(verifier, code.CodeChallenge) {
 		return protocol.Errorf(protocol.ErrInvalidGrant, "code_verifier does not match the code challenge")

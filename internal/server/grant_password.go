@@ -111,8 +111,8 @@ func (s *Server) checkUserPassword(r *http.Request, clientID, username, pw strin
 		s.log.WarnContext(ctx, "password check failed", "client_id", clientID, "username", username, "ip", ip)
 		return store.User{}, badCredentials()
 	}
-	if err := s.st.ClearFailures(ctx, keys[0].key); err != nil {
-		return store.User{}, fmt.Errorf("clear failures: %w", err)
+	if err := s.guard.clear(ctx, s.st, keys[0].key); err != nil {
+		return store.User{}, err
 	}
 	return user, nil
 }

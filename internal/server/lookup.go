@@ -100,5 +100,22 @@ func (s *Server) lookupRefresh(ctx context.Context, raw string, now time.Time) (
 		ti.subject = ClientSubjectPrefix + rt.ClientID
 	}
 	ti.active = rt.RotatedAt.IsZero() && rt.RevokedAt.IsZero() && rt.GrantRevokedAt.IsZero() && now.Before(rt.ExpiresAt)
+	if !ti.active {
+		return ti, true, nil
+	}
+	// The grant's absolute lifetime bounds the whole chain (S135): past
+	// it the token can no longer be refreshed, so it is not active either.
+	g, err := s.st.GetGrant(ctx, rt.GrantID)
+	if errors.Is(err, store.ErrNotFound) {
+		ti.active = false
+		return ti, true, nil
+	}
+	if err != nil {
+		return tokenInfo{}, false, fmt.Errorf("look up grant: %w", err)
+	}
+	if !g.ExpiresAt.IsZero() && g.ExpiresAt.Before(ti.expiry) {
+		ti.expiry = g.ExpiresAt
+		ti.active = now.Before(g.ExpiresAt)
+	}
 	return ti, true, nil
 }

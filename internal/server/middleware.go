@@ -65,6 +65,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		r = r.WithContext(context.WithValue(r.Context(), infoKey{}, ri))
 		sw.Header().Set("X-Content-Type-Options", "nosniff")
+		if s.secure(r) {
+			sw.Header().Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {

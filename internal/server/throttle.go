@@ -2,9 +2,12 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/store"
@@ -30,6 +33,26 @@ type limitKey struct {
 	limit int
 }
 
+// maxKeyLen bounds the key a counter is stored under. Keys hold client ids
+// and usernames the attacker chooses; without a bound, 50 000 counters of
+// 64 KiB keys would take gigabytes of memory or database (A15).
+const maxKeyLen = 128
+
+// boundedKey is key itself when short, or else its first bytes (cut at a
+// character boundary, so the key stays valid UTF-8 for every backend)
+// followed by a digest of the whole, so distinct long keys stay distinct.
+func boundedKey(key string) string {
+	if len(key) <= maxKeyLen {
+		return key
+	}
+	cut := maxKeyLen - 44
+	for cut > 0 && !utf8.RuneStart(key[cut]) {
+		cut--
+	}
+	sum := sha256.Sum256([]byte(key))
+	return key[:cut] + "#" + base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
 func newGuard(shared store.ThrottleStore, lim config.Limits) *guard {
 	return &guard{shared: shared, local: newMemThrottles(50000), lim: lim}
 }
@@ -51,7 +74,7 @@ func (g *guard) delay(failures, limit int) time.Duration {
 func (g *guard) wait(ctx context.Context, ts store.ThrottleStore, keys []limitKey, now time.Time) (time.Duration, error) {
 	names := make([]string, len(keys))
 	for i, k := range keys {
-		names[i] = k.key
+		names[i] = boundedKey(k.key)
 	}
 	counters, err := ts.GetThrottles(ctx, names, now)
 	if err != nil {
@@ -59,8 +82,8 @@ func (g *guard) wait(ctx context.Context, ts store.ThrottleStore, keys []limitKe
 	}
 	var wait time.Duration
 	for _, c := range counters {
-		for _, k := range keys {
-			if k.key != c.Key {
+		for i, k := range keys {
+			if names[i] != c.Key {
 				continue
 			}
 			if until := c.LastFailure.Add(g.delay(c.Failures, k.limit)); until.After(now) {
@@ -71,10 +94,18 @@ func (g *guard) wait(ctx context.Context, ts store.ThrottleStore, keys []limitKe
 	return wait, nil
 }
 
+// clear forgets the counter of key (after a success).
+func (g *guard) clear(ctx context.Context, ts store.ThrottleStore, key string) error {
+	if err := ts.ClearFailures(ctx, boundedKey(key)); err != nil {
+		return fmt.Errorf("throttle: clear: %w", err)
+	}
+	return nil
+}
+
 // fail counts a failure under every key.
 func (g *guard) fail(ctx context.Context, ts store.ThrottleStore, keys []limitKey, now time.Time) error {
 	for _, k := range keys {
-		if _, err := ts.AddFailure(ctx, k.key, now, g.lim.Window.D()); err != nil {
+		if _, err := ts.AddFailure(ctx, boundedKey(k.key), now, g.lim.Window.D()); err != nil {
 			return fmt.Errorf("throttle: record: %w", err)
 		}
 	}

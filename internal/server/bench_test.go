@@ -1,0 +1,125 @@
+package server_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// The benchmarks run the full handler (middleware, routing, client
+// authentication, the grant, the store) through httptest.NewRecorder, so
+// they measure Latchkey without TCP; BenchmarkClientCredentialsHTTP adds
+// the loopback connection. Run with -benchmem.
+
+type benchFixture struct {
+	*fixture
+	secrets map[string]string
+}
+
+func newBenchFixture(b *testing.B) benchFixture {
+	f := benchFixture{fixture: newFixture(b, generous), secrets: map[string]string{}}
+	for _, c := range []store.Client{
+		{ID: "jwt", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}},
+		{ID: "opaque", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}, AccessTokenFormat: "opaque"},
+		{ID: "app", GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read"}},
+		{ID: "rs", GrantTypes: []string{"client_credentials"}, Introspection: true},
+	} {
+		f.secrets[c.ID] = f.AddClient(b, c)
+	}
+	f.AddUser(b, "alice", "wonderland", nil)
+	return f
+}
+
+// serve runs one form POST through the handler and returns the recorder.
+func (f benchFixture) serve(b *testing.B, path, client string, form url.Values) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(client), url.QueryEscape(f.secrets[client]))
+	rec := httptest.NewRecorder()
+	f.Server.Config.Handler.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		b.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+	}
+	return rec
+}
+
+func (f benchFixture) tokenField(b *testing.B, rec *httptest.ResponseRecorder, name string) string {
+	var body map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		b.Fatal(err)
+	}
+	return body[name].(string)
+}
+
+func BenchmarkClientCredentialsJWT(b *testing.B) {
+	f := newBenchFixture(b)
+	form := formOf("grant_type", "client_credentials")
+	b.ReportAllocs()
+	for b.Loop() {
+		f.serve(b, "/token", "jwt", form)
+	}
+}
+
+func BenchmarkClientCredentialsOpaque(b *testing.B) {
+	f := newBenchFixture(b)
+	form := formOf("grant_type", "client_credentials")
+	b.ReportAllocs()
+	for b.Loop() {
+		f.serve(b, "/token", "opaque", form)
+	}
+}
+
+func BenchmarkPassword(b *testing.B) {
+	f := newBenchFixture(b)
+	form := formOf("grant_type", "password", "username", "alice", "password", "wonderland")
+	b.ReportAllocs()
+	for b.Loop() {
+		f.serve(b, "/token", "app", form)
+	}
+}
+
+func BenchmarkRefresh(b *testing.B) {
+	f := newBenchFixture(b)
+	rec := f.serve(b, "/token", "app", formOf("grant_type", "password", "username", "alice", "password", "wonderland"))
+	rt := f.tokenField(b, rec, "refresh_token")
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := f.serve(b, "/token", "app", formOf("grant_type", "refresh_token", "refresh_token", rt))
+		b.StopTimer()
+		rt = f.tokenField(b, rec, "refresh_token")
+		b.StartTimer()
+	}
+}
+
+func BenchmarkIntrospectJWT(b *testing.B) {
+	f := newBenchFixture(b)
+	at := f.tokenField(b, f.serve(b, "/token", "jwt", formOf("grant_type", "client_credentials")), "access_token")
+	form := formOf("token", at)
+	b.ReportAllocs()
+	for b.Loop() {
+		f.serve(b, "/introspect", "rs", form)
+	}
+}
+
+// BenchmarkClientCredentialsHTTP is the client credentials grant over a
+// real loopback connection (kept alive), as a client sees it.
+func BenchmarkClientCredentialsHTTP(b *testing.B) {
+	f := newBenchFixture(b)
+	body := formOf("grant_type", "client_credentials").Encode()
+	client := f.Server.Client()
+	b.ReportAllocs()
+	for b.Loop() {
+		req, _ := http.NewRequest(http.MethodPost, f.URL+"/token", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("jwt", f.secrets["jwt"])
+		r := do(b, client, req)
+		if r.Status != http.StatusOK {
+			b.Fatalf("%d %s", r.Status, r.Body)
+		}
+	}
+}
