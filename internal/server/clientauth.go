@@ -47,7 +47,7 @@ func (s *Server) authenticateClient(r *http.Request, form protocol.Form) (store.
 	info(ctx).clientID = id
 	keys := []limitKey{{"secret:client:" + id, s.cfg.Limits.PerClient}, {"secret:ip:" + s.clientIP(r).String(), s.cfg.Limits.PerIP}}
 	now := s.now()
-	if wait, _ := s.guard.wait(ctx, s.guard.local, keys, now); wait > 0 {
+	if wait, _, _ := s.guard.wait(ctx, s.guard.local, keys, now); wait > 0 {
 		e := invalidClient("too many failed attempts; retry later")
 		e.RetryAfter = wait
 		return store.Client{}, "", e

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/password"
@@ -81,7 +82,7 @@ func (s *Server) checkUserPassword(r *http.Request, clientID, username, pw strin
 	now := s.now()
 	ip := s.clientIP(r).String()
 	keys := s.throttleKeys(clientID, username, ip)
-	wait, err := s.guard.wait(ctx, s.st, keys, now)
+	wait, live, err := s.guard.wait(ctx, s.st, keys, now)
 	if err != nil {
 		return store.User{}, err
 	}
@@ -111,8 +112,12 @@ func (s *Server) checkUserPassword(r *http.Request, clientID, username, pw strin
 		s.log.WarnContext(ctx, "password check failed", "client_id", clientID, "username", username, "ip", ip)
 		return store.User{}, badCredentials()
 	}
-	if err := s.guard.clear(ctx, s.st, keys[0].key); err != nil {
-		return store.User{}, err
+	// A success forgets the username's failures; most logins have none,
+	// and then nothing is written.
+	if slices.Contains(live, keys[0].key) {
+		if err := s.guard.clear(ctx, s.st, keys[0].key); err != nil {
+			return store.User{}, err
+		}
 	}
 	return user, nil
 }

@@ -42,7 +42,9 @@ func (s *Server) grantRefresh(t tokenRequest) (protocol.TokenResponse, error) {
 		if !ok || !protocol.SubsetOf(req, old.Scopes) {
 			return protocol.TokenResponse{}, protocol.Errorf(protocol.ErrInvalidScope, "the scope may only narrow on refresh")
 		}
-		scopes = req
+		if len(req) > 0 { // a blank scope means none was asked for
+			scopes = req
+		}
 	}
 	is := issuance{client: t.client, scopes: scopes, grantID: old.GrantID}
 	if err := s.loadGrantContext(t, old, &is); err != nil {

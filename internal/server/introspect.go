@@ -58,7 +58,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error 
 	protocol.NoStore(w.Header())
 	if !ok || !ti.active || (!caller.Introspection && ti.clientID != caller.ID) {
 		keys := []limitKey{{"introspect:" + caller.ID, s.cfg.Limits.PerClient}}
-		if wait, _ := s.guard.wait(ctx, s.guard.local, keys, now); wait > 0 {
+		if wait, _, _ := s.guard.wait(ctx, s.guard.local, keys, now); wait > 0 {
 			return &protocol.Error{Code: protocol.ErrInvalidRequest, Description: "too many inactive tokens; retry later",
 				Status: http.StatusTooManyRequests, RetryAfter: wait}
 		}

@@ -70,28 +70,31 @@ func (g *guard) delay(failures, limit int) time.Duration {
 }
 
 // wait returns how long the caller must still wait before an attempt under
-// keys may be checked; zero means go ahead.
-func (g *guard) wait(ctx context.Context, ts store.ThrottleStore, keys []limitKey, now time.Time) (time.Duration, error) {
+// keys may be checked (zero means go ahead), and which keys have a live
+// counter (so a success clears only counters that exist).
+func (g *guard) wait(ctx context.Context, ts store.ThrottleStore, keys []limitKey, now time.Time) (time.Duration, []string, error) {
 	names := make([]string, len(keys))
 	for i, k := range keys {
 		names[i] = boundedKey(k.key)
 	}
 	counters, err := ts.GetThrottles(ctx, names, now)
 	if err != nil {
-		return 0, fmt.Errorf("throttle: read: %w", err)
+		return 0, nil, fmt.Errorf("throttle: read: %w", err)
 	}
 	var wait time.Duration
+	var live []string
 	for _, c := range counters {
 		for i, k := range keys {
 			if names[i] != c.Key {
 				continue
 			}
+			live = append(live, k.key)
 			if until := c.LastFailure.Add(g.delay(c.Failures, k.limit)); until.After(now) {
 				wait = max(wait, until.Sub(now))
 			}
 		}
 	}
-	return wait, nil
+	return wait, live, nil
 }
 
 // clear forgets the counter of key (after a success).
