@@ -136,7 +136,7 @@ func (s *Server) needConsent(ctx context.Context, req *authRequest, user store.U
 	if req.client.SkipConsent {
 		return false, nil
 	}
-	if req.hasPrompt("consent") {
+	if req.hasPrompt("consent") || !identifiedClient(req) {
 		return true, nil
 	}
 	c, err := s.st.GetConsent(ctx, user.ID, req.client.ID)
@@ -147,6 +147,16 @@ func (s *Server) needConsent(ctx context.Context, req *authRequest, user store.U
 		return false, fmt.Errorf("read consent: %w", err)
 	}
 	return !protocol.SubsetOf(req.scopes, c.Scopes), nil
+}
+
+// identifiedClient reports whether a remembered consent may be reused for
+// req: a confidential client proves itself at the token endpoint, and a
+// public client's https redirect URI decides who receives the code. A
+// public client redirecting to a loopback address or a private-use scheme
+// can be impersonated by any program on the device, so the user is asked
+// every time (RFC 6749 §10.2, RFC 8252 §8.6, S039).
+func identifiedClient(req *authRequest) bool {
+	return !req.client.Public || strings.HasPrefix(req.redirectURI, "https://")
 }
 
 // issueCode stores a fresh code bound to everything the token request

@@ -41,6 +41,13 @@ type pageError struct {
 
 func (e *pageError) Error() string { return e.title + ": " + e.message }
 
+// Error codes of OpenID Connect Core §3.1.2.6 for request objects, which
+// Latchkey does not support (request_parameter_supported: false).
+const (
+	errRequestNotSupported    = "request_not_supported"
+	errRequestURINotSupported = "request_uri_not_supported"
+)
+
 // Limits on parameters that are echoed or stored.
 const (
 	maxStateLen = 4096
@@ -103,6 +110,15 @@ func (s *Server) checkAuthorize(req *authRequest, params url.Values) *protocol.E
 		}
 	}
 	get := func(name string) string { return params.Get(name) }
+	// A request object must not be dropped silently: the client meant its
+	// contents, signed, to replace the parameters (OpenID Connect Core
+	// §6.1, §6.2).
+	if get("request") != "" {
+		return protocol.Errorf(errRequestNotSupported, "request objects are not supported: send the parameters in the query")
+	}
+	if get("request_uri") != "" {
+		return protocol.Errorf(errRequestURINotSupported, "request_uri is not supported: send the parameters in the query")
+	}
 	if len(get("state")) > maxStateLen {
 		return protocol.Errorf(protocol.ErrInvalidRequest, "state is too long")
 	}

@@ -86,6 +86,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.failPage(w, r, err)
 		return
 	}
+	// The redirect sets the session cookie: no cache may keep it (A9).
+	web.SecurityHeaders(w.Header())
 	w.Header().Set("Location", s.endpoint("/authorize")+"?"+resumeParams(params).Encode())
 	w.WriteHeader(http.StatusSeeOther)
 }
