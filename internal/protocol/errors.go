@@ -27,6 +27,9 @@ const (
 	ErrLoginRequired           = "login_required"
 	ErrConsentRequired         = "consent_required"
 	ErrInteractionRequired     = "interaction_required"
+	// Request objects are not supported (request_parameter_supported: false).
+	ErrRequestNotSupported    = "request_not_supported"
+	ErrRequestURINotSupported = "request_uri_not_supported"
 )
 
 // Error is an OAuth error as RFC 6749 §5.2 describes it. Handlers return it;

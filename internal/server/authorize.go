@@ -20,6 +20,12 @@ import (
 // signed in and has consented, showing the login or consent page when
 // needed, and finally redirects back with a code.
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		s.errorPage(w, r, http.StatusMethodNotAllowed, &pageError{title: "Method not allowed",
+			message: "The authorization endpoint answers GET and POST only.", advice: "Go back to the application and try again."})
+		return
+	}
 	params, ok := authorizeParams(w, r)
 	if !ok {
 		s.errorPage(w, r, http.StatusBadRequest, &pageError{title: "Malformed request",
@@ -121,10 +127,11 @@ func (s *Server) signedIn(r *http.Request) (*store.Session, store.User, error) {
 	return sess, user, nil
 }
 
-// mustLogin: no session, prompt=login, or an authentication older than
-// max_age (OpenID Connect Core §3.1.2.1, S220, S222).
+// mustLogin: no session, prompt=login, an authentication older than
+// max_age, or an id_token_hint naming another user than the signed-in one
+// (OpenID Connect Core §3.1.2.1, S220-S222).
 func (s *Server) mustLogin(req *authRequest, sess *store.Session) bool {
-	if sess == nil || req.hasPrompt("login") {
+	if sess == nil || req.hasPrompt("login") || (req.hintSub != "" && req.hintSub != sess.UserID) {
 		return true
 	}
 	return req.maxAge >= 0 && s.now().Sub(sess.AuthTime).Seconds() > float64(req.maxAge)
@@ -188,13 +195,15 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequ
 }
 
 // resumeParams are the parameters to go back to /authorize with after the
-// user signed in: prompt=login and max_age are satisfied by then.
+// user signed in: prompt=login, max_age and id_token_hint are satisfied by
+// then.
 func resumeParams(params url.Values) url.Values {
 	out := url.Values{}
 	for k, vs := range params {
 		out[k] = slices.Clone(vs)
 	}
 	out.Del("max_age")
+	out.Del("id_token_hint") // the user has just chosen who signs in
 	if p := out.Get("prompt"); p != "" {
 		kept := slices.DeleteFunc(strings.Fields(p), func(v string) bool { return v == "login" })
 		if len(kept) == 0 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
 )
 
 // authRequest is a validated authorization request (RFC 6749 §4.1.1 with
@@ -26,6 +27,8 @@ type authRequest struct {
 	prompt        []string
 	maxAge        int // -1 when absent
 	loginHint     string
+	// hintSub is the subject of a valid id_token_hint, or "".
+	hintSub string
 	// params are the request's parameters as sent, re-encoded into the
 	// login and consent forms so that the flow can continue.
 	params url.Values
@@ -40,13 +43,6 @@ type pageError struct {
 }
 
 func (e *pageError) Error() string { return e.title + ": " + e.message }
-
-// Error codes of OpenID Connect Core §3.1.2.6 for request objects, which
-// Latchkey does not support (request_parameter_supported: false).
-const (
-	errRequestNotSupported    = "request_not_supported"
-	errRequestURINotSupported = "request_uri_not_supported"
-)
 
 // Limits on parameters that are echoed or stored.
 const (
@@ -114,10 +110,10 @@ func (s *Server) checkAuthorize(req *authRequest, params url.Values) *protocol.E
 	// contents, signed, to replace the parameters (OpenID Connect Core
 	// §6.1, §6.2).
 	if get("request") != "" {
-		return protocol.Errorf(errRequestNotSupported, "request objects are not supported: send the parameters in the query")
+		return protocol.Errorf(protocol.ErrRequestNotSupported, "request objects are not supported: send the parameters in the query")
 	}
 	if get("request_uri") != "" {
-		return protocol.Errorf(errRequestURINotSupported, "request_uri is not supported: send the parameters in the query")
+		return protocol.Errorf(protocol.ErrRequestURINotSupported, "request_uri is not supported: send the parameters in the query")
 	}
 	if len(get("state")) > maxStateLen {
 		return protocol.Errorf(protocol.ErrInvalidRequest, "state is too long")
@@ -149,6 +145,13 @@ func (s *Server) checkAuthorize(req *authRequest, params url.Values) *protocol.E
 			return protocol.Errorf(protocol.ErrInvalidRequest, "max_age must be a non-negative integer")
 		}
 		req.maxAge = n
+	}
+	if hint := get("id_token_hint"); hint != "" {
+		claims, err := token.VerifyID(s.keys, hint, s.issuer)
+		if err != nil {
+			return protocol.Errorf(protocol.ErrInvalidRequest, "id_token_hint was not issued by this server")
+		}
+		req.hintSub, _ = claims["sub"].(string)
 	}
 	req.nonce, req.loginHint = get("nonce"), get("login_hint")
 	if len(req.nonce) > maxNonceLen || len(req.loginHint) > maxHintLen {
