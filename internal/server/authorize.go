@@ -68,18 +68,8 @@ func authorizeParams(w http.ResponseWriter, r *http.Request) (url.Values, bool) 
 // where login and consent lead back to.
 func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, params url.Values) {
 	ctx := r.Context()
-	req, pe, oe, err := s.parseAuthorize(ctx, params)
-	switch {
-	case err != nil:
-		s.failPage(w, r, err)
-		return
-	case pe != nil:
-		s.errorPage(w, r, http.StatusBadRequest, pe)
-		return
-	}
-	info(ctx).clientID = req.client.ID
-	if oe != nil {
-		s.redirectError(w, r, req, oe)
+	req := s.authorizeOrAnswer(w, r, params)
+	if req == nil {
 		return
 	}
 	sess, user, err := s.signedIn(r)
@@ -109,6 +99,38 @@ func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, param
 		return
 	}
 	s.issueCode(w, r, req, user, sess)
+}
+
+// authorizeOrAnswer validates params as an authorization request. When they
+// are not valid it answers — an error page when the client or redirect URI
+// cannot be trusted, else an error redirect — and returns nil.
+func (s *Server) authorizeOrAnswer(w http.ResponseWriter, r *http.Request, params url.Values) *authRequest {
+	req, pe, oe, err := s.parseAuthorize(r.Context(), params)
+	switch {
+	case err != nil:
+		s.failPage(w, r, err)
+		return nil
+	case pe != nil:
+		s.errorPage(w, r, http.StatusBadRequest, pe)
+		return nil
+	}
+	info(r.Context()).clientID = req.client.ID
+	if oe != nil {
+		s.redirectError(w, r, req, oe)
+		return nil
+	}
+	return req
+}
+
+// formRequest validates the authorization request that a login or consent
+// form carried back in its hidden "request" field.
+func (s *Server) formRequest(w http.ResponseWriter, r *http.Request, form protocol.Form) *authRequest {
+	params, err := url.ParseQuery(form.Get("request"))
+	if err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, malformedForm())
+		return nil
+	}
+	return s.authorizeOrAnswer(w, r, params)
 }
 
 // signedIn returns the session and its user, or nils.

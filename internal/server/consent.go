@@ -84,25 +84,10 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusForbidden, expiredForm())
 		return
 	}
-	params, err := url.ParseQuery(form.Get("request"))
-	if err != nil {
-		s.errorPage(w, r, http.StatusBadRequest, malformedForm())
+	req := s.formRequest(w, r, form)
+	if req == nil {
 		return
 	}
-	ctx := r.Context()
-	req, pe, oe, err := s.parseAuthorize(ctx, params)
-	switch {
-	case err != nil:
-		s.failPage(w, r, err)
-		return
-	case pe != nil:
-		s.errorPage(w, r, http.StatusBadRequest, pe)
-		return
-	case oe != nil:
-		s.redirectError(w, r, req, oe)
-		return
-	}
-	info(ctx).clientID = req.client.ID
 	switch form.Get("decision") {
 	case "allow":
 		if err := s.rememberConsent(r, req, user); err != nil {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"net/url"
 
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/web"
@@ -49,25 +48,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusForbidden, expiredForm())
 		return
 	}
-	params, err := url.ParseQuery(form.Get("request"))
-	if err != nil {
-		s.errorPage(w, r, http.StatusBadRequest, malformedForm())
+	req := s.formRequest(w, r, form)
+	if req == nil {
 		return
 	}
 	ctx := r.Context()
-	req, pe, oe, err := s.parseAuthorize(ctx, params)
-	switch {
-	case err != nil:
-		s.failPage(w, r, err)
-		return
-	case pe != nil:
-		s.errorPage(w, r, http.StatusBadRequest, pe)
-		return
-	case oe != nil:
-		s.redirectError(w, r, req, oe)
-		return
-	}
-	info(ctx).clientID = req.client.ID
 	username := form.Get("username")
 	user, err := s.checkUserPassword(r, req.client.ID, username, form.Get("password"))
 	if e := protocol.AsError(err); e != nil && e.Code == protocol.ErrInvalidGrant {
@@ -88,7 +73,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	// The redirect sets the session cookie: no cache may keep it (A9).
 	web.SecurityHeaders(w.Header())
-	w.Header().Set("Location", s.endpoint("/authorize")+"?"+resumeParams(params).Encode())
+	w.Header().Set("Location", s.endpoint("/authorize")+"?"+resumeParams(req.params).Encode())
 	w.WriteHeader(http.StatusSeeOther)
 }
 
