@@ -199,6 +199,9 @@ func (v *validator) tokens() {
 	if k.ReloadInterval.D() < 100*time.Millisecond || k.ReloadInterval.D() > 10*time.Minute {
 		v.add("keys.reload_interval", "must be between 100ms and 10m; 30s is usual")
 	}
+	if k.ActivationDelay >= 0 && k.ActivationDelay < k.ReloadInterval {
+		v.add("keys.activation_delay", "must be at least keys.reload_interval (%s), so every instance publishes a new key before any signs with it", k.ReloadInterval)
+	}
 	if k.ActivationDelay < 0 {
 		v.add("keys.activation_delay", "must not be negative; 1h is usual")
 	} else if k.RotationPeriod.D() >= time.Hour && k.ActivationDelay >= k.RotationPeriod {

@@ -48,6 +48,12 @@ func (s *Server) metadata(ctx context.Context) ([]byte, error) {
 	}
 	doc, err := s.buildMetadata(ctx)
 	if err != nil {
+		if s.meta.body != nil {
+			// The store is away: the last document is still true enough
+			// for clients and resource servers to find the endpoints.
+			s.log.WarnContext(ctx, "serving the last metadata document", "err", err)
+			return s.meta.body, nil
+		}
 		return nil, err
 	}
 	body, err := json.Marshal(doc)
