@@ -1,0 +1,19 @@
+// Package cluster holds tests only: they build the latchkey binary, start
+// real processes and check what operators rely on when they run Latchkey
+// for real.
+//
+//   - Several instances on one PostgreSQL behave as one server: a flow may
+//     hop between instances at every step, revocations and guessing limits
+//     are shared, and keys staged anywhere are published everywhere within
+//     keys.reload_interval.
+//   - Single-use values stay single-use across processes: a code or a
+//     refresh token sent to two instances at the same moment wins once.
+//   - kill -9 in the middle of load loses nothing a client received and
+//     leaves no half-written grant, on SQLite and on PostgreSQL.
+//   - A PostgreSQL restart turns into 503 temporarily_unavailable and
+//     Latchkey recovers by itself.
+//   - Expired rows are collected, so tables stay flat under load.
+//
+// The PostgreSQL tests skip when no database answers (and fail under
+// CI=true), like the rest of the repository; see internal/store/postgres/pgtest.
+package cluster
