@@ -142,7 +142,11 @@ func TestCodeRequestChecks(t *testing.T) {
 	}{
 		{"another client's code (S023, A2)", "spa", func(c, v string) (string, string, []string) { return c, v, nil }, "invalid_grant"},
 		{"another verifier (S067, A2)", "app", func(c, v string) (string, string, []string) {
-			return c, "x" + v[1:], nil
+			other := "x" // change the first character, whatever it is
+			if v[0] == 'x' {
+				other = "y"
+			}
+			return c, other + v[1:], nil
 		}, "invalid_grant"},
 		{"no verifier (S104, A3 c)", "app", func(c, v string) (string, string, []string) { return c, "", nil }, "invalid_grant"},
 		{"other redirect_uri (S043, A2)", "app", func(c, v string) (string, string, []string) {
