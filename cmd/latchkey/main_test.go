@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -21,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // lockedBuffer is a bytes.Buffer that a running command may write while
@@ -222,11 +223,7 @@ func latchkeyBinary(t *testing.T) string {
 		if binary.err != nil {
 			return
 		}
-		binary.path = filepath.Join(binary.dir, "latchkey")
-		out, err := exec.Command("go", "build", "-o", binary.path, ".").CombinedOutput()
-		if err != nil {
-			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		binary.path, binary.err = testenv.BuildLatchkey(binary.dir)
 	})
 	if binary.err != nil {
 		t.Fatal(binary.err)

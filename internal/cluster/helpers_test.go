@@ -25,6 +25,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // binary is the latchkey program, built once per test binary.
@@ -51,11 +52,7 @@ func latchkeyBinary(t *testing.T) string {
 		if binary.err != nil {
 			return
 		}
-		binary.path = filepath.Join(binary.dir, "latchkey")
-		cmd := exec.Command("go", "build", "-o", binary.path, "github.com/latchkey/latchkey/cmd/latchkey")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binary.err = fmt.Errorf("go build ./cmd/latchkey: %v\n%s", err, out)
-		}
+		binary.path, binary.err = testenv.BuildLatchkey(binary.dir)
 	})
 	if binary.err != nil {
 		t.Fatal(binary.err)
