@@ -64,15 +64,8 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *authRe
 // the session (A7); Allow remembers the scopes for this client and issues
 // the code, Deny redirects with access_denied.
 func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		s.errorPage(w, r, http.StatusMethodNotAllowed, &pageError{title: "Nothing here",
-			message: "This address only receives the consent form.", advice: "Go back to the application."})
-		return
-	}
-	form, perr := protocol.ParseForm(r, protocol.MaxFormBytes)
-	if perr != nil {
-		s.errorPage(w, r, perr.HTTPStatus(), malformedForm())
+	form, ok := s.pageForm(w, r, "the consent form")
+	if !ok {
 		return
 	}
 	sess, user, err := s.signedIn(r)

@@ -32,15 +32,8 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, req *authRequ
 // (shared counters), one generic failure message; on success a new
 // session and a 303 back into the authorization flow (S103).
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		s.errorPage(w, r, http.StatusMethodNotAllowed, &pageError{title: "Nothing here",
-			message: "This address only receives the sign-in form.", advice: "Go back to the application to sign in."})
-		return
-	}
-	form, perr := protocol.ParseForm(r, protocol.MaxFormBytes)
-	if perr != nil {
-		s.errorPage(w, r, perr.HTTPStatus(), malformedForm())
+	form, ok := s.pageForm(w, r, "the sign-in form")
+	if !ok {
 		return
 	}
 	cookie, err := r.Cookie(s.csrfCookie())
@@ -75,6 +68,23 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	web.SecurityHeaders(w.Header())
 	w.Header().Set("Location", s.endpoint("/authorize")+"?"+resumeParams(req.params).Encode())
 	w.WriteHeader(http.StatusSeeOther)
+}
+
+// pageForm reads the POSTed form of one of the pages (what names it in
+// the error a GET or a malformed body gets).
+func (s *Server) pageForm(w http.ResponseWriter, r *http.Request, what string) (protocol.Form, bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		s.errorPage(w, r, http.StatusMethodNotAllowed, &pageError{title: "Nothing here",
+			message: "This address only receives " + what + ".", advice: "Go back to the application."})
+		return nil, false
+	}
+	form, perr := protocol.ParseForm(r, protocol.MaxFormBytes)
+	if perr != nil {
+		s.errorPage(w, r, perr.HTTPStatus(), malformedForm())
+		return nil, false
+	}
+	return form, true
 }
 
 func malformedForm() *pageError {
