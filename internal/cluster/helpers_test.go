@@ -232,6 +232,9 @@ func launch(t *testing.T, bin, name, cfgPath string) (*instance, error) {
 		if strings.Contains(in.logs.String(), "panic") {
 			t.Errorf("%s logged a panic:\n%s", name, tail(in.logs.String(), 40))
 		}
+		if t.Failed() {
+			t.Logf("%s's warnings and errors:\n%s", name, tail(warnings(in.logs.String()), 30))
+		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for in.url == "" {
@@ -254,6 +257,18 @@ func launch(t *testing.T, bin, name, cfgPath string) (*instance, error) {
 }
 
 // listeningAddr finds the address in serve's JSON "listening" line.
+// warnings keeps the log lines at WARN or ERROR, which say why a request
+// was refused or failed.
+func warnings(logs string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
+
 func listeningAddr(logs string) string {
 	sc := bufio.NewScanner(strings.NewReader(logs))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)

@@ -89,7 +89,11 @@ func (g *guard) wait(ctx context.Context, ts store.ThrottleStore, keys []limitKe
 				continue
 			}
 			live = append(live, k.key)
-			if until := c.LastFailure.Add(g.delay(c.Failures, k.limit)); until.After(now) {
+			// Below its limit a counter never makes anyone wait, even when
+			// a concurrent failure was stamped a moment after this
+			// request's now.
+			d := g.delay(c.Failures, k.limit)
+			if until := c.LastFailure.Add(d); d > 0 && until.After(now) {
 				wait = max(wait, until.Sub(now))
 			}
 		}
