@@ -11,9 +11,9 @@ import (
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	p := s.prefix
-	mux.Handle(p+"/token", s.oauthJSON(http.MethodPost, s.handleToken))
+	mux.Handle(p+"/token", s.cors(s.oauthJSON(http.MethodPost, s.handleToken)))
 	mux.Handle(p+"/introspect", s.oauthJSON(http.MethodPost, s.handleIntrospect))
-	mux.Handle(p+"/revoke", s.oauthJSON(http.MethodPost, s.handleRevoke))
+	mux.Handle(p+"/revoke", s.cors(s.oauthJSON(http.MethodPost, s.handleRevoke)))
 	mux.Handle("/.well-known/oauth-authorization-server"+p, s.readOnly(s.handleMetadata))
 	mux.Handle(p+"/.well-known/openid-configuration", s.readOnly(s.handleMetadata))
 	mux.Handle(p+"/jwks", s.readOnly(s.handleJWKS))

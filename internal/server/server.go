@@ -60,6 +60,7 @@ type Server struct {
 	promHandler http.Handler
 	dummy       string // a password hash checked when the user is unknown
 	meta        metadataCache
+	origins     originCache
 	pages       *web.Pages
 	// httpsIssuer makes cookies Secure and __Host- prefixed.
 	httpsIssuer bool
