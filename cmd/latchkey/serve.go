@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -92,7 +94,43 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 	defer stopBG()
 	go km.Run(bg, cfg.Keys.ReloadInterval.D(), cfg.Keys.RotationPeriod.D())
 	go collectGarbage(bg, st, cfg, log)
+	if cfg.Debug.PprofListen != "" {
+		if err := servePprof(bg, cfg.Debug.PprofListen, log); err != nil {
+			return err
+		}
+	}
+	// Start-up scratch memory (the 19 MiB argon2id hash that equalises
+	// unknown-user timing, key generation) goes back to the OS now, so an
+	// idle server's resident set is what it really needs.
+	debug.FreeOSMemory()
 	return listenAndServe(ctx, h, ln, cfg, log)
+}
+
+// servePprof serves Go's profiles on addr, apart from the OAuth
+// listener, until ctx ends.
+func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("debug.pprof_listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("pprof listener stopped", "err", err)
+		}
+	}()
+	log.Warn("serving Go profiles; keep this address private", "pprof_addr", ln.Addr().String())
+	return nil
 }
 
 // listenAndServe serves until ctx ends, then shuts down gracefully: new

@@ -27,6 +27,7 @@ type Config struct {
 	Limits         Limits   `yaml:"limits"`
 	Database       Database `yaml:"database"`
 	GC             GC       `yaml:"gc"`
+	Debug          Debug    `yaml:"debug"`
 
 	Clients []Client `yaml:"clients"`
 	Users   []User   `yaml:"users"`
@@ -61,6 +62,14 @@ type Log struct {
 	Format string `yaml:"format"`
 }
 
+// Debug holds what operators turn on to look inside a running server.
+type Debug struct {
+	// PprofListen, when set, serves Go's net/http/pprof profiles on this
+	// address, a listener of its own apart from the OAuth endpoints. Keep
+	// it on loopback: profiles reveal memory contents.
+	PprofListen string `yaml:"pprof_listen"`
+}
+
 // Tokens sets lifetimes and formats.
 type Tokens struct {
 	AccessTokenTTL Duration `yaml:"access_token_ttl"`
@@ -74,6 +83,12 @@ type Tokens struct {
 	SessionTTL              Duration `yaml:"session_ttl"`
 	// AccessTokenAlg signs JWT access tokens: ES256, EdDSA or RS256.
 	AccessTokenAlg string `yaml:"access_token_alg"`
+	// RevocationCacheTTL is how long an instance trusts a "not revoked"
+	// answer of the store when it introspects the same token again (or
+	// serves userinfo): revocations through the instance itself apply at
+	// once, ones made through another instance or the CLI within this
+	// long. 0 asks the database every time.
+	RevocationCacheTTL Duration `yaml:"revocation_cache_ttl"`
 }
 
 // Keys schedules signing-key rotation.
@@ -174,6 +189,7 @@ func Default() Config {
 			CodeTTL:                 Duration(60 * time.Second),
 			SessionTTL:              Duration(12 * time.Hour),
 			AccessTokenAlg:          "ES256",
+			RevocationCacheTTL:      Duration(time.Second),
 		},
 		Keys:      Keys{ActivationDelay: Duration(time.Hour), ReloadInterval: Duration(30 * time.Second)},
 		Passwords: Argon2{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1},

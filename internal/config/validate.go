@@ -90,6 +90,13 @@ func (v *validator) server() {
 				"%q is not an IP address or CIDR range; write it like 10.0.0.1 or 10.0.0.0/8", p)
 		}
 	}
+	if c.Debug.PprofListen != "" {
+		if _, port, err := net.SplitHostPort(c.Debug.PprofListen); err != nil {
+			v.add("debug.pprof_listen", "must be host:port, like 127.0.0.1:6060")
+		} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			v.add("debug.pprof_listen", "the port must be a number from 0 to 65535")
+		}
+	}
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "auto", "text", "json")
 }
@@ -192,6 +199,9 @@ func (v *validator) tokens() {
 		v.add("tokens.code_ttl", "must be at most 10m (RFC 6749 §4.1.2, S017); 60s is usual")
 	}
 	v.oneOf("tokens.access_token_alg", t.AccessTokenAlg, "ES256", "EdDSA", "RS256")
+	if d := t.RevocationCacheTTL.D(); d < 0 || d > time.Minute {
+		v.add("tokens.revocation_cache_ttl", "must be from 0 (no cache) to 1m; 1s is usual")
+	}
 
 	if k.RotationPeriod < 0 || (k.RotationPeriod > 0 && k.RotationPeriod.D() < time.Hour) {
 		v.add("keys.rotation_period", "must be 0 (no rotation) or at least 1h")
