@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -11,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -68,7 +68,7 @@ func (s *Server) authenticateClient(r *http.Request, form protocol.Form) (store.
 	case method == authNone:
 		return store.Client{}, "", invalidClient("client authentication is required")
 	}
-	ok, err := s.checkSecret(c, secret)
+	ok, err := s.checkSecret(r.Context(), c, secret)
 	if err != nil {
 		return store.Client{}, "", fmt.Errorf("authenticate client %s: %w", c.ID, err)
 	}
@@ -119,7 +119,7 @@ func credentials(r *http.Request, form protocol.Form) (id, secret, method string
 // time. Generated secrets are SHA-256 digests; configured ones are
 // argon2id, and a successful check is remembered briefly, keyed by a
 // digest of what was presented, so the endpoint stays fast.
-func (s *Server) checkSecret(c store.Client, secret string) (bool, error) {
+func (s *Server) checkSecret(ctx context.Context, c store.Client, secret string) (bool, error) {
 	if secret == "" || c.SecretHash == "" {
 		return false, nil
 	}
@@ -132,7 +132,7 @@ func (s *Server) checkSecret(c store.Client, secret string) (bool, error) {
 	if s.secrets.has(key, now) {
 		return true, nil
 	}
-	ok, err := password.Check(secret, c.SecretHash)
+	ok, err := s.hashes.check(ctx, secret, c.SecretHash)
 	if err != nil {
 		return false, err
 	}

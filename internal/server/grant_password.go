@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -101,7 +100,10 @@ func (s *Server) checkUserPassword(r *http.Request, clientID, username, pw strin
 	if found {
 		hash = user.PasswordHash
 	}
-	ok, err := password.Check(pw, hash)
+	ok, err := s.hashes.check(ctx, pw, hash)
+	if errors.Is(err, errHashWait) {
+		return store.User{}, err
+	}
 	if err != nil {
 		s.log.ErrorContext(ctx, "stored password hash is unusable", "user_id", user.ID, "err", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
@@ -59,6 +60,8 @@ type Server struct {
 	gatherer    prometheus.Gatherer
 	promHandler http.Handler
 	dummy       string // a password hash checked when the user is unknown
+	hashes      hashGate
+	revocations *revocationCache
 	meta        metadataCache
 	origins     originCache
 	pages       *web.Pages
@@ -106,7 +109,10 @@ func newServer(d Deps) (*Server, error) {
 			Parallelism: d.Config.Passwords.Parallelism,
 		},
 		secrets: newSecretCache(4096, 5*time.Minute),
+		hashes:  newHashGate(runtime.GOMAXPROCS(0)),
 	}
+	s.revocations = newRevocationCache(d.Config.Tokens.RevocationCacheTTL.D(), revocationCacheSize)
+	s.st = purgingStore{Store: d.Store, cache: s.revocations}
 	if s.proxies, err = parsePrefixes(d.Config.TrustedProxies); err != nil {
 		return nil, err
 	}
