@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/config"
 )
 
 // newHTTPClient is a client that never follows redirects and keeps enough
@@ -281,6 +283,26 @@ func wantActive(t *testing.T, in *instance, tok string, want bool) {
 	r, err := introspect(context.Background(), newHTTPClient(nil), in.url, tok)
 	if err != nil || !r.ok() || r.Active != want {
 		t.Errorf("introspection on %s: %v %s, want active=%v", in.name, err, r, want)
+	}
+}
+
+// wantInactiveSoon checks that tok turns inactive on in within the
+// revocation cache's TTL (tokens.revocation_cache_ttl, 1 s by default): an
+// instance that answered "active" for it before another instance revoked
+// it may repeat that answer until then (RFC 7009 §2 propagation delay).
+func wantInactiveSoon(t *testing.T, in *instance, tok string) {
+	t.Helper()
+	deadline := time.Now().Add(config.Default().Tokens.RevocationCacheTTL.D() + 500*time.Millisecond)
+	for {
+		r, err := introspect(context.Background(), newHTTPClient(nil), in.url, tok)
+		if err == nil && r.ok() && !r.Active {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("introspection on %s: %v %s, want inactive within the revocation cache TTL", in.name, err, r)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

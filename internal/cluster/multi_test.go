@@ -130,8 +130,9 @@ func testRevocationEverywhere(t *testing.T, c *cluster) {
 	wantActive(t, i3, tok.AccessToken, true)
 	r, err := revoke(ctx, hc, i3.url, app, tok.AccessToken)
 	mustOK(t, "revoke the access token on instance 3", r, err)
-	wantActive(t, i1, tok.AccessToken, false)
-	wantActive(t, i2, tok.AccessToken, false)
+	wantActive(t, i3, tok.AccessToken, false) // the revoking instance: at once
+	wantInactiveSoon(t, i1, tok.AccessToken)
+	wantInactiveSoon(t, i2, tok.AccessToken)
 
 	r, err = revoke(ctx, hc, i2.url, app, tok.RefreshToken)
 	mustOK(t, "revoke the refresh token on instance 2", r, err)

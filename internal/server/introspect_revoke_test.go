@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"github.com/latchkey/latchkey/internal/config"
 	"net/http"
 	"testing"
 	"time"
@@ -18,7 +19,13 @@ type grantFixture struct {
 }
 
 func newGrantFixture(t *testing.T, format string) grantFixture {
-	f := newFixture(t, nil)
+	return newGrantFixtureWith(t, format, nil)
+}
+
+// newGrantFixtureWith is newGrantFixture with configure applied to the
+// configuration first.
+func newGrantFixtureWith(t *testing.T, format string, configure func(*config.Config)) grantFixture {
+	f := newFixture(t, configure)
 	g := grantFixture{fixture: f, alice: f.AddUser(t, "alice", "wonderland", nil)}
 	g.app = f.AddClient(t, store.Client{ID: "app", GrantTypes: []string{"password", "refresh_token", "client_credentials"},
 		Scopes: []string{"read", "write"}, AccessTokenFormat: format})
