@@ -287,12 +287,12 @@ func wantActive(t *testing.T, in *instance, tok string, want bool) {
 }
 
 // wantInactiveSoon checks that tok turns inactive on in within the
-// revocation cache's TTL (tokens.revocation_cache_ttl, 1 s by default): an
+// revocation cache's TTL (database.cache_ttl, 1 s by default): an
 // instance that answered "active" for it before another instance revoked
 // it may repeat that answer until then (RFC 7009 §2 propagation delay).
 func wantInactiveSoon(t *testing.T, in *instance, tok string) {
 	t.Helper()
-	deadline := time.Now().Add(config.Default().Tokens.RevocationCacheTTL.D() + 500*time.Millisecond)
+	deadline := time.Now().Add(config.Default().Database.CacheTTL.D() + 500*time.Millisecond)
 	for {
 		r, err := introspect(context.Background(), newHTTPClient(nil), in.url, tok)
 		if err == nil && r.ok() && !r.Active {

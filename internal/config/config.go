@@ -83,12 +83,6 @@ type Tokens struct {
 	SessionTTL              Duration `yaml:"session_ttl"`
 	// AccessTokenAlg signs JWT access tokens: ES256, EdDSA or RS256.
 	AccessTokenAlg string `yaml:"access_token_alg"`
-	// RevocationCacheTTL is how long an instance trusts a "not revoked"
-	// answer of the store when it introspects the same token again (or
-	// serves userinfo): revocations through the instance itself apply at
-	// once, ones made through another instance or the CLI within this
-	// long. 0 asks the database every time.
-	RevocationCacheTTL Duration `yaml:"revocation_cache_ttl"`
 }
 
 // Keys schedules signing-key rotation.
@@ -128,6 +122,12 @@ type Database struct {
 	MaxConns       int32    `yaml:"max_conns"`
 	ConnectTimeout Duration `yaml:"connect_timeout"`
 	QueryTimeout   Duration `yaml:"query_timeout"`
+	// CacheTTL is how long an instance reuses a client record or a
+	// "not revoked" answer it read, on the hot paths of client
+	// authentication and introspection. Changes made through the
+	// instance itself apply at once; changes made through another
+	// instance or the CLI show within CacheTTL. 0 reads every time.
+	CacheTTL Duration `yaml:"cache_ttl"`
 }
 
 // GC schedules the removal of expired rows.
@@ -189,7 +189,6 @@ func Default() Config {
 			CodeTTL:                 Duration(60 * time.Second),
 			SessionTTL:              Duration(12 * time.Hour),
 			AccessTokenAlg:          "ES256",
-			RevocationCacheTTL:      Duration(time.Second),
 		},
 		Keys:      Keys{ActivationDelay: Duration(time.Hour), ReloadInterval: Duration(30 * time.Second)},
 		Passwords: Argon2{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1},
@@ -199,8 +198,9 @@ func Default() Config {
 			BaseDelay: Duration(time.Second),
 			MaxDelay:  Duration(15 * time.Minute),
 		},
-		Database: Database{MaxConns: 10, ConnectTimeout: Duration(5 * time.Second), QueryTimeout: Duration(5 * time.Second)},
-		GC:       GC{Interval: Duration(5 * time.Minute), Batch: 500},
+		Database: Database{MaxConns: 10, ConnectTimeout: Duration(5 * time.Second), QueryTimeout: Duration(5 * time.Second),
+			CacheTTL: Duration(time.Second)},
+		GC: GC{Interval: Duration(5 * time.Minute), Batch: 500},
 	}
 }
 

@@ -199,9 +199,6 @@ func (v *validator) tokens() {
 		v.add("tokens.code_ttl", "must be at most 10m (RFC 6749 §4.1.2, S017); 60s is usual")
 	}
 	v.oneOf("tokens.access_token_alg", t.AccessTokenAlg, "ES256", "EdDSA", "RS256")
-	if d := t.RevocationCacheTTL.D(); d < 0 || d > time.Minute {
-		v.add("tokens.revocation_cache_ttl", "must be from 0 (no cache) to 1m; 1s is usual")
-	}
 
 	if k.RotationPeriod < 0 || (k.RotationPeriod > 0 && k.RotationPeriod.D() < time.Hour) {
 		v.add("keys.rotation_period", "must be 0 (no rotation) or at least 1h")
@@ -241,6 +238,9 @@ func (v *validator) limits() {
 	v.atLeast("database.max_conns", int64(c.Database.MaxConns), 1)
 	v.positive("database.connect_timeout", c.Database.ConnectTimeout)
 	v.positive("database.query_timeout", c.Database.QueryTimeout)
+	if d := c.Database.CacheTTL.D(); d < 0 || d > time.Minute {
+		v.add("database.cache_ttl", "must be from 0 (no cache) to 1m; 1s is usual")
+	}
 	v.positive("gc.interval", c.GC.Interval)
 	v.atLeast("gc.batch", int64(c.GC.Batch), 1)
 }

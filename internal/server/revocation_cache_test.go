@@ -11,7 +11,7 @@ import (
 	"github.com/latchkey/latchkey/internal/config"
 )
 
-// The revocation cache (tokens.revocation_cache_ttl) spares introspection
+// The revocation cache (database.cache_ttl) spares introspection
 // a database round trip for a token checked moments ago. What it must
 // never do: hide a revocation made through the same instance, or hide one
 // made elsewhere for longer than the TTL (RFC 7009 §2, S069, S081).
@@ -50,14 +50,14 @@ func TestRevocationElsewhereShowsWithinTTL(t *testing.T) {
 	if !g.activeOf(t, at) {
 		t.Log("(the revocation showed before the TTL: allowed, just not required)")
 	}
-	g.Clock.Advance(config.Default().Tokens.RevocationCacheTTL.D() + time.Millisecond)
+	g.Clock.Advance(config.Default().Database.CacheTTL.D() + time.Millisecond)
 	if g.activeOf(t, at) {
-		t.Fatal("a token revoked elsewhere is still active after tokens.revocation_cache_ttl")
+		t.Fatal("a token revoked elsewhere is still active after database.cache_ttl")
 	}
 }
 
 func TestRevocationCacheOff(t *testing.T) {
-	g := newGrantFixtureWith(t, "jwt", func(c *config.Config) { c.Tokens.RevocationCacheTTL = 0 })
+	g := newGrantFixtureWith(t, "jwt", func(c *config.Config) { c.Database.CacheTTL = 0 })
 	at, _ := g.login(t)
 	if !g.activeOf(t, at) {
 		t.Fatal("a fresh access token is inactive")

@@ -61,7 +61,8 @@ type Server struct {
 	promHandler http.Handler
 	dummy       string // a password hash checked when the user is unknown
 	hashes      hashGate
-	revocations *revocationCache
+	revocations *readCache[revocationKey, bool]
+	clients     *readCache[string, store.Client]
 	meta        metadataCache
 	origins     originCache
 	pages       *web.Pages
@@ -111,8 +112,10 @@ func newServer(d Deps) (*Server, error) {
 		secrets: newSecretCache(4096, 5*time.Minute),
 		hashes:  newHashGate(runtime.GOMAXPROCS(0)),
 	}
-	s.revocations = newRevocationCache(d.Config.Tokens.RevocationCacheTTL.D(), revocationCacheSize)
-	s.st = purgingStore{Store: d.Store, cache: s.revocations}
+	ttl := d.Config.Database.CacheTTL.D()
+	s.revocations = newReadCache[revocationKey, bool](ttl, revocationCacheSize)
+	s.clients = newReadCache[string, store.Client](ttl, clientCacheSize)
+	s.st = purgingStore{Store: d.Store, purge: func() { s.revocations.purge(); s.clients.purge() }}
 	if s.proxies, err = parsePrefixes(d.Config.TrustedProxies); err != nil {
 		return nil, err
 	}
