@@ -62,6 +62,7 @@ func commands() []command {
 		{"config", "check a configuration file (config validate FILE)", runConfig},
 		{"demo", "play every grant step by step against a temporary Latchkey and a notes API", runDemo},
 		{"token", "get, refresh, introspect or revoke tokens from any OAuth 2 server", runToken},
+		{"bench", "load-test an OAuth 2 server's token endpoint and print rate and latency", runBench},
 		{"version", "print the version", runVersion},
 	}
 }

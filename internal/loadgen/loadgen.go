@@ -1,0 +1,227 @@
+// Package loadgen is a load generator for any OAuth 2 authorization
+// server: a fixed number of workers send one kind of request (a grant of
+// RFC 6749, a token introspection of RFC 7662, or the whole authorization
+// code flow walked headless through the server's HTML forms) as fast as
+// the server answers, and the latency of every successful request goes
+// into an HDR histogram.
+//
+// The rules that keep the numbers honest: only successes make the rate;
+// failures are counted and grouped by HTTP status and OAuth error code;
+// requests count when they complete inside the measured window, which
+// starts after the warm-up; requests still in flight when it ends are
+// cancelled and not counted.
+package loadgen
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Grant names what one request of a run is.
+type Grant string
+
+// The grants a run can measure.
+const (
+	// ClientCredentials is one token request with grant_type=client_credentials (RFC 6749 §4.4).
+	ClientCredentials Grant = "client-credentials"
+	// Password is one token request with grant_type=password (RFC 6749 §4.3).
+	Password Grant = "password"
+	// Refresh is one rotation of a refresh token each worker holds (RFC 6749 §6).
+	Refresh Grant = "refresh"
+	// Introspect is one request to the introspection endpoint (RFC 7662 §2).
+	Introspect Grant = "introspect"
+	// AuthorizationCode is the whole code flow with PKCE (RFC 6749 §4.1, RFC 7636):
+	// authorization request, login and consent forms, and the code exchange.
+	AuthorizationCode Grant = "authorization-code"
+)
+
+// Grants lists every grant in the order the help text shows them.
+func Grants() []Grant {
+	return []Grant{ClientCredentials, Password, Refresh, Introspect, AuthorizationCode}
+}
+
+// Config describes one run. The zero values of the tuning fields take
+// the defaults named on each.
+type Config struct {
+	// Issuer is the authorization server's issuer identifier; the endpoints
+	// come from its metadata (RFC 8414, or OpenID Connect discovery).
+	Issuer string
+	// Grant is what one request is (default ClientCredentials).
+	Grant Grant
+
+	ClientID     string
+	ClientSecret string
+	// AuthMethod is how the client authenticates: "basic" (client_secret_basic,
+	// the default; id and secret form-urlencoded first, RFC 6749 §2.3.1) or
+	// "post" (client_secret_post). A client without a secret sends only
+	// client_id in the body, as a public client does.
+	AuthMethod string
+
+	// Username and Password are the resource owner's: for Password, for
+	// the login form of AuthorizationCode, and for Refresh, whose workers
+	// get their refresh tokens with them (untimed).
+	Username, Password string
+	// Scope is sent as the scope parameter when not empty.
+	Scope string
+	// RedirectURI is the client's redirect URI in the code flow. It is
+	// required by AuthorizationCode; given to Refresh, the workers get
+	// their refresh tokens by the code flow instead of the password grant.
+	RedirectURI string
+	// Token is the token Introspect asks about (default: one access token
+	// from the client credentials grant, taken before the run).
+	Token string
+	// FreshSession gives every AuthorizationCode flow a new cookie jar, so
+	// every request signs in through the login form. By default each worker
+	// keeps its cookies, and the server may then skip login and consent.
+	FreshSession bool
+
+	// Concurrency is the number of workers (default 16).
+	Concurrency int
+	// Duration is the length of the measured window (default 10 s) when
+	// Requests is zero.
+	Duration time.Duration
+	// Requests, when not zero, ends the run when that many requests have
+	// completed in the measured window, successes and failures together.
+	Requests int64
+	// Warmup is run, untimed and uncounted, before the window (0: none).
+	Warmup time.Duration
+	// Timeout bounds each HTTP request (default 10 s).
+	Timeout time.Duration
+
+	// Progress, when set, is called about once a second from one goroutine
+	// while the run lasts, never after Run returns.
+	Progress func(Progress)
+	// Transport sends every request (default: a transport made for the run,
+	// keep-alive with an idle connection per worker).
+	Transport http.RoundTripper
+	// Rand is the source of PKCE verifiers and state values (default
+	// crypto/rand.Reader). It must be safe for concurrent use.
+	Rand io.Reader
+}
+
+// Progress is a snapshot of a running measurement.
+type Progress struct {
+	// Warmup is true before the measured window begins.
+	Warmup bool
+	// Elapsed is the time since the window began (or, in the warm-up, since
+	// the run began).
+	Elapsed time.Duration
+	// Completed and Failed count the requests of the window so far; Completed
+	// includes Failed.
+	Completed, Failed int64
+	// Rate is the successes per second over the last tick.
+	Rate float64
+}
+
+// Check reports what makes c unusable, naming the missing input. It
+// checks only c itself; discovery and the first requests come later.
+func (c Config) Check() error {
+	c = c.withDefaults()
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Issuer == "" {
+		add("the issuer URL is required")
+	} else if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("the issuer %q is not an http or https URL", c.Issuer)
+	}
+	if c.ClientID == "" {
+		add("the client id is required")
+	}
+	if c.AuthMethod != "basic" && c.AuthMethod != "post" {
+		add("the client authentication method must be basic or post, not %q", c.AuthMethod)
+	}
+	errs = append(errs, c.checkGrant()...)
+	switch {
+	case c.Concurrency < 1:
+		add("the concurrency must be at least 1")
+	case c.Requests < 0:
+		add("the number of requests must be positive")
+	case c.Requests == 0 && c.Duration <= 0:
+		add("the duration must be positive")
+	case c.Warmup < 0:
+		add("the warm-up cannot be negative")
+	case c.Timeout <= 0:
+		add("the timeout must be positive")
+	}
+	return errors.Join(errs...)
+}
+
+// checkGrant reports the inputs c.Grant needs and does not have.
+func (c Config) checkGrant() []error {
+	var errs []error
+	needLogin := func(what string) {
+		if c.Username == "" || c.Password == "" {
+			errs = append(errs, fmt.Errorf("%s needs the user's username and password", what))
+		}
+	}
+	needRedirect := func(what string) {
+		if c.RedirectURI == "" {
+			errs = append(errs, fmt.Errorf("%s needs the client's redirect URI", what))
+		} else if u, err := url.Parse(c.RedirectURI); err != nil || !u.IsAbs() {
+			errs = append(errs, fmt.Errorf("the redirect URI %q is not an absolute URI", c.RedirectURI))
+		}
+	}
+	switch c.Grant {
+	case ClientCredentials, Introspect:
+		if c.ClientSecret == "" {
+			errs = append(errs, fmt.Errorf("%s needs the client secret", c.Grant))
+		}
+	case Password:
+		needLogin("the password grant")
+	case Refresh:
+		needLogin("refresh (to get each worker's first refresh token)")
+		if c.RedirectURI != "" {
+			needRedirect("refresh through the code flow")
+		}
+	case AuthorizationCode:
+		needRedirect("the authorization code flow")
+		needLogin("the authorization code flow (to sign in)")
+	default:
+		errs = append(errs, fmt.Errorf("unknown grant %q: use one of %s", c.Grant, joinGrants()))
+	}
+	if c.Token != "" && c.Grant != Introspect {
+		errs = append(errs, errors.New("a token to introspect is only for the introspect grant"))
+	}
+	if c.FreshSession && c.Grant != AuthorizationCode {
+		errs = append(errs, errors.New("fresh sessions are only for the authorization-code grant"))
+	}
+	return errs
+}
+
+func joinGrants() string {
+	var s []string
+	for _, g := range Grants() {
+		s = append(s, string(g))
+	}
+	return strings.Join(s, ", ")
+}
+
+// withDefaults fills the zero tuning fields.
+func (c Config) withDefaults() Config {
+	if c.Grant == "" {
+		c.Grant = ClientCredentials
+	}
+	if c.AuthMethod == "" {
+		c.AuthMethod = "basic"
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 16
+	}
+	if c.Duration == 0 && c.Requests == 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+	c.Issuer = strings.TrimSuffix(c.Issuer, "/")
+	return c
+}
