@@ -1,0 +1,96 @@
+// Command floor is the reference floor for Latchkey's benchmarks: the
+// smallest correct Go server for the requests `latchkey bench` sends with
+// --grant client-credentials and --grant introspect. It does what those
+// requests need and nothing else: one client, one ES256 key made at start,
+// no store, no revocation, no logging per request. Measured beside
+// Latchkey under the same load (bench/run), it shows what Latchkey costs
+// above the work the protocol itself demands.
+//
+//	FLOOR_CLIENT_SECRET=s3cret go run ./bench/floor --addr 127.0.0.1:9090 --client-id bench
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "floor:", err)
+		os.Exit(1)
+	}
+}
+
+// run parses the flags, builds the floor and serves it until ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("floor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:9090", "`address` to listen on")
+	clientID := fs.String("client-id", "bench", "the one client's `id`")
+	secret := fs.String("client-secret", "", "the client's `secret` (default: $FLOOR_CLIENT_SECRET; flags show in ps)")
+	issuer := fs.String("issuer", "", "issuer `URL` (default http://<addr>)")
+	scopes := fs.String("scopes", "read write", "space-separated `scopes` the client may get (all of them when it asks for none)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: floor [--addr ADDR] [--client-id ID] [--issuer URL] [--scopes LIST]")
+		fmt.Fprintln(stderr, "\nExample:\n  FLOOR_CLIENT_SECRET=s3cret floor --addr 127.0.0.1:9090 --client-id bench\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *secret == "" {
+		*secret = getenv("FLOOR_CLIENT_SECRET")
+	}
+	if *secret == "" {
+		return errors.New("no client secret: set FLOOR_CLIENT_SECRET or pass --client-secret")
+	}
+	if *issuer == "" {
+		*issuer = "http://" + *addr
+	}
+	f, err := newFloor(config{
+		Issuer: *issuer, ClientID: *clientID, ClientSecret: *secret, Scopes: strings.Fields(*scopes),
+	}, rand.Reader, time.Now)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           f.routes(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+	}
+	slog.New(slog.NewTextHandler(stderr, nil)).Info("floor listening", "addr", ln.Addr().String(), "issuer", *issuer)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
