@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,6 +73,38 @@ func TestA11PasswordGuessingPerUser(t *testing.T) {
 
 	f.Clock.Advance(61 * time.Second)
 	wantToken(t, f.password(t, "alice", "wonderland"))
+}
+
+// TestA11GuessingLimitsHoldUnderLoad: 48 wrong guesses for one user sent
+// at once must not slip past the limit while the first ones are still
+// being hashed. The limit check, the hash and the failure's record share
+// one slot of the hash gate, so at most one guess per slot (one per core)
+// can pass the limit at the same moment; every other answer is throttled
+// with Retry-After, and afterwards the right password waits too (S025,
+// A11).
+func TestA11GuessingLimitsHoldUnderLoad(t *testing.T) {
+	const limit, guesses = 5, 48
+	f := newGuessingFixture(t, limit, 100000, 100000)
+	var checked atomic.Int32
+	var wg sync.WaitGroup
+	for i := range guesses {
+		wg.Go(func() {
+			r := f.password(t, "alice", fmt.Sprintf("guess-%d", i))
+			if r.Status != http.StatusBadRequest || r.JSON(t)["error"] != "invalid_grant" {
+				t.Errorf("guess %d: %d %s, want 400 invalid_grant", i, r.Status, r.Body)
+			}
+			if r.Header.Get("Retry-After") == "" {
+				checked.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	slack := int32(runtime.GOMAXPROCS(0) - 1)
+	if n := checked.Load(); n < limit || n > limit+slack {
+		t.Errorf("%d of %d concurrent guesses were checked, want %d to %d (the limit, plus one per extra hash slot)",
+			n, guesses, limit, limit+slack)
+	}
+	wantThrottled(t, f.password(t, "alice", "wonderland"), "invalid_grant")
 }
 
 // TestA11PasswordGuessingPerIP: spreading guesses over many usernames from

@@ -21,12 +21,21 @@ func newHashGate(slots int) hashGate { return make(hashGate, max(slots, 1)) }
 var errHashWait = errors.New("request ended while waiting for a password check")
 
 // check runs password.Check in a slot.
-func (g hashGate) check(ctx context.Context, pw, hash string) (bool, error) {
+func (g hashGate) check(ctx context.Context, pw, hash string) (ok bool, err error) {
+	err = g.do(ctx, func() error {
+		ok, err = password.Check(pw, hash)
+		return err
+	})
+	return ok, err
+}
+
+// do runs fn, which checks a password, in a slot.
+func (g hashGate) do(ctx context.Context, fn func() error) error {
 	select {
 	case g <- struct{}{}:
 	case <-ctx.Done():
-		return false, fmt.Errorf("%w: %w", errHashWait, context.Cause(ctx))
+		return fmt.Errorf("%w: %w", errHashWait, context.Cause(ctx))
 	}
 	defer func() { <-g }()
-	return password.Check(pw, hash)
+	return fn()
 }
