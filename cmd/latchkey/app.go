@@ -61,7 +61,11 @@ func (c *configFlags) load(e env) (config.Config, error) {
 }
 
 // newLogger logs text on a terminal and JSON otherwise.
-func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger { return newLoggerOn(cfg, w, w) }
+
+// newLoggerOn logs to out in the format chosen for w (text when w is a
+// terminal, with log.format auto).
+func newLoggerOn(cfg config.Config, w, out io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Log.Level))
 	opts := &slog.HandlerOptions{Level: level}
@@ -73,9 +77,9 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 		}
 	}
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(slog.NewTextHandler(out, opts))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(slog.NewJSONHandler(out, opts))
 }
 
 // sqlitePath returns the file of a sqlite:// storage URL, or "".

@@ -36,7 +36,19 @@ func runServe(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, e.stderr)
+	// The server's live heap is a few MiB, so at Go's default GOGC=100 the
+	// collector runs about a hundred times a second under load, shrinking
+	// and regrowing every handler's stack each time. GOGC=200 halves that
+	// for a few MiB of resident memory (docs/performance.md: +30% client
+	// credentials at concurrency 64, 31 → 35 MiB). GOGC in the environment
+	// still decides.
+	if e.getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
+	// A line per request: written in batches under load (logbatch.go).
+	logOut := newLogBatcher(e.stderr)
+	defer logOut.Close()
+	log := newLoggerOn(cfg, e.stderr, logOut)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
