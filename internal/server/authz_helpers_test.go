@@ -41,7 +41,7 @@ type azSetup struct {
 	user   store.User
 }
 
-func newAZ(t *testing.T, opts testenv.Options) *azSetup {
+func newAZ(t testing.TB, opts testenv.Options) *azSetup {
 	t.Helper()
 	env := testenv.New(t, opts)
 	s := &azSetup{Env: env}
@@ -75,7 +75,7 @@ func (r azResp) isConsent() bool {
 
 // callback parses a 303 to the client and returns its query; it fails the
 // test for anything else or a Location outside want.
-func (r azResp) callback(t *testing.T, want string) url.Values {
+func (r azResp) callback(t testing.TB, want string) url.Values {
 	t.Helper()
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("status %d, want 303 to the client; body:\n%.2000s", r.status, r.body)
@@ -95,12 +95,12 @@ func (r azResp) callback(t *testing.T, want string) url.Values {
 // azBrowser is a cookie-keeping HTTP client that never follows redirects,
 // the way a test drives pages without a real browser.
 type azBrowser struct {
-	t   *testing.T
+	t   testing.TB
 	env *azSetup
 	c   *http.Client
 }
 
-func (s *azSetup) browser(t *testing.T) *azBrowser {
+func (s *azSetup) browser(t testing.TB) *azBrowser {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +208,7 @@ func (b *azBrowser) code(params url.Values) string {
 var azHiddenRe = regexp.MustCompile(`<input type="hidden" name="(csrf|request)" value="([^"]*)">`)
 
 // azHidden returns the hidden fields of a form page.
-func azHidden(t *testing.T, body string) url.Values {
+func azHidden(t testing.TB, body string) url.Values {
 	t.Helper()
 	v := url.Values{}
 	for _, m := range azHiddenRe.FindAllStringSubmatch(body, -1) {
@@ -268,7 +268,7 @@ type azTokenJSON struct {
 }
 
 // azPostToken posts form to /token, with Basic credentials when id is set.
-func azPostToken(t *testing.T, env *testenv.Env, id, secret string, form url.Values) (azResp, azTokenJSON) {
+func azPostToken(t testing.TB, env *testenv.Env, id, secret string, form url.Values) (azResp, azTokenJSON) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, env.URL+"/token", strings.NewReader(form.Encode()))
 	if err != nil {
@@ -292,7 +292,7 @@ func azPostToken(t *testing.T, env *testenv.Env, id, secret string, form url.Val
 }
 
 // azRedeem exchanges a code as client id with the verifier and azCB.
-func azRedeem(t *testing.T, env *testenv.Env, id, secret, code, verifier string) (azResp, azTokenJSON) {
+func azRedeem(t testing.TB, env *testenv.Env, id, secret, code, verifier string) (azResp, azTokenJSON) {
 	t.Helper()
 	return azPostToken(t, env, id, secret, url.Values{"grant_type": {"authorization_code"}, "code": {code},
 		"redirect_uri": {azCB}, "code_verifier": {verifier}})

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // The benchmarks run the full handler (middleware, routing, client
@@ -120,6 +121,41 @@ func BenchmarkClientCredentialsHTTP(b *testing.B) {
 		r := do(b, client, req)
 		if r.Status != http.StatusOK {
 			b.Fatalf("%d %s", r.Status, r.Body)
+		}
+	}
+}
+
+// BenchmarkAuthorizationCodeFlow is the whole code flow over loopback
+// HTTP, as a browser and a client run it: GET /authorize, the login page,
+// its POST, the consent page, its POST, the redirect with the code, and the
+// code's exchange at /token (with an ID token, RS256 by default). Every
+// iteration signs in afresh (a new cookie jar): one argon2id check each.
+func BenchmarkAuthorizationCodeFlow(b *testing.B) {
+	s := newAZ(b, testenv.Options{})
+	b.ReportAllocs()
+	for b.Loop() {
+		params, verifier := azParams("web")
+		code := s.browser(b).code(params)
+		r, tok := azRedeem(b, s.Env, "web", s.secret, code, verifier)
+		if r.status != http.StatusOK || tok.IDToken == "" {
+			b.Fatalf("redeem: %d %s", r.status, r.body)
+		}
+	}
+}
+
+// BenchmarkAuthorizationCodeSession is the flow of a user who is signed
+// in and has consented before: /authorize answers with the code at once.
+func BenchmarkAuthorizationCodeSession(b *testing.B) {
+	s := newAZ(b, testenv.Options{})
+	br := s.browser(b)
+	params, _ := azParams("web")
+	br.code(params) // sign in and consent once
+	b.ReportAllocs()
+	for b.Loop() {
+		params, verifier := azParams("web")
+		code := br.code(params)
+		if r, _ := azRedeem(b, s.Env, "web", s.secret, code, verifier); r.status != http.StatusOK {
+			b.Fatalf("redeem: %d %s", r.status, r.body)
 		}
 	}
 }
