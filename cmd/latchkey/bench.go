@@ -154,8 +154,8 @@ func (b benchFlags) config(set map[string]bool) (loadgen.Config, error) {
 		problem = "--token is only for --grant introspect"
 	case b.freshSession && g != loadgen.AuthorizationCode:
 		problem = "--fresh-session is only for --grant authorization-code"
-	case b.concurrency < 1:
-		problem = "--concurrency must be at least 1"
+	case b.concurrency < 1 || b.concurrency > loadgen.MaxConcurrency:
+		problem = fmt.Sprintf("--concurrency must be from 1 to %d", loadgen.MaxConcurrency)
 	case set["duration"] && set["requests"]:
 		problem = "give --duration or --requests, not both"
 	case set["requests"] && b.requests < 1:

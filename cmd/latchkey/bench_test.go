@@ -194,7 +194,8 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"--grant", "authorization-code", "--username", "u", "--password", "p", "--redirect-uri", "/cb"}, "not an absolute URI"},
 		{[]string{"--client-id", ""}, "--client-id"},
 		{[]string{"--grant", "introspect", "--client-id", "no-secret"}, "needs the client secret"}, // run without LATCHKEY_CLIENT_SECRET
-		{[]string{"--concurrency", "0"}, "--concurrency must be at least 1"},
+		{[]string{"--concurrency", "0"}, "--concurrency must be from 1 to 4096"},
+		{[]string{"--concurrency", "5000"}, "--concurrency must be from 1 to 4096"},
 		{[]string{"--duration", "5s", "--requests", "10"}, "not both"},
 		{[]string{"--requests", "0"}, "--requests must be at least 1"},
 		{[]string{"--warmup", "-1s"}, "--warmup cannot be negative"},

@@ -23,6 +23,10 @@ import (
 	"time"
 )
 
+// MaxConcurrency bounds the workers: each keeps its own latency histogram
+// (about 150 KiB) so that recording needs no lock.
+const MaxConcurrency = 4096
+
 // Grant names what one request of a run is.
 type Grant string
 
@@ -81,7 +85,8 @@ type Config struct {
 	// keeps its cookies, and the server may then skip login and consent.
 	FreshSession bool
 
-	// Concurrency is the number of workers (default 16).
+	// Concurrency is the number of workers (default 16, at most
+	// MaxConcurrency).
 	Concurrency int
 	// Duration is the length of the measured window (default 10 s) when
 	// Requests is zero.
@@ -138,8 +143,8 @@ func (c Config) Check() error {
 	}
 	errs = append(errs, c.checkGrant()...)
 	switch {
-	case c.Concurrency < 1:
-		add("the concurrency must be at least 1")
+	case c.Concurrency < 1 || c.Concurrency > MaxConcurrency:
+		add("the concurrency must be from 1 to %d", MaxConcurrency)
 	case c.Requests < 0:
 		add("the number of requests must be positive")
 	case c.Requests == 0 && c.Duration <= 0:

@@ -70,13 +70,14 @@ type ErrorGroup struct {
 func (r *runner) collect(workers []*worker, elapsed time.Duration, interrupted bool) *Result {
 	res := &Result{Issuer: r.cfg.Issuer, Grant: r.cfg.Grant, Concurrency: r.cfg.Concurrency, Warmup: r.cfg.Warmup,
 		Elapsed: elapsed, Interrupted: interrupted}
-	ok := hdrhistogram.New(histMin, histMax, histSigFigs)
-	failed := hdrhistogram.New(histMin, histMax, histSigFigs)
+	ok, failed := newHistogram(), newHistogram()
 	errs := map[errKey]int64{}
 	var pages int64
 	for _, w := range workers {
 		ok.Merge(w.latency)
-		failed.Merge(w.failLatency)
+		if w.failLatency != nil {
+			failed.Merge(w.failLatency)
+		}
 		for k, n := range w.errs {
 			errs[k] += n
 		}

@@ -22,6 +22,8 @@ const (
 	histSigFigs = 3
 )
 
+func newHistogram() *hdrhistogram.Histogram { return hdrhistogram.New(histMin, histMax, histSigFigs) }
+
 // renewPause is how long a worker waits after a failed renewal of its
 // refresh token chain before it tries again.
 const renewPause = 100 * time.Millisecond
@@ -86,8 +88,7 @@ type worker struct {
 }
 
 func (r *runner) newWorker() *worker {
-	return &worker{r: r, header: r.postHeader(), errs: map[errKey]int64{},
-		latency: hdrhistogram.New(histMin, histMax, histSigFigs), failLatency: hdrhistogram.New(histMin, histMax, histSigFigs)}
+	return &worker{r: r, header: r.postHeader(), errs: map[errKey]int64{}, latency: newHistogram()}
 }
 
 // startWorkers makes the workers; for Refresh each gets its first refresh
@@ -221,6 +222,9 @@ func (w *worker) record(o outcome, d time.Duration) {
 		w.pages += int64(o.pages)
 		w.okN.Add(1)
 		return
+	}
+	if w.failLatency == nil { // most runs have no failures: made on the first
+		w.failLatency = newHistogram()
 	}
 	_ = w.failLatency.RecordValue(us)
 	w.errs[errKey{o.status, o.code}]++
