@@ -94,10 +94,13 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 		}
 		printDev(e.stdout, cfg.Issuer, d)
 	}
+	changes, stopWatching := watchChanges(ctx, st, log)
+	defer stopWatching()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	h, err := server.New(server.Deps{
 		Config: cfg, Store: st, Keys: km, Logger: log, Metrics: reg, SystemSecret: secret, Now: time.Now, Rand: rand.Reader,
+		Changes: changes,
 	})
 	if err != nil {
 		return err
@@ -116,6 +119,36 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 	// idle server's resident set is what it really needs.
 	debug.FreeOSMemory()
 	return listenAndServe(ctx, h, ln, cfg, log)
+}
+
+// watchChanges relays the store's change announcements (PostgreSQL: made
+// by any instance or the CLI) to the server, which drops its read caches
+// on each. The returned channel is nil for a store that announces nothing
+// (SQLite: its caches expire within database.cache_ttl); stop ends the
+// watch and closes the channel.
+func watchChanges(ctx context.Context, st store.Store, log *slog.Logger) (<-chan struct{}, func()) {
+	w, ok := st.(store.ChangeWatcher)
+	if !ok {
+		return nil, func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	changes, done := make(chan struct{}, 1), make(chan struct{})
+	go func() {
+		defer close(done)
+		w.WatchChanges(ctx, func() {
+			select {
+			case changes <- struct{}{}:
+			default: // a purge is pending already
+			}
+		}, func(err error) {
+			log.Warn("not listening for changes made by other instances; caches expire within database.cache_ttl", "err", err)
+		})
+	}()
+	return changes, func() {
+		cancel()
+		<-done
+		close(changes)
+	}
 }
 
 // servePprof serves Go's profiles on addr, apart from the OAuth

@@ -95,6 +95,9 @@ func baseConfig(storage, issuer string) config.Config {
 	c.Secrets.System = systemSecret
 	c.Log = config.Log{Level: "info", Format: "json"}
 	c.Keys.ReloadInterval = config.Duration(200 * time.Millisecond)
+	// A cache this long means that a change seen on another instance was
+	// announced through PostgreSQL, not waited out.
+	c.Database.CacheTTL = config.Duration(time.Minute)
 	c.Passwords = config.Argon2{MemoryKiB: 8192, Iterations: 1, Parallelism: 1}
 	c.Limits.PerClient, c.Limits.PerIP = 100000, 100000
 	c.Limits.PerUsername, c.Limits.BaseDelay = 3, config.Duration(30*time.Second)

@@ -39,6 +39,11 @@ type Deps struct {
 	SystemSecret []byte
 	Now          func() time.Time
 	Rand         io.Reader
+	// Changes, when set, carries a value whenever another instance or the
+	// CLI changed what the server may have in its read caches (clients,
+	// revocations); the server then drops them. Closing it stops the
+	// goroutine that reads it.
+	Changes <-chan struct{}
 }
 
 // Server holds the dependencies every handler shares.
@@ -115,7 +120,15 @@ func newServer(d Deps) (*Server, error) {
 	ttl := d.Config.Database.CacheTTL.D()
 	s.revocations = newReadCache[revocationKey, bool](ttl, revocationCacheSize)
 	s.clients = newReadCache[string, store.Client](ttl, clientCacheSize)
-	s.st = purgingStore{Store: d.Store, purge: func() { s.revocations.purge(); s.clients.purge() }}
+	purge := func() { s.revocations.purge(); s.clients.purge() }
+	s.st = purgingStore{Store: d.Store, purge: purge}
+	if d.Changes != nil {
+		go func() {
+			for range d.Changes {
+				purge()
+			}
+		}()
+	}
 	if s.proxies, err = parsePrefixes(d.Config.TrustedProxies); err != nil {
 		return nil, err
 	}

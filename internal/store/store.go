@@ -139,6 +139,15 @@ type TokenStore interface {
 	IsRevoked(ctx context.Context, jti, grantID string) (bool, error)
 }
 
+// ChangeWatcher is implemented by a backend that several instances share
+// (PostgreSQL). WatchChanges calls changed whenever any instance or the CLI
+// has committed a revocation or a change to a client or user, and once
+// each time it starts listening, until ctx ends; connection failures go to
+// failed. Instances use it to drop what they cached at once.
+type ChangeWatcher interface {
+	WatchChanges(ctx context.Context, changed func(), failed func(error))
+}
+
 // SessionStore keeps browser sessions and remembered consents.
 type SessionStore interface {
 	// CreateSession stores s.

@@ -50,7 +50,11 @@ func (s *Store) GetAccessToken(ctx context.Context, digest string) (store.Access
 func (s *Store) RevokeJTI(ctx context.Context, jti string, exp time.Time) error {
 	const q = `INSERT INTO revoked_jtis (jti, expires_at) VALUES ($1, $2)
 		ON CONFLICT (jti) DO UPDATE SET expires_at = greatest(revoked_jtis.expires_at, excluded.expires_at)`
-	return s.exec(ctx, "revoke jti", q, jti, exp)
+	if err := s.exec(ctx, "revoke jti", q, jti, exp); err != nil {
+		return err
+	}
+	s.announce(ctx)
+	return nil
 }
 
 // IsRevoked reports whether jti is revoked, or the grant (when not "") is

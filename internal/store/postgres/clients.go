@@ -84,18 +84,30 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 			refresh_grace = excluded.refresh_grace, id_token_alg = excluded.id_token_alg,
 			introspection = excluded.introspection, skip_consent = excluded.skip_consent,
 			source = excluded.source, updated_at = excluded.updated_at`
-	return s.exec(ctx, "upsert client", q, clientArgs(c)...)
+	if err := s.exec(ctx, "upsert client", q, clientArgs(c)...); err != nil {
+		return err
+	}
+	s.announce(ctx)
+	return nil
 }
 
 // SetClientSecret replaces the secret hash of client id, or returns
 // store.ErrNotFound.
 func (s *Store) SetClientSecret(ctx context.Context, id, secretHash string, now time.Time) error {
 	const q = "UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE id = $3"
-	return s.execOne(ctx, "set client secret", q, secretHash, ts(now), id)
+	if err := s.execOne(ctx, "set client secret", q, secretHash, ts(now), id); err != nil {
+		return err
+	}
+	s.announce(ctx)
+	return nil
 }
 
 // DeleteClient removes the client and, through ON DELETE CASCADE, its codes,
 // grants, tokens and consents, or returns store.ErrNotFound.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	return s.execOne(ctx, "delete client", "DELETE FROM clients WHERE id = $1", id)
+	if err := s.execOne(ctx, "delete client", "DELETE FROM clients WHERE id = $1", id); err != nil {
+		return err
+	}
+	s.announce(ctx)
+	return nil
 }

@@ -139,6 +139,7 @@ func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error
 	if err := revokeGrant(ctx, s.pool, id, now); err != nil {
 		return s.fail("revoke grant", err)
 	}
+	s.announce(ctx)
 	return nil
 }
 

@@ -46,6 +46,8 @@ type Store struct {
 	queryTimeout time.Duration
 	applied      []string
 	closed       atomic.Bool
+	// channel announces changes to the instances sharing the schema.
+	channel string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -73,7 +75,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", classify(err))
 	}
-	return &Store{pool: pool, queryTimeout: opts.QueryTimeout, applied: applied}, nil
+	var schema string
+	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: open: %w", classify(err))
+	}
+	return &Store{pool: pool, queryTimeout: opts.QueryTimeout, applied: applied, channel: changesChannel(schema)}, nil
 }
 
 // Applied returns the names of the migrations that Open applied, oldest

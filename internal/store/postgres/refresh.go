@@ -78,6 +78,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, r store.Rotation) (store
 		return store.RefreshToken{}, s.fail("rotate refresh token", err)
 	}
 	if reused {
+		s.announce(ctx) // the family was revoked
 		return store.RefreshToken{}, s.fail("rotate refresh token", store.ErrReused)
 	}
 	return next, nil

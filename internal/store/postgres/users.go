@@ -100,5 +100,9 @@ func (s *Store) SetUserPassword(ctx context.Context, id, passwordHash string, no
 // DeleteUser removes the user and, through ON DELETE CASCADE, their codes,
 // grants, tokens, sessions and consents, or returns store.ErrNotFound.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	return s.execOne(ctx, "delete user", "DELETE FROM users WHERE id = $1", id)
+	if err := s.execOne(ctx, "delete user", "DELETE FROM users WHERE id = $1", id); err != nil {
+		return err
+	}
+	s.announce(ctx)
+	return nil
 }

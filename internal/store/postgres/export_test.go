@@ -1,0 +1,4 @@
+package postgres
+
+// ChangesChannel is changesChannel, for the tests outside the package.
+var ChangesChannel = changesChannel
