@@ -53,7 +53,8 @@ latchkey bench --grant authorization-code --client-id demo-web --username demo -
 
 // benchFlags are the flags of latchkey bench.
 type benchFlags struct {
-	issuer, grant, clientID, secret, authMethod   string
+	serverFlags
+	grant                                         string
 	username, password, scope, redirectURI, token string
 	concurrency                                   int
 	requests                                      int64
@@ -62,15 +63,8 @@ type benchFlags struct {
 }
 
 func (b *benchFlags) register(fs *flag.FlagSet, getenv func(string) string) {
-	issuer := getenv("LATCHKEY_ISSUER")
-	if issuer == "" {
-		issuer = "http://127.0.0.1:8080"
-	}
-	fs.StringVar(&b.issuer, "issuer", issuer, "the authorization server's issuer `URL` (LATCHKEY_ISSUER); endpoints are discovered from it")
+	b.serverFlags.register(fs, getenv)
 	fs.StringVar(&b.grant, "grant", string(loadgen.ClientCredentials), "the `grant` one request makes: client-credentials, password, refresh, introspect or authorization-code")
-	fs.StringVar(&b.clientID, "client-id", getenv("LATCHKEY_CLIENT_ID"), "client `id` (LATCHKEY_CLIENT_ID)")
-	fs.StringVar(&b.secret, "client-secret", "", "client `secret` (prefer LATCHKEY_CLIENT_SECRET: flags show in ps)")
-	fs.StringVar(&b.authMethod, "auth-method", "basic", "client authentication: `basic` (client_secret_basic) or post (client_secret_post)")
 	fs.StringVar(&b.username, "username", getenv("LATCHKEY_USERNAME"), "resource owner's `username` (LATCHKEY_USERNAME; password, refresh, authorization-code)")
 	fs.StringVar(&b.password, "password", "", "resource owner's `password` (prefer LATCHKEY_PASSWORD: flags show in ps)")
 	fs.StringVar(&b.scope, "scope", "", "requested `scopes`, space-separated (default: the server's)")
@@ -98,9 +92,7 @@ func runBench(ctx context.Context, args []string, e env) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if b.secret == "" {
-		b.secret = e.getenv("LATCHKEY_CLIENT_SECRET")
-	}
+	b.secretFromEnv(e.getenv)
 	if b.password == "" {
 		b.password = e.getenv("LATCHKEY_PASSWORD")
 	}

@@ -55,3 +55,28 @@ type flagRegistrar interface {
 	BoolVar(p *bool, name string, value bool, usage string)
 	Var(value flag.Value, name, usage string)
 }
+
+// serverFlags say which authorization server to talk to and as which
+// client; the client-side commands (token, bench) share them.
+type serverFlags struct {
+	issuer, clientID, secret, authMethod string
+}
+
+func (c *serverFlags) register(fs *flag.FlagSet, getenv func(string) string) {
+	issuer := getenv("LATCHKEY_ISSUER")
+	if issuer == "" {
+		issuer = "http://127.0.0.1:8080"
+	}
+	fs.StringVar(&c.issuer, "issuer", issuer, "the authorization server's issuer `URL` (LATCHKEY_ISSUER); endpoints are discovered from it")
+	fs.StringVar(&c.clientID, "client-id", getenv("LATCHKEY_CLIENT_ID"), "client `id` (LATCHKEY_CLIENT_ID)")
+	fs.StringVar(&c.secret, "client-secret", "", "client `secret` (prefer LATCHKEY_CLIENT_SECRET: flags show in ps)")
+	fs.StringVar(&c.authMethod, "auth-method", "basic", "client authentication: `basic` (client_secret_basic) or post (client_secret_post)")
+}
+
+// secretFromEnv takes the secret from LATCHKEY_CLIENT_SECRET unless
+// --client-secret gave one; call it after parsing.
+func (c *serverFlags) secretFromEnv(getenv func(string) string) {
+	if c.secret == "" {
+		c.secret = getenv("LATCHKEY_CLIENT_SECRET")
+	}
+}

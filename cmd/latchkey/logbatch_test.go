@@ -91,7 +91,9 @@ func TestLogBatcherBoundsItsBuffer(t *testing.T) {
 	written := make(chan int, 1)
 	go func() {
 		n := 0
-		for range 2 * maxPendingLog / len(line) {
+		// At most one batch (≤ maxPendingLog + a line) can be stuck in the
+		// stalled write and as much again pending: 4 MiB must block.
+		for range 4 * maxPendingLog / len(line) {
 			b.Write(line)
 			n++
 		}

@@ -25,8 +25,9 @@ latchkey token revoke --client-id demo-app TOKEN`
 
 // tokenFlags are the flags every token subcommand takes.
 type tokenFlags struct {
-	issuer, clientID, secret, scope, authMethod, output string
-	trace                                               bool
+	serverFlags
+	scope, output string
+	trace         bool
 	// subcommand-specific
 	username, password, redirectURI, hint string
 	noBrowser, passwordStdin              bool
@@ -34,15 +35,8 @@ type tokenFlags struct {
 }
 
 func (t *tokenFlags) register(fs *flag.FlagSet, getenv func(string) string) {
-	issuer := getenv("LATCHKEY_ISSUER")
-	if issuer == "" {
-		issuer = "http://127.0.0.1:8080"
-	}
-	fs.StringVar(&t.issuer, "issuer", issuer, "the authorization server's issuer `URL` (LATCHKEY_ISSUER); endpoints are discovered from it")
-	fs.StringVar(&t.clientID, "client-id", getenv("LATCHKEY_CLIENT_ID"), "client `id` (LATCHKEY_CLIENT_ID)")
-	fs.StringVar(&t.secret, "client-secret", "", "client `secret` (prefer LATCHKEY_CLIENT_SECRET: flags show in ps)")
+	t.serverFlags.register(fs, getenv)
 	fs.StringVar(&t.scope, "scope", "", "requested `scopes`, space- or comma-separated")
-	fs.StringVar(&t.authMethod, "auth-method", "basic", "client authentication: `basic` (client_secret_basic) or post (client_secret_post)")
 	fs.StringVar(&t.output, "o", "json", "output: `json` (the whole response) or token (the bare access token)")
 	fs.BoolVar(&t.trace, "trace", false, "print every HTTP request and response, numbered as steps, secrets masked (to stderr)")
 	fs.StringVar(&t.username, "username", "", "resource owner's `username` (password)")
@@ -81,9 +75,7 @@ func runToken(ctx context.Context, args []string, e env) error {
 	if len(rest) > 1 {
 		return usageError{fmt.Sprintf("unexpected arguments: %s", strings.Join(rest[1:], " "))}
 	}
-	if t.secret == "" {
-		t.secret = e.getenv("LATCHKEY_CLIENT_SECRET")
-	}
+	t.secretFromEnv(e.getenv)
 	switch sub { // before discovery, so a typo is not reported as a network error
 	case "client-credentials", "password", "authorization-code", "refresh", "introspect", "revoke":
 	default:

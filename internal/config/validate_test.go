@@ -130,6 +130,10 @@ func TestTokenAndKeyRules(t *testing.T) {
 		{"max conns", "database:\n  max_conns: 0", "2: database.max_conns: must be at least 1"},
 		{"connect timeout", "database:\n  connect_timeout: 0", "2: database.connect_timeout: must be longer than 0"},
 		{"query timeout", "database:\n  query_timeout: -5s", "2: database.query_timeout: must be longer than 0"},
+		{"cache ttl negative", "database:\n  cache_ttl: -1s", "2: database.cache_ttl: must be from 0 (no cache) to 1m; 1s is usual"},
+		{"cache ttl too long", "database:\n  cache_ttl: 2m", "2: database.cache_ttl: must be from 0 (no cache) to 1m; 1s is usual"},
+		{"pprof listen", "debug:\n  pprof_listen: localhost", "2: debug.pprof_listen: must be host:port, like 127.0.0.1:6060"},
+		{"pprof port", "debug:\n  pprof_listen: 127.0.0.1:http", "2: debug.pprof_listen: the port must be a number from 0 to 65535"},
 		{"gc interval", "gc:\n  interval: 0", "2: gc.interval: must be longer than 0"},
 		{"gc batch", "gc:\n  batch: 0", "2: gc.batch: must be at least 1"},
 	})

@@ -66,7 +66,7 @@ func TestRevocationCacheOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	if g.activeOf(t, at) {
-		t.Fatal("with revocation_cache_ttl 0, a revocation in the database must show at once")
+		t.Fatal("with database.cache_ttl 0, a revocation in the database must show at once")
 	}
 }
 
