@@ -43,6 +43,30 @@ type Error struct {
 	Challenge string
 	// RetryAfter, when positive, is sent as a Retry-After header in seconds.
 	RetryAfter time.Duration
+
+	// RedirectURI, set only once the client and its redirect URI are
+	// verified, sends the error of a browser endpoint back to the client
+	// with State (RFC 6749 §4.1.2.1); without it the error is shown to the
+	// user on a page and never redirected (S012).
+	RedirectURI, State string
+	// Title and Advice are what the error page shows a person: a heading
+	// and what to do next, around the Description. Empty means a generic
+	// text for the code.
+	Title, Advice string
+}
+
+// Page returns an error for the error page of a browser endpoint: a
+// heading, the message and what to do next.
+func Page(code string, status int, title, message, advice string) *Error {
+	return &Error{Code: code, Status: status, Title: title, Description: message, Advice: advice}
+}
+
+// ToClient returns a copy of e that a browser endpoint redirects to the
+// verified redirectURI with state, instead of showing it.
+func (e *Error) ToClient(redirectURI, state string) *Error {
+	c := *e
+	c.RedirectURI, c.State = redirectURI, state
+	return &c
 }
 
 // Errorf returns an *Error with code and a formatted description.

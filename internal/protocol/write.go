@@ -31,7 +31,8 @@ type errorBody struct {
 }
 
 // WriteError writes e as an RFC 6749 §5.2 JSON error with its status and
-// headers. Server errors never carry a description.
+// headers. Server errors never carry a description. An error without a
+// code is a bare challenge (RFC 6750 §3.1: no token was sent), with no body.
 func WriteError(w http.ResponseWriter, e *Error) {
 	h := w.Header()
 	NoStore(h)
@@ -41,6 +42,10 @@ func WriteError(w http.ResponseWriter, e *Error) {
 	if e.RetryAfter > 0 {
 		secs := int(e.RetryAfter.Seconds() + 0.999)
 		h.Set("Retry-After", strconv.Itoa(secs))
+	}
+	if e.Code == "" {
+		w.WriteHeader(e.HTTPStatus())
+		return
 	}
 	desc := SafeDescription(e.Description)
 	if e.Code == ErrServerError {

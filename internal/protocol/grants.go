@@ -1,0 +1,37 @@
+package protocol
+
+// Grant type values (RFC 6749 §4, §6). The grants Latchkey implements,
+// with what each needs and may issue, are declared once, in the server's
+// grant registry; these are only the names the rest of the code refers to.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantPassword          = "password"
+	GrantClientCredentials = "client_credentials"
+	GrantRefreshToken      = "refresh_token"
+)
+
+// GrantInfo describes one grant type: what the token endpoint, the
+// metadata, configuration validation and the CLI need to know of it
+// without running it.
+type GrantInfo struct {
+	// Type is the grant_type value.
+	Type string
+	// Summary says in a few words what the grant is for (CLI help).
+	Summary string
+	// Public reports whether public clients may use it (RFC 6749 §2.1):
+	// grants where the client proves nothing but its id are confidential-only.
+	Public bool
+	// User reports whether the grant acts for a resource owner; without
+	// one the client acts for itself.
+	User bool
+	// Refresh reports whether the grant starts a refresh-token chain for a
+	// client that may refresh (RFC 9700 §4.14.2); client credentials never
+	// does (S028), and the refresh grant continues a chain.
+	Refresh bool
+	// Redirect reports whether the grant runs through the front channel and
+	// so needs the client's registered redirect URIs.
+	Redirect bool
+	// Legacy marks a grant that OAuth 2.1 drops: it is advertised in the
+	// metadata only while some client may use it.
+	Legacy bool
+}
