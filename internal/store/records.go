@@ -12,11 +12,15 @@ type Client struct {
 	// SecretHash is "" for public clients, "sha256:<base64url>" for secrets
 	// Latchkey generated, or an argon2id PHC string for secrets from the
 	// config file.
-	SecretHash             string
-	Public                 bool
-	RedirectURIs           []string
-	PostLogoutRedirectURIs []string
-	GrantTypes             []string
+	SecretHash string
+	Public     bool
+	// TokenEndpointAuthMethod is how the client authenticates (RFC 7591
+	// §2): "" means the default for its kind, client_secret_basic or
+	// client_secret_post for a confidential client and none for a public one.
+	TokenEndpointAuthMethod string
+	RedirectURIs            []string
+	PostLogoutRedirectURIs  []string
+	GrantTypes              []string
 	// Scopes the client may be granted; DefaultScopes are granted when a
 	// request names none (empty means all of Scopes).
 	Scopes        []string

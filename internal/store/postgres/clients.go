@@ -12,10 +12,10 @@ import (
 const clientColumns = `id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris,
 	grant_types, scopes, default_scopes, audience, access_token_format, access_token_ttl,
 	refresh_token_ttl, refresh_grace, id_token_alg, introspection, skip_consent, source,
-	created_at, updated_at`
+	created_at, updated_at, token_endpoint_auth_method`
 
 // clientValues are the placeholders of clientColumns.
-const clientValues = `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
+const clientValues = `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`
 
 // scanClient reads one row of clientColumns.
 func scanClient(row pgx.Row) (store.Client, error) {
@@ -24,7 +24,7 @@ func scanClient(row pgx.Row) (store.Client, error) {
 		listCol{&c.PostLogoutRedirectURIs}, listCol{&c.GrantTypes}, listCol{&c.Scopes},
 		listCol{&c.DefaultScopes}, listCol{&c.Audience}, &c.AccessTokenFormat, &c.AccessTokenTTL,
 		&c.RefreshTokenTTL, &c.RefreshGrace, &c.IDTokenAlg, &c.Introspection, &c.SkipConsent, &c.Source,
-		tsCol{&c.CreatedAt}, tsCol{&c.UpdatedAt})
+		tsCol{&c.CreatedAt}, tsCol{&c.UpdatedAt}, &c.TokenEndpointAuthMethod)
 	return c, err
 }
 
@@ -34,7 +34,7 @@ func clientArgs(c store.Client) []any {
 		list(c.PostLogoutRedirectURIs), list(c.GrantTypes), list(c.Scopes),
 		list(c.DefaultScopes), list(c.Audience), c.AccessTokenFormat, c.AccessTokenTTL,
 		c.RefreshTokenTTL, c.RefreshGrace, c.IDTokenAlg, c.Introspection, c.SkipConsent, c.Source,
-		ts(c.CreatedAt), ts(c.UpdatedAt)}
+		ts(c.CreatedAt), ts(c.UpdatedAt), c.TokenEndpointAuthMethod}
 }
 
 // GetClient returns the client with id, or store.ErrNotFound.
@@ -83,7 +83,8 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 			access_token_ttl = excluded.access_token_ttl, refresh_token_ttl = excluded.refresh_token_ttl,
 			refresh_grace = excluded.refresh_grace, id_token_alg = excluded.id_token_alg,
 			introspection = excluded.introspection, skip_consent = excluded.skip_consent,
-			source = excluded.source, updated_at = excluded.updated_at`
+			source = excluded.source, updated_at = excluded.updated_at,
+			token_endpoint_auth_method = excluded.token_endpoint_auth_method`
 	if err := s.exec(ctx, "upsert client", q, clientArgs(c)...); err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ type clientSettings struct {
 	IDTokenAlg             string   `json:"id_token_alg,omitempty"`
 	Introspection          bool     `json:"introspection,omitempty"`
 	SkipConsent            bool     `json:"skip_consent,omitempty"`
+	AuthMethod             string   `json:"token_endpoint_auth_method,omitempty"`
 }
 
 // settingsOf encodes the settings column of c.
@@ -43,6 +44,7 @@ func settingsOf(c store.Client) string {
 		IDTokenAlg:             c.IDTokenAlg,
 		Introspection:          c.Introspection,
 		SkipConsent:            c.SkipConsent,
+		AuthMethod:             c.TokenEndpointAuthMethod,
 	})
 	return string(b)
 }
@@ -75,6 +77,7 @@ func scanClient(row scanner) (store.Client, error) {
 	c.IDTokenAlg = cs.IDTokenAlg
 	c.Introspection = cs.Introspection
 	c.SkipConsent = cs.SkipConsent
+	c.TokenEndpointAuthMethod = cs.AuthMethod
 	return c, nil
 }
 

@@ -1,0 +1,288 @@
+// Package readcache wraps a store.Store with a short read cache for the
+// two hot reads of the server: the client record behind every client
+// authentication, and the IsRevoked answer behind every introspection and
+// userinfo call. A change made through the wrapper purges the cache
+// before it returns; a change made through another instance or the CLI
+// shows within the TTL (or at once, when the caller purges on the
+// store's change announcements).
+//
+// The wrapper writes out every method of store.Store instead of embedding
+// it, so that a method added to the interface does not compile until it
+// is decided here whether it purges.
+package readcache
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Default bounds: a revocation answer is about 150 bytes, a client record
+// about 1 KiB.
+const (
+	defaultClientEntries     = 4096
+	defaultRevocationEntries = 16384
+)
+
+// Options tune the cache.
+type Options struct {
+	// TTL is how long an answer is reused; 0 turns the cache off.
+	TTL time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// ClientEntries and RevocationEntries bound the two caches; 0 means
+	// 4096 and 16384.
+	ClientEntries, RevocationEntries int
+}
+
+// Store is a store.Store whose GetClient and IsRevoked answers are reused
+// for a TTL.
+type Store struct {
+	st          store.Store
+	now         func() time.Time
+	clients     *cache[string, store.Client]
+	revocations *cache[revocationKey, bool]
+}
+
+// revocationKey is one IsRevoked question.
+type revocationKey struct{ jti, grantID string }
+
+// New wraps st.
+func New(st store.Store, opts Options) *Store {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ClientEntries <= 0 {
+		opts.ClientEntries = defaultClientEntries
+	}
+	if opts.RevocationEntries <= 0 {
+		opts.RevocationEntries = defaultRevocationEntries
+	}
+	return &Store{
+		st:          st,
+		now:         opts.Now,
+		clients:     newCache[string, store.Client](opts.TTL, opts.ClientEntries),
+		revocations: newCache[revocationKey, bool](opts.TTL, opts.RevocationEntries),
+	}
+}
+
+// Purge forgets every cached answer: call it when another instance or
+// the CLI announces a change.
+func (s *Store) Purge() {
+	s.clients.purge()
+	s.revocations.purge()
+}
+
+// Unwrap returns the wrapped store.
+func (s *Store) Unwrap() store.Store { return s.st }
+
+// after purges once a change has been made, whatever its outcome: a
+// failed call may still have committed.
+func (s *Store) after(err error) error {
+	s.Purge()
+	return err
+}
+
+// GetClient is cached.
+func (s *Store) GetClient(ctx context.Context, id string) (store.Client, error) {
+	return s.clients.get(ctx, id, s.now(), false, func(ctx context.Context) (store.Client, error) {
+		return s.st.GetClient(ctx, id)
+	})
+}
+
+// GetClientFresh reads the client past the cache and keeps the fresh
+// record: a client whose credentials fail is read this way before the
+// failure counts, so a secret rotated elsewhere works at once.
+func (s *Store) GetClientFresh(ctx context.Context, id string) (store.Client, error) {
+	return s.clients.get(ctx, id, s.now(), true, func(ctx context.Context) (store.Client, error) {
+		return s.st.GetClient(ctx, id)
+	})
+}
+
+// IsRevoked is cached.
+func (s *Store) IsRevoked(ctx context.Context, jti, grantID string) (bool, error) {
+	return s.revocations.get(ctx, revocationKey{jti, grantID}, s.now(), false, func(ctx context.Context) (bool, error) {
+		return s.st.IsRevoked(ctx, jti, grantID)
+	})
+}
+
+// Writes that change a client record or what IsRevoked answers purge.
+
+// CreateClient purges (errors are never cached, so this is for clarity).
+func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
+	return s.after(s.st.CreateClient(ctx, c))
+}
+
+// UpsertClient purges.
+func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
+	return s.after(s.st.UpsertClient(ctx, c))
+}
+
+// SetClientSecret purges.
+func (s *Store) SetClientSecret(ctx context.Context, id, secretHash string, now time.Time) error {
+	return s.after(s.st.SetClientSecret(ctx, id, secretHash, now))
+}
+
+// DeleteClient purges: the client and its grants are gone.
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	return s.after(s.st.DeleteClient(ctx, id))
+}
+
+// DeleteUser purges: the user's grants are gone.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	return s.after(s.st.DeleteUser(ctx, id))
+}
+
+// RevokeGrant purges.
+func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error {
+	return s.after(s.st.RevokeGrant(ctx, id, now))
+}
+
+// RevokeJTI purges.
+func (s *Store) RevokeJTI(ctx context.Context, jti string, exp time.Time) error {
+	return s.after(s.st.RevokeJTI(ctx, jti, exp))
+}
+
+// RotateRefreshToken purges when the store detected a reuse and revoked
+// the whole grant (RFC 9700 §4.14.2); a rotation that succeeds revokes
+// nothing.
+func (s *Store) RotateRefreshToken(ctx context.Context, r store.Rotation) (store.RefreshToken, error) {
+	rt, err := s.st.RotateRefreshToken(ctx, r)
+	if errors.Is(err, store.ErrReused) {
+		s.Purge()
+	}
+	return rt, err
+}
+
+// DeleteExpired purges: grants it removes are "gone" to IsRevoked.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
+	n, err := s.st.DeleteExpired(ctx, now, limit)
+	s.Purge()
+	return n, err
+}
+
+// Everything else reads past the cache, or writes records under fresh ids
+// (codes, grants, tokens, sessions, consents, counters, keys, users) that
+// no cached answer can be about, so it does not purge.
+
+// ListClients is not cached.
+func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
+	return s.st.ListClients(ctx)
+}
+
+// GetUser is not cached.
+func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
+	return s.st.GetUser(ctx, id)
+}
+
+// GetUserByUsername is not cached.
+func (s *Store) GetUserByUsername(ctx context.Context, username string) (store.User, error) {
+	return s.st.GetUserByUsername(ctx, username)
+}
+
+// ListUsers is not cached.
+func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) { return s.st.ListUsers(ctx) }
+
+// CreateUser does not purge: users are not cached.
+func (s *Store) CreateUser(ctx context.Context, u store.User) error { return s.st.CreateUser(ctx, u) }
+
+// UpsertUser does not purge: users are not cached.
+func (s *Store) UpsertUser(ctx context.Context, u store.User) (store.User, error) {
+	return s.st.UpsertUser(ctx, u)
+}
+
+// SetUserPassword does not purge: users are not cached.
+func (s *Store) SetUserPassword(ctx context.Context, id, passwordHash string, now time.Time) error {
+	return s.st.SetUserPassword(ctx, id, passwordHash, now)
+}
+
+// ListKeys is not cached (the key manager keeps its own snapshot).
+func (s *Store) ListKeys(ctx context.Context) ([]store.Key, error) { return s.st.ListKeys(ctx) }
+
+// AddKey does not purge: keys are not cached here.
+func (s *Store) AddKey(ctx context.Context, k store.Key, notSince time.Time) (bool, error) {
+	return s.st.AddKey(ctx, k, notSince)
+}
+
+// DeleteKey does not purge: keys are not cached here.
+func (s *Store) DeleteKey(ctx context.Context, kid string) error { return s.st.DeleteKey(ctx, kid) }
+
+// CreateAuthCode does not purge: a fresh code.
+func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
+	return s.st.CreateAuthCode(ctx, c)
+}
+
+// GetAuthCode is not cached.
+func (s *Store) GetAuthCode(ctx context.Context, digest string) (store.AuthCode, error) {
+	return s.st.GetAuthCode(ctx, digest)
+}
+
+// RedeemAuthCode does not purge: it stores a new grant and revokes nothing
+// (a replay's revocation goes through RevokeGrant).
+func (s *Store) RedeemAuthCode(ctx context.Context, digest string, now time.Time, iss store.Issue) error {
+	return s.st.RedeemAuthCode(ctx, digest, now, iss)
+}
+
+// SaveIssue does not purge: a new grant and tokens.
+func (s *Store) SaveIssue(ctx context.Context, iss store.Issue) error { return s.st.SaveIssue(ctx, iss) }
+
+// GetGrant is not cached.
+func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
+	return s.st.GetGrant(ctx, id)
+}
+
+// GetRefreshToken is not cached.
+func (s *Store) GetRefreshToken(ctx context.Context, digest string) (store.RefreshToken, error) {
+	return s.st.GetRefreshToken(ctx, digest)
+}
+
+// GetAccessToken is not cached.
+func (s *Store) GetAccessToken(ctx context.Context, digest string) (store.AccessToken, error) {
+	return s.st.GetAccessToken(ctx, digest)
+}
+
+// CreateSession does not purge.
+func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
+	return s.st.CreateSession(ctx, sess)
+}
+
+// GetSession is not cached.
+func (s *Store) GetSession(ctx context.Context, digest string, now time.Time) (store.Session, error) {
+	return s.st.GetSession(ctx, digest, now)
+}
+
+// DeleteSession does not purge.
+func (s *Store) DeleteSession(ctx context.Context, digest string) error {
+	return s.st.DeleteSession(ctx, digest)
+}
+
+// SaveConsent does not purge.
+func (s *Store) SaveConsent(ctx context.Context, c store.Consent) error { return s.st.SaveConsent(ctx, c) }
+
+// GetConsent is not cached.
+func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (store.Consent, error) {
+	return s.st.GetConsent(ctx, userID, clientID)
+}
+
+// AddFailure does not purge.
+func (s *Store) AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (store.Throttle, error) {
+	return s.st.AddFailure(ctx, key, now, window)
+}
+
+// GetThrottles is not cached.
+func (s *Store) GetThrottles(ctx context.Context, keys []string, now time.Time) ([]store.Throttle, error) {
+	return s.st.GetThrottles(ctx, keys, now)
+}
+
+// ClearFailures does not purge.
+func (s *Store) ClearFailures(ctx context.Context, key string) error { return s.st.ClearFailures(ctx, key) }
+
+// Ping asks the wrapped store.
+func (s *Store) Ping(ctx context.Context) error { return s.st.Ping(ctx) }
+
+// Close closes the wrapped store.
+func (s *Store) Close() error { return s.st.Close() }
+
+var _ store.Store = (*Store)(nil)
