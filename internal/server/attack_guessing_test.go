@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -25,9 +25,9 @@ type guessingFixture struct {
 }
 
 func newGuessingFixture(t *testing.T, perUser, perClient, perIP int) guessingFixture {
-	f := newFixture(t, func(c *config.Config) {
+	f := newFixture(t, func(c *server.Config) {
 		c.Limits.PerUsername, c.Limits.PerClient, c.Limits.PerIP = perUser, perClient, perIP
-		c.Limits.BaseDelay = config.Duration(time.Minute)
+		c.Limits.BaseDelay = time.Minute
 	})
 	secret := f.AddClient(t, store.Client{ID: "app", GrantTypes: []string{"password"}, Scopes: []string{"read"}})
 	f.AddUser(t, "alice", "wonderland", nil)

@@ -2,11 +2,12 @@ package server_test
 
 import (
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -91,10 +92,10 @@ func TestA21IssuerIgnoresHostHeaders(t *testing.T) {
 }
 
 // proxyFixture limits password failures per IP only.
-func proxyFixture(t *testing.T, trusted []string) guessingFixture {
-	f := newFixture(t, func(c *config.Config) {
+func proxyFixture(t *testing.T, trusted []netip.Prefix) guessingFixture {
+	f := newFixture(t, func(c *server.Config) {
 		c.Limits.PerUsername, c.Limits.PerClient, c.Limits.PerIP = 1000, 1000, 3
-		c.Limits.BaseDelay = config.Duration(time.Minute)
+		c.Limits.BaseDelay = time.Minute
 		c.TrustedProxies = trusted
 	})
 	secret := f.AddClient(t, store.Client{ID: "app", GrantTypes: []string{"password"}, Scopes: []string{"read"}})
@@ -121,7 +122,7 @@ func TestA21ForwardedForDoesNotBypassLimits(t *testing.T) {
 // guesses throttle that client only, and a client cannot escape its
 // counter by prepending addresses (S131, A21).
 func TestA21TrustedProxyIsHonoured(t *testing.T) {
-	f := proxyFixture(t, []string{"127.0.0.1/32"})
+	f := proxyFixture(t, []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")})
 	attacker := header("X-Forwarded-For", "203.0.113.7")
 	for range 3 {
 		wantOAuthError(t, f.password(t, "nobody", "x", attacker), http.StatusBadRequest, "invalid_grant")

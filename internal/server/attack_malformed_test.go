@@ -18,7 +18,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -267,9 +267,9 @@ func TestA15OtherEndpointsRefuseMalformedBodies(t *testing.T) {
 // counter, in the store or in memory, so that many addresses cannot fill
 // either with huge keys (A15: memory bounded).
 func TestA15ThrottleKeysBounded(t *testing.T) {
-	f := newFixture(t, func(c *config.Config) {
+	f := newFixture(t, func(c *server.Config) {
 		c.Limits.PerUsername, c.Limits.PerClient, c.Limits.PerIP = 3, 1000, 1000
-		c.Limits.BaseDelay = config.Duration(time.Minute)
+		c.Limits.BaseDelay = time.Minute
 	})
 	secret := f.AddClient(t, store.Client{ID: "app", GrantTypes: []string{"password"}})
 	long := "u" + strings.Repeat("é", 5_000) // a cut at a byte count would split a character

@@ -19,20 +19,19 @@ import (
 // POST (S006). It validates the request, then makes sure the user is
 // signed in and has consented, showing the login or consent page when
 // needed, and finally redirects back with a code.
-func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost {
-		w.Header().Set("Allow", "GET, HEAD, POST")
-		s.errorPage(w, r, http.StatusMethodNotAllowed, &pageError{title: "Method not allowed",
-			message: "The authorization endpoint answers GET and POST only.", advice: "Go back to the application and try again."})
-		return
-	}
+func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) error {
 	params, ok := authorizeParams(w, r)
 	if !ok {
-		s.errorPage(w, r, http.StatusBadRequest, &pageError{title: "Malformed request",
-			message: "The authorization request could not be read.", advice: "Go back to the application and try again."})
-		return
+		return protocol.Page(protocol.ErrInvalidRequest, http.StatusBadRequest, "Malformed request",
+			"The authorization request could not be read.", "Go back to the application and try again.")
 	}
-	s.continueAuthorize(w, r, params)
+	return s.continueAuthorize(w, r, params)
+}
+
+// authorizeNotAllowed is the page a method other than GET or POST gets.
+func authorizeNotAllowed() *protocol.Error {
+	return protocol.Page(protocol.ErrInvalidRequest, http.StatusMethodNotAllowed, "Method not allowed",
+		"The authorization endpoint answers GET and POST only.", "Go back to the application and try again.")
 }
 
 // authorizeParams reads the parameters from the query (GET) or the form
@@ -66,71 +65,54 @@ func authorizeParams(w http.ResponseWriter, r *http.Request) (url.Values, bool) 
 
 // continueAuthorize runs the flow for validated-or-not params: it is also
 // where login and consent lead back to.
-func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, params url.Values) {
+func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, params url.Values) error {
 	ctx := r.Context()
-	req := s.authorizeOrAnswer(w, r, params)
-	if req == nil {
-		return
+	req, err := s.authorizeRequest(r, params)
+	if err != nil {
+		return err
 	}
 	sess, user, err := s.signedIn(r)
 	if err != nil {
-		s.failPage(w, r, err)
-		return
+		return err
 	}
 	if s.mustLogin(req, sess) {
 		if req.hasPrompt("none") {
-			s.redirectError(w, r, req, protocol.Errorf(protocol.ErrLoginRequired, "the user is not signed in"))
-			return
+			return req.toClient(protocol.Errorf(protocol.ErrLoginRequired, "the user is not signed in"))
 		}
-		s.showLogin(w, r, req, loginView{Username: req.loginHint})
-		return
+		return s.showLogin(w, r, req, loginView{Username: req.loginHint})
 	}
 	need, err := s.needConsent(ctx, req, user)
 	if err != nil {
-		s.failPage(w, r, err)
-		return
+		return err
 	}
 	if need {
 		if req.hasPrompt("none") {
-			s.redirectError(w, r, req, protocol.Errorf(protocol.ErrConsentRequired, "the user has not consented"))
-			return
+			return req.toClient(protocol.Errorf(protocol.ErrConsentRequired, "the user has not consented"))
 		}
-		s.showConsent(w, r, req, user, sess)
-		return
+		return s.showConsent(w, r, req, user, sess)
 	}
-	s.issueCode(w, r, req, user, sess)
+	return s.issueCode(w, r, req, user, sess)
 }
 
-// authorizeOrAnswer validates params as an authorization request. When they
-// are not valid it answers — an error page when the client or redirect URI
-// cannot be trusted, else an error redirect — and returns nil.
-func (s *Server) authorizeOrAnswer(w http.ResponseWriter, r *http.Request, params url.Values) *authRequest {
-	req, pe, oe, err := s.parseAuthorize(r.Context(), params)
-	switch {
-	case err != nil:
-		s.failPage(w, r, err)
-		return nil
-	case pe != nil:
-		s.errorPage(w, r, http.StatusBadRequest, pe)
-		return nil
+// authorizeRequest validates params as an authorization request. An error
+// about the client or redirect URI is for the error page; any later one is
+// redirected to the verified redirect URI.
+func (s *Server) authorizeRequest(r *http.Request, params url.Values) (*authRequest, error) {
+	req, err := s.parseAuthorize(r.Context(), params)
+	if req != nil {
+		info(r.Context()).clientID = req.client.ID
 	}
-	info(r.Context()).clientID = req.client.ID
-	if oe != nil {
-		s.redirectError(w, r, req, oe)
-		return nil
-	}
-	return req
+	return req, err
 }
 
 // formRequest validates the authorization request that a login or consent
 // form carried back in its hidden "request" field.
-func (s *Server) formRequest(w http.ResponseWriter, r *http.Request, form protocol.Form) *authRequest {
+func (s *Server) formRequest(r *http.Request, form protocol.Form) (*authRequest, error) {
 	params, err := url.ParseQuery(form.Get("request"))
 	if err != nil {
-		s.errorPage(w, r, http.StatusBadRequest, malformedForm())
-		return nil
+		return nil, malformedForm()
 	}
-	return s.authorizeOrAnswer(w, r, params)
+	return s.authorizeRequest(r, params)
 }
 
 // signedIn returns the session and its user, or nils.
@@ -190,30 +172,28 @@ func identifiedClient(req *authRequest) bool {
 
 // issueCode stores a fresh code bound to everything the token request
 // must match (S017) and redirects with code, state and iss only.
-func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequest, user store.User, sess *store.Session) {
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequest, user store.User, sess *store.Session) error {
 	ctx := r.Context()
 	value, digest, err := token.New(token.PrefixCode, s.rand)
 	if err != nil {
-		s.failPage(w, r, err)
-		return
+		return err
 	}
 	now := s.now()
 	err = s.st.CreateAuthCode(ctx, store.AuthCode{
 		Digest: digest, ClientID: req.client.ID, UserID: user.ID, RedirectURI: req.redirectURI,
 		RedirectURIGiven: req.redirectGiven, CodeChallenge: req.challenge, Scopes: req.scopes, Nonce: req.nonce,
-		AuthTime: sess.AuthTime, SessionID: sess.Digest, CreatedAt: now, ExpiresAt: now.Add(s.cfg.Tokens.CodeTTL.D()),
+		AuthTime: sess.AuthTime, SessionID: sess.Digest, CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL),
 	})
 	if errors.Is(err, store.ErrConflict) {
 		// The same client sent this challenge before (S068, A3f).
-		s.redirectError(w, r, req, protocol.Errorf(protocol.ErrInvalidRequest,
+		return req.toClient(protocol.Errorf(protocol.ErrInvalidRequest,
 			"code_challenge was used before: make a new code_verifier for every request"))
-		return
 	}
 	if err != nil {
-		s.failPage(w, r, err)
-		return
+		return err
 	}
-	s.redirectTo(w, req, url.Values{"code": {value}})
+	s.redirectTo(w, req.redirectURI, req.state, url.Values{"code": {value}})
+	return nil
 }
 
 // resumeParams are the parameters to go back to /authorize with after the

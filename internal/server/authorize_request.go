@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -36,13 +37,11 @@ type authRequest struct {
 
 func (a *authRequest) hasPrompt(p string) bool { return slices.Contains(a.prompt, p) }
 
-// pageError is an authorization error that must not be redirected: the
-// client or the redirect URI cannot be trusted (RFC 6749 §4.1.2.1, S012).
-type pageError struct {
-	title, message, advice string
+// toClient makes e an error redirected to the request's verified redirect
+// URI with its state.
+func (a *authRequest) toClient(e *protocol.Error) *protocol.Error {
+	return e.ToClient(a.redirectURI, a.state)
 }
-
-func (e *pageError) Error() string { return e.title + ": " + e.message }
 
 // Limits on parameters that are echoed or stored.
 const (
@@ -54,9 +53,9 @@ const (
 // parseAuthorize validates an authorization request in the order RFC 6749
 // §4.1.2.1 prescribes: first client_id and redirect_uri, whose errors are
 // shown to the user and never redirected (S012); then everything else,
-// whose errors are redirected to the verified redirect URI (S020). Exactly
-// one of the results is non-nil besides a possibly partial request.
-func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (*authRequest, *pageError, *protocol.Error, error) {
+// whose errors are redirected to the verified redirect URI (S020). Once
+// the redirect URI is verified, the request comes back even with an error.
+func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (*authRequest, error) {
 	once := func(name string) (string, bool) {
 		vs := params[name]
 		if len(vs) > 1 {
@@ -69,18 +68,18 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (*authRe
 	}
 	clientID, ok := once("client_id")
 	if !ok || clientID == "" {
-		return nil, badClientPage(), nil, nil
+		return nil, badClientPage()
 	}
 	client, err := s.st.GetClient(ctx, clientID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, badClientPage(), nil, nil
+		return nil, badClientPage()
 	}
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("authorize: look up client: %w", err)
+		return nil, fmt.Errorf("authorize: look up client: %w", err)
 	}
 	redirect, ok := once("redirect_uri")
 	if !ok {
-		return nil, badRedirectPage(), nil, nil
+		return nil, badRedirectPage()
 	}
 	req := &authRequest{client: client, params: params, maxAge: -1, redirectGiven: redirect != ""}
 	switch {
@@ -89,13 +88,16 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (*authRe
 	case redirect == "" && len(client.RedirectURIs) == 1:
 		req.redirectURI = client.RedirectURIs[0]
 	default:
-		return nil, badRedirectPage(), nil, nil
+		return nil, badRedirectPage()
 	}
 	// From here on errors go back to the client, with state when it came.
 	if st := params["state"]; len(st) == 1 && len(st[0]) <= maxStateLen {
 		req.state = st[0]
 	}
-	return req, nil, s.checkAuthorize(req, params), nil
+	if e := s.checkAuthorize(req, params); e != nil {
+		return req, req.toClient(e)
+	}
+	return req, nil
 }
 
 // checkAuthorize validates everything after the redirect URI.
@@ -215,20 +217,19 @@ func printableName(s string) string {
 	return protocol.SafeDescription(s)
 }
 
-func badClientPage() *pageError {
-	return &pageError{
-		title:   "Unknown application",
-		message: "The application that sent you here is not registered with this server.",
-		advice:  "Go back to the application and try again, or tell its developers: the client_id is missing or wrong.",
-	}
+// badClientPage: the client is unknown, so nothing may be redirected.
+func badClientPage() *protocol.Error {
+	return protocol.Page(protocol.ErrInvalidClient, http.StatusBadRequest, "Unknown application",
+		"The application that sent you here is not registered with this server.",
+		"Go back to the application and try again, or tell its developers: the client_id is missing or wrong.")
 }
 
-func badRedirectPage() *pageError {
-	return &pageError{
-		title:   "Redirect address not allowed",
-		message: "The application asked to send you to an address it has not registered, so you are not sent anywhere.",
-		advice:  "Go back to the application and try again, or tell its developers: the redirect_uri must match a registered one exactly.",
-	}
+// badRedirectPage: the redirect URI is not the client's, so nothing may be
+// redirected there (S012).
+func badRedirectPage() *protocol.Error {
+	return protocol.Page(protocol.ErrInvalidRequest, http.StatusBadRequest, "Redirect address not allowed",
+		"The application asked to send you to an address it has not registered, so you are not sent anywhere.",
+		"Go back to the application and try again, or tell its developers: the redirect_uri must match a registered one exactly.")
 }
 
 // matchRedirect compares a requested redirect URI with the registered ones

@@ -34,7 +34,7 @@ func TestAuthzPromptNone(t *testing.T) {
 		t.Fatalf("signed in and consented: %v, want a code", q)
 	}
 
-	s.Clock.Advance(s.Config.Tokens.SessionTTL.D() + time.Minute)
+	s.Clock.Advance(s.Config.SessionTTL + time.Minute)
 	p, _ = azParamsWith("web", "prompt", "none")
 	if q := b.authorize(p).callback(t, azCB); q.Get("error") != "login_required" {
 		t.Fatalf("the session expired: %v, want login_required", q)

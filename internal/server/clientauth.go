@@ -4,128 +4,203 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
 )
 
-// Client authentication methods (RFC 6749 §2.3.1, OpenID Connect Core §9).
-const (
-	authBasic = "client_secret_basic"
-	authPost  = "client_secret_post"
-	authNone  = "none"
-)
+// ClientAuthenticator verifies one client authentication method (RFC 6749
+// §2.3; the token_endpoint_auth_method of RFC 7591 §2). The server picks
+// the authenticator a client's registration names, so a new method is one
+// new ClientAuthenticator in Config.ClientAuthenticators.
+type ClientAuthenticator interface {
+	// Method is the token_endpoint_auth_method this authenticator verifies.
+	Method() protocol.AuthMethod
+	// Authenticate reports whether creds prove that the request comes from
+	// client c, which is registered with Method. It is called only with
+	// credentials presented as Method presents them: a secret for the
+	// secret methods, a client assertion for any other method except none.
+	// false without an error is a failed attempt, counted against the
+	// guessing limits; an error is the server's own failure.
+	Authenticate(ctx context.Context, c store.Client, creds protocol.Credentials) (bool, error)
+}
 
-// SecretHashPrefix marks the SHA-256 digest of a secret Latchkey generated.
-const SecretHashPrefix = "sha256:"
+// authenticators are the built-in methods, then extra ones (which may
+// replace a built-in of the same name).
+func (s *Server) authenticators(extra []ClientAuthenticator) map[protocol.AuthMethod]ClientAuthenticator {
+	m := map[protocol.AuthMethod]ClientAuthenticator{
+		protocol.AuthBasic: secretAuth{s, protocol.AuthBasic},
+		protocol.AuthPost:  secretAuth{s, protocol.AuthPost},
+		protocol.AuthNone:  noneAuth{},
+	}
+	for _, a := range extra {
+		m[a.Method()] = a
+	}
+	return m
+}
 
-// HashGeneratedSecret is the stored form of a secret Latchkey generated:
-// 32 random bytes need no slow hash, so checking one costs microseconds.
-func HashGeneratedSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return SecretHashPrefix + base64.RawURLEncoding.EncodeToString(sum[:])
+// AuthMethods are the client authentication methods the server has built
+// in, for configuration validation.
+func AuthMethods() []protocol.AuthMethod {
+	return []protocol.AuthMethod{protocol.AuthBasic, protocol.AuthPost, protocol.AuthNone}
+}
+
+// authMethodNames are the methods an endpoint advertises, secret methods
+// first; withNone adds none (public clients).
+func (s *Server) authMethodNames(withNone bool) []string {
+	var out []string
+	for _, m := range []protocol.AuthMethod{protocol.AuthBasic, protocol.AuthPost} {
+		out = append(out, string(m))
+	}
+	var extra []string
+	for m := range s.auth {
+		if m != protocol.AuthBasic && m != protocol.AuthPost && m != protocol.AuthNone {
+			extra = append(extra, string(m))
+		}
+	}
+	slices.Sort(extra)
+	out = append(out, extra...)
+	if withNone {
+		out = append(out, string(protocol.AuthNone))
+	}
+	return out
+}
+
+// registeredMethods are the methods client c may authenticate with: the
+// one it registered, or else the default for its kind.
+func registeredMethods(c store.Client) []protocol.AuthMethod {
+	switch {
+	case c.TokenEndpointAuthMethod != "":
+		return []protocol.AuthMethod{protocol.AuthMethod(c.TokenEndpointAuthMethod)}
+	case c.Public:
+		return []protocol.AuthMethod{protocol.AuthNone}
+	}
+	return []protocol.AuthMethod{protocol.AuthBasic, protocol.AuthPost}
 }
 
 // authenticateClient identifies the client of a request to the token,
-// introspection or revocation endpoint. Confidential clients prove their
-// secret by exactly one method (S002); public clients name themselves with
-// client_id (S014). Failures are counted per client and per IP, and a
-// client or IP past its limit waits (S005).
-func (s *Server) authenticateClient(r *http.Request, form protocol.Form) (store.Client, string, error) {
+// introspection or revocation endpoint. The credentials must come the way
+// the client registered (S002), and that method's authenticator checks
+// them; public clients name themselves with client_id (S014). Failures are
+// counted per client and per IP, and a client or IP past its limit waits
+// (S005).
+func (s *Server) authenticateClient(r *http.Request, form protocol.Form) (store.Client, protocol.AuthMethod, error) {
 	ctx := r.Context()
-	id, secret, method, perr := credentials(r, form)
+	creds, perr := protocol.ParseCredentials(r, form)
 	if perr != nil {
 		return store.Client{}, "", perr
 	}
+	id := creds.ClientID
 	info(ctx).clientID = id
 	keys := []limitKey{{"secret:client:" + id, s.cfg.Limits.PerClient}, {"secret:ip:" + s.clientIP(r).String(), s.cfg.Limits.PerIP}}
 	now := s.now()
 	if wait, _, _ := s.guard.wait(ctx, s.guard.local, keys, now); wait > 0 {
-		e := invalidClient("too many failed attempts; retry later")
+		e := protocol.InvalidClient("too many failed attempts; retry later")
 		e.RetryAfter = wait
 		return store.Client{}, "", e
 	}
-	c, err := s.cachedClient(ctx, id, now, false)
-	if errors.Is(err, store.ErrNotFound) {
+	failed := func() (store.Client, protocol.AuthMethod, error) {
 		_ = s.guard.fail(ctx, s.guard.local, keys, now)
-		return store.Client{}, "", invalidClient("client authentication failed")
+		return store.Client{}, "", protocol.InvalidClient("client authentication failed")
+	}
+	c, err := s.st.GetClient(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return failed()
 	}
 	if err != nil {
 		return store.Client{}, "", fmt.Errorf("authenticate client: %w", err)
 	}
-	switch {
-	case c.Public && secret != "":
-		return store.Client{}, "", invalidClient("a public client has no secret")
-	case c.Public:
-		return c, authNone, nil
-	case method == authNone:
-		return store.Client{}, "", invalidClient("client authentication is required")
-	}
-	ok, err := s.checkSecret(ctx, c, secret)
-	if err == nil && !ok && s.clients.ttl > 0 {
-		// The cached record may predate a secret rotation made elsewhere:
-		// a mismatch reads the client again before it counts as a failure.
-		cached := c
-		if c, err = s.cachedClient(ctx, id, now, true); err == nil && !c.Public &&
-			subtle.ConstantTimeCompare([]byte(c.SecretHash), []byte(cached.SecretHash)) == 0 {
-			ok, err = s.checkSecret(ctx, c, secret)
+	method, ok, err := s.verifyClient(ctx, c, creds)
+	if err == nil && !ok && method != "" {
+		// A cached record may predate a change made elsewhere (a rotated
+		// secret): a failure reads the client again before it counts.
+		if fr, isFresh := s.st.(freshReader); isFresh {
+			cached := c
+			if c, err = fr.GetClientFresh(ctx, id); err == nil && changed(cached, c) {
+				method, ok, err = s.verifyClient(ctx, c, creds)
+			}
 		}
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		_ = s.guard.fail(ctx, s.guard.local, keys, now)
-		return store.Client{}, "", invalidClient("client authentication failed")
-	}
-	if err != nil {
+	var pe *protocol.Error
+	switch {
+	case errors.As(err, &pe):
+		return store.Client{}, "", pe
+	case errors.Is(err, store.ErrNotFound):
+		return failed()
+	case err != nil:
 		return store.Client{}, "", fmt.Errorf("authenticate client %s: %w", id, err)
-	}
-	if !ok {
-		_ = s.guard.fail(ctx, s.guard.local, keys, now)
+	case !ok:
 		s.log.WarnContext(ctx, "client authentication failed", "client_id", c.ID, "ip", s.clientIP(r).String())
-		return store.Client{}, "", invalidClient("client authentication failed")
+		return failed()
 	}
 	return c, method, nil
 }
 
-// credentials extracts the client id and secret and the method used,
-// refusing two methods at once (S002, S153) and secrets in the URL (S004).
-func credentials(r *http.Request, form protocol.Form) (id, secret, method string, err *protocol.Error) {
-	if r.URL.Query().Has("client_secret") {
-		return "", "", "", protocol.Errorf(protocol.ErrInvalidRequest, "client credentials must not be sent in the URL")
-	}
-	auth := r.Header.Values("Authorization")
-	if len(auth) > 1 {
-		return "", "", "", protocol.Errorf(protocol.ErrInvalidRequest, "more than one Authorization header")
-	}
-	if len(auth) == 1 {
-		bid, bsecret, berr := protocol.ParseBasic(auth[0])
-		switch {
-		case errors.Is(berr, protocol.ErrNoBasic):
-			// Another scheme (Bearer, DPoP) is not client authentication.
-		case berr != nil:
-			return "", "", "", invalidClient("malformed Basic credentials")
-		case form.Has("client_secret"):
-			return "", "", "", protocol.Errorf(protocol.ErrInvalidRequest, "use one client authentication method, not two")
-		case form.Has("client_id") && form.Get("client_id") != bid:
-			return "", "", "", protocol.Errorf(protocol.ErrInvalidRequest, "client_id differs from the Basic credentials")
-		default:
-			return bid, bsecret, authBasic, nil
+// verifyClient checks creds against c with the authenticator of the method
+// they were presented by, which must be one c registered. A presentation
+// c did not register is a *protocol.Error (not counted as a guess);
+// method is "" then.
+func (s *Server) verifyClient(ctx context.Context, c store.Client, creds protocol.Credentials) (protocol.AuthMethod, bool, error) {
+	methods := registeredMethods(c)
+	method := creds.Presented
+	if creds.HasAssertion() {
+		method = methods[0] // an assertion method is registered alone
+		if len(methods) != 1 || method == protocol.AuthNone || method.UsesSecret() {
+			return "", false, protocol.InvalidClient("the client does not authenticate with a client assertion")
 		}
 	}
-	id = form.Get("client_id")
-	if id == "" {
-		return "", "", "", invalidClient("client authentication is required")
+	if !slices.Contains(methods, method) {
+		switch {
+		case slices.Contains(methods, protocol.AuthNone):
+			return "", false, protocol.InvalidClient("a public client has no secret")
+		case method == protocol.AuthNone:
+			return "", false, protocol.InvalidClient("client authentication is required")
+		}
+		return "", false, protocol.InvalidClient(fmt.Sprintf("the client authenticates with %s", methods[0]))
 	}
-	if form.Has("client_secret") {
-		return id, form.Get("client_secret"), authPost, nil
+	a, ok := s.auth[method]
+	if !ok {
+		s.log.ErrorContext(ctx, "client registered with an authentication method the server lacks", "client_id", c.ID, "method", string(method))
+		return "", false, protocol.InvalidClient("client authentication failed")
 	}
-	return id, "", authNone, nil
+	ok, err := a.Authenticate(ctx, c, creds)
+	return method, ok, err
+}
+
+// changed reports whether what authenticates c differs between two reads.
+func changed(old, cur store.Client) bool {
+	return !old.UpdatedAt.Equal(cur.UpdatedAt) || subtle.ConstantTimeCompare([]byte(old.SecretHash), []byte(cur.SecretHash)) == 0 ||
+		old.TokenEndpointAuthMethod != cur.TokenEndpointAuthMethod || old.Public != cur.Public
+}
+
+// noneAuth is the none method: a public client names itself, and nothing
+// more can be checked (RFC 6749 §2.1, S014).
+type noneAuth struct{}
+
+func (noneAuth) Method() protocol.AuthMethod { return protocol.AuthNone }
+
+func (noneAuth) Authenticate(context.Context, store.Client, protocol.Credentials) (bool, error) {
+	return true, nil
+}
+
+// secretAuth is client_secret_basic or client_secret_post: the presented
+// secret against the client's stored hash.
+type secretAuth struct {
+	s      *Server
+	method protocol.AuthMethod
+}
+
+func (a secretAuth) Method() protocol.AuthMethod { return a.method }
+
+func (a secretAuth) Authenticate(ctx context.Context, c store.Client, creds protocol.Credentials) (bool, error) {
+	return a.s.checkSecret(ctx, c, creds.Secret)
 }
 
 // checkSecret compares secret with the client's stored hash in constant
@@ -136,9 +211,8 @@ func (s *Server) checkSecret(ctx context.Context, c store.Client, secret string)
 	if secret == "" || c.SecretHash == "" {
 		return false, nil
 	}
-	if strings.HasPrefix(c.SecretHash, SecretHashPrefix) {
-		got := HashGeneratedSecret(secret)
-		return subtle.ConstantTimeCompare([]byte(got), []byte(c.SecretHash)) == 1, nil
+	if token.IsSecretDigest(c.SecretHash) {
+		return token.CheckSecretDigest(secret, c.SecretHash), nil
 	}
 	key := cacheKey(c.ID, secret, c.SecretHash)
 	now := s.now()
@@ -200,18 +274,11 @@ func (c *secretCache) add(k [32]byte, now time.Time) {
 	c.seen[k] = now
 }
 
-// requireConfidential is for endpoints where a public client's bare client_id is
-// not enough (introspection, RFC 7662 §2.1).
-func requireConfidential(c store.Client, method string) error {
-	if c.Public || method == authNone {
-		return invalidClient("this endpoint needs client authentication")
+// requireConfidential is for endpoints where a public client's bare
+// client_id is not enough (introspection, RFC 7662 §2.1).
+func requireConfidential(c store.Client, method protocol.AuthMethod) error {
+	if c.Public || method == protocol.AuthNone {
+		return protocol.InvalidClient("this endpoint needs client authentication")
 	}
 	return nil
-}
-
-// invalidClient is the one invalid_client answer: 401 with a Basic
-// challenge, whichever method the client tried. RFC 6749 §5.2 demands the
-// challenge when Basic was used (S033), and RFC 9110 §15.5.2 on every 401.
-func invalidClient(desc string) *protocol.Error {
-	return &protocol.Error{Code: protocol.ErrInvalidClient, Description: desc, Challenge: `Basic realm="latchkey"`}
 }

@@ -40,7 +40,7 @@ func describeScope(scope string) string {
 
 // showConsent renders the consent page: the client, each requested scope
 // in plain words, Allow and Deny, and a CSRF token bound to the session.
-func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *authRequest, user store.User, sess *store.Session) {
+func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *authRequest, user store.User, sess *store.Session) error {
 	host := req.redirectURI
 	if u, err := url.Parse(req.redirectURI); err == nil && u.Host != "" {
 		host = u.Scheme + "://" + u.Host
@@ -55,44 +55,39 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *authRe
 	for _, sc := range req.scopes {
 		v.Scopes = append(v.Scopes, scopeView{Name: sc, Description: describeScope(sc)})
 	}
-	if err := s.pages.Render(w, http.StatusOK, web.Consent, v); err != nil {
-		s.log.ErrorContext(r.Context(), "render consent page", "err", err)
-	}
+	s.render(w, r, web.Consent, v)
+	return nil
 }
 
 // handleConsent takes the user's decision. The form's CSRF token must match
 // the session (A7); Allow remembers the scopes for this client and issues
 // the code, Deny redirects with access_denied.
-func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
-	form, ok := s.pageForm(w, r, "the consent form")
-	if !ok {
-		return
+func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) error {
+	form, err := pageForm(r)
+	if err != nil {
+		return err
 	}
 	sess, user, err := s.signedIn(r)
 	if err != nil {
-		s.failPage(w, r, err)
-		return
+		return err
 	}
 	if sess == nil || !s.checkCSRF("consent", sess.Digest, form.Get("csrf")) {
-		s.errorPage(w, r, http.StatusForbidden, expiredForm())
-		return
+		return expiredForm()
 	}
-	req := s.formRequest(w, r, form)
-	if req == nil {
-		return
+	req, err := s.formRequest(r, form)
+	if err != nil {
+		return err
 	}
 	switch form.Get("decision") {
 	case "allow":
 		if err := s.rememberConsent(r, req, user); err != nil {
-			s.failPage(w, r, err)
-			return
+			return err
 		}
-		s.issueCode(w, r, req, user, sess)
+		return s.issueCode(w, r, req, user, sess)
 	case "deny":
-		s.redirectError(w, r, req, protocol.Errorf(protocol.ErrAccessDenied, "the user denied the request"))
-	default:
-		s.errorPage(w, r, http.StatusBadRequest, malformedForm())
+		return req.toClient(protocol.Errorf(protocol.ErrAccessDenied, "the user denied the request"))
 	}
+	return malformedForm()
 }
 
 // rememberConsent adds the granted scopes to what the user consented to

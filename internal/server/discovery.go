@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/protocol"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // metadataTTL bounds how stale the advertised grant types and scopes may
@@ -26,17 +26,17 @@ type metadataCache struct {
 // handleMetadata serves RFC 8414 and OpenID Connect Discovery metadata:
 // one document at both well-known URLs, whose issuer is the configured one
 // byte for byte and never taken from the Host header (S096, S098).
-func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) error {
 	body, err := s.metadata(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	// Public documents: any origin may read them (RFC 9700 §2.6, S120).
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	_, _ = w.Write(body)
+	return nil
 }
 
 func (s *Server) metadata(ctx context.Context) ([]byte, error) {
@@ -72,12 +72,8 @@ func (s *Server) buildMetadata(ctx context.Context) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metadata: list clients: %w", err)
 	}
-	grants := []string{protocol.GrantAuthorizationCode, protocol.GrantRefreshToken, protocol.GrantClientCredentials}
 	var scopes []string
 	for _, c := range clients {
-		if slices.Contains(c.GrantTypes, protocol.GrantPassword) && !slices.Contains(grants, protocol.GrantPassword) {
-			grants = append(grants, protocol.GrantPassword)
-		}
 		for _, sc := range c.Scopes {
 			if !slices.Contains(scopes, sc) {
 				scopes = append(scopes, sc)
@@ -88,30 +84,43 @@ func (s *Server) buildMetadata(ctx context.Context) (map[string]any, error) {
 		scopes = append(scopes, "openid")
 	}
 	slices.Sort(scopes)
-	secretMethods := []string{authBasic, authPost}
 	doc := map[string]any{
 		"issuer":                                s.issuer,
 		"token_endpoint":                        s.endpoint("/token"),
 		"jwks_uri":                              s.endpoint("/jwks"),
 		"introspection_endpoint":                s.endpoint("/introspect"),
 		"revocation_endpoint":                   s.endpoint("/revoke"),
-		"grant_types_supported":                 grants,
-		"token_endpoint_auth_methods_supported": append(slices.Clone(secretMethods), authNone),
-		"introspection_endpoint_auth_methods_supported": secretMethods,
-		"revocation_endpoint_auth_methods_supported":    append(slices.Clone(secretMethods), authNone),
+		"grant_types_supported":                 s.advertisedGrants(clients),
+		"token_endpoint_auth_methods_supported": s.authMethodNames(true),
+		"introspection_endpoint_auth_methods_supported": s.authMethodNames(false),
+		"revocation_endpoint_auth_methods_supported":    s.authMethodNames(true),
 		"scopes_supported": scopes,
 	}
 	s.addAuthorizationMetadata(doc)
 	return doc, nil
 }
 
+// advertisedGrants are the registry's grant types in its order, a legacy
+// grant only while some client may use it.
+func (s *Server) advertisedGrants(clients []store.Client) []string {
+	var out []string
+	for _, g := range grantRegistry() {
+		used := slices.ContainsFunc(clients, func(c store.Client) bool { return slices.Contains(c.GrantTypes, g.Type) })
+		if !g.Legacy || used {
+			out = append(out, g.Type)
+		}
+	}
+	return out
+}
+
 // handleJWKS publishes the public signing keys. The cache lifetime is
 // short next to the activation delay, so clients see a staged key before
 // it signs anything.
-func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
-	maxAge := min(300*time.Second, s.cfg.Keys.ActivationDelay.D()/4)
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) error {
+	maxAge := min(300*time.Second, s.cfg.KeyActivationDelay/4)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(maxAge.Seconds())))
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	_, _ = w.Write(s.keys.JWKS())
+	return nil
 }

@@ -116,8 +116,8 @@ func TestJWKSPublicOnly(t *testing.T) {
 	if m == nil {
 		t.Fatalf("Cache-Control %q has no max-age", r.Header.Get("Cache-Control"))
 	}
-	if age, _ := strconv.Atoi(m[1]); age <= 0 || time.Duration(age)*time.Second > f.Config.Keys.ActivationDelay.D()/2 {
-		t.Errorf("max-age %d is not well below the activation delay %v", age, f.Config.Keys.ActivationDelay.D())
+	if age, _ := strconv.Atoi(m[1]); age <= 0 || time.Duration(age)*time.Second > f.Config.KeyActivationDelay/2 {
+		t.Errorf("max-age %d is not well below the activation delay %v", age, f.Config.KeyActivationDelay)
 	}
 	seen := map[string]bool{}
 	var algs []string
@@ -178,7 +178,7 @@ func TestKeyRotationLifecycle(t *testing.T) {
 	if _, kid := mint(); kid != oldKID {
 		t.Errorf("signed with %s right after rotation, want the old %s", kid, oldKID)
 	}
-	f.Clock.Advance(f.Config.Keys.ActivationDelay.D() - time.Minute)
+	f.Clock.Advance(f.Config.KeyActivationDelay - time.Minute)
 	lastOld, kid := mint()
 	if kid != oldKID {
 		t.Errorf("signed with %s a minute before the activation delay ends, want the old %s", kid, oldKID)
@@ -198,7 +198,7 @@ func TestKeyRotationLifecycle(t *testing.T) {
 		t.Error("the old key left the JWKS during retention")
 	}
 
-	f.Clock.Advance(f.Config.Tokens.AccessTokenTTL.D() + time.Hour)
+	f.Clock.Advance(f.Config.AccessTokenTTL + time.Hour)
 	n, err := f.Keys.Prune(t.Context())
 	if err != nil || n != 3 {
 		t.Fatalf("prune after retention: %d keys, %v; want 3", n, err)

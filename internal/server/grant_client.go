@@ -7,13 +7,10 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// grantClientCredentials is RFC 6749 §4.4: a confidential client gets a
-// token for itself. No refresh token (S028); a JWT access token writes
+// grantClientCredentials is RFC 6749 §4.4: a confidential client (the
+// registry keeps public ones out) gets a token for itself. No refresh token (S028); a JWT access token writes
 // nothing to the database.
 func (s *Server) grantClientCredentials(t tokenRequest) (protocol.TokenResponse, error) {
-	if t.client.Public {
-		return protocol.TokenResponse{}, protocol.Errorf(protocol.ErrUnauthorizedClient, "public clients cannot use client credentials")
-	}
 	scopes, err := resolveScope(t.form.Get("scope"), t.client)
 	if err != nil {
 		return protocol.TokenResponse{}, err

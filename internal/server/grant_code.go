@@ -50,19 +50,11 @@ func (s *Server) grantAuthorizationCode(t tokenRequest) (protocol.TokenResponse,
 		return protocol.TokenResponse{}, fmt.Errorf("code: look up user: %w", err)
 	}
 	is := issuance{client: t.client, user: &user, scopes: code.Scopes, authTime: code.AuthTime, nonce: code.Nonce}
-	g, err := s.newGrant(&is, now)
+	m, iss, err := s.grantTokens(t, &is, now)
 	if err != nil {
 		return protocol.TokenResponse{}, err
 	}
-	access, accessRec, err := s.mintAccess(is, now)
-	if err != nil {
-		return protocol.TokenResponse{}, err
-	}
-	refresh, refreshRec, err := s.newRefresh(is, now)
-	if err != nil {
-		return protocol.TokenResponse{}, err
-	}
-	err = s.st.RedeemAuthCode(ctx, digest, now, store.Issue{Grant: g, Refresh: refreshRec, Access: accessRec})
+	err = s.st.RedeemAuthCode(ctx, digest, now, iss)
 	switch {
 	case errors.Is(err, store.ErrConflict): // a concurrent redemption won
 		code, err = s.st.GetAuthCode(ctx, digest)
@@ -75,7 +67,7 @@ func (s *Server) grantAuthorizationCode(t tokenRequest) (protocol.TokenResponse,
 	case err != nil:
 		return protocol.TokenResponse{}, fmt.Errorf("code: redeem: %w", err)
 	}
-	return s.respond(is, access, refresh, now)
+	return s.respond(is, m.access, m.refresh, now)
 }
 
 // checkCodeRequest runs every check that does not consume the code: the

@@ -1,22 +1,8 @@
 package server
 
 import (
-	"errors"
-	"fmt"
-	"github.com/latchkey/latchkey/internal/password"
-	"net/http"
-	"slices"
-	"strings"
-
 	"github.com/latchkey/latchkey/internal/protocol"
-	"github.com/latchkey/latchkey/internal/store"
 )
-
-// badCredentials is the one answer to every failed password check, so the
-// response never tells which part was wrong (A11).
-func badCredentials() *protocol.Error {
-	return protocol.Errorf(protocol.ErrInvalidGrant, "the username or password is incorrect")
-}
 
 // grantPassword is RFC 6749 §4.3, on only for clients that list it.
 // Guessing is limited per username, client and IP with progressive delays
@@ -36,109 +22,6 @@ func (s *Server) grantPassword(t tokenRequest) (protocol.TokenResponse, error) {
 		return protocol.TokenResponse{}, err
 	}
 	s.log.InfoContext(t.r.Context(), "password grant used", "client_id", t.client.ID, "user_id", user.ID)
-	now := s.now()
-	is := issuance{client: t.client, user: &user, scopes: scopes, authTime: now}
+	is := issuance{client: t.client, user: &user, scopes: scopes, authTime: s.now()}
 	return s.issueWithGrant(t, is)
-}
-
-// issueWithGrant starts a grant for is and stores it with its first
-// refresh token (and opaque access token) in one step.
-func (s *Server) issueWithGrant(t tokenRequest, is issuance) (protocol.TokenResponse, error) {
-	now := s.now()
-	g, err := s.newGrant(&is, now)
-	if err != nil {
-		return protocol.TokenResponse{}, err
-	}
-	access, accessRec, err := s.mintAccess(is, now)
-	if err != nil {
-		return protocol.TokenResponse{}, err
-	}
-	refresh, refreshRec, err := s.newRefresh(is, now)
-	if err != nil {
-		return protocol.TokenResponse{}, err
-	}
-	if err := s.st.SaveIssue(t.r.Context(), store.Issue{Grant: g, Refresh: refreshRec, Access: accessRec}); err != nil {
-		return protocol.TokenResponse{}, fmt.Errorf("store grant: %w", err)
-	}
-	return s.respond(is, access, refresh, now)
-}
-
-// throttleKeys are the counters a password attempt is charged to. The
-// username is folded to lower case so case variants share one counter.
-func (s *Server) throttleKeys(clientID, username, ip string) []limitKey {
-	return []limitKey{
-		{"pw:user:" + strings.ToLower(username), s.cfg.Limits.PerUsername},
-		{"pw:client:" + clientID, s.cfg.Limits.PerClient},
-		{"pw:ip:" + ip, s.cfg.Limits.PerIP},
-	}
-}
-
-// checkUserPassword checks a username and password under the shared
-// guessing limits; the login page uses it too. Every failure, including a
-// throttled attempt, is the same invalid_grant; a throttled attempt is not
-// checked at all, so a right password cannot get through early.
-//
-// The limit check, the hash and the recording of a failure happen inside
-// one slot of the hash gate, so concurrent guesses see each other's
-// failures: at most one attempt per slot can pass a limit at the same
-// moment, however many arrive at once (S025).
-func (s *Server) checkUserPassword(r *http.Request, clientID, username, pw string) (store.User, error) {
-	ctx := r.Context()
-	ip := s.clientIP(r).String()
-	keys := s.throttleKeys(clientID, username, ip)
-	var user store.User
-	var live []string
-	var verdict error // a refusal for the client; err below is a failure of the server
-	err := s.hashes.do(ctx, func() error {
-		now := s.now()
-		wait, l, err := s.guard.wait(ctx, s.st, keys, now)
-		if err != nil {
-			return err
-		}
-		if wait > 0 {
-			s.log.WarnContext(ctx, "password attempt throttled", "client_id", clientID, "username", username, "ip", ip)
-			e := badCredentials()
-			e.RetryAfter = wait
-			verdict = e
-			return nil
-		}
-		live = l
-		u, err := s.st.GetUserByUsername(ctx, username)
-		found := err == nil
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("look up user: %w", err)
-		}
-		hash := s.dummy
-		if found {
-			hash = u.PasswordHash
-		}
-		ok, err := password.Check(pw, hash)
-		if err != nil {
-			s.log.ErrorContext(ctx, "stored password hash is unusable", "user_id", u.ID, "err", err)
-		}
-		if !found || !ok {
-			if err := s.guard.fail(ctx, s.st, keys, now); err != nil {
-				return err
-			}
-			s.log.WarnContext(ctx, "password check failed", "client_id", clientID, "username", username, "ip", ip)
-			verdict = badCredentials()
-			return nil
-		}
-		user = u
-		return nil
-	})
-	if err != nil {
-		return store.User{}, err
-	}
-	if verdict != nil {
-		return store.User{}, verdict
-	}
-	// A success forgets the username's failures; most logins have none,
-	// and then nothing is written.
-	if slices.Contains(live, keys[0].key) {
-		if err := s.guard.clear(ctx, s.st, keys[0].key); err != nil {
-			return store.User{}, err
-		}
-	}
-	return user, nil
 }

@@ -7,15 +7,16 @@ import (
 )
 
 // handleHealthz answers while the process is alive.
-func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write([]byte("ok\n"))
+	return nil
 }
 
 // handleReadyz answers 200 while the store is reachable and 503 otherwise,
 // so a load balancer stops sending requests to an instance that cannot
 // serve them.
-func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -24,16 +25,18 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		s.log.WarnContext(ctx, "readiness check failed", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("store unavailable\n"))
-		return
+		return nil
 	}
 	_, _ = w.Write([]byte("ready\n"))
+	return nil
 }
 
 // handleMetrics serves the registry the server was given.
-func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
 	if s.gatherer == nil {
 		http.NotFound(w, r)
-		return
+		return nil
 	}
 	s.promHandler.ServeHTTP(w, r)
+	return nil
 }

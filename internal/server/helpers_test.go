@@ -14,7 +14,7 @@ import (
 
 	_ "modernc.org/sqlite" // the driver behind countRows' read-only handle
 
-	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
@@ -28,7 +28,14 @@ type fixture struct {
 
 // newFixture starts Latchkey on a SQLite file of the test's own; configure
 // (optional) edits the configuration first.
-func newFixture(t testing.TB, configure func(*config.Config)) *fixture {
+func newFixture(t testing.TB, configure func(*server.Config)) *fixture {
+	t.Helper()
+	return newFixtureOpts(t, testenv.Options{Configure: configure})
+}
+
+// newFixtureOpts is newFixture with every option of the environment; its
+// Store is replaced by the fixture's own SQLite file.
+func newFixtureOpts(t testing.TB, opts testenv.Options) *fixture {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "latchkey.db")
 	st, err := sqlite.Open(context.Background(), path)
@@ -36,13 +43,14 @@ func newFixture(t testing.TB, configure func(*config.Config)) *fixture {
 		t.Fatalf("open sqlite: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
-	env := testenv.New(t, testenv.Options{Store: st, Configure: configure})
+	opts.Store = st
+	env := testenv.New(t, opts)
 	return &fixture{Env: env, dbPath: path}
 }
 
 // generous raises the guessing limits so that a test sending many bad
 // requests on purpose is not throttled by its own earlier ones.
-func generous(c *config.Config) {
+func generous(c *server.Config) {
 	c.Limits.PerIP, c.Limits.PerClient, c.Limits.PerUsername = 100000, 100000, 100000
 }
 

@@ -1,7 +1,8 @@
 package server_test
 
 import (
-	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/testenv"
 	"net/http"
 	"testing"
 	"time"
@@ -24,13 +25,18 @@ func newGrantFixture(t *testing.T, format string) grantFixture {
 
 // newGrantFixtureWith is newGrantFixture with configure applied to the
 // configuration first.
-func newGrantFixtureWith(t *testing.T, format string, configure func(*config.Config)) grantFixture {
-	f := newFixture(t, configure)
+func newGrantFixtureWith(t *testing.T, format string, configure func(*server.Config)) grantFixture {
+	return newGrantFixtureOpts(t, format, testenv.Options{Configure: configure})
+}
+
+// newGrantFixtureOpts is newGrantFixture on an environment built with opts.
+func newGrantFixtureOpts(t *testing.T, format string, opts testenv.Options) grantFixture {
+	f := newFixtureOpts(t, opts)
 	g := grantFixture{fixture: f, alice: f.AddUser(t, "alice", "wonderland", nil)}
 	g.app = f.AddClient(t, store.Client{ID: "app", GrantTypes: []string{"password", "refresh_token", "client_credentials"},
 		Scopes: []string{"read", "write"}, AccessTokenFormat: format})
 	g.rs = f.AddClient(t, store.Client{ID: "rs", GrantTypes: []string{"client_credentials"}, Introspection: true})
-	f.AddClient(t, store.Client{ID: "spa", Public: true, GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read"}})
+	f.AddClient(t, store.Client{ID: "spa", Public: true, GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"read"}})
 	return g
 }
 
@@ -192,9 +198,11 @@ func TestRevokeJWTAccessToken(t *testing.T) {
 // TestRevokeByPublicClient checks RFC 7009 §2.1 for public clients: they
 // identify with client_id and may revoke their own tokens.
 func TestRevokeByPublicClient(t *testing.T) {
-	g := newGrantFixture(t, "jwt")
-	body := wantToken(t, post(t, g.Env, "/token", formOf("grant_type", "password", "username", "alice",
-		"password", "wonderland", "client_id", "spa")))
+	c := newCodeFixture(t) // a public client gets tokens through the code grant only (S027)
+	g := grantFixture{fixture: c.fixture, alice: c.alice,
+		rs: c.AddClient(t, store.Client{ID: "rs", GrantTypes: []string{"client_credentials"}, Introspection: true})}
+	code, verifier := c.issueCode(t, "spa", true)
+	body := wantToken(t, c.redeem(t, "spa", code, verifier))
 	rt := body["refresh_token"].(string)
 	wantRevoked200(t, post(t, g.Env, "/revoke", formOf("token", rt, "client_id", "spa")))
 	wantInactive(t, g.introspectAs(t, "rs", rt, "").JSON(t))

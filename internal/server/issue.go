@@ -41,14 +41,14 @@ func (s *Server) accessTTL(c store.Client) time.Duration {
 	if c.AccessTokenTTL > 0 {
 		return c.AccessTokenTTL
 	}
-	return s.cfg.Tokens.AccessTokenTTL.D()
+	return s.cfg.AccessTokenTTL
 }
 
 func (s *Server) refreshTTL(c store.Client) time.Duration {
 	if c.RefreshTokenTTL > 0 {
 		return c.RefreshTokenTTL
 	}
-	return s.cfg.Tokens.RefreshTokenTTL.D()
+	return s.cfg.RefreshTokenTTL
 }
 
 func (s *Server) audience(c store.Client) []string {
@@ -89,7 +89,7 @@ func (s *Server) mintAccess(is issuance, now time.Time) (string, *store.AccessTo
 	if !is.authTime.IsZero() {
 		claims.AuthTime = is.authTime.Unix()
 	}
-	at, err := token.MintAccess(s.keys, s.cfg.Tokens.AccessTokenAlg, claims)
+	at, err := token.MintAccess(s.keys, s.cfg.AccessTokenAlg, claims)
 	if err != nil {
 		return "", nil, fmt.Errorf("mint access token: %w", err)
 	}
@@ -108,7 +108,7 @@ func (s *Server) mintID(is issuance, accessToken string, now time.Time) (string,
 	}
 	id, err := token.MintID(s.keys, alg, token.IDClaims{
 		Issuer: s.issuer, Subject: is.user.ID, Audience: is.client.ID,
-		Expiry: now.Add(s.cfg.Tokens.IDTokenTTL.D()), IssuedAt: now, AuthTime: is.authTime,
+		Expiry: now.Add(s.cfg.IDTokenTTL), IssuedAt: now, AuthTime: is.authTime,
 		Nonce: is.nonce, AccessToken: accessToken, Extra: userClaims(*is.user, is.scopes),
 	})
 	if err != nil {
@@ -129,7 +129,7 @@ func (s *Server) newGrant(is *issuance, now time.Time) (*store.Grant, error) {
 	// are collected.
 	life := s.accessTTL(is.client)
 	if slices.Contains(is.client.GrantTypes, protocol.GrantRefreshToken) {
-		life = max(life, s.cfg.Tokens.RefreshTokenAbsoluteTTL.D())
+		life = max(life, s.cfg.RefreshTokenAbsoluteTTL)
 	}
 	g := &store.Grant{ID: id, ClientID: is.client.ID, Scopes: is.scopes, AuthTime: is.authTime, Nonce: is.nonce,
 		CreatedAt: now, ExpiresAt: now.Add(life)}
@@ -157,6 +157,45 @@ func (s *Server) newRefresh(is issuance, now time.Time) (string, *store.RefreshT
 		rec.UserID = is.user.ID
 	}
 	return value, rec, nil
+}
+
+// issueWithGrant starts a grant for is and stores it with its first
+// tokens in one step.
+func (s *Server) issueWithGrant(t tokenRequest, is issuance) (protocol.TokenResponse, error) {
+	now := s.now()
+	m, iss, err := s.grantTokens(t, &is, now)
+	if err != nil {
+		return protocol.TokenResponse{}, err
+	}
+	if err := s.st.SaveIssue(t.r.Context(), iss); err != nil {
+		return protocol.TokenResponse{}, fmt.Errorf("store grant: %w", err)
+	}
+	return s.respond(is, m.access, m.refresh, now)
+}
+
+// minted are the token values of one response, before it is assembled.
+type minted struct{ access, refresh string }
+
+// grantTokens makes what a new grant for is issues: the grant record, its
+// access token, and its first refresh token when the grant starts a
+// refresh chain and the client may refresh. The caller stores them.
+func (s *Server) grantTokens(t tokenRequest, is *issuance, now time.Time) (minted, store.Issue, error) {
+	g, err := s.newGrant(is, now)
+	if err != nil {
+		return minted{}, store.Issue{}, err
+	}
+	access, accessRec, err := s.mintAccess(*is, now)
+	if err != nil {
+		return minted{}, store.Issue{}, err
+	}
+	var refresh string
+	var refreshRec *store.RefreshToken
+	if t.grant.Refresh {
+		if refresh, refreshRec, err = s.newRefresh(*is, now); err != nil {
+			return minted{}, store.Issue{}, err
+		}
+	}
+	return minted{access, refresh}, store.Issue{Grant: g, Refresh: refreshRec, Access: accessRec}, nil
 }
 
 // respond assembles the token response for is (RFC 6749 §5.1, S029).

@@ -13,17 +13,22 @@ type loginView struct {
 }
 
 // showLogin renders the login page for req.
-func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, req *authRequest, v loginView) {
+func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, req *authRequest, v loginView) error {
 	binding, err := s.loginCSRF(w, r)
 	if err != nil {
-		s.failPage(w, r, err)
-		return
+		return err
 	}
 	v.Base, v.ClientName = s.prefix, req.client.Name
 	v.CSRF = s.csrfToken("login", binding)
 	v.Request = req.params.Encode()
-	if err := s.pages.Render(w, http.StatusOK, web.Login, v); err != nil {
-		s.log.ErrorContext(r.Context(), "render login page", "err", err)
+	s.render(w, r, web.Login, v)
+	return nil
+}
+
+// render writes a page; once it has begun, a failure can only be logged.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, page string, data any) {
+	if err := s.pages.Render(w, http.StatusOK, page, data); err != nil {
+		s.log.ErrorContext(r.Context(), "render page", "page", page, "err", err)
 	}
 }
 
@@ -31,19 +36,18 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, req *authRequ
 // pre-login cookie (A7), the same guessing limits as the password grant
 // (shared counters), one generic failure message; on success a new
 // session and a 303 back into the authorization flow (S103).
-func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	form, ok := s.pageForm(w, r, "the sign-in form")
-	if !ok {
-		return
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
+	form, err := pageForm(r)
+	if err != nil {
+		return err
 	}
 	cookie, err := r.Cookie(s.csrfCookie())
 	if err != nil || !s.checkCSRF("login", cookie.Value, form.Get("csrf")) {
-		s.errorPage(w, r, http.StatusForbidden, expiredForm())
-		return
+		return expiredForm()
 	}
-	req := s.formRequest(w, r, form)
-	if req == nil {
-		return
+	req, err := s.formRequest(r, form)
+	if err != nil {
+		return err
 	}
 	ctx := r.Context()
 	username := form.Get("username")
@@ -53,47 +57,46 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		if e.RetryAfter > 0 {
 			msg = "Too many failed attempts. Wait a little and try again."
 		}
-		s.showLogin(w, r, req, loginView{Username: username, Message: msg})
-		return
+		return s.showLogin(w, r, req, loginView{Username: username, Message: msg})
 	}
 	if err != nil {
-		s.failPage(w, r, err)
-		return
+		return err
 	}
 	if err := s.startSession(ctx, w, r, user); err != nil {
-		s.failPage(w, r, err)
-		return
+		return err
 	}
 	// The redirect sets the session cookie: no cache may keep it (A9).
 	web.SecurityHeaders(w.Header())
 	w.Header().Set("Location", s.endpoint("/authorize")+"?"+resumeParams(req.params).Encode())
 	w.WriteHeader(http.StatusSeeOther)
+	return nil
 }
 
-// pageForm reads the POSTed form of one of the pages (what names it in
-// the error a GET or a malformed body gets).
-func (s *Server) pageForm(w http.ResponseWriter, r *http.Request, what string) (protocol.Form, bool) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		s.errorPage(w, r, http.StatusMethodNotAllowed, &pageError{title: "Nothing here",
-			message: "This address only receives " + what + ".", advice: "Go back to the application."})
-		return nil, false
-	}
+// pageForm reads the POSTed form of the login or consent page.
+func pageForm(r *http.Request) (protocol.Form, error) {
 	form, perr := protocol.ParseForm(r, protocol.MaxFormBytes)
 	if perr != nil {
-		s.errorPage(w, r, perr.HTTPStatus(), malformedForm())
-		return nil, false
+		e := malformedForm()
+		e.Status = perr.HTTPStatus()
+		return nil, e
 	}
-	return form, true
+	return form, nil
 }
 
-func malformedForm() *pageError {
-	return &pageError{title: "Malformed form", message: "The form could not be read.",
-		advice: "Go back to the application and start again."}
+// formOnly is the page a GET of an address that only receives what (a
+// form) gets.
+func formOnly(what string) *protocol.Error {
+	return protocol.Page(protocol.ErrInvalidRequest, http.StatusMethodNotAllowed, "Nothing here",
+		"This address only receives "+what+".", "Go back to the application.")
 }
 
-func expiredForm() *pageError {
-	return &pageError{title: "This form has expired",
-		message: "The form was not sent from this server's page in your browser, or it is too old.",
-		advice:  "Go back to the application and start again."}
+func malformedForm() *protocol.Error {
+	return protocol.Page(protocol.ErrInvalidRequest, http.StatusBadRequest, "Malformed form",
+		"The form could not be read.", "Go back to the application and start again.")
+}
+
+func expiredForm() *protocol.Error {
+	return protocol.Page(protocol.ErrInvalidRequest, http.StatusForbidden, "This form has expired",
+		"The form was not sent from this server's page in your browser, or it is too old.",
+		"Go back to the application and start again.")
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
 	"github.com/latchkey/latchkey/internal/web"
@@ -25,45 +26,38 @@ type logoutRequest struct {
 // id_token_hint or client_id (no open redirect, S100). With a hint for the
 // signed-in user it signs out at once; otherwise it asks first, with a
 // CSRF-protected form, so another site cannot sign the user out.
-func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 	params, ok := authorizeParams(w, r)
 	if !ok {
-		s.errorPage(w, r, http.StatusBadRequest, malformedForm())
-		return
+		return malformedForm()
 	}
 	confirmed := r.Method == http.MethodPost && params.Get("decision") == "logout"
 	if confirmed {
 		if params, ok = s.confirmedLogout(r, params); !ok {
-			s.errorPage(w, r, http.StatusForbidden, expiredForm())
-			return
+			return expiredForm()
 		}
 	}
-	lr, pe := s.parseLogout(r, params)
-	if pe != nil {
-		s.errorPage(w, r, http.StatusBadRequest, pe)
-		return
+	lr, err := s.parseLogout(r, params)
+	if err != nil {
+		return err
 	}
 	sess, user, err := s.signedIn(r)
 	if err != nil {
-		s.failPage(w, r, err)
-		return
+		return err
 	}
 	if sess != nil && !confirmed && (lr.hintSub == "" || lr.hintSub != sess.UserID) {
 		s.showLogoutConfirm(w, r, lr, sess, user)
-		return
+		return nil
 	}
 	if sess != nil {
 		if err := s.st.DeleteSession(r.Context(), sess.Digest); err != nil {
-			s.failPage(w, r, err)
-			return
+			return err
 		}
 	}
 	s.clearCookie(w, s.sessionCookie())
 	if lr.redirectURI == "" {
-		if err := s.pages.Render(w, http.StatusOK, web.LoggedOut, struct{ Base string }{s.prefix}); err != nil {
-			s.log.ErrorContext(r.Context(), "render logout page", "err", err)
-		}
-		return
+		s.render(w, r, web.LoggedOut, struct{ Base string }{s.prefix})
+		return nil
 	}
 	loc := lr.redirectURI
 	if lr.state != "" {
@@ -76,6 +70,13 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	web.SecurityHeaders(w.Header())
 	w.Header().Set("Location", loc)
 	w.WriteHeader(http.StatusSeeOther)
+	return nil
+}
+
+// logoutNotAllowed is the page a method other than GET or POST gets.
+func logoutNotAllowed() *protocol.Error {
+	return protocol.Page(protocol.ErrInvalidRequest, http.StatusMethodNotAllowed, "Method not allowed",
+		"The sign-out endpoint answers GET and POST only.", "Go back to the application.")
 }
 
 // confirmedLogout checks the confirmation form's CSRF token and returns the
@@ -89,7 +90,7 @@ func (s *Server) confirmedLogout(r *http.Request, form url.Values) (url.Values, 
 	return params, err == nil
 }
 
-func (s *Server) parseLogout(r *http.Request, params url.Values) (*logoutRequest, *pageError) {
+func (s *Server) parseLogout(r *http.Request, params url.Values) (*logoutRequest, error) {
 	for _, vs := range params {
 		if len(vs) > 1 {
 			return nil, badLogout("a parameter is repeated")
@@ -124,16 +125,15 @@ func (s *Server) parseLogout(r *http.Request, params url.Values) (*logoutRequest
 	return lr, nil
 }
 
-func badLogout(why string) *pageError {
-	return &pageError{title: "Sign-out request not accepted", message: "The application's sign-out request was not accepted: " + why + ".",
-		advice: "You have not been sent anywhere. You can close this window, or go back to the application."}
+func badLogout(why string) *protocol.Error {
+	return protocol.Page(protocol.ErrInvalidRequest, http.StatusBadRequest, "Sign-out request not accepted",
+		"The application's sign-out request was not accepted: "+why+".",
+		"You have not been sent anywhere. You can close this window, or go back to the application.")
 }
 
 func (s *Server) showLogoutConfirm(w http.ResponseWriter, r *http.Request, lr *logoutRequest, sess *store.Session, user store.User) {
 	v := struct{ Base, Username, CSRF, Request string }{
 		Base: s.prefix, Username: user.Username, CSRF: s.csrfToken("logout", sess.Digest), Request: lr.params.Encode(),
 	}
-	if err := s.pages.Render(w, http.StatusOK, web.LogoutConfirm, v); err != nil {
-		s.log.ErrorContext(r.Context(), "render logout page", "err", err)
-	}
+	s.render(w, r, web.LogoutConfirm, v)
 }

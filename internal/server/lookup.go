@@ -56,7 +56,7 @@ func (s *Server) lookupJWT(ctx context.Context, raw string, now time.Time) (toke
 	if !strings.HasPrefix(c.Subject, ClientSubjectPrefix) {
 		ti.userID = c.Subject
 	}
-	revoked, err := s.isRevoked(ctx, c.JTI, c.GrantID, now)
+	revoked, err := s.st.IsRevoked(ctx, c.JTI, c.GrantID)
 	if err != nil {
 		return tokenInfo{}, false, fmt.Errorf("check revocation: %w", err)
 	}
@@ -76,7 +76,7 @@ func (s *Server) lookupOpaque(ctx context.Context, raw string, now time.Time) (t
 		clientID: at.ClientID, subject: at.Subject, userID: at.UserID, scopes: at.Scopes, audience: at.Audience,
 		issuedAt: at.CreatedAt, expiry: at.ExpiresAt, jti: at.JTI, grantID: at.GrantID,
 	}
-	revoked, err := s.isRevoked(ctx, at.JTI, at.GrantID, now)
+	revoked, err := s.st.IsRevoked(ctx, at.JTI, at.GrantID)
 	if err != nil {
 		return tokenInfo{}, false, fmt.Errorf("check revocation: %w", err)
 	}

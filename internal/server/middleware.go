@@ -115,29 +115,40 @@ func (s *Server) record(r *http.Request, status int, ri *reqInfo, d time.Duratio
 // gets 405 in RFC JSON (S013), and a returned error is written once, as
 // an RFC 6749 §5.2 error.
 func (s *Server) oauthJSON(method string, fn func(http.ResponseWriter, *http.Request) error) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		if r.Method != method {
-			w.Header().Set("Allow", method)
-			s.writeError(w, r, &protocol.Error{Code: protocol.ErrInvalidRequest,
-				Description: "the endpoint accepts " + method + " only", Status: http.StatusMethodNotAllowed})
-			return
+			return notAllowed(w, method)
 		}
+		return fn(w, r)
+	})
+}
+
+// api adapts a JSON endpoint that checks its own methods: a returned
+// error is written once, by writeError.
+func (s *Server) api(fn func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := fn(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
 	})
 }
 
-// readOnly adapts a GET endpoint: HEAD is served too, other methods get 405.
-func (s *Server) readOnly(fn http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// readOnly adapts a GET endpoint: HEAD is served too, other methods get
+// the same 405 as the OAuth endpoints.
+func (s *Server) readOnly(fn func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return s.api(func(w http.ResponseWriter, r *http.Request) error {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
+			return notAllowed(w, "GET, HEAD")
 		}
-		fn(w, r)
+		return fn(w, r)
 	})
+}
+
+// notAllowed sets Allow and returns the 405 error of a JSON endpoint.
+func notAllowed(w http.ResponseWriter, allow string) error {
+	w.Header().Set("Allow", allow)
+	return &protocol.Error{Code: protocol.ErrInvalidRequest,
+		Description: "the endpoint accepts " + allow + " only", Status: http.StatusMethodNotAllowed}
 }
 
 // writeError writes err as an OAuth error. Anything that is not a
@@ -195,7 +206,7 @@ func (s *Server) secure(r *http.Request) bool {
 }
 
 func (s *Server) trusted(addr netip.Addr) bool {
-	for _, p := range s.proxies {
+	for _, p := range s.cfg.TrustedProxies {
 		if p.Contains(addr) {
 			return true
 		}

@@ -3,67 +3,86 @@ package server
 import (
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/web"
 )
 
-// redirectTo sends the browser to the client's redirect URI with params
-// appended to its own query, which is kept as registered (S009), plus iss
-// (RFC 9207, S156). It answers 303: the request may have carried the
-// user's credentials, which a 307 would forward (RFC 9700 §4.12, S103).
-func (s *Server) redirectTo(w http.ResponseWriter, req *authRequest, params url.Values) {
-	if req.state != "" {
-		params.Set("state", req.state)
-	}
-	params.Set("iss", s.issuer)
-	loc := req.redirectURI
-	sep := "?"
-	if strings.Contains(loc, "?") {
-		sep = "&"
-		if strings.HasSuffix(loc, "?") || strings.HasSuffix(loc, "&") {
-			sep = ""
+// page adapts a browser endpoint (/authorize, /login, /consent, /logout):
+// a method outside allow gets 405 with the page notAllowed, and an error
+// the handler returns is written once, by writePageError.
+func (s *Server) page(allow string, notAllowed *protocol.Error, fn func(http.ResponseWriter, *http.Request) error) http.Handler {
+	methods := strings.Split(allow, ", ")
+	notAllowed.Status = http.StatusMethodNotAllowed
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !slices.Contains(methods, r.Method) {
+			w.Header().Set("Allow", allow)
+			s.writePageError(w, r, notAllowed)
+			return
 		}
-	}
-	web.SecurityHeaders(w.Header())
-	w.Header().Set("Location", loc+sep+params.Encode())
-	w.WriteHeader(http.StatusSeeOther)
+		if err := fn(w, r); err != nil {
+			s.writePageError(w, r, err)
+		}
+	})
 }
 
-// redirectError sends an authorization error to the client (RFC 6749
-// §4.1.2.1): error, error_description, state and iss, nothing else.
-func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, req *authRequest, e *protocol.Error) {
-	info(r.Context()).errCode = e.Code
-	params := url.Values{"error": {e.Code}}
-	if d := protocol.SafeDescription(e.Description); d != "" && e.Code != protocol.ErrServerError {
-		params.Set("error_description", d)
+// writePageError is the one error writer of the browser endpoints. An
+// error whose client and redirect URI were verified goes back to the
+// client (RFC 6749 §4.1.2.1): error, error_description, state and iss,
+// nothing else. Any other error is shown to the user on the error page and
+// never redirected (S012); unexpected errors become a generic page, 503
+// while the store is unreachable, logged once and never with details.
+func (s *Server) writePageError(w http.ResponseWriter, r *http.Request, err error) {
+	e := s.classify(r.Context(), err)
+	if e.RedirectURI != "" {
+		info(r.Context()).errCode = e.Code
+		params := url.Values{"error": {e.Code}}
+		if d := protocol.SafeDescription(e.Description); d != "" && e.Code != protocol.ErrServerError {
+			params.Set("error_description", d)
+		}
+		s.redirectTo(w, e.RedirectURI, e.State, params)
+		return
 	}
-	s.redirectTo(w, req, params)
-}
-
-// errorPage shows an error to the user without redirecting anywhere.
-func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, pe *pageError) {
 	info(r.Context()).errCode = "page_error"
 	data := struct {
 		Base                         string
 		Title, Message, Advice, Code string
-	}{Base: s.prefix, Title: pe.title, Message: pe.message, Advice: pe.advice}
-	if err := s.pages.Render(w, status, web.Error, data); err != nil {
+	}{Base: s.prefix, Title: e.Title, Message: e.Description, Advice: e.Advice}
+	if e.Title == "" || e.Code == protocol.ErrServerError || e.Code == protocol.ErrTemporarilyUnavailable {
+		data.Title, data.Message, data.Advice = "Something went wrong", "The server could not complete your request.", "Try again in a moment."
+		if e.Code == protocol.ErrTemporarilyUnavailable {
+			data.Message = "The server is temporarily unavailable."
+		}
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds()+0.999)))
+	}
+	if err := s.pages.Render(w, e.HTTPStatus(), web.Error, data); err != nil {
 		s.log.ErrorContext(r.Context(), "render error page", "err", err)
 	}
 }
 
-// failPage turns an unexpected error into a page: 503 while the store is
-// unreachable, 500 otherwise, logged once, never with details.
-func (s *Server) failPage(w http.ResponseWriter, r *http.Request, err error) {
-	e := s.classify(r.Context(), err)
-	status := e.HTTPStatus()
-	pe := &pageError{title: "Something went wrong", message: "The server could not complete your request.",
-		advice: "Try again in a moment."}
-	if e.Code == protocol.ErrTemporarilyUnavailable {
-		w.Header().Set("Retry-After", "1")
-		pe.message = "The server is temporarily unavailable."
+// redirectTo sends the browser to the client's redirect URI with params
+// appended to its own query, which is kept as registered (S009), plus
+// state and iss (RFC 9207, S156). It answers 303: the request may have
+// carried the user's credentials, which a 307 would forward (RFC 9700
+// §4.12, S103).
+func (s *Server) redirectTo(w http.ResponseWriter, redirectURI, state string, params url.Values) {
+	if state != "" {
+		params.Set("state", state)
 	}
-	s.errorPage(w, r, status, pe)
+	params.Set("iss", s.issuer)
+	sep := "?"
+	if strings.Contains(redirectURI, "?") {
+		sep = "&"
+		if strings.HasSuffix(redirectURI, "?") || strings.HasSuffix(redirectURI, "&") {
+			sep = ""
+		}
+	}
+	web.SecurityHeaders(w.Header())
+	w.Header().Set("Location", redirectURI+sep+params.Encode())
+	w.WriteHeader(http.StatusSeeOther)
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -200,9 +200,9 @@ func concurrently(n int, fn func() result) []result {
 // and introspection reports the refresh token inactive (S079), even though
 // the token's own sliding expiry lies later.
 func TestRefreshAbsoluteLifetime(t *testing.T) {
-	f := refreshFixture{fixture: newFixture(t, func(c *config.Config) {
-		c.Tokens.RefreshTokenTTL = config.Duration(time.Hour)
-		c.Tokens.RefreshTokenAbsoluteTTL = config.Duration(2 * time.Hour)
+	f := refreshFixture{fixture: newFixture(t, func(c *server.Config) {
+		c.RefreshTokenTTL = time.Hour
+		c.RefreshTokenAbsoluteTTL = 2 * time.Hour
 	}), secrets: map[string]string{}}
 	f.secrets["app"] = f.AddClient(t, store.Client{ID: "app", GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read"}})
 	f.AddUser(t, "alice", "wonderland", nil)

@@ -2,13 +2,13 @@ package server_test
 
 import (
 	"context"
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/testenv"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/latchkey/latchkey/internal/config"
 )
 
 // The revocation cache (database.cache_ttl) spares introspection
@@ -57,7 +57,7 @@ func TestRevocationElsewhereShowsWithinTTL(t *testing.T) {
 }
 
 func TestRevocationCacheOff(t *testing.T) {
-	g := newGrantFixtureWith(t, "jwt", func(c *config.Config) { c.Database.CacheTTL = 0 })
+	g := newGrantFixtureOpts(t, "jwt", testenv.Options{NoCache: true})
 	at, _ := g.login(t)
 	if !g.activeOf(t, at) {
 		t.Fatal("a fresh access token is inactive")

@@ -4,12 +4,9 @@
 package server
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"runtime"
 	"strings"
@@ -18,18 +15,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/password"
-	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/web"
 )
 
 // Deps are what the server is built from. Time and randomness are injected
 // so that tests control expiry and rotation.
 type Deps struct {
-	Config config.Config
-	Store  store.Store
+	Config Config
+	// Store is the server's persistence; wrap it in readcache to spare the
+	// hot paths a database round trip.
+	Store  Store
 	Keys   *keys.Manager
 	Logger *slog.Logger
 	// Metrics receives the server's collectors; it is also what /metrics
@@ -39,26 +37,21 @@ type Deps struct {
 	SystemSecret []byte
 	Now          func() time.Time
 	Rand         io.Reader
-	// Changes, when set, carries a value whenever another instance or the
-	// CLI changed what the server may have in its read caches (clients,
-	// revocations); the server then drops them. Closing it stops the
-	// goroutine that reads it.
-	Changes <-chan struct{}
 }
 
 // Server holds the dependencies every handler shares.
 type Server struct {
-	cfg         config.Config
+	cfg         Config
 	issuer      string
 	prefix      string // the issuer's path, under which every endpoint lives
-	st          store.Store
+	st          Store
 	keys        *keys.Manager
 	log         *slog.Logger
 	now         func() time.Time
 	rand        io.Reader
 	hmacKey     []byte
-	hashing     password.Params
-	proxies     []netip.Prefix
+	grants      map[string]grantDef
+	auth        map[protocol.AuthMethod]ClientAuthenticator
 	secrets     *secretCache
 	guard       *guard
 	metrics     *metrics
@@ -66,8 +59,6 @@ type Server struct {
 	promHandler http.Handler
 	dummy       string // a password hash checked when the user is unknown
 	hashes      hashGate
-	revocations *readCache[revocationKey, bool]
-	clients     *readCache[string, store.Client]
 	meta        metadataCache
 	origins     originCache
 	pages       *web.Pages
@@ -86,7 +77,11 @@ func New(d Deps) (http.Handler, error) {
 
 func newServer(d Deps) (*Server, error) {
 	if d.Store == nil || d.Keys == nil || d.Now == nil || d.Rand == nil || len(d.SystemSecret) < 16 {
-		return nil, errors.New("server: store, keys, clock, randomness and a system secret are required")
+		return nil, errMissingDeps
+	}
+	cfg, err := d.Config.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
@@ -94,14 +89,10 @@ func newServer(d Deps) (*Server, error) {
 	if d.Metrics == nil {
 		d.Metrics = prometheus.NewRegistry()
 	}
-	issuer := d.Config.IssuerURL()
-	u, err := url.Parse(issuer)
-	if err != nil {
-		return nil, fmt.Errorf("server: issuer: %w", err)
-	}
+	u, _ := url.Parse(cfg.Issuer) // withDefaults parsed it
 	s := &Server{
-		cfg:     d.Config,
-		issuer:  issuer,
+		cfg:     cfg,
+		issuer:  cfg.Issuer,
 		prefix:  strings.TrimSuffix(u.Path, "/"),
 		st:      d.Store,
 		keys:    d.Keys,
@@ -109,29 +100,12 @@ func newServer(d Deps) (*Server, error) {
 		now:     d.Now,
 		rand:    d.Rand,
 		hmacKey: deriveKey(d.SystemSecret, "latchkey server hmac v1"),
-		hashing: password.Params{
-			MemoryKiB:   d.Config.Passwords.MemoryKiB,
-			Iterations:  d.Config.Passwords.Iterations,
-			Parallelism: d.Config.Passwords.Parallelism,
-		},
+		grants:  grantsByType(),
 		secrets: newSecretCache(4096, 5*time.Minute),
 		hashes:  newHashGate(runtime.GOMAXPROCS(0)),
+		guard:   newGuard(d.Store, cfg.Limits),
 	}
-	ttl := d.Config.Database.CacheTTL.D()
-	s.revocations = newReadCache[revocationKey, bool](ttl, revocationCacheSize)
-	s.clients = newReadCache[string, store.Client](ttl, clientCacheSize)
-	purge := func() { s.revocations.purge(); s.clients.purge() }
-	s.st = purgingStore{Store: d.Store, purge: purge}
-	if d.Changes != nil {
-		go func() {
-			for range d.Changes {
-				purge()
-			}
-		}()
-	}
-	if s.proxies, err = parsePrefixes(d.Config.TrustedProxies); err != nil {
-		return nil, err
-	}
+	s.auth = s.authenticators(cfg.ClientAuthenticators)
 	if s.metrics, err = newMetrics(d.Metrics); err != nil {
 		return nil, err
 	}
@@ -139,31 +113,14 @@ func newServer(d Deps) (*Server, error) {
 		s.gatherer = g
 		s.promHandler = promhttp.HandlerFor(g, promhttp.HandlerOpts{})
 	}
-	s.guard = newGuard(d.Store, d.Config.Limits)
 	s.httpsIssuer = u.Scheme == "https"
 	if s.pages, err = web.Parse(); err != nil {
 		return nil, err
 	}
-	if s.dummy, err = password.Hash("latchkey-timing-equaliser", s.hashing, d.Rand); err != nil {
+	if s.dummy, err = password.Hash("latchkey-timing-equaliser", cfg.Passwords, d.Rand); err != nil {
 		return nil, err
 	}
 	return s, nil
-}
-
-func parsePrefixes(list []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, p := range list {
-		if pfx, err := netip.ParsePrefix(p); err == nil {
-			out = append(out, pfx.Masked())
-			continue
-		}
-		addr, err := netip.ParseAddr(p)
-		if err != nil {
-			return nil, fmt.Errorf("server: trusted proxy %q is neither an IP nor a CIDR", p)
-		}
-		out = append(out, netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen()))
-	}
-	return out, nil
 }
 
 // endpoint is the absolute URL of one of the server's paths.

@@ -69,7 +69,7 @@ func (s *Server) startSession(ctx context.Context, w http.ResponseWriter, r *htt
 		return err
 	}
 	now := s.now()
-	ttl := s.cfg.Tokens.SessionTTL.D()
+	ttl := s.cfg.SessionTTL
 	err = s.st.CreateSession(ctx, store.Session{Digest: digest, UserID: user.ID, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(ttl)})
 	if err != nil {
 		return fmt.Errorf("create session: %w", err)

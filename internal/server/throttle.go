@@ -9,7 +9,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -24,7 +23,7 @@ import (
 type guard struct {
 	shared store.ThrottleStore
 	local  *memThrottles
-	lim    config.Limits
+	lim    Limits
 }
 
 // limitKey is one counter and the failures it allows before delays start.
@@ -53,7 +52,7 @@ func boundedKey(key string) string {
 	return key[:cut] + "#" + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-func newGuard(shared store.ThrottleStore, lim config.Limits) *guard {
+func newGuard(shared store.ThrottleStore, lim Limits) *guard {
 	return &guard{shared: shared, local: newMemThrottles(50000), lim: lim}
 }
 
@@ -62,11 +61,11 @@ func (g *guard) delay(failures, limit int) time.Duration {
 	if failures < limit {
 		return 0
 	}
-	d := g.lim.BaseDelay.D()
-	for i := limit; i < failures && d < g.lim.MaxDelay.D(); i++ {
+	d := g.lim.BaseDelay
+	for i := limit; i < failures && d < g.lim.MaxDelay; i++ {
 		d *= 2
 	}
-	return min(d, g.lim.MaxDelay.D())
+	return min(d, g.lim.MaxDelay)
 }
 
 // wait returns how long the caller must still wait before an attempt under
@@ -112,7 +111,7 @@ func (g *guard) clear(ctx context.Context, ts store.ThrottleStore, key string) e
 // fail counts a failure under every key.
 func (g *guard) fail(ctx context.Context, ts store.ThrottleStore, keys []limitKey, now time.Time) error {
 	for _, k := range keys {
-		if _, err := ts.AddFailure(ctx, boundedKey(k.key), now, g.lim.Window.D()); err != nil {
+		if _, err := ts.AddFailure(ctx, boundedKey(k.key), now, g.lim.Window); err != nil {
 			return fmt.Errorf("throttle: record: %w", err)
 		}
 	}

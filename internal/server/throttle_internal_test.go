@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/latchkey/latchkey/internal/config"
 )
 
 // TestGuardBelowLimitNeverWaits: a counter under its limit must not delay
@@ -14,7 +12,7 @@ import (
 // right password was refused while wrong ones for other users came from
 // the same IP).
 func TestGuardBelowLimitNeverWaits(t *testing.T) {
-	lim := config.Default().Limits
+	lim := DefaultConfig().Limits
 	g := newGuard(nil, lim)
 	ctx := context.Background()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -37,7 +35,7 @@ func TestGuardBelowLimitNeverWaits(t *testing.T) {
 		}
 	}
 	wait, _, _ = g.wait(ctx, g.local, keys, now)
-	if want := lim.BaseDelay.D() + 5*time.Millisecond; wait != want {
+	if want := lim.BaseDelay + 5*time.Millisecond; wait != want {
 		t.Fatalf("at the limit: wait = %v, want %v", wait, want)
 	}
 }

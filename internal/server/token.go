@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
@@ -13,7 +14,8 @@ type tokenRequest struct {
 	r      *http.Request
 	form   protocol.Form
 	client store.Client
-	method string
+	method protocol.AuthMethod
+	grant  grantDef
 }
 
 // handleToken is the token endpoint (RFC 6749 §3.2) as one pipeline:
@@ -26,7 +28,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		return perr
 	}
 	grantType := form.Get("grant_type")
-	if protocol.KnownGrantType(grantType) {
+	grant, known := s.grants[grantType]
+	if known {
 		info(r.Context()).grantType = grantType
 	}
 	// 2. Authenticate the client before looking at any code or token, so a
@@ -39,15 +42,17 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	if grantType == "" {
 		return protocol.Errorf(protocol.ErrInvalidRequest, "grant_type is required")
 	}
-	grant, ok := s.grant(grantType)
-	if !ok {
+	if !known {
 		return protocol.Errorf(protocol.ErrUnsupportedGrantType, "grant type is not supported")
 	}
 	if !slices.Contains(client.GrantTypes, grantType) {
 		return protocol.Errorf(protocol.ErrUnauthorizedClient, "the client may not use this grant type")
 	}
+	if client.Public && !grant.Public { // S027, S203
+		return protocol.Errorf(protocol.ErrUnauthorizedClient, "public clients cannot use %s", strings.ReplaceAll(grantType, "_", " "))
+	}
 	// 4. Run the grant.
-	resp, err := grant(tokenRequest{r: r, form: form, client: client, method: method})
+	resp, err := grant.run(s, tokenRequest{r: r, form: form, client: client, method: method, grant: grant})
 	if err != nil {
 		return err
 	}
@@ -55,22 +60,6 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	s.metrics.issued.WithLabelValues(grantType).Inc()
 	protocol.WriteToken(w, resp)
 	return nil
-}
-
-type grantFunc func(tokenRequest) (protocol.TokenResponse, error)
-
-func (s *Server) grant(grantType string) (grantFunc, bool) {
-	switch grantType {
-	case protocol.GrantClientCredentials:
-		return s.grantClientCredentials, true
-	case protocol.GrantPassword:
-		return s.grantPassword, true
-	case protocol.GrantRefreshToken:
-		return s.grantRefresh, true
-	case protocol.GrantAuthorizationCode:
-		return s.grantAuthorizationCode, true
-	}
-	return nil, false
 }
 
 // resolveScope applies RFC 6749 §3.3 to a requested scope: each requested

@@ -2,12 +2,12 @@ package server_test
 
 import (
 	"encoding/base64"
+	"github.com/latchkey/latchkey/internal/token"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
-	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -162,7 +162,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 func mustSecret(t *testing.T, f tokenErrorsFixture, id string) string {
 	t.Helper()
 	secret := "lk_cs_" + strings.Repeat("s", 43)
-	if err := f.Store.SetClientSecret(t.Context(), id, server.HashGeneratedSecret(secret), f.Clock.Now()); err != nil {
+	if err := f.Store.SetClientSecret(t.Context(), id, token.HashSecret(secret), f.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	return secret

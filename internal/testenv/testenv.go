@@ -21,6 +21,7 @@ import (
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/readcache"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -32,7 +33,7 @@ type Env struct {
 	Server  *httptest.Server
 	Store   store.Store
 	Keys    *keys.Manager
-	Config  config.Config
+	Config  server.Config
 	Clock   *Clock
 	Logs    *Buffer
 	Metrics *prometheus.Registry
@@ -41,10 +42,15 @@ type Env struct {
 
 // Options adjust the environment.
 type Options struct {
-	// Configure edits the configuration before the server is built.
-	Configure func(*config.Config)
+	// Configure edits the server's configuration before it is built: the
+	// defaults, with the test server's issuer and FastHashing.
+	Configure func(*server.Config)
 	// Store replaces the default SQLite store (e.g. PostgreSQL).
 	Store store.Store
+	// CacheTTL is the read cache's lifetime (database.cache_ttl): 0 means
+	// the configuration file's default, NoCache turns it off.
+	CacheTTL time.Duration
+	NoCache  bool
 }
 
 // FastHashing are argon2id parameters cheap enough for tests.
@@ -68,18 +74,16 @@ func New(t testing.TB, opts Options) *Env {
 	}
 	e.Server = httptest.NewUnstartedServer(nil)
 	e.URL = "http://" + e.Server.Listener.Addr().String()
-	cfg := config.Default()
+	cfg := server.DefaultConfig()
 	cfg.Issuer = e.URL
-	cfg.Listen = e.Server.Listener.Addr().String()
-	p := FastHashing()
-	cfg.Passwords = config.Argon2{MemoryKiB: p.MemoryKiB, Iterations: p.Iterations, Parallelism: p.Parallelism}
+	cfg.Passwords = FastHashing()
 	if opts.Configure != nil {
 		opts.Configure(&cfg)
 	}
 	e.Config = cfg
 	log := slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	km, err := keys.NewManager(e.Store, e.Secret, keys.Options{
-		ActivationDelay: cfg.Keys.ActivationDelay.D(), Retention: cfg.Tokens.AccessTokenTTL.D() + time.Hour,
+		ActivationDelay: cfg.KeyActivationDelay, Retention: cfg.AccessTokenTTL + time.Hour,
 		Now: e.Clock.Now, Rand: rand.Reader, Logger: log,
 	})
 	if err != nil {
@@ -90,7 +94,7 @@ func New(t testing.TB, opts Options) *Env {
 	}
 	e.Keys = km
 	h, err := server.New(server.Deps{
-		Config: cfg, Store: e.Store, Keys: km, Logger: log, Metrics: e.Metrics,
+		Config: cfg, Store: e.readCache(opts), Keys: km, Logger: log, Metrics: e.Metrics,
 		SystemSecret: e.Secret, Now: e.Clock.Now, Rand: rand.Reader,
 	})
 	if err != nil {
@@ -100,6 +104,20 @@ func New(t testing.TB, opts Options) *Env {
 	e.Server.Start()
 	t.Cleanup(e.Server.Close)
 	return e
+}
+
+// readCache is the store as the server sees it: behind the read cache of
+// database.cache_ttl, on the test's clock. Env.Store stays the store
+// itself, so a change a test makes there is one made "elsewhere".
+func (e *Env) readCache(opts Options) server.Store {
+	if opts.NoCache {
+		return e.Store
+	}
+	ttl := opts.CacheTTL
+	if ttl == 0 {
+		ttl = config.Default().Database.CacheTTL.D()
+	}
+	return readcache.New(e.Store, readcache.Options{TTL: ttl, Now: e.Clock.Now})
 }
 
 // AddClient stores c with a generated secret (unless public) and returns
@@ -112,7 +130,7 @@ func (e *Env) AddClient(t testing.TB, c store.Client) string {
 		if secret, _, err = token.New(token.PrefixClientSecret, rand.Reader); err != nil {
 			t.Fatal(err)
 		}
-		c.SecretHash = server.HashGeneratedSecret(secret)
+		c.SecretHash = token.HashSecret(secret)
 	}
 	if c.Name == "" {
 		c.Name = c.ID

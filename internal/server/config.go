@@ -1,0 +1,155 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/keys"
+	"github.com/latchkey/latchkey/internal/password"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Config is what the server needs to know, typed and already validated by
+// whoever read it (cmd/latchkey maps the YAML file onto it). A zero field
+// takes the default that DefaultConfig documents, so a test sets only what
+// it cares about.
+type Config struct {
+	// Issuer is the issuer identifier (RFC 8414 §2): an absolute http(s)
+	// URL without query or fragment. Every endpoint lives under its path.
+	Issuer string
+	// TrustedProxies are the peers whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed.
+	TrustedProxies []netip.Prefix
+
+	// Lifetimes of what the server issues.
+	AccessTokenTTL time.Duration
+	// RefreshTokenTTL is how long an unused refresh token lives;
+	// RefreshTokenAbsoluteTTL bounds a whole chain (RFC 9700 §4.14.2).
+	RefreshTokenTTL         time.Duration
+	RefreshTokenAbsoluteTTL time.Duration
+	IDTokenTTL              time.Duration
+	CodeTTL                 time.Duration
+	SessionTTL              time.Duration
+	// AccessTokenAlg signs JWT access tokens (keys.ES256, EdDSA or RS256).
+	AccessTokenAlg string
+	// KeyActivationDelay is how long a staged key is published before it
+	// signs; the JWKS cache lifetime stays well below it.
+	KeyActivationDelay time.Duration
+
+	// Passwords are the argon2id parameters of the timing equaliser that an
+	// unknown username is checked against.
+	Passwords password.Params
+	// Limits are the guessing limits.
+	Limits Limits
+
+	// ClientAuthenticators adds client authentication methods to the
+	// built-in ones (client_secret_basic, client_secret_post, none), or
+	// replaces one of the same name.
+	ClientAuthenticators []ClientAuthenticator
+}
+
+// Limits guard against guessing (RFC 6749 §4.3.2, §10.10): failures
+// allowed per username, client and IP before each further attempt waits a
+// delay that doubles from BaseDelay up to MaxDelay; counters are forgotten
+// Window after their last failure.
+type Limits struct {
+	PerUsername, PerClient, PerIP int
+	Window, BaseDelay, MaxDelay   time.Duration
+}
+
+// DefaultConfig returns the defaults that a zero field of Config takes:
+// the same values as the configuration file's (a test in cmd/latchkey
+// holds the two together).
+func DefaultConfig() Config {
+	return Config{
+		AccessTokenTTL:          15 * time.Minute,
+		RefreshTokenTTL:         30 * 24 * time.Hour,
+		RefreshTokenAbsoluteTTL: 90 * 24 * time.Hour,
+		IDTokenTTL:              time.Hour,
+		CodeTTL:                 60 * time.Second,
+		SessionTTL:              12 * time.Hour,
+		AccessTokenAlg:          keys.ES256,
+		KeyActivationDelay:      time.Hour,
+		Passwords:               password.Params{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1},
+		Limits: Limits{PerUsername: 5, PerClient: 100, PerIP: 20,
+			Window: 15 * time.Minute, BaseDelay: time.Second, MaxDelay: 15 * time.Minute},
+	}
+}
+
+// withDefaults fills every zero field of c from DefaultConfig and checks
+// what the server cannot work without.
+func (c Config) withDefaults() (Config, error) {
+	d := DefaultConfig()
+	set := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	set(&c.AccessTokenTTL, d.AccessTokenTTL)
+	set(&c.RefreshTokenTTL, d.RefreshTokenTTL)
+	set(&c.RefreshTokenAbsoluteTTL, d.RefreshTokenAbsoluteTTL)
+	set(&c.IDTokenTTL, d.IDTokenTTL)
+	set(&c.CodeTTL, d.CodeTTL)
+	set(&c.SessionTTL, d.SessionTTL)
+	set(&c.KeyActivationDelay, d.KeyActivationDelay)
+	if c.AccessTokenAlg == "" {
+		c.AccessTokenAlg = d.AccessTokenAlg
+	}
+	if c.Passwords == (password.Params{}) {
+		c.Passwords = d.Passwords
+	}
+	setN := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	setN(&c.Limits.PerUsername, d.Limits.PerUsername)
+	setN(&c.Limits.PerClient, d.Limits.PerClient)
+	setN(&c.Limits.PerIP, d.Limits.PerIP)
+	set(&c.Limits.Window, d.Limits.Window)
+	set(&c.Limits.BaseDelay, d.Limits.BaseDelay)
+	set(&c.Limits.MaxDelay, d.Limits.MaxDelay)
+	u, err := url.Parse(c.Issuer)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return c, fmt.Errorf("server: issuer %q is not an absolute http(s) URL without query or fragment", c.Issuer)
+	}
+	if !keys.SupportedAlg(c.AccessTokenAlg) {
+		return c, fmt.Errorf("server: access token algorithm %q is not supported", c.AccessTokenAlg)
+	}
+	return c, nil
+}
+
+// Store is what the server needs from persistence: reading clients and
+// users, and everything about codes, grants, tokens, sessions, consents
+// and throttles. Creating, changing and deleting clients and users is the
+// CLI's business, not the server's.
+type Store interface {
+	// GetClient returns the client with id, or store.ErrNotFound.
+	GetClient(ctx context.Context, id string) (store.Client, error)
+	// ListClients returns every client (metadata, CORS origins).
+	ListClients(ctx context.Context) ([]store.Client, error)
+	// GetUser returns the user whose subject is id, or store.ErrNotFound.
+	GetUser(ctx context.Context, id string) (store.User, error)
+	// GetUserByUsername returns the user with username, or store.ErrNotFound.
+	GetUserByUsername(ctx context.Context, username string) (store.User, error)
+	store.TokenStore
+	store.SessionStore
+	store.ThrottleStore
+	// Ping reports whether the backend is reachable (/readyz).
+	Ping(ctx context.Context) error
+}
+
+// freshReader is implemented by a store that caches client records
+// (readcache): it reads one past the cache. A client whose credentials
+// fail is read again this way before the failure counts, so a secret
+// rotated through another instance works at once.
+type freshReader interface {
+	GetClientFresh(ctx context.Context, id string) (store.Client, error)
+}
+
+// errMissingDeps is returned by New when a required dependency is missing.
+var errMissingDeps = errors.New("server: store, keys, clock, randomness and a system secret of 16 bytes or more are required")
