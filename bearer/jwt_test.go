@@ -51,7 +51,7 @@ func TestExpiredJWT(t *testing.T) {
 	v, _ := newValidator(t, env.URL, env.Clock.Now, func(c *bearer.Config) { c.Leeway = 20 * time.Second })
 	raw := getToken(t, env, "reports", secret)
 
-	env.Clock.Advance(env.Config.Tokens.AccessTokenTTL.D() + 10*time.Second)
+	env.Clock.Advance(env.Config.AccessTokenTTL + 10*time.Second)
 	if _, err := v.Validate(context.Background(), raw); err != nil {
 		t.Fatalf("within the leeway: %v", err)
 	}

@@ -30,7 +30,7 @@ func TestKeyRotationOnDemand(t *testing.T) {
 	if _, err := env.Keys.Rotate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	env.Clock.Advance(env.Config.Keys.ActivationDelay.D() + time.Minute)
+	env.Clock.Advance(env.Config.KeyActivationDelay + time.Minute)
 	fresh := getToken(t, env, "reports", secret)
 	if kidOf(t, fresh) == kidOf(t, old) {
 		t.Fatal("the new token is still signed by the old key")
@@ -57,7 +57,7 @@ func TestKeyRotationInBackground(t *testing.T) {
 	}
 	fetches := cnt.count("/jwks")
 	waitFor(t, func() bool { return cnt.count("/jwks") >= fetches+2 })
-	env.Clock.Advance(env.Config.Keys.ActivationDelay.D() + time.Minute)
+	env.Clock.Advance(env.Config.KeyActivationDelay + time.Minute)
 	if _, err := v.Validate(context.Background(), getToken(t, env, "reports", secret)); err != nil {
 		t.Fatalf("token of the rotated key: %v", err)
 	}

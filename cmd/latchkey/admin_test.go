@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
-	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/token"
 )
 
 var clientSecretRE = regexp.MustCompile(`(?m)^client_secret: (lk_cs_[A-Za-z0-9_-]+)$`)
@@ -66,7 +66,7 @@ func TestClientLifecycle(t *testing.T) {
 	wantToken(t, "the printed secret", status, body)
 
 	// The secret is shown once: never again, nor its digest.
-	hash := server.HashGeneratedSecret(secret)
+	hash := token.HashSecret(secret)
 	for _, args := range [][]string{{"client", "list"}, {"client", "show", "reports"}} {
 		got := mustRun(t, nil, "", append(args, "--storage", st)...)
 		if !strings.Contains(got, "reports") {

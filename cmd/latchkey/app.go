@@ -44,7 +44,7 @@ func (c *configFlags) load(e env) (config.Config, error) {
 	if path == "" {
 		path = e.getenv("LATCHKEY_CONFIG")
 	}
-	cfg, err := config.Load(path, e.getenv)
+	cfg, err := config.Load(path, e.getenv, rules())
 	if err != nil {
 		return cfg, err
 	}
@@ -57,7 +57,7 @@ func (c *configFlags) load(e env) (config.Config, error) {
 	if c.storage != "" {
 		cfg.Storage = c.storage
 	}
-	return cfg, cfg.Validate()
+	return cfg, cfg.Validate(rules())
 }
 
 // newLogger logs text on a terminal and JSON otherwise.

@@ -77,7 +77,7 @@ func runClient(ctx context.Context, args []string, e env) error {
 }
 
 type clientFlags struct {
-	id, name, format                                               string
+	id, name, format, authMethod                                   string
 	public, introspection, skipConsent                             bool
 	grants, scopes, defaults, redirects, logoutRedirects, audience listFlag
 }
@@ -89,7 +89,9 @@ func (c *clientFlags) register(fs flagRegistrar) {
 	fs.BoolVar(&c.public, "public", false, "a public client: no secret, PKCE only (create)")
 	fs.BoolVar(&c.introspection, "introspection", false, "may introspect any token, for resource servers (create)")
 	fs.BoolVar(&c.skipConsent, "skip-consent", false, "first-party client: users are not asked to consent (create)")
-	fs.Var(&c.grants, "grant-types", "comma-separated grant types (create)")
+	fs.Var(&c.grants, "grant-types", "comma-separated grant types (create): "+grantNames())
+	fs.StringVar(&c.authMethod, "token-endpoint-auth-method", "", "how the client authenticates: `method` "+authMethodNames()+
+		" (create; default: client_secret_basic or client_secret_post, none when public)")
 	fs.Var(&c.scopes, "scopes", "comma-separated scopes it may get (create)")
 	fs.Var(&c.defaults, "default-scopes", "scopes granted when a request names none (create; default: all)")
 	fs.Var(&c.redirects, "redirect-uris", "comma-separated redirect URIs (create)")
@@ -103,7 +105,26 @@ func (c clientFlags) toConfig(id string) config.Client {
 		ID: id, Name: c.name, Public: c.public, RedirectURIs: c.redirects, PostLogoutRedirectURIs: c.logoutRedirects,
 		GrantTypes: c.grants, Scopes: c.scopes, DefaultScopes: c.defaults, Audience: c.audience,
 		AccessTokenFormat: c.format, Introspection: c.introspection, SkipConsent: c.skipConsent,
+		TokenEndpointAuthMethod: c.authMethod,
 	}
+}
+
+// grantNames lists the grants of the server's registry for --help.
+func grantNames() string {
+	var names []string
+	for _, g := range server.Grants() {
+		names = append(names, g.Type+" ("+g.Summary+")")
+	}
+	return strings.Join(names, ", ")
+}
+
+// authMethodNames lists the server's client authentication methods.
+func authMethodNames() string {
+	var names []string
+	for _, m := range server.AuthMethods() {
+		names = append(names, string(m))
+	}
+	return strings.Join(names, ", ")
 }
 
 func createClient(ctx context.Context, st store.Store, id string, c clientFlags, e env) error {
@@ -125,7 +146,7 @@ func createClient(ctx context.Context, st store.Store, id string, c clientFlags,
 		if secret, _, err = token.New(token.PrefixClientSecret, rand.Reader); err != nil {
 			return err
 		}
-		sc.SecretHash = server.HashGeneratedSecret(secret)
+		sc.SecretHash = token.HashSecret(secret)
 	}
 	if err := st.CreateClient(ctx, sc); errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("client %q exists already: pick another id, or delete it first", id)
@@ -146,7 +167,7 @@ func createClient(ctx context.Context, st store.Store, id string, c clientFlags,
 func validateClient(cc config.Client) error {
 	cfg := config.Default()
 	cfg.Clients = []config.Client{cc}
-	err := cfg.Validate()
+	err := cfg.Validate(rules())
 	var probs config.Problems
 	if !errors.As(err, &probs) {
 		return err
@@ -235,7 +256,7 @@ func rotateSecret(ctx context.Context, st store.Store, id string, e env) error {
 	if err != nil {
 		return err
 	}
-	if err := st.SetClientSecret(ctx, id, server.HashGeneratedSecret(secret), time.Now()); err != nil {
+	if err := st.SetClientSecret(ctx, id, token.HashSecret(secret), time.Now()); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "client_secret: %s\n", secret)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/latchkey/latchkey/internal/protocol"
 	"io"
 	"log/slog"
 	"net"
@@ -72,7 +73,7 @@ func startDemo(ctx context.Context, dir string, e env) (*demoSetup, error) {
 	d := &demoSetup{issuer: "http://" + asLn.Addr().String(), notesURL: "http://" + rsLn.Addr().String(),
 		user: "alice", password: randomHex(8), secrets: map[string]string{}, stopped: make(chan struct{})}
 	cfg := demoConfig(d, dir)
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(rules()); err != nil {
 		return nil, fmt.Errorf("demo config: %w", err)
 	}
 	quiet := slog.New(slog.DiscardHandler)
@@ -113,11 +114,11 @@ func demoConfig(d *demoSetup, dir string) config.Config {
 	aud := []string{d.notesURL}
 	cfg.Clients = []config.Client{
 		{ID: "notes-web", Name: "Notes Web", Secret: d.secrets["notes-web"], RedirectURIs: []string{"http://127.0.0.1/callback"},
-			GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "profile", "read", "write"}, Audience: aud},
+			GrantTypes: []string{protocol.GrantAuthorizationCode, protocol.GrantRefreshToken}, Scopes: []string{"openid", "profile", "read", "write"}, Audience: aud},
 		{ID: "notes-cli", Name: "Notes CLI", Secret: d.secrets["notes-cli"],
-			GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read", "write"}, Audience: aud},
+			GrantTypes: []string{protocol.GrantPassword, protocol.GrantRefreshToken}, Scopes: []string{"read", "write"}, Audience: aud},
 		{ID: "notes-sync", Name: "Notes Sync", Secret: d.secrets["notes-sync"],
-			GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}, Audience: aud},
+			GrantTypes: []string{protocol.GrantClientCredentials}, Scopes: []string{"read"}, Audience: aud},
 	}
 	cfg.Users = []config.User{{Username: d.user, Password: d.password,
 		Claims: map[string]any{"name": "Alice Liddell", "email": "alice@example.com", "email_verified": true}}}

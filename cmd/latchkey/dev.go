@@ -12,7 +12,6 @@ import (
 
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/protocol"
-	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -45,13 +44,13 @@ func ensureDev(ctx context.Context, st store.Store, secret []byte, p password.Pa
 	}
 	now := time.Now()
 	clients := []store.Client{
-		{ID: d.service, Name: "Demo service (client credentials)", SecretHash: server.HashGeneratedSecret(d.serviceSecret),
+		{ID: d.service, Name: "Demo service (client credentials)", SecretHash: token.HashSecret(d.serviceSecret),
 			GrantTypes: []string{protocol.GrantClientCredentials}, Scopes: []string{"read", "write"},
 			DefaultScopes: []string{"read"}, Introspection: true},
-		{ID: d.app, Name: "Demo app (password)", SecretHash: server.HashGeneratedSecret(d.appSecret),
+		{ID: d.app, Name: "Demo app (password)", SecretHash: token.HashSecret(d.appSecret),
 			GrantTypes: []string{protocol.GrantPassword, protocol.GrantRefreshToken},
 			Scopes:     []string{"openid", "profile", "email", "read", "write"}, DefaultScopes: []string{"read"}},
-		{ID: d.web, Name: "Demo web app", SecretHash: server.HashGeneratedSecret(d.webSecret),
+		{ID: d.web, Name: "Demo web app", SecretHash: token.HashSecret(d.webSecret),
 			RedirectURIs: []string{devCallback}, GrantTypes: []string{protocol.GrantAuthorizationCode, protocol.GrantRefreshToken},
 			Scopes: []string{"openid", "profile", "email", "read", "write"}, DefaultScopes: []string{"openid", "read"}},
 	}

@@ -81,9 +81,9 @@ func runConfig(_ context.Context, args []string, e env) error {
 		return usageError{"expected: latchkey config validate FILE"}
 	}
 	file := rest[0]
-	cfg, err := config.Load(file, func(string) string { return "" })
+	cfg, err := config.Load(file, func(string) string { return "" }, rules())
 	if err == nil {
-		err = cfg.Validate()
+		err = cfg.Validate(rules())
 	}
 	if err != nil {
 		fmt.Fprintln(e.stdout, err)

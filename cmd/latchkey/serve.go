@@ -19,6 +19,7 @@ import (
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/readcache"
 )
 
 const serveExample = `latchkey serve --dev
@@ -94,13 +95,17 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 		}
 		printDev(e.stdout, cfg.Issuer, d)
 	}
-	changes, stopWatching := watchChanges(ctx, st, log)
+	scfg, err := serverConfig(cfg)
+	if err != nil {
+		return err
+	}
+	cached := readcache.New(st, readcache.Options{TTL: cfg.Database.CacheTTL.D()})
+	stopWatching := watchChanges(ctx, st, cached.Purge, log)
 	defer stopWatching()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	h, err := server.New(server.Deps{
-		Config: cfg, Store: st, Keys: km, Logger: log, Metrics: reg, SystemSecret: secret, Now: time.Now, Rand: rand.Reader,
-		Changes: changes,
+		Config: scfg, Store: cached, Keys: km, Logger: log, Metrics: reg, SystemSecret: secret, Now: time.Now, Rand: rand.Reader,
 	})
 	if err != nil {
 		return err
@@ -121,33 +126,26 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 	return listenAndServe(ctx, h, ln, cfg, log)
 }
 
-// watchChanges relays the store's change announcements (PostgreSQL: made
-// by any instance or the CLI) to the server, which drops its read caches
-// on each. The returned channel is nil for a store that announces nothing
-// (SQLite: its caches expire within database.cache_ttl); stop ends the
-// watch and closes the channel.
-func watchChanges(ctx context.Context, st store.Store, log *slog.Logger) (<-chan struct{}, func()) {
+// watchChanges calls purge whenever the store announces a change made by
+// any instance or the CLI (PostgreSQL), so the read cache drops what it
+// holds at once. A store that announces nothing (SQLite) is not watched:
+// its cache entries expire within database.cache_ttl. stop ends the watch.
+func watchChanges(ctx context.Context, st store.Store, purge func(), log *slog.Logger) (stop func()) {
 	w, ok := st.(store.ChangeWatcher)
 	if !ok {
-		return nil, func() {}
+		return func() {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	changes, done := make(chan struct{}, 1), make(chan struct{})
+	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		w.WatchChanges(ctx, func() {
-			select {
-			case changes <- struct{}{}:
-			default: // a purge is pending already
-			}
-		}, func(err error) {
+		w.WatchChanges(ctx, purge, func(err error) {
 			log.Warn("not listening for changes made by other instances; caches expire within database.cache_ttl", "err", err)
 		})
 	}()
-	return changes, func() {
+	return func() {
 		cancel()
 		<-done
-		close(changes)
 	}
 }
 

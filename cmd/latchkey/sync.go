@@ -57,7 +57,8 @@ func clientFromConfig(cc config.Client, now time.Time) store.Client {
 		DefaultScopes: cc.DefaultScopes, Audience: cc.Audience, AccessTokenFormat: cc.AccessTokenFormat,
 		AccessTokenTTL: cc.AccessTokenTTL.D(), RefreshTokenTTL: cc.RefreshTokenTTL.D(), RefreshGrace: cc.RefreshGrace.D(),
 		IDTokenAlg: cc.IDTokenSignedResponseAlg, Introspection: cc.Introspection, SkipConsent: cc.SkipConsent,
-		Source: "config", CreatedAt: now, UpdatedAt: now,
+		TokenEndpointAuthMethod: cc.TokenEndpointAuthMethod,
+		Source:                  "config", CreatedAt: now, UpdatedAt: now,
 	}
 }
 

@@ -122,7 +122,7 @@ func createUser(ctx context.Context, st store.Store, cfg config.Config, username
 	}
 	check := config.Default()
 	check.Users = []config.User{cu}
-	if err := check.Validate(); err != nil {
+	if err := check.Validate(rules()); err != nil {
 		return err
 	}
 	hash, err := password.Hash(pw, hashParams(cfg), rand.Reader)

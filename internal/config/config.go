@@ -157,7 +157,11 @@ type Client struct {
 	RefreshGrace             Duration `yaml:"refresh_grace"`
 	IDTokenSignedResponseAlg string   `yaml:"id_token_signed_response_alg"`
 	Introspection            bool     `yaml:"introspection"`
-	SkipConsent              bool     `yaml:"skip_consent"`
+	// TokenEndpointAuthMethod is how the client authenticates (RFC 7591
+	// §2); empty means client_secret_basic or client_secret_post for a
+	// confidential client and none for a public one.
+	TokenEndpointAuthMethod string `yaml:"token_endpoint_auth_method"`
+	SkipConsent             bool   `yaml:"skip_consent"`
 }
 
 // User is a user defined in the file (upserted at start, keyed by username).

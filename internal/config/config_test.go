@@ -16,11 +16,11 @@ import (
 func noEnv(string) string { return "" }
 
 func TestExampleLoadsAndValidates(t *testing.T) {
-	cfg, err := Load("testdata/example.yaml", noEnv)
+	cfg, err := Load("testdata/example.yaml", noEnv, testRules)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(testRules); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
 	if cfg.File != "testdata/example.yaml" || cfg.Issuer != "http://127.0.0.1:8080" {
@@ -40,13 +40,13 @@ func TestExampleLoadsAndValidates(t *testing.T) {
 }
 
 func TestDefaultValidates(t *testing.T) {
-	if err := Default().Validate(); err != nil {
-		t.Fatalf("Default().Validate() = %v", err)
+	if err := Default().Validate(testRules); err != nil {
+		t.Fatalf("Default().Validate(testRules) = %v", err)
 	}
 }
 
 func TestLoadWithoutFile(t *testing.T) {
-	cfg, err := Load("", nil)
+	cfg, err := Load("", nil, testRules)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -56,7 +56,7 @@ func TestLoadWithoutFile(t *testing.T) {
 }
 
 func TestLoadMissingFile(t *testing.T) {
-	_, err := Load("testdata/does-not-exist.yaml", noEnv)
+	_, err := Load("testdata/does-not-exist.yaml", noEnv, testRules)
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("err = %v, want fs.ErrNotExist", err)
 	}
@@ -64,7 +64,7 @@ func TestLoadMissingFile(t *testing.T) {
 
 func TestEmptyFile(t *testing.T) {
 	for _, data := range []string{"", "\n", "# nothing but a comment\n", "---\n"} {
-		cfg, probs := load("latchkey.yaml", []byte(data), nil)
+		cfg, probs := load("latchkey.yaml", []byte(data), nil, testRules)
 		if len(probs) != 0 {
 			t.Errorf("%q: %v", data, probs)
 		}
@@ -83,7 +83,7 @@ func TestDefaultRoundTrip(t *testing.T) {
 	if !strings.Contains(string(out), "access_token_ttl: 15m\n") {
 		t.Errorf("durations are not written as Go durations:\n%s", out)
 	}
-	cfg, probs := load("default.yaml", out, nil)
+	cfg, probs := load("default.yaml", out, nil, testRules)
 	if len(probs) != 0 {
 		t.Fatalf("problems: %v\n%s", probs, out)
 	}
@@ -166,7 +166,7 @@ func TestClaimsAreJSONMaps(t *testing.T) {
       address: {street: 1 Rabbit Hole, 42: answer}
       groups: [{name: tea, 1: one}]
 `)
-	cfg, probs := load("latchkey.yaml", data, nil)
+	cfg, probs := load("latchkey.yaml", data, nil, testRules)
 	if len(probs) != 0 {
 		t.Fatal(probs)
 	}
@@ -208,7 +208,7 @@ func TestValidateWithoutFile(t *testing.T) {
 	cfg := Default()
 	cfg.Listen = "nowhere"
 	cfg.Clients = []Client{{ID: "c", GrantTypes: []string{"client_credentials"}}}
-	err := cfg.Validate()
+	err := cfg.Validate(testRules)
 	var ps Problems
 	if !errors.As(err, &ps) || len(ps) != 2 {
 		t.Fatalf("err = %v, want 2 Problems", err)

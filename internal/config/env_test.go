@@ -25,7 +25,7 @@ func TestEnvOverrides(t *testing.T) {
 		"LATCHKEY_PASSWORDS_PARALLELISM":   "2",
 		"LATCHKEY_TRUSTED_PROXIES":         "10.0.0.0/8, ::1,,",
 		"LATCHKEY_UNKNOWN":                 "ignored",
-	}))
+	}), testRules)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -47,7 +47,7 @@ func TestEnvBadValues(t *testing.T) {
 		"LATCHKEY_TOKENS_CODE_TTL":       "60",
 		"LATCHKEY_PASSWORDS_PARALLELISM": "300",
 		"LATCHKEY_DATABASE_MAX_CONNS":    "1.5",
-	}))
+	}), testRules)
 	var ps Problems
 	if !errors.As(err, &ps) {
 		t.Fatalf("err = %v, want Problems", err)

@@ -22,11 +22,11 @@ import (
 // configuration: bad YAML, an unknown key, a value of the wrong type, an
 // unreadable variable. Its error is then Problems listing every problem at
 // once, with file and line or variable name, and including what Validate
-// would report, so that one run shows them all. Otherwise Load does not
+// would report under r, so that one run shows them all. Otherwise Load does not
 // check the rules: adjust the result (command-line flags, say) and call
 // Validate. The Config is returned in both cases. A file that cannot be
 // opened is a plain wrapped error (errors.Is(err, fs.ErrNotExist) works).
-func Load(path string, getenv func(string) string) (Config, error) {
+func Load(path string, getenv func(string) string, r Rules) (Config, error) {
 	var data []byte
 	if path != "" {
 		var err error
@@ -34,12 +34,12 @@ func Load(path string, getenv func(string) string) (Config, error) {
 			return Default(), fmt.Errorf("config: %w", err)
 		}
 	}
-	cfg, probs := load(path, data, getenv)
+	cfg, probs := load(path, data, getenv, r)
 	return cfg, probs.finish()
 }
 
 // load is Load after the file at path has been read into data.
-func load(path string, data []byte, getenv func(string) string) (Config, Problems) {
+func load(path string, data []byte, getenv func(string) string, r Rules) (Config, Problems) {
 	cfg := Default()
 	cfg.File = path
 	probs := decode(&cfg, data)
@@ -48,7 +48,7 @@ func load(path string, data []byte, getenv func(string) string) (Config, Problem
 		return cfg, nil
 	}
 	read := len(probs)
-	for _, p := range cfg.problems() {
+	for _, p := range cfg.problems(r) {
 		if !covered(p, probs[:read]) {
 			probs = append(probs, p)
 		}

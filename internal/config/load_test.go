@@ -16,9 +16,9 @@ func loadProblems(t *testing.T, data string) Problems {
 
 // check is Load followed by Validate, for data named as the file name.
 func check(name string, data []byte, getenv func(string) string) (Config, Problems) {
-	cfg, probs := load(name, data, getenv)
+	cfg, probs := load(name, data, getenv, testRules)
 	if len(probs) == 0 {
-		probs = cfg.problems()
+		probs = cfg.problems(testRules)
 	}
 	return cfg, probs
 }
@@ -26,19 +26,19 @@ func check(name string, data []byte, getenv func(string) string) (Config, Proble
 // Load reports rule violations only along with problems reading the file;
 // otherwise the caller validates after adjusting the config.
 func TestLoadLeavesRulesToValidate(t *testing.T) {
-	cfg, probs := load("latchkey.yaml", []byte("listen: nowhere\n"), nil)
+	cfg, probs := load("latchkey.yaml", []byte("listen: nowhere\n"), nil, testRules)
 	if len(probs) != 0 {
 		t.Fatalf("load: %v", probs)
 	}
-	err := cfg.Validate()
+	err := cfg.Validate(testRules)
 	if err == nil || err.Error() != "latchkey.yaml:1: listen: must be host:port, like 127.0.0.1:8080 or :8080" {
 		t.Errorf("Validate() = %v", err)
 	}
 	cfg.Listen = ":9090" // as a --listen flag would
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(testRules); err != nil {
 		t.Errorf("after the fix, Validate() = %v", err)
 	}
-	_, probs = load("latchkey.yaml", []byte("log: {levle: debug}\nlisten: nowhere\n"), nil)
+	_, probs = load("latchkey.yaml", []byte("log: {levle: debug}\nlisten: nowhere\n"), nil, testRules)
 	want := `latchkey.yaml:1: log.levle: unknown key; did you mean "level"?` + "\n" +
 		"latchkey.yaml:2: listen: must be host:port, like 127.0.0.1:8080 or :8080"
 	if probs.Error() != want {
@@ -47,7 +47,7 @@ func TestLoadLeavesRulesToValidate(t *testing.T) {
 }
 
 func TestUnknownKeyReportsLine(t *testing.T) {
-	_, err := Load("testdata/unknown_key.yaml", noEnv)
+	_, err := Load("testdata/unknown_key.yaml", noEnv, testRules)
 	want := `testdata/unknown_key.yaml:5: clients[0].redirect_uri: unknown key; did you mean "redirect_uris"?`
 	if err == nil || err.Error() != want {
 		t.Fatalf("err =\n%v\nwant\n%s", err, want)
@@ -111,7 +111,7 @@ func TestYAMLProblems(t *testing.T) {
 }
 
 func TestFiveProblemsAtOnce(t *testing.T) {
-	_, err := Load("testdata/five_problems.yaml", noEnv)
+	_, err := Load("testdata/five_problems.yaml", noEnv, testRules)
 	var ps Problems
 	if !errors.As(err, &ps) {
 		t.Fatalf("err = %v (%T), want Problems", err, err)

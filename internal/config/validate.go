@@ -11,19 +11,28 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/protocol"
 )
 
+// Rules are what validation learns from the server rather than from this
+// package: the grants and client authentication methods it implements.
+type Rules struct {
+	Grants      []protocol.GrantInfo
+	AuthMethods []protocol.AuthMethod
+}
+
 // Validate checks c against the rules of the configuration reference and
-// returns Problems listing every problem at once, or nil. Each problem
-// names the file and line of the offending key when c came from Load with
-// a file, or the environment variable that set it.
-func (c Config) Validate() error {
-	return c.problems().finish()
+// the server's rules, and returns Problems listing every problem at once,
+// or nil. Each problem names the file and line of the offending key when c
+// came from Load with a file, or the environment variable that set it.
+func (c Config) Validate(r Rules) error {
+	return c.problems(r).finish()
 }
 
 // problems runs every check.
-func (c *Config) problems() Problems {
-	v := &validator{c: c}
+func (c *Config) problems(r Rules) Problems {
+	v := &validator{c: c, rules: r}
 	v.server()
 	v.tokens()
 	v.limits()
@@ -35,6 +44,7 @@ func (c *Config) problems() Problems {
 // validator collects problems while checking one Config.
 type validator struct {
 	c     *Config
+	rules Rules
 	probs Problems
 }
 

@@ -12,14 +12,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-)
 
-// Grant types a client may list (RFC 6749 §4).
-const (
-	grantCode        = "authorization_code"
-	grantRefresh     = "refresh_token"
-	grantCredentials = "client_credentials"
-	grantPassword    = "password"
+	"github.com/latchkey/latchkey/internal/protocol"
 )
 
 var (
@@ -55,6 +49,7 @@ func (v *validator) clients() {
 		}
 		v.clientSecret(p, cl)
 		v.grantTypes(p, cl)
+		v.authMethod(p, cl)
 		v.uris(p+".redirect_uris", cl.RedirectURIs)
 		v.uris(p+".post_logout_redirect_uris", cl.PostLogoutRedirectURIs)
 		v.scopes(p, cl)
@@ -84,33 +79,75 @@ func (v *validator) clientSecret(p string, cl Client) {
 	}
 }
 
-// grantTypes checks the client's grant types against each other, its
-// redirect URIs and its kind (S027, S203).
+// grantTypes checks the client's grant types against the grants the
+// server implements, each other, its redirect URIs and its kind (S027,
+// S203).
 func (v *validator) grantTypes(p string, cl Client) {
 	gp := p + ".grant_types"
+	names := make([]string, len(v.rules.Grants))
+	byType := make(map[string]protocol.GrantInfo, len(v.rules.Grants))
+	var starters []string // grants that start a refresh chain
+	for i, g := range v.rules.Grants {
+		names[i], byType[g.Type] = g.Type, g
+		if g.Refresh {
+			starters = append(starters, g.Type)
+		}
+	}
 	if len(cl.GrantTypes) == 0 {
-		v.add(gp, "must list at least one of %s, %s, %s, %s", grantCode, grantRefresh, grantCredentials, grantPassword)
+		v.add(gp, "must list at least one of %s", strings.Join(names, ", "))
 		return
 	}
 	has := make(map[string]bool)
 	for j, g := range cl.GrantTypes {
 		ip := fmt.Sprintf("%s[%d]", gp, j)
+		info, known := byType[g]
 		switch {
-		case g != grantCode && g != grantRefresh && g != grantCredentials && g != grantPassword:
-			v.add(ip, "%q is not a grant type; use %s, %s, %s or %s", g, grantCode, grantRefresh, grantCredentials, grantPassword)
+		case !known:
+			v.add(ip, "%q is not a grant type; use %s", g, orList(names))
 		case has[g]:
 			v.add(ip, "%q is listed twice; remove one", g)
-		case cl.Public && (g == grantCredentials || g == grantPassword):
+		case cl.Public && !info.Public:
 			v.add(ip, "a public client cannot use %s (S027, S038, S203); give it a secret or remove the grant", g)
 		}
 		has[g] = true
+		if known && info.Redirect && len(cl.RedirectURIs) == 0 && !has["redirect:"+g] {
+			has["redirect:"+g] = true
+			v.add(p+".redirect_uris", "%s needs at least one redirect URI; add the app's callback URL", g)
+		}
 	}
-	if has[grantCode] && len(cl.RedirectURIs) == 0 {
-		v.add(p+".redirect_uris", "%s needs at least one redirect URI; add the app's callback URL", grantCode)
+	if has[protocol.GrantRefreshToken] && !slices.ContainsFunc(starters, func(g string) bool { return has[g] }) {
+		v.add(gp, "%s alone is never issued; add %s, or remove %s", protocol.GrantRefreshToken, orList(starters), protocol.GrantRefreshToken)
 	}
-	if has[grantRefresh] && !has[grantCode] && !has[grantPassword] {
-		v.add(gp, "%s alone is never issued; add %s or %s, or remove %s", grantRefresh, grantCode, grantPassword, grantRefresh)
+}
+
+// authMethod checks token_endpoint_auth_method (RFC 7591 §2) against the
+// methods the server implements and the client's kind.
+func (v *validator) authMethod(p string, cl Client) {
+	if cl.TokenEndpointAuthMethod == "" {
+		return
 	}
+	ap := p + ".token_endpoint_auth_method"
+	m := protocol.AuthMethod(cl.TokenEndpointAuthMethod)
+	var names []string
+	for _, known := range v.rules.AuthMethods {
+		names = append(names, string(known))
+	}
+	switch {
+	case !slices.Contains(v.rules.AuthMethods, m):
+		v.add(ap, "%q is not a client authentication method; use %s", cl.TokenEndpointAuthMethod, orList(names))
+	case cl.Public && m != protocol.AuthNone:
+		v.add(ap, "a public client has no credentials: use none, or drop public: true")
+	case !cl.Public && m == protocol.AuthNone:
+		v.add(ap, "a confidential client must authenticate; remove none, or set public: true")
+	}
+}
+
+// orList joins items as "a, b or c".
+func orList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
 }
 
 // uris checks a list of redirect URIs.

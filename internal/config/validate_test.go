@@ -175,8 +175,29 @@ func TestClientRules(t *testing.T) {
 		{"code without redirect URI", y("clients:", "  - id: spa", "    public: true", "    grant_types: [authorization_code]"),
 			"2: clients[0].redirect_uris: authorization_code needs at least one redirect URI"},
 		{"refresh alone", y("clients:", "  - id: c", "    secret: "+testSecret, "    grant_types: [client_credentials, refresh_token]"),
-			"4: clients[0].grant_types: refresh_token alone is never issued"},
+			"4: clients[0].grant_types: refresh_token alone is never issued; add authorization_code or password, or remove refresh_token"},
+		{"unknown auth method", confidential("    token_endpoint_auth_method: client_secret_jwt"),
+			`5: clients[0].token_endpoint_auth_method: "client_secret_jwt" is not a client authentication method; use client_secret_basic, client_secret_post or none`},
+		{"confidential with none (S038)", confidential("    token_endpoint_auth_method: none"),
+			"5: clients[0].token_endpoint_auth_method: a confidential client must authenticate"},
+		{"public with a secret method (S038)", public("    token_endpoint_auth_method: client_secret_post"),
+			"6: clients[0].token_endpoint_auth_method: a public client has no credentials"},
 	})
+}
+
+// TestGrantMessagesFollowTheRegistry: the list a problem offers is the
+// server's grant registry, in its order.
+func TestGrantMessagesFollowTheRegistry(t *testing.T) {
+	probs := loadProblems(t, y("clients:", "  - id: c", "    secret: "+testSecret, "    grant_types: [implicit]"))
+	want := `"implicit" is not a grant type; use authorization_code, refresh_token, client_credentials or password`
+	if len(probs) != 1 || !strings.Contains(probs[0].String(), want) {
+		t.Fatalf("problems %v, want %q", probs, want)
+	}
+	for _, ok := range []string{"client_secret_basic", "client_secret_post"} {
+		if probs := loadProblems(t, confidential("    token_endpoint_auth_method: "+ok)); len(probs) != 0 {
+			t.Errorf("%s refused: %v", ok, probs)
+		}
+	}
 }
 
 func TestClientURIAndScopeRules(t *testing.T) {

@@ -126,7 +126,7 @@ func TestBenchRefreshWorkersRenewTheirChains(t *testing.T) {
 	env, cfg, _ := benchEnv(t)
 	cfg.Duration = time.Second
 	time.AfterFunc(400*time.Millisecond, func() {
-		env.Clock.Advance(env.Config.Tokens.RefreshTokenAbsoluteTTL.D() + time.Hour)
+		env.Clock.Advance(env.Config.RefreshTokenAbsoluteTTL + time.Hour)
 	})
 	res, err := Run(t.Context(), cfg)
 	if err != nil {

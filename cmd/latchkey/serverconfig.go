@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/server"
+)
+
+// rules are what configuration validation takes from the server: the
+// grants and client authentication methods it implements.
+func rules() config.Rules {
+	return config.Rules{Grants: server.Grants(), AuthMethods: server.AuthMethods()}
+}
+
+// serverConfig maps a validated configuration file onto what the server
+// needs. It is the only place that knows both.
+func serverConfig(cfg config.Config) (server.Config, error) {
+	proxies, err := prefixes(cfg.TrustedProxies)
+	if err != nil {
+		return server.Config{}, err
+	}
+	t := cfg.Tokens
+	l := cfg.Limits
+	return server.Config{
+		Issuer:                  cfg.IssuerURL(),
+		TrustedProxies:          proxies,
+		AccessTokenTTL:          t.AccessTokenTTL.D(),
+		RefreshTokenTTL:         t.RefreshTokenTTL.D(),
+		RefreshTokenAbsoluteTTL: t.RefreshTokenAbsoluteTTL.D(),
+		IDTokenTTL:              t.IDTokenTTL.D(),
+		CodeTTL:                 t.CodeTTL.D(),
+		SessionTTL:              t.SessionTTL.D(),
+		AccessTokenAlg:          t.AccessTokenAlg,
+		KeyActivationDelay:      cfg.Keys.ActivationDelay.D(),
+		Passwords:               hashParams(cfg),
+		Limits: server.Limits{PerUsername: l.PerUsername, PerClient: l.PerClient, PerIP: l.PerIP,
+			Window: l.Window.D(), BaseDelay: l.BaseDelay.D(), MaxDelay: l.MaxDelay.D()},
+	}, nil
+}
+
+// prefixes reads trusted_proxies: each entry an IP address or a CIDR range.
+func prefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, p := range list {
+		if pfx, err := netip.ParsePrefix(p); err == nil {
+			out = append(out, pfx.Masked())
+			continue
+		}
+		addr, err := netip.ParseAddr(p)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q is neither an IP nor a CIDR", p)
+		}
+		out = append(out, netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen()))
+	}
+	return out, nil
+}

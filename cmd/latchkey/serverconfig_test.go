@@ -1,0 +1,48 @@
+package main
+
+import (
+	"net/netip"
+	"reflect"
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/server"
+)
+
+// TestServerConfigDefaults holds the two sets of defaults together: the
+// configuration file's, mapped onto the server, are the server's own
+// (what a zero server.Config field means).
+func TestServerConfigDefaults(t *testing.T) {
+	got, err := serverConfig(config.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := server.DefaultConfig()
+	want.Issuer = config.Default().IssuerURL()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("serverConfig(config.Default()) =\n%+v\nwant server.DefaultConfig()\n%+v", got, want)
+	}
+}
+
+// TestServerConfigMapsEveryField: every setting the server takes comes
+// from the file.
+func TestServerConfigMapsEveryField(t *testing.T) {
+	cfg := config.Default()
+	cfg.Issuer = "https://auth.example.com/t"
+	cfg.TrustedProxies = []string{"10.0.0.0/8", "::ffff:192.0.2.7", "192.0.2.9/24"}
+	cfg.Tokens.CodeTTL = config.Duration(30e9)
+	cfg.Limits.PerIP = 7
+	got, err := serverConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantProxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"),
+		netip.MustParsePrefix("192.0.2.0/24")}
+	if got.Issuer != cfg.Issuer || got.CodeTTL != 30e9 || got.Limits.PerIP != 7 || !reflect.DeepEqual(got.TrustedProxies, wantProxies) {
+		t.Errorf("serverConfig = %+v", got)
+	}
+	cfg.TrustedProxies = []string{"not-an-ip"}
+	if _, err := serverConfig(cfg); err == nil {
+		t.Error("an unparsable trusted proxy was accepted")
+	}
+}
