@@ -13,6 +13,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/postgres/pgtest"
+	"github.com/latchkey/latchkey/internal/store/readcache"
 	"github.com/latchkey/latchkey/internal/store/storetest"
 )
 
@@ -35,6 +36,15 @@ func open(t testing.TB, dsn string) *postgres.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t, pgtest.DSN(t)) })
+}
+
+// TestConformanceReadCache runs the suite through the read cache with a
+// TTL longer than any test: every read that follows a write must see it,
+// so a mutating method that forgot to purge fails here.
+func TestConformanceReadCache(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return readcache.New(open(t, pgtest.DSN(t)), readcache.Options{TTL: time.Hour})
+	})
 }
 
 // appliedInDB lists the migrations that schema_migrations records.

@@ -226,7 +226,9 @@ func (s *Store) RedeemAuthCode(ctx context.Context, digest string, now time.Time
 }
 
 // SaveIssue does not purge: a new grant and tokens.
-func (s *Store) SaveIssue(ctx context.Context, iss store.Issue) error { return s.st.SaveIssue(ctx, iss) }
+func (s *Store) SaveIssue(ctx context.Context, iss store.Issue) error {
+	return s.st.SaveIssue(ctx, iss)
+}
 
 // GetGrant is not cached.
 func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
@@ -259,7 +261,9 @@ func (s *Store) DeleteSession(ctx context.Context, digest string) error {
 }
 
 // SaveConsent does not purge.
-func (s *Store) SaveConsent(ctx context.Context, c store.Consent) error { return s.st.SaveConsent(ctx, c) }
+func (s *Store) SaveConsent(ctx context.Context, c store.Consent) error {
+	return s.st.SaveConsent(ctx, c)
+}
 
 // GetConsent is not cached.
 func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (store.Consent, error) {
@@ -277,7 +281,9 @@ func (s *Store) GetThrottles(ctx context.Context, keys []string, now time.Time) 
 }
 
 // ClearFailures does not purge.
-func (s *Store) ClearFailures(ctx context.Context, key string) error { return s.st.ClearFailures(ctx, key) }
+func (s *Store) ClearFailures(ctx context.Context, key string) error {
+	return s.st.ClearFailures(ctx, key)
+}
 
 // Ping asks the wrapped store.
 func (s *Store) Ping(ctx context.Context) error { return s.st.Ping(ctx) }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/readcache"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/store/storetest"
 )
@@ -28,6 +29,15 @@ func open(t testing.TB) *sqlite.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
+}
+
+// TestConformanceReadCache runs the suite through the read cache with a
+// TTL longer than any test: every read that follows a write must see it,
+// so a mutating method that forgot to purge fails here.
+func TestConformanceReadCache(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return readcache.New(open(t), readcache.Options{TTL: time.Hour})
+	})
 }
 
 // TestPragmas checks the settings of the Store's own connections, and the

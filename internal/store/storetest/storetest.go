@@ -51,7 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	var all []subtest
 	for _, group := range [][]subtest{
 		clientTests(), userTests(), keyTests(), codeTests(), tokenTests(),
-		rotationTests(), sessionTests(), cleanupTests(),
+		rotationTests(), sessionTests(), cleanupTests(), readAfterWriteTests(),
 	} {
 		all = append(all, group...)
 	}
