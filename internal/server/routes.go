@@ -22,9 +22,18 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(p+"/login", s.page(http.MethodPost, formOnly("the sign-in form"), s.handleLogin))
 	mux.Handle(p+"/consent", s.page(http.MethodPost, formOnly("the consent form"), s.handleConsent))
 	mux.Handle(p+"/logout", s.page("GET, HEAD, POST", logoutNotAllowed(), s.handleLogout))
-	mux.Handle(p+"/assets/", http.StripPrefix(p+"/assets/", web.Static()))
+	mux.Handle(p+"/assets/", s.readOnly(handle(http.StripPrefix(p+"/assets/", web.Static()))))
 	mux.Handle(p+"/healthz", s.readOnly(s.handleHealthz))
 	mux.Handle(p+"/readyz", s.readOnly(s.handleReadyz))
 	mux.Handle(p+"/metrics", s.readOnly(s.handleMetrics))
 	return s.observe(mux)
+}
+
+// handle adapts a plain http.Handler to the error-returning handlers the
+// adapters take.
+func handle(h http.Handler) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		h.ServeHTTP(w, r)
+		return nil
+	}
 }
