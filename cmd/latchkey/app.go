@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -178,4 +179,13 @@ func retention(cfg config.Config) time.Duration {
 		longest = max(longest, c.AccessTokenTTL.D())
 	}
 	return longest + 5*time.Minute
+}
+
+// redactDSN hides a password in a storage URL before it is logged.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	return u.Redacted()
 }

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"context"
+	"fmt"
+)
+
+func runMigrate(ctx context.Context, args []string, e env) error {
+	fs := newFlags("migrate", "migrate [--config FILE] [--storage URL]",
+		"latchkey migrate --storage sqlite:///var/lib/latchkey/latchkey.db", e.stdout)
+	var cf configFlags
+	cf.register(fs)
+	if done, err := parse(fs, args); done {
+		return err
+	}
+	cfg, err := cf.load(e)
+	if err != nil {
+		return err
+	}
+	st, applied, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if len(applied) == 0 {
+		fmt.Fprintln(e.stdout, "the schema is up to date")
+	}
+	for _, m := range applied {
+		fmt.Fprintln(e.stdout, "applied", m)
+	}
+	return nil
+}
