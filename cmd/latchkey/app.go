@@ -114,6 +114,41 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, []string, e
 	return nil, nil, fmt.Errorf("storage %q is not supported: use sqlite://PATH or postgres://USER@HOST:PORT/DB", redactDSN(cfg.Storage))
 }
 
+// withStore is the frame of the admin commands (gc, migrate, client,
+// user, keys): it loads the configuration the flags give, opens the
+// configured store (bringing its schema up to date), runs use with both
+// and the migrations that opening applied, then closes the store.
+func withStore(ctx context.Context, cf *configFlags, e env, use func(cfg config.Config, st store.Store, applied []string) error) error {
+	cfg, err := cf.load(e)
+	if err != nil {
+		return err
+	}
+	st, applied, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return use(cfg, st, applied)
+}
+
+// startKeys loads the signing keys from st, creating the first ones if
+// there are none, and returns their manager with the system secret that
+// encrypts them.
+func startKeys(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger) (*keys.Manager, []byte, error) {
+	secret, err := systemSecret(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	km, err := keyManager(cfg, st, secret, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := km.Init(ctx); err != nil {
+		return nil, nil, err
+	}
+	return km, secret, nil
+}
+
 // systemSecret returns the secret that encrypts signing keys: from the
 // config or LATCHKEY_SECRETS_SYSTEM, or else from a file beside the SQLite
 // database, created (mode 0600) on first use.

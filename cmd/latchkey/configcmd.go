@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/latchkey/latchkey/internal/config"
 )
@@ -12,17 +11,9 @@ const configExample = "latchkey config validate latchkey.yaml"
 
 func runConfig(_ context.Context, args []string, e env) error {
 	fs := newFlags("config", "config validate FILE", configExample, e.stdout)
-	// The subcommand comes first, so that config validate --help works.
-	var sub string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		sub, args = args[0], args[1:]
-	}
-	if done, err := parse(fs, args); done {
+	sub, rest, done, err := parseSubcommand(fs, args) // config validate --help works too
+	if done {
 		return err
-	}
-	rest := fs.Args()
-	if sub == "" && len(rest) > 0 {
-		sub, rest = rest[0], rest[1:]
 	}
 	if sub != "validate" || len(rest) != 1 {
 		fs.Usage()

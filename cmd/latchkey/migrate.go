@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 func runMigrate(ctx context.Context, args []string, e env) error {
@@ -13,20 +16,13 @@ func runMigrate(ctx context.Context, args []string, e env) error {
 	if done, err := parse(fs, args); done {
 		return err
 	}
-	cfg, err := cf.load(e)
-	if err != nil {
-		return err
-	}
-	st, applied, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if len(applied) == 0 {
-		fmt.Fprintln(e.stdout, "the schema is up to date")
-	}
-	for _, m := range applied {
-		fmt.Fprintln(e.stdout, "applied", m)
-	}
-	return nil
+	return withStore(ctx, &cf, e, func(_ config.Config, _ store.Store, applied []string) error {
+		if len(applied) == 0 {
+			fmt.Fprintln(e.stdout, "the schema is up to date")
+		}
+		for _, m := range applied {
+			fmt.Fprintln(e.stdout, "applied", m)
+		}
+		return nil
+	})
 }

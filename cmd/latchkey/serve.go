@@ -74,15 +74,8 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 	for _, m := range applied {
 		log.Info("applied migration", "name", m)
 	}
-	secret, err := systemSecret(cfg, log)
+	km, secret, err := startKeys(ctx, cfg, st, log)
 	if err != nil {
-		return err
-	}
-	km, err := keyManager(cfg, st, secret, log)
-	if err != nil {
-		return err
-	}
-	if err := km.Init(ctx); err != nil {
 		return err
 	}
 	if err := syncConfig(ctx, st, cfg, log); err != nil {
