@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -56,7 +55,7 @@ func (c *configFlags) load(e env) (config.Config, error) {
 		cfg.Issuer = c.issuer
 	}
 	if c.storage != "" {
-		cfg.Storage = c.storage
+		cfg.Storage = config.StorageURL(c.storage)
 	}
 	return cfg, cfg.Validate(rules())
 }
@@ -84,8 +83,8 @@ func newLoggerOn(cfg config.Config, w, out io.Writer) *slog.Logger {
 }
 
 // sqlitePath returns the file of a sqlite:// storage URL, or "".
-func sqlitePath(storage string) string {
-	if p, ok := strings.CutPrefix(storage, "sqlite://"); ok {
+func sqlitePath(storage config.StorageURL) string {
+	if p, ok := strings.CutPrefix(storage.Reveal(), "sqlite://"); ok {
 		return p
 	}
 	return ""
@@ -100,8 +99,8 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, []string, e
 		}
 		return st, st.Applied(), nil
 	}
-	if strings.HasPrefix(cfg.Storage, "postgres://") || strings.HasPrefix(cfg.Storage, "postgresql://") {
-		st, err := postgres.Open(ctx, cfg.Storage, postgres.Options{
+	if dsn := cfg.Storage.Reveal(); strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		st, err := postgres.Open(ctx, dsn, postgres.Options{
 			MaxConns:       cfg.Database.MaxConns,
 			ConnectTimeout: cfg.Database.ConnectTimeout.D(),
 			QueryTimeout:   cfg.Database.QueryTimeout.D(),
@@ -111,7 +110,7 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, []string, e
 		}
 		return st, st.Applied(), nil
 	}
-	return nil, nil, fmt.Errorf("storage %q is not supported: use sqlite://PATH or postgres://USER@HOST:PORT/DB", redactDSN(cfg.Storage))
+	return nil, nil, fmt.Errorf("storage %q is not supported: use sqlite://PATH or postgres://USER@HOST:PORT/DB", cfg.Storage)
 }
 
 // withStore is the frame of the admin commands (gc, migrate, client,
@@ -153,11 +152,11 @@ func startKeys(ctx context.Context, cfg config.Config, st store.Store, log *slog
 // config or LATCHKEY_SECRETS_SYSTEM, or else from a file beside the SQLite
 // database, created (mode 0600) on first use.
 func systemSecret(cfg config.Config, log *slog.Logger) ([]byte, error) {
-	if cfg.Secrets.System != "" {
-		if len(cfg.Secrets.System) < 32 {
+	if s := cfg.Secrets.System.Reveal(); s != "" {
+		if len(s) < 32 {
 			return nil, errors.New("secrets.system must be at least 32 characters")
 		}
-		return []byte(cfg.Secrets.System), nil
+		return []byte(s), nil
 	}
 	db := sqlitePath(cfg.Storage)
 	if db == "" {
@@ -214,13 +213,4 @@ func retention(cfg config.Config) time.Duration {
 		longest = max(longest, c.AccessTokenTTL.D())
 	}
 	return longest + 5*time.Minute
-}
-
-// redactDSN hides a password in a storage URL before it is logged.
-func redactDSN(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return dsn
-	}
-	return u.Redacted()
 }

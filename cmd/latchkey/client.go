@@ -110,7 +110,7 @@ func createClient(ctx context.Context, st store.Store, id string, c clientFlags,
 	}
 	cc := c.toConfig(id)
 	if !cc.Public {
-		cc.Secret = strings.Repeat("x", 32) // validated as present; the real one is generated below
+		cc.Secret = config.Secret(strings.Repeat("x", 32)) // validated as present; the real one is generated below
 	}
 	if err := validateClient(cc); err != nil {
 		return err

@@ -190,7 +190,7 @@ func listenAndServe(ctx context.Context, h http.Handler, ln net.Listener, cfg co
 		}
 		errc <- srv.Serve(ln)
 	}()
-	log.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "storage", redactDSN(cfg.Storage))
+	log.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "storage", cfg.Storage)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

@@ -93,7 +93,7 @@ func readPassword(flagValue string, fromStdin bool, e env) (string, error) {
 }
 
 func createUser(ctx context.Context, st store.Store, cfg config.Config, username, pw string, claims []string, e env) error {
-	cu := config.User{Username: username, Password: pw, Claims: map[string]any{}}
+	cu := config.User{Username: username, Password: config.Secret(pw), Claims: map[string]any{}}
 	for _, kv := range claims {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
