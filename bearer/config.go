@@ -94,9 +94,10 @@ type Config struct {
 // other clients.
 type IntrospectionConfig struct {
 	// ClientID and ClientSecret authenticate with HTTP Basic, each
-	// form-urlencoded first (RFC 6749 §2.3.1).
+	// form-urlencoded first (RFC 6749 §2.3.1). ClientSecret prints and
+	// logs masked (see Secret).
 	ClientID     string
-	ClientSecret string
+	ClientSecret Secret
 
 	// CacheTTL bounds how long an introspection result is reused; a result
 	// is never kept past the token's exp (S083). Zero means

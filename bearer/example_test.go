@@ -7,17 +7,21 @@ import (
 	"fmt"
 	"log"
 	"net/http"
-	"os"
+	"net/http/httptest"
 
 	"github.com/latchkey/latchkey/bearer"
 )
 
 // Protect a whole API: every request needs a valid access token issued by
-// https://login.example for https://notes.example.
+// the authorization server for https://notes.example. (The examples run
+// against a stand-in authorization server on a loopback address; in
+// production Issuer is, say, "https://login.example".)
 func Example() {
-	ctx := context.Background()
-	v, err := bearer.New(ctx, bearer.Config{
-		Issuer:   "https://login.example",
+	issuer := newExampleIssuer()
+	defer issuer.Close()
+
+	v, err := bearer.New(context.Background(), bearer.Config{
+		Issuer:   issuer.URL,
 		Audience: "https://notes.example",
 	})
 	if err != nil {
@@ -30,21 +34,26 @@ func Example() {
 		claims, _ := bearer.ClaimsFrom(r.Context())
 		fmt.Fprintf(w, "hello, %s\n", claims.Subject)
 	})
-	log.Fatal(http.ListenAndServe("127.0.0.1:9090", v.Middleware(mux)))
+	api := httptest.NewServer(v.Middleware(mux)) // or http.ListenAndServe(addr, v.Middleware(mux))
+	defer api.Close()
+
+	status, _, body := exampleCall("GET", api.URL+"/hello", issuer.token("alice", "read"))
+	fmt.Print(status, " ", body)
+	status, challenge, _ := exampleCall("GET", api.URL+"/hello", "")
+	fmt.Println(status, challenge)
+	// Output:
+	// 200 hello, alice
+	// 401 Bearer realm="https://notes.example"
 }
 
 // Require scopes per route: reading needs "read", writing needs "write".
 // A token without them gets 403 with error="insufficient_scope".
 func ExampleValidator_RequireScope() {
+	issuer := newExampleIssuer()
+	defer issuer.Close()
 	v, err := bearer.New(context.Background(), bearer.Config{
-		Issuer:   "https://login.example",
+		Issuer:   issuer.URL,
 		Audience: "https://notes.example",
-		// Opaque tokens are checked at the issuer's introspection endpoint
-		// with the resource server's own client credentials.
-		Introspection: &bearer.IntrospectionConfig{
-			ClientID:     "notes-api",
-			ClientSecret: os.Getenv("NOTES_INTROSPECTION_SECRET"),
-		},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -57,12 +66,66 @@ func ExampleValidator_RequireScope() {
 	mux := http.NewServeMux()
 	mux.Handle("GET /notes", v.RequireScope("read")(list))
 	mux.Handle("POST /notes", v.RequireScope("write")(create))
-	log.Fatal(http.ListenAndServe("127.0.0.1:9090", mux))
+	api := httptest.NewServer(mux)
+	defer api.Close()
+
+	reader := issuer.token("alice", "read")
+	status, _, body := exampleCall("GET", api.URL+"/notes", reader)
+	fmt.Print(status, " ", body)
+	status, challenge, _ := exampleCall("POST", api.URL+"/notes", reader)
+	fmt.Println(status, challenge)
+	status, _, _ = exampleCall("POST", api.URL+"/notes", issuer.token("alice", "read", "write"))
+	fmt.Println(status)
+	// Output:
+	// 200 []
+	// 403 Bearer realm="https://notes.example", error="insufficient_scope", error_description="the token lacks a scope this resource needs", scope="write"
+	// 201
+}
+
+// Accept opaque tokens too: they are checked at the issuer's introspection
+// endpoint (RFC 7662) with the resource server's own client credentials.
+// JWTs are still verified locally.
+func ExampleIntrospectionConfig() {
+	issuer := newExampleIssuer()
+	defer issuer.Close()
+	v, err := bearer.New(context.Background(), bearer.Config{
+		Issuer:   issuer.URL,
+		Audience: "https://notes.example",
+		Introspection: &bearer.IntrospectionConfig{
+			ClientID: "notes-api",
+			// In production, read the secret from the environment or a
+			// secret store, never from source code.
+			ClientSecret: "notes-api-secret",
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+
+	claims, err := v.Validate(context.Background(), issuer.opaqueToken("alice", "read"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(claims.Subject, claims.Scopes)
+	_, err = v.Validate(context.Background(), "an-opaque-token-the-issuer-never-issued")
+	fmt.Println(errors.Is(err, bearer.ErrInactive))
+	// Output:
+	// alice [read]
+	// true
 }
 
 // Read the verified claims in a handler, and tell a token a client got for
 // itself from one it got on behalf of a user.
 func ExampleClaimsFrom() {
+	issuer := newExampleIssuer()
+	defer issuer.Close()
+	v, err := bearer.New(context.Background(), bearer.Config{Issuer: issuer.URL, Audience: "https://notes.example"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+
 	handler := func(w http.ResponseWriter, r *http.Request) {
 		claims, ok := bearer.ClaimsFrom(r.Context())
 		if !ok {
@@ -74,20 +137,30 @@ func ExampleClaimsFrom() {
 			return
 		}
 		json.NewEncoder(w).Encode(map[string]any{
-			"user":       claims.Subject,
-			"client":     claims.ClientID,
-			"can_write":  claims.HasScope("write"),
-			"expires_at": claims.Expiry,
-			"auth_time":  claims.Raw["auth_time"], // claims without a field
+			"user":      claims.Subject,
+			"client":    claims.ClientID,
+			"can_write": claims.HasScope("write"),
+			"auth_time": claims.Raw["auth_time"], // claims without a field
 		})
 	}
-	_ = handler
+	api := httptest.NewServer(v.Middleware(http.HandlerFunc(handler)))
+	defer api.Close()
+
+	_, _, body := exampleCall("GET", api.URL, issuer.token("alice", "read"))
+	fmt.Print(body)
+	status, _, body := exampleCall("GET", api.URL, issuer.token("client:web", "read"))
+	fmt.Print(status, " ", body)
+	// Output:
+	// {"auth_time":null,"can_write":false,"client":"web","user":"alice"}
+	// 403 this endpoint is for users
 }
 
 // Validate a token that did not come over HTTP, and tell why it failed.
 func ExampleValidator_Validate() {
+	issuer := newExampleIssuer()
+	defer issuer.Close()
 	v, err := bearer.New(context.Background(), bearer.Config{
-		Issuer:   "https://login.example",
+		Issuer:   issuer.URL,
 		Audience: "https://notes.example",
 	})
 	if err != nil {
@@ -95,15 +168,21 @@ func ExampleValidator_Validate() {
 	}
 	defer v.Close()
 
-	claims, err := v.Validate(context.Background(), os.Getenv("TOKEN"))
-	switch {
-	case errors.Is(err, bearer.ErrExpired):
-		fmt.Println("expired: get a new token")
-	case errors.Is(err, bearer.ErrUnavailable):
-		fmt.Println("the issuer is unreachable: retry later")
-	case err != nil:
-		fmt.Println("refused:", err)
-	default:
-		fmt.Println("welcome", claims.Subject)
+	for _, raw := range []string{issuer.token("alice"), issuer.expiredToken("bob"), "not-a-token"} {
+		claims, err := v.Validate(context.Background(), raw)
+		switch {
+		case errors.Is(err, bearer.ErrExpired):
+			fmt.Println("expired: get a new token")
+		case errors.Is(err, bearer.ErrUnavailable):
+			fmt.Println("the issuer is unreachable: retry later")
+		case err != nil:
+			fmt.Println("refused:", err)
+		default:
+			fmt.Println("welcome", claims.Subject)
+		}
 	}
+	// Output:
+	// welcome alice
+	// expired: get a new token
+	// refused: bearer: invalid token: malformed: the token is not a JWT
 }

@@ -51,7 +51,7 @@ func newIntrospector(endpoint string, cfg Config) *introspector {
 	in := cfg.Introspection
 	// RFC 6749 §2.3.1: the client id and secret are form-urlencoded before
 	// they are joined for HTTP Basic (S003).
-	basic := url.QueryEscape(in.ClientID) + ":" + url.QueryEscape(in.ClientSecret)
+	basic := url.QueryEscape(in.ClientID) + ":" + url.QueryEscape(in.ClientSecret.Reveal())
 	return &introspector{
 		endpoint: endpoint,
 		auth:     "Basic " + base64.StdEncoding.EncodeToString([]byte(basic)),

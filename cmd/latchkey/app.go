@@ -55,7 +55,7 @@ func (c *configFlags) load(e env) (config.Config, error) {
 		cfg.Issuer = c.issuer
 	}
 	if c.storage != "" {
-		cfg.Storage = c.storage
+		cfg.Storage = config.StorageURL(c.storage)
 	}
 	return cfg, cfg.Validate(rules())
 }
@@ -83,8 +83,8 @@ func newLoggerOn(cfg config.Config, w, out io.Writer) *slog.Logger {
 }
 
 // sqlitePath returns the file of a sqlite:// storage URL, or "".
-func sqlitePath(storage string) string {
-	if p, ok := strings.CutPrefix(storage, "sqlite://"); ok {
+func sqlitePath(storage config.StorageURL) string {
+	if p, ok := strings.CutPrefix(storage.Reveal(), "sqlite://"); ok {
 		return p
 	}
 	return ""
@@ -99,8 +99,8 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, []string, e
 		}
 		return st, st.Applied(), nil
 	}
-	if strings.HasPrefix(cfg.Storage, "postgres://") || strings.HasPrefix(cfg.Storage, "postgresql://") {
-		st, err := postgres.Open(ctx, cfg.Storage, postgres.Options{
+	if dsn := cfg.Storage.Reveal(); strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		st, err := postgres.Open(ctx, dsn, postgres.Options{
 			MaxConns:       cfg.Database.MaxConns,
 			ConnectTimeout: cfg.Database.ConnectTimeout.D(),
 			QueryTimeout:   cfg.Database.QueryTimeout.D(),
@@ -110,18 +110,53 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, []string, e
 		}
 		return st, st.Applied(), nil
 	}
-	return nil, nil, fmt.Errorf("storage %q is not supported: use sqlite://PATH or postgres://USER@HOST:PORT/DB", redactDSN(cfg.Storage))
+	return nil, nil, fmt.Errorf("storage %q is not supported: use sqlite://PATH or postgres://USER@HOST:PORT/DB", cfg.Storage)
+}
+
+// withStore is the frame of the admin commands (gc, migrate, client,
+// user, keys): it loads the configuration the flags give, opens the
+// configured store (bringing its schema up to date), runs use with both
+// and the migrations that opening applied, then closes the store.
+func withStore(ctx context.Context, cf *configFlags, e env, use func(cfg config.Config, st store.Store, applied []string) error) error {
+	cfg, err := cf.load(e)
+	if err != nil {
+		return err
+	}
+	st, applied, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return use(cfg, st, applied)
+}
+
+// startKeys loads the signing keys from st, creating the first ones if
+// there are none, and returns their manager with the system secret that
+// encrypts them.
+func startKeys(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger) (*keys.Manager, []byte, error) {
+	secret, err := systemSecret(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	km, err := keyManager(cfg, st, secret, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := km.Init(ctx); err != nil {
+		return nil, nil, err
+	}
+	return km, secret, nil
 }
 
 // systemSecret returns the secret that encrypts signing keys: from the
 // config or LATCHKEY_SECRETS_SYSTEM, or else from a file beside the SQLite
 // database, created (mode 0600) on first use.
 func systemSecret(cfg config.Config, log *slog.Logger) ([]byte, error) {
-	if cfg.Secrets.System != "" {
-		if len(cfg.Secrets.System) < 32 {
+	if s := cfg.Secrets.System.Reveal(); s != "" {
+		if len(s) < 32 {
 			return nil, errors.New("secrets.system must be at least 32 characters")
 		}
-		return []byte(cfg.Secrets.System), nil
+		return []byte(s), nil
 	}
 	db := sqlitePath(cfg.Storage)
 	if db == "" {

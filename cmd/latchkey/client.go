@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
@@ -31,49 +29,28 @@ func runClient(ctx context.Context, args []string, e env) error {
 	cf.register(fs)
 	var c clientFlags
 	c.register(fs)
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		if done, err := parse(fs, args); done {
-			return err
-		}
-		fs.Usage()
-		return usageError{"expected a subcommand: create, list, show, delete or rotate-secret"}
-	}
-	sub, rest := args[0], args[1:]
-	if !slices.Contains([]string{"create", "list", "show", "delete", "rotate-secret"}, sub) { // before the store is opened (or created)
-		return usageError{fmt.Sprintf("unknown client subcommand %q: use create, list, show, delete or rotate-secret", sub)}
-	}
-	var id string
-	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		id, rest = rest[0], rest[1:]
-	}
-	if done, err := parse(fs, rest); done {
+	sub, id, done, err := parseNamedSubcommand(fs, args, "client", []string{"create", "list", "show", "delete", "rotate-secret"})
+	if done {
 		return err
 	}
 	if id == "" {
 		id = c.id
 	}
-	cfg, err := cf.load(e)
-	if err != nil {
-		return err
-	}
-	st, _, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	switch sub {
-	case "create":
-		return createClient(ctx, st, id, c, e)
-	case "list":
-		return listClients(ctx, st, e)
-	case "show":
-		return showClient(ctx, st, id, e)
-	case "delete":
-		return deleteClient(ctx, st, id, e)
-	case "rotate-secret":
-		return rotateSecret(ctx, st, id, e)
-	}
-	return usageError{fmt.Sprintf("unknown client subcommand %q", sub)}
+	return withStore(ctx, &cf, e, func(_ config.Config, st store.Store, _ []string) error {
+		switch sub {
+		case "create":
+			return createClient(ctx, st, id, c, e)
+		case "list":
+			return listClients(ctx, st, e)
+		case "show":
+			return showClient(ctx, st, id, e)
+		case "delete":
+			return deleteClient(ctx, st, id, e)
+		case "rotate-secret":
+			return rotateSecret(ctx, st, id, e)
+		}
+		return usageError{fmt.Sprintf("unknown client subcommand %q", sub)}
+	})
 }
 
 type clientFlags struct {
@@ -133,7 +110,7 @@ func createClient(ctx context.Context, st store.Store, id string, c clientFlags,
 	}
 	cc := c.toConfig(id)
 	if !cc.Public {
-		cc.Secret = strings.Repeat("x", 32) // validated as present; the real one is generated below
+		cc.Secret = config.Secret(strings.Repeat("x", 32)) // validated as present; the real one is generated below
 	}
 	if err := validateClient(cc); err != nil {
 		return err
@@ -186,16 +163,15 @@ func listClients(ctx context.Context, st store.Store, e env) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTYPE\tGRANT TYPES\tSCOPES\tSOURCE")
+	var rows [][]string
 	for _, c := range all {
 		kind := "confidential"
 		if c.Public {
 			kind = "public"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, kind, strings.Join(c.GrantTypes, ","), strings.Join(c.Scopes, ","), c.Source)
+		rows = append(rows, []string{c.ID, kind, strings.Join(c.GrantTypes, ","), strings.Join(c.Scopes, ","), c.Source})
 	}
-	return tw.Flush()
+	return writeTable(e.stdout, []string{"ID", "TYPE", "GRANT TYPES", "SCOPES", "SOURCE"}, rows)
 }
 
 func showClient(ctx context.Context, st store.Store, id string, e env) error {

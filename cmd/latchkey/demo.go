@@ -105,22 +105,22 @@ func startDemo(ctx context.Context, dir string, e env) (*demoSetup, error) {
 func demoConfig(d *demoSetup, dir string) config.Config {
 	cfg := config.Default()
 	cfg.Issuer = d.issuer
-	cfg.Storage = "sqlite://" + filepath.Join(dir, "latchkey.db")
-	cfg.Secrets.System = randomHex(32)
+	cfg.Storage = config.StorageURL("sqlite://" + filepath.Join(dir, "latchkey.db"))
+	cfg.Secrets.System = config.Secret(randomHex(32))
 	cfg.Log.Level = "error"
 	for _, id := range []string{"notes-web", "notes-cli", "notes-sync"} {
 		d.secrets[id] = randomHex(24)
 	}
 	aud := []string{d.notesURL}
 	cfg.Clients = []config.Client{
-		{ID: "notes-web", Name: "Notes Web", Secret: d.secrets["notes-web"], RedirectURIs: []string{"http://127.0.0.1/callback"},
+		{ID: "notes-web", Name: "Notes Web", Secret: config.Secret(d.secrets["notes-web"]), RedirectURIs: []string{"http://127.0.0.1/callback"},
 			GrantTypes: []string{protocol.GrantAuthorizationCode, protocol.GrantRefreshToken}, Scopes: []string{"openid", "profile", "read", "write"}, Audience: aud},
-		{ID: "notes-cli", Name: "Notes CLI", Secret: d.secrets["notes-cli"],
+		{ID: "notes-cli", Name: "Notes CLI", Secret: config.Secret(d.secrets["notes-cli"]),
 			GrantTypes: []string{protocol.GrantPassword, protocol.GrantRefreshToken}, Scopes: []string{"read", "write"}, Audience: aud},
-		{ID: "notes-sync", Name: "Notes Sync", Secret: d.secrets["notes-sync"],
+		{ID: "notes-sync", Name: "Notes Sync", Secret: config.Secret(d.secrets["notes-sync"]),
 			GrantTypes: []string{protocol.GrantClientCredentials}, Scopes: []string{"read"}, Audience: aud},
 	}
-	cfg.Users = []config.User{{Username: d.user, Password: d.password,
+	cfg.Users = []config.User{{Username: d.user, Password: config.Secret(d.password),
 		Claims: map[string]any{"name": "Alice Liddell", "email": "alice@example.com", "email_verified": true}}}
 	return cfg
 }
@@ -156,5 +156,5 @@ func randomHex(n int) string {
 
 // newDemoClient is an OAuth client of the demo that traces to out.
 func newDemoClient(ctx context.Context, d *demoSetup, id string, scopes []string, out io.Writer) (*oauthclient.Client, error) {
-	return oauthclient.New(ctx, oauthclient.Config{Issuer: d.issuer, ClientID: id, ClientSecret: d.secrets[id], Scopes: scopes, Trace: out})
+	return oauthclient.New(ctx, oauthclient.Config{Issuer: d.issuer, ClientID: id, ClientSecret: config.Secret(d.secrets[id]), Scopes: scopes, Trace: out})
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
@@ -64,7 +65,7 @@ func ensureDev(ctx context.Context, st store.Store, secret []byte, p password.Pa
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return d, fmt.Errorf("dev user: %w", err)
 	}
-	hash, err := secretHash(d.userPassword, "", old.PasswordHash, p)
+	hash, err := secretHash(config.Secret(d.userPassword), "", old.PasswordHash, p)
 	if err != nil {
 		return d, err
 	}

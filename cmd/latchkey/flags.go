@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -79,4 +80,48 @@ func (c *serverFlags) secretFromEnv(getenv func(string) string) {
 	if c.secret == "" {
 		c.secret = getenv("LATCHKEY_CLIENT_SECRET")
 	}
+}
+
+// parseSubcommand parses "COMMAND SUB [flags]", where SUB may also come
+// after the flags (keys rotate --config FILE, keys --config FILE rotate).
+// It returns SUB ("" when there is none) and the arguments left after it;
+// done and err are as for parse.
+func parseSubcommand(fs *flag.FlagSet, args []string) (sub string, rest []string, done bool, err error) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[0], args[1:]
+	}
+	if done, err := parse(fs, args); done {
+		return "", nil, true, err
+	}
+	rest = fs.Args()
+	if sub == "" && len(rest) > 0 {
+		sub, rest = rest[0], rest[1:]
+	}
+	return sub, rest, false, nil
+}
+
+// parseNamedSubcommand parses "COMMAND SUB [NAME] [flags]" for the
+// commands that manage named things (client, user): SUB comes first and
+// must be one of subs, checked before the store is opened (or created);
+// NAME is optional. done and err are as for parse.
+func parseNamedSubcommand(fs *flag.FlagSet, args []string, command string, subs []string) (sub, name string, done bool, err error) {
+	choices := strings.Join(subs[:len(subs)-1], ", ") + " or " + subs[len(subs)-1]
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if done, err := parse(fs, args); done {
+			return "", "", true, err
+		}
+		fs.Usage()
+		return "", "", true, usageError{"expected a subcommand: " + choices}
+	}
+	sub, rest := args[0], args[1:]
+	if !slices.Contains(subs, sub) {
+		return "", "", true, usageError{fmt.Sprintf("unknown %s subcommand %q: use %s", command, sub, choices)}
+	}
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		name, rest = rest[0], rest[1:]
+	}
+	if done, err := parse(fs, rest); done {
+		return "", "", true, err
+	}
+	return sub, name, false, nil
 }

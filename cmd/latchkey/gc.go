@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // runGC removes expired rows now, in batches of gc.batch rows per kind,
@@ -16,27 +19,19 @@ func runGC(ctx context.Context, args []string, e env) error {
 	if done, err := parse(fs, args); done {
 		return err
 	}
-	cfg, err := cf.load(e)
-	if err != nil {
-		return err
-	}
-	st, _, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-
-	total := 0
-	for {
-		n, err := st.DeleteExpired(ctx, time.Now(), cfg.GC.Batch)
-		total += n
-		if err != nil {
-			return fmt.Errorf("gc: removed %d expired rows, then: %w", total, err)
+	return withStore(ctx, &cf, e, func(cfg config.Config, st store.Store, _ []string) error {
+		total := 0
+		for {
+			n, err := st.DeleteExpired(ctx, time.Now(), cfg.GC.Batch)
+			total += n
+			if err != nil {
+				return fmt.Errorf("gc: removed %d expired rows, then: %w", total, err)
+			}
+			if n < cfg.GC.Batch {
+				break
+			}
 		}
-		if n < cfg.GC.Batch {
-			break
-		}
-	}
-	fmt.Fprintf(e.stdout, "removed %d expired rows\n", total)
-	return nil
+		fmt.Fprintf(e.stdout, "removed %d expired rows\n", total)
+		return nil
+	})
 }

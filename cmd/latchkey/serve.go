@@ -74,15 +74,8 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 	for _, m := range applied {
 		log.Info("applied migration", "name", m)
 	}
-	secret, err := systemSecret(cfg, log)
+	km, secret, err := startKeys(ctx, cfg, st, log)
 	if err != nil {
-		return err
-	}
-	km, err := keyManager(cfg, st, secret, log)
-	if err != nil {
-		return err
-	}
-	if err := km.Init(ctx); err != nil {
 		return err
 	}
 	if err := syncConfig(ctx, st, cfg, log); err != nil {
@@ -197,7 +190,7 @@ func listenAndServe(ctx context.Context, h http.Handler, ln net.Listener, cfg co
 		}
 		errc <- srv.Serve(ln)
 	}()
-	log.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "storage", redactDSN(cfg.Storage))
+	log.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "storage", cfg.Storage)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

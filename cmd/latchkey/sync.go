@@ -65,16 +65,16 @@ func clientFromConfig(cc config.Client, now time.Time) store.Client {
 // secretHash returns the hash to store for a configured secret: the one
 // given, the one stored already when it still matches (no new salt on
 // every start), or a fresh argon2id hash.
-func secretHash(secret, given, stored string, p password.Params) (string, error) {
+func secretHash(secret config.Secret, given, stored string, p password.Params) (string, error) {
 	if given != "" || secret == "" {
 		return given, nil
 	}
 	if stored != "" && password.IsArgon2id(stored) && !password.NeedsRehash(stored, p) {
-		if ok, err := password.Check(secret, stored); err == nil && ok {
+		if ok, err := password.Check(secret.Reveal(), stored); err == nil && ok {
 			return stored, nil
 		}
 	}
-	return password.Hash(secret, p, rand.Reader)
+	return password.Hash(secret.Reveal(), p, rand.Reader)
 }
 
 func dropStale(ctx context.Context, st store.Store, keep map[string]bool, log *slog.Logger) error {

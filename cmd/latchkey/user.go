@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"golang.org/x/term"
@@ -34,55 +32,38 @@ func runUser(ctx context.Context, args []string, e env) error {
 	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input")
 	var claims listFlag
 	fs.Var(&claims, "claim", "an OpenID Connect claim `name=value` (create; repeatable)")
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		if done, err := parse(fs, args); done {
-			return err
-		}
-		fs.Usage()
-		return usageError{"expected a subcommand: create, list, delete or set-password"}
-	}
-	sub, rest := args[0], args[1:]
-	if !slices.Contains([]string{"create", "list", "delete", "set-password"}, sub) { // before the store is opened (or created)
-		return usageError{fmt.Sprintf("unknown user subcommand %q: use create, list, delete or set-password", sub)}
-	}
-	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		*username, rest = rest[0], rest[1:]
-	}
-	if done, err := parse(fs, rest); done {
+	sub, name, done, err := parseNamedSubcommand(fs, args, "user", []string{"create", "list", "delete", "set-password"})
+	if done {
 		return err
-	}
-	cfg, err := cf.load(e)
-	if err != nil {
-		return err
-	}
-	st, _, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if sub == "list" {
-		return listUsers(ctx, st, e)
 	}
 	if *username == "" {
-		return usageError{"name the user: latchkey user " + sub + " USERNAME"}
+		*username = name
 	}
-	switch sub {
-	case "create":
-		secret, err := readPassword(*pw, *fromStdin, e)
-		if err != nil {
-			return err
+	return withStore(ctx, &cf, e, func(cfg config.Config, st store.Store, _ []string) error {
+		if sub == "list" {
+			return listUsers(ctx, st, e)
 		}
-		return createUser(ctx, st, cfg, *username, secret, claims, e)
-	case "delete":
-		return deleteUser(ctx, st, *username, e)
-	case "set-password":
-		secret, err := readPassword(*pw, *fromStdin, e)
-		if err != nil {
-			return err
+		if *username == "" {
+			return usageError{"name the user: latchkey user " + sub + " USERNAME"}
 		}
-		return setPassword(ctx, st, cfg, *username, secret, e)
-	}
-	return usageError{fmt.Sprintf("unknown user subcommand %q", sub)}
+		switch sub {
+		case "create":
+			secret, err := readPassword(*pw, *fromStdin, e)
+			if err != nil {
+				return err
+			}
+			return createUser(ctx, st, cfg, *username, secret, claims, e)
+		case "delete":
+			return deleteUser(ctx, st, *username, e)
+		case "set-password":
+			secret, err := readPassword(*pw, *fromStdin, e)
+			if err != nil {
+				return err
+			}
+			return setPassword(ctx, st, cfg, *username, secret, e)
+		}
+		return usageError{fmt.Sprintf("unknown user subcommand %q", sub)}
+	})
 }
 
 // readPassword takes the password from the flag, standard input, or a
@@ -112,7 +93,7 @@ func readPassword(flagValue string, fromStdin bool, e env) (string, error) {
 }
 
 func createUser(ctx context.Context, st store.Store, cfg config.Config, username, pw string, claims []string, e env) error {
-	cu := config.User{Username: username, Password: pw, Claims: map[string]any{}}
+	cu := config.User{Username: username, Password: config.Secret(pw), Claims: map[string]any{}}
 	for _, kv := range claims {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
@@ -161,12 +142,11 @@ func listUsers(ctx context.Context, st store.Store, e env) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "USERNAME\tSUB\tSOURCE\tCREATED")
+	var rows [][]string
 	for _, u := range all {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, u.ID, u.Source, u.CreatedAt.Format(time.RFC3339))
+		rows = append(rows, []string{u.Username, u.ID, u.Source, u.CreatedAt.Format(time.RFC3339)})
 	}
-	return tw.Flush()
+	return writeTable(e.stdout, []string{"USERNAME", "SUB", "SOURCE", "CREATED"}, rows)
 }
 
 func getUser(ctx context.Context, st store.Store, username string) (store.User, error) {

@@ -85,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	cfg := bearer.Config{Issuer: o.issuer, Audience: o.audience, Logger: slog.New(slog.NewTextHandler(stderr, nil))}
 	if o.clientID != "" {
-		cfg.Introspection = &bearer.IntrospectionConfig{ClientID: o.clientID, ClientSecret: o.clientSecret}
+		cfg.Introspection = &bearer.IntrospectionConfig{ClientID: o.clientID, ClientSecret: bearer.Secret(o.clientSecret)}
 	}
 	v, err := bearer.New(ctx, cfg)
 	if err != nil {

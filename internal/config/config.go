@@ -14,8 +14,9 @@ type Config struct {
 	Issuer string `yaml:"issuer"`
 	// Listen is the address the server listens on.
 	Listen string `yaml:"listen"`
-	// Storage is sqlite://PATH or postgres://DSN.
-	Storage string `yaml:"storage"`
+	// Storage is sqlite://PATH or postgres://DSN. It prints with the
+	// password masked.
+	Storage StorageURL `yaml:"storage"`
 
 	Secrets        Secrets  `yaml:"secrets"`
 	TLS            TLS      `yaml:"tls"`
@@ -45,7 +46,7 @@ type Config struct {
 // keys the server's HMACs. Empty means: read or create a file beside the
 // SQLite database.
 type Secrets struct {
-	System string `yaml:"system"`
+	System Secret `yaml:"system"`
 }
 
 // TLS makes the server speak https directly (HTTP/2, HSTS).
@@ -140,7 +141,7 @@ type GC struct {
 type Client struct {
 	ID                     string   `yaml:"id"`
 	Name                   string   `yaml:"name"`
-	Secret                 string   `yaml:"secret"`
+	Secret                 Secret   `yaml:"secret"`
 	SecretHash             string   `yaml:"secret_hash"`
 	Public                 bool     `yaml:"public"`
 	RedirectURIs           []string `yaml:"redirect_uris"`
@@ -167,7 +168,7 @@ type Client struct {
 // User is a user defined in the file (upserted at start, keyed by username).
 type User struct {
 	Username     string         `yaml:"username"`
-	Password     string         `yaml:"password"`
+	Password     Secret         `yaml:"password"`
 	PasswordHash string         `yaml:"password_hash"`
 	Claims       map[string]any `yaml:"claims"`
 }

@@ -29,7 +29,7 @@ func TestEnvOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	got := []any{cfg.Issuer, cfg.Listen, cfg.Secrets.System, cfg.Tokens.AccessTokenTTL.D(),
+	got := []any{cfg.Issuer, cfg.Listen, cfg.Secrets.System.Reveal(), cfg.Tokens.AccessTokenTTL.D(),
 		cfg.Limits.PerIP, cfg.Database.MaxConns, cfg.Passwords.Parallelism, cfg.TrustedProxies}
 	want := []any{"https://auth.example.com", ":9090", "from-the-environment", 5 * time.Minute,
 		7, int32(3), uint8(2), []string{"10.0.0.0/8", "::1"}}

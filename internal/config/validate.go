@@ -90,7 +90,7 @@ func (v *validator) server() {
 	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		v.add("listen", "the port must be a number from 0 to 65535")
 	}
-	if msg := storageProblem(c.Storage); msg != "" {
+	if msg := storageProblem(c.Storage.Reveal()); msg != "" {
 		v.add("storage", "%s", msg)
 	}
 	v.tls()

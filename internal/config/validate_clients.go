@@ -71,7 +71,7 @@ func (v *validator) clientSecret(p string, cl Client) {
 	case !cl.Public && !hasSecret && !hasHash:
 		v.add(p, "a confidential client needs a secret or secret_hash; add one, or set public: true for browser and native apps")
 	}
-	if !cl.Public && hasSecret && utf8.RuneCountInString(cl.Secret) < 32 {
+	if !cl.Public && hasSecret && utf8.RuneCountInString(cl.Secret.Reveal()) < 32 {
 		v.add(p+".secret", "must be at least 32 characters; use a random value such as the output of: openssl rand -base64 32")
 	}
 	if hasHash && !isArgon2id(cl.SecretHash) {

@@ -155,7 +155,7 @@ func mismatch(tag, goType string) string {
 // goTypeName describes a Go type in the words of a YAML file.
 func goTypeName(t string) string {
 	switch t {
-	case "string":
+	case "string", "config.Secret", "config.StorageURL":
 		return "text (quote it if needed)"
 	case "bool":
 		return "true or false"

@@ -13,15 +13,19 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/latchkey/latchkey/internal/config"
 )
 
 // Config describes the client and the server it talks to.
 type Config struct {
 	// Issuer is the authorization server's issuer identifier; its metadata
 	// is discovered from it.
-	Issuer       string
-	ClientID     string
-	ClientSecret string
+	Issuer   string
+	ClientID string
+	// ClientSecret authenticates a confidential client; it prints and
+	// logs masked.
+	ClientSecret config.Secret
 	// AuthMethod is "basic" (client_secret_basic, the default) or "post"
 	// (client_secret_post).
 	AuthMethod string
@@ -39,6 +43,15 @@ type Client struct {
 	tracer *Tracer
 	hc     *http.Client
 }
+
+// String shows the client's issuer and id, never its secret: fmt cannot
+// reach ClientSecret's own masking inside the unexported Config.
+func (c *Client) String() string {
+	return fmt.Sprintf("oauthclient.Client{Issuer: %q, ClientID: %q}", c.cfg.Issuer, c.cfg.ClientID)
+}
+
+// GoString is String, for %#v.
+func (c *Client) GoString() string { return c.String() }
 
 // Response is a token response: the parsed token and the raw JSON.
 type Response struct {
@@ -108,7 +121,7 @@ func (c *Client) ctx(ctx context.Context) context.Context {
 
 func (c *Client) oauth2Config(redirect string) oauth2.Config {
 	return oauth2.Config{
-		ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret, RedirectURL: redirect, Scopes: c.cfg.Scopes,
+		ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret.Reveal(), RedirectURL: redirect, Scopes: c.cfg.Scopes,
 		Endpoint: oauth2.Endpoint{AuthURL: c.md.AuthorizationEndpoint, TokenURL: c.md.TokenEndpoint, AuthStyle: c.authStyle()},
 	}
 }
@@ -127,7 +140,7 @@ func (c *Client) response(tok *oauth2.Token, err error) (Response, error) {
 
 // ClientCredentials runs the client credentials grant (RFC 6749 §4.4).
 func (c *Client) ClientCredentials(ctx context.Context) (Response, error) {
-	cc := clientcredentials.Config{ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret,
+	cc := clientcredentials.Config{ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret.Reveal(),
 		TokenURL: c.md.TokenEndpoint, Scopes: c.cfg.Scopes, AuthStyle: c.authStyle()}
 	c.tracer.Step("the client authenticates as itself and asks for a token (client credentials grant)")
 	return c.response(cc.Token(c.ctx(ctx)))
@@ -188,7 +201,7 @@ func (c *Client) Revoke(ctx context.Context, token, hint string) error {
 func (c *Client) post(ctx context.Context, endpoint string, form url.Values) ([]byte, error) {
 	if c.cfg.AuthMethod == "post" {
 		form.Set("client_id", c.cfg.ClientID)
-		form.Set("client_secret", c.cfg.ClientSecret)
+		form.Set("client_secret", c.cfg.ClientSecret.Reveal())
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -196,7 +209,7 @@ func (c *Client) post(ctx context.Context, endpoint string, form url.Values) ([]
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if c.cfg.AuthMethod != "post" {
-		req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret))
+		req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret.Reveal()))
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
