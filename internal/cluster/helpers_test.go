@@ -91,7 +91,7 @@ var (
 // secret, keys reloaded every 200ms, cheap password hashes, JSON logs.
 func baseConfig(storage, issuer string) config.Config {
 	c := config.Default()
-	c.Issuer, c.Listen, c.Storage = issuer, "127.0.0.1:0", storage
+	c.Issuer, c.Listen, c.Storage = issuer, "127.0.0.1:0", config.StorageURL(storage)
 	c.Secrets.System = systemSecret
 	c.Log = config.Log{Level: "info", Format: "json"}
 	c.Keys.ReloadInterval = config.Duration(200 * time.Millisecond)
@@ -103,14 +103,14 @@ func baseConfig(storage, issuer string) config.Config {
 	c.Limits.PerUsername, c.Limits.BaseDelay = 3, config.Duration(30*time.Second)
 	cc := []string{"client_credentials"}
 	c.Clients = []config.Client{
-		{ID: svc.id, Secret: svc.secret, GrantTypes: cc, Scopes: []string{"read", "write"}},
-		{ID: rs.id, Secret: rs.secret, GrantTypes: cc, Scopes: []string{"read"}, Introspection: true},
-		{ID: web.id, Name: "Web", Secret: web.secret, RedirectURIs: []string{redirectURI},
+		{ID: svc.id, Secret: config.Secret(svc.secret), GrantTypes: cc, Scopes: []string{"read", "write"}},
+		{ID: rs.id, Secret: config.Secret(rs.secret), GrantTypes: cc, Scopes: []string{"read"}, Introspection: true},
+		{ID: web.id, Name: "Web", Secret: config.Secret(web.secret), RedirectURIs: []string{redirectURI},
 			GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "read"}},
-		{ID: app.id, Secret: app.secret, GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read"}},
-		{ID: grace.id, Secret: grace.secret, GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read"},
+		{ID: app.id, Secret: config.Secret(app.secret), GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read"}},
+		{ID: grace.id, Secret: config.Secret(grace.secret), GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read"},
 			RefreshGrace: config.Duration(5 * time.Second)},
-		{ID: opaque.id, Secret: opaque.secret, GrantTypes: cc, Scopes: []string{"read"}, AccessTokenFormat: "opaque"},
+		{ID: opaque.id, Secret: config.Secret(opaque.secret), GrantTypes: cc, Scopes: []string{"read"}, AccessTokenFormat: "opaque"},
 	}
 	c.Users = []config.User{
 		{Username: "alice", Password: alicePass, Claims: map[string]any{"name": "Alice"}},
