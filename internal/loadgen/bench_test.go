@@ -4,12 +4,12 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/internal/formflow"
 )
 
 // The benchmarks measure what one worker of `latchkey bench --grant
@@ -75,10 +75,9 @@ func BenchmarkCodeFlowSession(b *testing.B) {
 func latchkeyPages(b *testing.B) (login, consent []byte, loginURL, consentURL *url.URL) {
 	b.Helper()
 	w := benchCodeFlowWorker(b)
-	jar, _ := cookiejar.New(nil) // never fails without options
-	w.browser = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	browser := formflow.NewClient(nil)
 	get := func(u *url.URL) []byte {
-		resp, err := w.browser.Get(u.String())
+		resp, err := browser.Get(u.String())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -91,7 +90,7 @@ func latchkeyPages(b *testing.B) (login, consent []byte, loginURL, consentURL *u
 	}
 	loginURL = w.r.authorizationRequest("state", challengeS256("verifier-of-the-benchmark-pages-0123456789"))
 	login = get(loginURL)
-	resp, err := w.browser.PostForm(w.r.cfg.Issuer+"/login", loginForm(b, login, loginURL))
+	resp, err := browser.PostForm(w.r.cfg.Issuer+"/login", loginForm(b, login, loginURL))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -135,9 +134,9 @@ func BenchmarkFormConsent(b *testing.B) {
 // benchSubmission reads page, whose URL is base, and returns what the
 // walker sends for it as alice.
 func benchSubmission(b *testing.B, page []byte, base *url.URL) (method string, target *url.URL, body string) {
-	f, err := parseForm(page, base)
+	f, err := formflow.Parse(page, base)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return f.submission("alice", "wonderland")
+	return f.Submission("alice", "wonderland")
 }
