@@ -7,9 +7,9 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/latchkey/latchkey/internal/formflow"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
-	"github.com/latchkey/latchkey/internal/formflow"
 )
 
 // The benchmarks measure what one worker of `latchkey bench --grant
