@@ -274,10 +274,13 @@ func (w *Walker) send(ctx context.Context, s *Step) (*http.Response, *Failure) {
 	if s.Method == http.MethodPost {
 		body = strings.NewReader(s.Body)
 	}
-	req, err := http.NewRequestWithContext(ctx, s.Method, s.URL.String(), body)
+	// The request takes the step's URL as it is, rather than printing it
+	// and parsing it again.
+	req, err := http.NewRequestWithContext(ctx, s.Method, "/", body)
 	if err != nil {
 		return nil, &Failure{Step: *s, Err: err}
 	}
+	req.URL, req.Host = s.URL, s.URL.Host
 	for k, v := range w.Header {
 		req.Header[k] = v
 	}
