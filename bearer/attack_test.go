@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/latchkey/latchkey/bearer"
 	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // A13: algorithm confusion. Each forged token must be refused with
@@ -166,11 +166,10 @@ func TestKeyInjection(t *testing.T) {
 
 	// Past the interval, a burst of unknown kids makes exactly one fetch.
 	advance(bearer.DefaultMinRefreshInterval + time.Second)
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Go(func() { v.Validate(context.Background(), tokens["kid unknown"]) })
-	}
-	wg.Wait()
+	testkit.AtOnce(20, func(int) error {
+		_, err := v.Validate(context.Background(), tokens["kid unknown"])
+		return err
+	})
 	if n := cnt.count("/jwks"); n != 2 {
 		t.Fatalf("JWKS fetched %d times, want 2", n)
 	}

@@ -7,13 +7,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey/bearer"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // rsSecret has the characters RFC 6749 §2.3.1 makes clients form-encode
@@ -72,15 +72,14 @@ func TestIntrospectionAcceptsOpaque(t *testing.T) {
 	}
 
 	raw = o.token(t)
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Go(func() {
-			if _, err := o.v.Validate(context.Background(), raw); err != nil {
-				t.Error(err)
-			}
-		})
+	for _, err := range testkit.AtOnce(20, func(int) error {
+		_, err := o.v.Validate(context.Background(), raw)
+		return err
+	}) {
+		if err != nil {
+			t.Error(err)
+		}
 	}
-	wg.Wait()
 	if n := o.cnt.count("/introspect"); n != 2 {
 		t.Fatalf("%d introspection calls, want 2", n)
 	}

@@ -1,18 +1,17 @@
 package bearer_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey/bearer"
 	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // OIDC Core §10.1.1, S237: a key staged by rotation signs once its
@@ -71,7 +70,7 @@ func TestIssuerDown(t *testing.T) {
 	other := testenv.New(t, testenv.Options{})
 	secret := addClient(t, env, "reports", []string{"read"}, "")
 	otherSecret := addClient(t, other, "reports", []string{"read"}, "")
-	var logs syncBuffer
+	var logs testkit.Buffer
 	now, advance := offsetClock(env.Clock.Now)
 	v, cnt := newValidator(t, env.URL, now, func(c *bearer.Config) {
 		c.JWKSRefreshInterval = 20 * time.Millisecond
@@ -131,22 +130,4 @@ func waitFor(t testing.TB, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a concurrent logger.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

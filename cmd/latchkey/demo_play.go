@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strings"
 
+	"github.com/latchkey/latchkey/internal/formflow"
 	"github.com/latchkey/latchkey/internal/oauthclient"
 )
 
@@ -165,69 +162,44 @@ func (p *player) callNotes(ctx context.Context, c *oauthclient.Client, method, t
 	return nil
 }
 
-// hiddenField finds the hidden inputs of Latchkey's forms.
-var hiddenField = regexp.MustCompile(`<input type="hidden" name="([a-z]+)" value="([^"]*)">`)
-
-func formFields(page string) url.Values {
-	v := url.Values{}
-	for _, m := range hiddenField.FindAllStringSubmatch(page, -1) {
-		v.Set(m[1], html.UnescapeString(m[2]))
+// browserNote says what a step of the scripted browser is.
+func browserNote(k formflow.Kind) string {
+	switch k {
+	case formflow.Authorize:
+		return "the browser follows the client's redirect to the authorization endpoint; Latchkey shows its login page"
+	case formflow.Login:
+		return "the user types username and password into Latchkey's page (the client never sees them)"
+	case formflow.Redirect:
+		return "signed in, the browser goes back into the flow; Latchkey asks the user to consent"
 	}
-	return v
+	return "the user clicks Allow; Latchkey redirects to the client with code, state and iss"
 }
 
-// scriptedBrowser plays the user's browser: it follows the client's
-// redirect to Latchkey, fills in the login form, clicks Allow on the
-// consent page, and follows the redirect back to the client.
+// scriptedBrowser plays the user's browser: it walks (formflow) from the
+// client's redirect to Latchkey through the login form and the consent
+// page, where it clicks Allow, to the redirect back to the client, and
+// follows that to the client's callback. Every request goes through the
+// client's tracer with a note saying what it is.
 func (p *player) scriptedBrowser(c *oauthclient.Client) func(context.Context, string) error {
 	return func(ctx context.Context, authURL string) error {
-		jar, _ := cookiejar.New(nil)
-		b := &http.Client{Jar: jar, Transport: c.Tracer(), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		step := func(note, method, u string, form url.Values) (*http.Response, string, error) {
-			c.Tracer().Step(note)
-			var resp *http.Response
-			var err error
-			if method == http.MethodPost {
-				resp, err = b.PostForm(u, form)
-			} else {
-				resp, err = b.Get(u)
-			}
-			if err != nil {
-				return nil, "", err
-			}
-			defer resp.Body.Close()
-			page, err := io.ReadAll(resp.Body)
-			return resp, string(page), err
+		w := &formflow.Walker{Client: formflow.NewClient(c.Tracer()), Username: p.d.user, Password: p.d.password,
+			Before: func(s *formflow.Step) error {
+				c.Tracer().Step(browserNote(s.Kind))
+				return nil
+			}}
+		res, err := w.Walk(ctx, authURL)
+		if err != nil {
+			return fmt.Errorf("the scripted browser: %w", err)
 		}
-		_, page, err := step("the browser follows the client's redirect to the authorization endpoint; Latchkey shows its login page", http.MethodGet, authURL, nil)
+		c.Tracer().Step("the browser follows the redirect to the client's callback; the client checks state and iss")
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, res.Location.String(), nil)
 		if err != nil {
 			return err
 		}
-		f := formFields(page)
-		f.Set("username", p.d.user)
-		f.Set("password", p.d.password)
-		resp, _, err := step("the user types username and password into Latchkey's page (the client never sees them)", http.MethodPost, p.d.issuer+"/login", f)
-		if err != nil || resp.StatusCode != http.StatusSeeOther {
-			return fmt.Errorf("login failed: %v", errOrStatus(err, resp))
-		}
-		_, page, err = step("signed in, the browser goes back into the flow; Latchkey asks the user to consent", http.MethodGet, resp.Header.Get("Location"), nil)
+		resp, err := w.Client.Do(req)
 		if err != nil {
 			return err
 		}
-		f = formFields(page)
-		f.Set("decision", "allow")
-		resp, _, err = step("the user clicks Allow; Latchkey redirects to the client with code, state and iss", http.MethodPost, p.d.issuer+"/consent", f)
-		if err != nil || resp.StatusCode != http.StatusSeeOther {
-			return fmt.Errorf("consent failed: %v", errOrStatus(err, resp))
-		}
-		_, _, err = step("the browser follows the redirect to the client's callback; the client checks state and iss", http.MethodGet, resp.Header.Get("Location"), nil)
-		return err
+		return resp.Body.Close()
 	}
-}
-
-func errOrStatus(err error, resp *http.Response) error {
-	if err != nil {
-		return err
-	}
-	return errors.New(resp.Status)
 }

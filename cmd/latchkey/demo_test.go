@@ -15,12 +15,14 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // tempWatcher is the demo's standard output; on every write it notes
 // whether a latchkey-demo-* directory exists in dir.
 type tempWatcher struct {
-	lockedBuffer
+	testkit.Buffer
 	dir  string
 	seen atomic.Bool
 }
@@ -29,7 +31,7 @@ func (w *tempWatcher) Write(p []byte) (int, error) {
 	if m, _ := filepath.Glob(filepath.Join(w.dir, "latchkey-demo-*")); len(m) > 0 {
 		w.seen.Store(true)
 	}
-	return w.lockedBuffer.Write(p)
+	return w.Buffer.Write(p)
 }
 
 // TestDemo is not parallel: it points TMPDIR at a directory of its own,
@@ -41,7 +43,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("os.TempDir() = %s after setting TMPDIR=%s", os.TempDir(), tmp)
 	}
 	out := &tempWatcher{dir: tmp}
-	var stderr lockedBuffer
+	var stderr testkit.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := run(ctx, []string{"latchkey", "demo"}, envOf(nil), strings.NewReader(""), out, &stderr); err != nil {
@@ -96,7 +98,7 @@ func TestDemoFailsWhenAStepFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.secrets["notes-sync"] = "not-the-secret-of-notes-sync"
-	var out lockedBuffer
+	var out testkit.Buffer
 	p := &player{d: d, out: &out, e: e}
 	err = p.play(ctx)
 	if err == nil || err.Error() != "demo failed in: client credentials" {

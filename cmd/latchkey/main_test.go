@@ -1,11 +1,10 @@
 package main
 
 // Helpers shared by the command's tests: run latchkey in-process, start
-// serve and wait for it, build the real binary once, and talk to the
+// serve and wait for it, the real binary (built once), and talk to the
 // token endpoint.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -17,31 +16,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
-
-// lockedBuffer is a bytes.Buffer that a running command may write while
-// the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // envOf is a getenv that sees only vars, so the tests never depend on the
 // LATCHKEY_* variables of whoever runs them.
@@ -61,7 +41,7 @@ func runCLI(t *testing.T, vars map[string]string, stdin string, args ...string) 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testkit.Buffer
 	err := run(ctx, append([]string{"latchkey"}, args...), envOf(vars), strings.NewReader(stdin), &stdout, &stderr)
 	return cliResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
 }
@@ -85,7 +65,7 @@ func sqliteStorage(t *testing.T) string {
 // served is a latchkey serve running in-process.
 type served struct {
 	addr, url      string
-	stdout, stderr *lockedBuffer
+	stdout, stderr *testkit.Buffer
 	cancel         context.CancelFunc
 	done           chan error
 }
@@ -96,7 +76,7 @@ type served struct {
 func startServe(t *testing.T, vars map[string]string, args ...string) *served {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &served{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	s := &served{stdout: &testkit.Buffer{}, stderr: &testkit.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		s.done <- run(ctx, append([]string{"latchkey", "serve"}, args...), envOf(vars), strings.NewReader(""), s.stdout, s.stderr)
 	}()
@@ -112,10 +92,12 @@ func startServe(t *testing.T, vars map[string]string, args ...string) *served {
 		if time.Now().After(deadline) {
 			t.Fatalf("serve logged no \"listening\" line within 20 s; stderr:\n%s", s.stderr.String())
 		}
-		s.addr = listeningAddr(s.stderr.String())
+		s.addr = testenv.ListeningAddr(s.stderr.String())
 	}
 	s.url = "http://" + s.addr
-	waitHealthy(t, s.url)
+	if err := testkit.WaitHealthy(s.url, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
@@ -128,37 +110,6 @@ func (s *served) stop() error {
 		return err
 	case <-time.After(15 * time.Second):
 		return errors.New("serve did not stop within 15 s")
-	}
-}
-
-// listeningAddr finds the address in serve's JSON "listening" log line.
-func listeningAddr(logs string) string {
-	sc := bufio.NewScanner(strings.NewReader(logs))
-	for sc.Scan() {
-		var rec struct{ Msg, Addr string }
-		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "listening" {
-			return rec.Addr
-		}
-	}
-	return ""
-}
-
-// waitHealthy polls base/healthz until it answers 200.
-func waitHealthy(t *testing.T, base string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s/healthz never answered 200 (last error %v)", base, err)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -199,36 +150,12 @@ func clientCredentials(t *testing.T, base, clientID, secret string) (int, map[st
 
 // binary is the latchkey program, built once for the tests that need a
 // real process (signals, exit statuses).
-var binary struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
+var binary testenv.Binary
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binary.dir != "" {
-		os.RemoveAll(binary.dir)
-	}
+	binary.Remove()
 	os.Exit(code)
-}
-
-// latchkeyBinary builds the command with go build (once per test binary)
-// and returns its path.
-func latchkeyBinary(t *testing.T) string {
-	t.Helper()
-	binary.once.Do(func() {
-		binary.dir, binary.err = os.MkdirTemp("", "latchkey-bin-")
-		if binary.err != nil {
-			return
-		}
-		binary.path, binary.err = testenv.BuildLatchkey(binary.dir)
-	})
-	if binary.err != nil {
-		t.Fatal(binary.err)
-	}
-	return binary.path
 }
 
 // exitCode returns the exit status of a finished command.

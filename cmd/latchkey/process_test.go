@@ -11,6 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // TestBinarySIGTERMShutsDownGracefully starts the built binary, checks
@@ -18,7 +21,7 @@ import (
 // SIGTERM and expects exit status 0 and a "shutting down" log line.
 func TestBinarySIGTERMShutsDownGracefully(t *testing.T) {
 	t.Parallel()
-	bin := latchkeyBinary(t)
+	bin := binary.Path(t)
 	dir := t.TempDir()
 	storage := "sqlite://" + filepath.Join(dir, "latchkey.db")
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--storage", storage)
@@ -33,7 +36,7 @@ func TestBinarySIGTERMShutsDownGracefully(t *testing.T) {
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 
 	// Read the log until the listening line; keep the rest for later.
-	logs := &lockedBuffer{}
+	logs := &testkit.Buffer{}
 	addrc := make(chan string, 1)
 	readDone := make(chan struct{})
 	go func() {
@@ -41,7 +44,7 @@ func TestBinarySIGTERMShutsDownGracefully(t *testing.T) {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
 			logs.Write(append(sc.Bytes(), '\n'))
-			if a := listeningAddr(sc.Text()); a != "" {
+			if a := testenv.ListeningAddr(sc.Text()); a != "" {
 				addrc <- a
 			}
 		}
@@ -53,7 +56,9 @@ func TestBinarySIGTERMShutsDownGracefully(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("no listening line within 20 s:\n%s", logs.String())
 	}
-	waitHealthy(t, "http://"+addr)
+	if err := testkit.WaitHealthy("http://"+addr, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
 
 	second := exec.Command(bin, "serve", "--listen", addr, "--storage", "sqlite://"+filepath.Join(t.TempDir(), "other.db"))
 	second.Env = cmd.Env
@@ -87,7 +92,7 @@ func TestBinarySIGTERMShutsDownGracefully(t *testing.T) {
 // the command line, 1 for a command that fails, 0 for help.
 func TestBinaryExitStatus(t *testing.T) {
 	t.Parallel()
-	bin := latchkeyBinary(t)
+	bin := binary.Path(t)
 	bad := filepath.Join("..", "..", "internal", "config", "testdata", "five_problems.yaml")
 	for _, tc := range []struct {
 		args   []string
@@ -103,7 +108,7 @@ func TestBinaryExitStatus(t *testing.T) {
 	} {
 		cmd := exec.Command(bin, tc.args...)
 		cmd.Env = []string{"PATH=/usr/bin:/bin"}
-		var stderr lockedBuffer
+		var stderr testkit.Buffer
 		cmd.Stderr = &stderr
 		err := cmd.Run()
 		if code := exitCode(err); code != tc.status {

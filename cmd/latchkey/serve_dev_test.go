@@ -4,8 +4,9 @@ package main
 // lines into a shell, follow the printed authorization URL, restart.
 
 import (
+	"context"
+	"fmt"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -14,7 +15,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkey/latchkey/internal/formflow"
 	"github.com/latchkey/latchkey/internal/protocol"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // devOutput is what serve --dev printed on standard output.
@@ -208,43 +211,30 @@ func TestServeDevAsANewUser(t *testing.T) {
 
 // devSignIn plays the browser on the printed authorization URL: it signs
 // in, allows, and returns the code of the redirect to the demo callback
-// (where nothing listens, so the redirect is not followed).
+// (where nothing listens, so the redirect is not followed). testenv.Walker
+// checks each step; the login and consent pages must both come.
 func devSignIn(t *testing.T, issuer, authURL, user, pw string) string {
 	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	b := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	get := func(u string) string {
-		resp, err := b.Get(u)
-		if err != nil {
-			t.Fatal(err)
+	w := testenv.Walker(nil, user, pw)
+	var steps []string
+	check := w.Before
+	w.Before = func(s *formflow.Step) error {
+		if !strings.HasPrefix(s.URL.String(), issuer+"/") {
+			return fmt.Errorf("the %s step goes to %s, not to the issuer %s", s.Kind, s.URL, issuer)
 		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %s", u, resp.Status)
-		}
-		return readAll(t, resp.Body)
+		steps = append(steps, s.Kind.String())
+		return check(s)
 	}
-	post := func(u string, form url.Values) *url.URL {
-		resp, err := b.PostForm(u, form)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		loc, err := resp.Location()
-		if resp.StatusCode != http.StatusSeeOther || err != nil {
-			t.Fatalf("POST %s: %s, want 303 with a Location", u, resp.Status)
-		}
-		return loc
+	res, err := w.Walk(context.Background(), authURL)
+	if err != nil {
+		t.Fatal(err)
 	}
-	f := formFields(get(authURL))
-	f.Set("username", user)
-	f.Set("password", pw)
-	back := post(issuer+"/login", f)
-	f = formFields(get(back.String()))
-	f.Set("decision", "allow")
-	cb := post(issuer+"/consent", f)
-	if !strings.HasPrefix(cb.String(), devCallback+"?") || cb.Query().Get("state") != "demo-state" || cb.Query().Get("code") == "" {
-		t.Fatalf("consent redirected to %s, want %s with code and state=demo-state", cb, devCallback)
+	if got := strings.Join(steps, " "); got != "authorize login redirect consent" {
+		t.Fatalf("the walk went %s, want the login and consent pages", got)
 	}
-	return cb.Query().Get("code")
+	cb := res.Location
+	if res.Status != http.StatusSeeOther || !strings.HasPrefix(cb.String(), devCallback+"?") || res.State != "demo-state" || res.Code == "" {
+		t.Fatalf("consent redirected (%d) to %s, want 303 to %s with code and state=demo-state", res.Status, cb, devCallback)
+	}
+	return res.Code
 }

@@ -17,6 +17,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // writeTestCert makes a self-signed certificate for 127.0.0.1 and returns
@@ -61,19 +64,19 @@ func TestServeTLS(t *testing.T) {
 	certFile, keyFile, pool := writeTestCert(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stderr := &lockedBuffer{}
+	stderr := &testkit.Buffer{}
 	done := make(chan error, 1)
 	vars := map[string]string{"LATCHKEY_TLS_CERT_FILE": certFile, "LATCHKEY_TLS_KEY_FILE": keyFile}
 	go func() {
 		done <- run(ctx, []string{"latchkey", "serve", "--listen", "127.0.0.1:0", "--storage", sqliteStorage(t)},
-			envOf(vars), strings.NewReader(""), &lockedBuffer{}, stderr)
+			envOf(vars), strings.NewReader(""), &testkit.Buffer{}, stderr)
 	}()
 	var addr string
 	for deadline := time.Now().Add(20 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no listening line; stderr:\n%s", stderr.String())
 		}
-		addr = listeningAddr(stderr.String())
+		addr = testenv.ListeningAddr(stderr.String())
 	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}

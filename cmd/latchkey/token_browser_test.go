@@ -18,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/browsertest"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 func TestTokenAuthorizationCodeInChromium(t *testing.T) {
@@ -34,7 +35,7 @@ func TestTokenAuthorizationCodeInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	stderrR, stderrW := io.Pipe()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testkit.Buffer
 	done := make(chan error, 1)
 	go func() {
 		err := run(ctx, []string{"latchkey", "token", "authorization-code", "--no-browser", "--issuer", env.URL,

@@ -184,7 +184,7 @@ func TestTokenServerErrors(t *testing.T) {
 	}
 
 	// The same through the real binary: the code on stderr, status 1.
-	cmd := exec.Command(latchkeyBinary(t), "token", "client-credentials", "--issuer", te.URL, "--client-id", "svc")
+	cmd := exec.Command(binary.Path(t), "token", "client-credentials", "--issuer", te.URL, "--client-id", "svc")
 	cmd.Env = []string{"LATCHKEY_CLIENT_SECRET=lk_cs_wrong"}
 	out, err := cmd.CombinedOutput()
 	if exitCode(err) != 1 || !strings.Contains(string(out), "latchkey: invalid_client") {

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // The real program on :0 against a real Latchkey: it prints its address,
@@ -25,7 +24,7 @@ func TestRun(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testkit.Buffer
 	done := make(chan error, 1)
 	args := []string{"--issuer", env.URL, "--audience", "https://notes.example", "--listen", "127.0.0.1:0"}
 	go func() { done <- run(ctx, args, func(string) string { return "" }, &stdout, &stderr) }()
@@ -75,15 +74,17 @@ func TestRunFlags(t *testing.T) {
 
 var listening = regexp.MustCompile(`listening on (http://\S+)`)
 
-func waitForAddress(t *testing.T, stdout *syncBuffer, done chan error) string {
+// waitForAddress waits for run to print its address and for /healthz
+// to answer there, and returns the address.
+func waitForAddress(t *testing.T, stdout *testkit.Buffer, done chan error) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := listening.FindStringSubmatch(stdout.String()); m != nil {
-			if resp, err := http.Get(m[1] + "/healthz"); err == nil {
-				resp.Body.Close()
-				return m[1]
+			if err := testkit.WaitHealthy(m[1], time.Until(deadline)); err != nil {
+				t.Fatal(err)
 			}
+			return m[1]
 		}
 		select {
 		case err := <-done:
@@ -93,21 +94,4 @@ func waitForAddress(t *testing.T, stdout *syncBuffer, done chan error) string {
 	}
 	t.Fatal("no listening address printed")
 	return ""
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

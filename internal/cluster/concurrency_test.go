@@ -2,8 +2,9 @@ package cluster
 
 import (
 	"context"
-	"sync"
 	"testing"
+
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // rounds is how often each race is run.
@@ -94,24 +95,22 @@ func wantRevoked(t *testing.T, in *instance, c client, r tokenResult) {
 	}
 }
 
-// atOnce runs the calls at the same moment: each waits on a barrier that
-// opens once all are ready.
+// atOnce runs the calls at the same moment (testkit.AtOnce) and returns
+// their answers and errors by index.
 func atOnce(calls ...func() (tokenResult, error)) ([]tokenResult, []error) {
-	res := make([]tokenResult, len(calls))
-	errs := make([]error, len(calls))
-	start := make(chan struct{})
-	var ready, done sync.WaitGroup
-	for i, call := range calls {
-		ready.Add(1)
-		done.Go(func() {
-			ready.Done()
-			<-start
-			res[i], errs[i] = call()
-		})
+	type answer struct {
+		r   tokenResult
+		err error
 	}
-	ready.Wait()
-	close(start)
-	done.Wait()
+	got := testkit.AtOnce(len(calls), func(i int) answer {
+		r, err := calls[i]()
+		return answer{r, err}
+	})
+	res := make([]tokenResult, len(got))
+	errs := make([]error, len(got))
+	for i, a := range got {
+		res[i], errs[i] = a.r, a.err
+	}
 	return res, errs
 }
 

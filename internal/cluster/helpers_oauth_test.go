@@ -2,7 +2,8 @@ package cluster
 
 // The client side: token requests, introspection, revocation, and a
 // browser that walks the authorization code flow through the login and
-// consent pages, each step sent to the instance the test chooses.
+// consent pages (formflow), each step sent to the instance the test
+// chooses.
 
 import (
 	"context"
@@ -10,16 +11,18 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/formflow"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // newHTTPClient is a client that never follows redirects and keeps enough
@@ -156,62 +159,61 @@ func newBrowser(rt http.RoundTripper, issuer string) *browser {
 	return &browser{hc: hc, issuer: issuer}
 }
 
-var (
-	formRe   = regexp.MustCompile(`<form method="post" action="[^"]*/(login|consent)"`)
-	hiddenRe = regexp.MustCompile(`name="(csrf|request)" value="([^"]*)"`)
-)
-
-// authorize walks the code flow for client web as user: GET /authorize,
-// the login page when there is no session, the consent page when the
-// user has not consented yet, and the redirect to the client, whose state
-// and iss it checks. Every Location must point at the issuer (or the
-// redirect URI); the browser follows it to the instance h names.
+// authorize walks the code flow for client web as user (testenv.Walker,
+// which checks each of Latchkey's steps): GET /authorize, the login page
+// when there is no session, the consent page when the user has not
+// consented yet, and the redirect to the client, whose state and iss it
+// checks. The redirect after the login must point at the issuer's
+// /authorize; the browser sends each step to the instance h names.
 func (b *browser) authorize(ctx context.Context, h hops, user, pass string) (codeGrant, error) {
 	verifier, challenge := pkce()
 	state := randomString()
 	q := url.Values{"response_type": {"code"}, "client_id": {web.id}, "redirect_uri": {redirectURI},
 		"scope": {"openid read"}, "state": {state}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}
-	method, target, form := http.MethodGet, h.authorize+"/authorize?"+q.Encode(), url.Values(nil)
-	for range 6 {
-		resp, body, err := b.do(ctx, method, target, form)
-		if err != nil {
-			return codeGrant{}, err
+	w := testenv.Walker(b.hc, user, pass)
+	w.RedirectURI, w.MaxHops = redirectURI, 6
+	check := w.Before
+	w.Before = func(s *formflow.Step) error {
+		var base string
+		switch s.Kind {
+		case formflow.Login:
+			base = h.login
+		case formflow.Redirect:
+			if !strings.HasPrefix(s.URL.String(), b.issuer+"/authorize?") {
+				return fmt.Errorf("redirected to %q, not to the issuer %s", s.URL, b.issuer)
+			}
+			base = h.resume
+		case formflow.Consent:
+			base = h.consent
 		}
-		switch resp.StatusCode {
-		case http.StatusSeeOther, http.StatusFound:
-			loc := resp.Header.Get("Location")
-			if strings.HasPrefix(loc, redirectURI+"?") {
-				return finish(loc, state, b.issuer, verifier)
-			}
-			path, ok := strings.CutPrefix(loc, b.issuer+"/authorize?")
-			if !ok {
-				return codeGrant{}, fmt.Errorf("%s %s redirected to %q, not to the issuer %s", method, target, loc, b.issuer)
-			}
-			method, target, form = http.MethodGet, h.resume+"/authorize?"+path, nil
-		case http.StatusOK:
-			m := formRe.FindStringSubmatch(body)
-			fields := hiddenRe.FindAllStringSubmatch(body, -1)
-			if m == nil || len(fields) != 2 {
-				return codeGrant{}, fmt.Errorf("%s %s: a page without the login or consent form:\n%.500s", method, target, body)
-			}
-			form = url.Values{}
-			for _, f := range fields {
-				form.Set(f[1], html.UnescapeString(f[2]))
-			}
-			method = http.MethodPost
-			if m[1] == "login" {
-				form.Set("username", user)
-				form.Set("password", pass)
-				target = h.login + "/login"
-			} else {
-				form.Set("decision", "allow")
-				target = h.consent + "/consent"
-			}
-		default:
-			return codeGrant{}, fmt.Errorf("%s %s answered %s: %.300s", method, target, resp.Status, body)
+		if base != "" {
+			s.URL = rebase(s.URL, base)
 		}
+		return check(s)
 	}
-	return codeGrant{}, fmt.Errorf("the flow did not reach %s in 6 steps", redirectURI)
+	res, err := w.Walk(ctx, h.authorize+"/authorize?"+q.Encode())
+	if err != nil {
+		var f *formflow.Failure
+		if errors.As(err, &f) && len(f.Body) > 0 {
+			return codeGrant{}, fmt.Errorf("%w:\n%.500s", err, f.Body)
+		}
+		return codeGrant{}, err
+	}
+	if res.State != state || res.Iss != b.issuer || res.Code == "" {
+		return codeGrant{}, fmt.Errorf("authorization response %s: want a code, state %q and iss %q", res.Location, state, b.issuer)
+	}
+	return codeGrant{code: res.Code, verifier: verifier}, nil
+}
+
+// rebase is u sent to base (http://127.0.0.1:PORT, an instance) instead.
+func rebase(u *url.URL, base string) *url.URL {
+	b, err := url.Parse(base)
+	if err != nil {
+		return u
+	}
+	moved := *u
+	moved.Scheme, moved.Host = b.Scheme, b.Host
+	return &moved
 }
 
 // do sends one browser request and reads the whole answer.
@@ -234,19 +236,6 @@ func (b *browser) do(ctx context.Context, method, target string, form url.Values
 	defer resp.Body.Close()
 	b2, err := io.ReadAll(resp.Body)
 	return resp, string(b2), err
-}
-
-// finish reads the authorization response (RFC 6749 §4.1.2, RFC 9207).
-func finish(loc, state, issuer, verifier string) (codeGrant, error) {
-	u, err := url.Parse(loc)
-	if err != nil {
-		return codeGrant{}, err
-	}
-	q := u.Query()
-	if q.Get("state") != state || q.Get("iss") != issuer || q.Get("code") == "" {
-		return codeGrant{}, fmt.Errorf("authorization response %s: want a code, state %q and iss %q", loc, state, issuer)
-	}
-	return codeGrant{code: q.Get("code"), verifier: verifier}, nil
 }
 
 // pkce returns a fresh verifier and its S256 challenge (RFC 7636 §4).
@@ -357,9 +346,13 @@ func openLoginPage(t *testing.T, br *browser, base, user, pass string) url.Value
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("the login page: %v %v", err, resp)
 	}
+	page, err := formflow.Parse([]byte(body), resp.Request.URL)
+	if err != nil || !page.Login {
+		t.Fatalf("the login page has no login form (%v):\n%s", err, body)
+	}
 	form := url.Values{"username": {user}, "password": {pass}}
-	for _, f := range hiddenRe.FindAllStringSubmatch(body, -1) {
-		form.Set(f[1], html.UnescapeString(f[2]))
+	for _, name := range []string{"csrf", "request"} {
+		form[name] = page.Values()[name]
 	}
 	if form.Get("csrf") == "" || form.Get("request") == "" {
 		t.Fatalf("the login page has no csrf and request fields:\n%s", body)

@@ -5,14 +5,11 @@ package cluster
 // SIGKILL, and run the CLI beside them.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,38 +23,16 @@ import (
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // binary is the latchkey program, built once per test binary.
-var binary struct {
-	once      sync.Once
-	dir, path string
-	err       error
-}
+var binary testenv.Binary
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binary.dir != "" {
-		os.RemoveAll(binary.dir)
-	}
+	binary.Remove()
 	os.Exit(code)
-}
-
-// latchkeyBinary builds ./cmd/latchkey with go build (once) and returns
-// its path. The child needs no -race: the processes are what is tested.
-func latchkeyBinary(t *testing.T) string {
-	t.Helper()
-	binary.once.Do(func() {
-		binary.dir, binary.err = os.MkdirTemp("", "latchkey-cluster-")
-		if binary.err != nil {
-			return
-		}
-		binary.path, binary.err = testenv.BuildLatchkey(binary.dir)
-	})
-	if binary.err != nil {
-		t.Fatal(binary.err)
-	}
-	return binary.path
 }
 
 // Credentials of the clients and users every configuration declares.
@@ -155,7 +130,7 @@ func latchkeyCLI(t *testing.T, cfgPath string, args ...string) string {
 func runLatchkey(t *testing.T, cfgPath string, args ...string) (stdout, stderr string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, latchkeyBinary(t), append(args, "--config", cfgPath)...)
+	cmd := exec.CommandContext(ctx, binary.Path(t), append(args, "--config", cfgPath)...)
 	cmd.Env = childEnv(cfgPath)
 	var out, errs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errs
@@ -163,30 +138,12 @@ func runLatchkey(t *testing.T, cfgPath string, args ...string) (stdout, stderr s
 	return out.String(), errs.String(), err
 }
 
-// logBuffer collects a process's standard error while the test reads it.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // instance is one running latchkey serve.
 type instance struct {
 	name string
 	url  string // http://127.0.0.1:PORT, where this process listens
 	cmd  *exec.Cmd
-	logs *logBuffer
+	logs *testkit.Buffer
 	done chan struct{} // closed once the process has exited
 }
 
@@ -195,7 +152,7 @@ type instance struct {
 // the test ends (failing the test if its log shows a panic).
 func startInstance(t *testing.T, name, cfgPath string) *instance {
 	t.Helper()
-	in, err := launch(t, latchkeyBinary(t), name, cfgPath)
+	in, err := launch(t, binary.Path(t), name, cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +163,7 @@ func startInstance(t *testing.T, name, cfgPath string) *instance {
 // deployment would.
 func startInstances(t *testing.T, cfgPath string, names ...string) []*instance {
 	t.Helper()
-	bin := latchkeyBinary(t) // may fail the test: only on this goroutine
+	bin := binary.Path(t) // may fail the test: only on this goroutine
 	ins := make([]*instance, len(names))
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
@@ -222,7 +179,7 @@ func startInstances(t *testing.T, cfgPath string, names ...string) []*instance {
 
 // launch is startInstance returning its error; it may run on any goroutine.
 func launch(t *testing.T, bin, name, cfgPath string) (*instance, error) {
-	in := &instance{name: name, logs: &logBuffer{}, done: make(chan struct{})}
+	in := &instance{name: name, logs: &testkit.Buffer{}, done: make(chan struct{})}
 	in.cmd = exec.Command(bin, "serve", "--config", cfgPath)
 	in.cmd.Env = childEnv(cfgPath)
 	in.cmd.Stderr = in.logs
@@ -249,17 +206,16 @@ func launch(t *testing.T, bin, name, cfgPath string) (*instance, error) {
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("%s logged no \"listening\" line within 30 s:\n%s", name, in.logs.String())
 		}
-		if addr := listeningAddr(in.logs.String()); addr != "" {
+		if addr := testenv.ListeningAddr(in.logs.String()); addr != "" {
 			in.url = "http://" + addr
 		}
 	}
-	if _, err := pollStatus(in.url+"/healthz", http.StatusOK, 10*time.Second); err != nil {
+	if err := testkit.WaitHealthy(in.url, 10*time.Second); err != nil {
 		return nil, err
 	}
 	return in, nil
 }
 
-// listeningAddr finds the address in serve's JSON "listening" line.
 // warnings keeps the log lines at WARN or ERROR, which say why a request
 // was refused or failed.
 func warnings(logs string) string {
@@ -270,18 +226,6 @@ func warnings(logs string) string {
 		}
 	}
 	return b.String()
-}
-
-func listeningAddr(logs string) string {
-	sc := bufio.NewScanner(strings.NewReader(logs))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		var rec struct{ Msg, Addr string }
-		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "listening" {
-			return rec.Addr
-		}
-	}
-	return ""
 }
 
 // stop sends SIGTERM and waits up to 15 s for the process to exit (then
@@ -311,35 +255,11 @@ func (in *instance) kill() {
 // timeout. It returns how long that took.
 func waitStatus(t *testing.T, url string, want int, timeout time.Duration) time.Duration {
 	t.Helper()
-	d, err := pollStatus(url, want, timeout)
+	d, err := testkit.PollStatus(url, want, timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
-}
-
-// pollStatus polls url until it answers want and returns how long that
-// took, or an error after timeout.
-func pollStatus(url string, want int, timeout time.Duration) (time.Duration, error) {
-	start := time.Now()
-	hc := &http.Client{Timeout: 3 * time.Second}
-	var last string
-	for {
-		resp, err := hc.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == want {
-				return time.Since(start), nil
-			}
-			last = resp.Status
-		} else {
-			last = err.Error()
-		}
-		if time.Since(start) > timeout {
-			return 0, fmt.Errorf("%s did not answer %d within %s (last: %s)", url, want, timeout, last)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
 }
 
 // tail returns the last n lines of s.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 var testSecret = []byte("keys-test-system-secret-32-bytes")
@@ -126,12 +127,7 @@ func TestInitConcurrentManagersCreateOneKeyPerAlgorithm(t *testing.T) {
 	for i := range managers {
 		managers[i] = newTestManager(t, st, testSecret, c)
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(managers))
-	for i, m := range managers {
-		wg.Go(func() { errs[i] = m.Init(context.Background()) })
-	}
-	wg.Wait()
+	errs := testkit.AtOnce(len(managers), func(i int) error { return managers[i].Init(context.Background()) })
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("manager %d: %v", i, err)
@@ -272,11 +268,11 @@ func TestRotateIfDueOnceAcrossManagers(t *testing.T) {
 		t.Fatalf("rotation due on fresh keys: %d, %v", n, err)
 	}
 	c.advance(25 * time.Hour)
-	var wg sync.WaitGroup
-	var na, nb int
-	wg.Go(func() { na, _ = a.RotateIfDue(context.Background(), 24*time.Hour) })
-	wg.Go(func() { nb, _ = b.RotateIfDue(context.Background(), 24*time.Hour) })
-	wg.Wait()
+	staged := testkit.AtOnce(2, func(i int) int {
+		n, _ := []*Manager{a, b}[i].RotateIfDue(context.Background(), 24*time.Hour)
+		return n
+	})
+	na, nb := staged[0], staged[1]
 	if na+nb != 3 || len(listKeys(t, st)) != 6 {
 		t.Errorf("managers staged %d + %d keys (%d stored), want 3 in all", na, nb, len(listKeys(t, st)))
 	}

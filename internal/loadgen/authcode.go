@@ -4,27 +4,26 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"io"
-	"mime"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
-	"strings"
-)
 
-// maxHops bounds the requests one flow sends to the authorization server
-// before it must have reached the redirect URI.
-const maxHops = 10
+	"github.com/latchkey/latchkey/internal/formflow"
+)
 
 // codeFlow walks the authorization code flow once, as a browser would,
 // and redeems the code. With fresh, the flow starts with an empty cookie
 // jar, so the server must show its login form; otherwise the worker keeps
 // its cookies from one flow to the next.
 func (w *worker) codeFlow(ctx context.Context, fresh bool) (tokenAnswer, outcome) {
-	if fresh || w.browser == nil {
-		jar, _ := cookiejar.New(nil) // never fails without options
-		w.browser = &http.Client{Transport: w.r.transport, Jar: jar, Timeout: w.r.cfg.Timeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if w.walker == nil {
+		w.walker = &formflow.Walker{Username: w.r.cfg.Username, Password: w.r.cfg.Password,
+			RedirectURI: w.r.cfg.RedirectURI, Header: browseHeader(), MaxHops: maxHops}
+	}
+	if fresh || w.walker.Client == nil {
+		w.walker.Client = formflow.NewClient(w.r.transport)
+		w.walker.Client.Timeout = w.r.cfg.Timeout
 	}
 	verifier, state, err := w.r.secrets()
 	if err != nil {
@@ -37,6 +36,18 @@ func (w *worker) codeFlow(ctx context.Context, fresh bool) (tokenAnswer, outcome
 	a, t := w.exchange(ctx, w.r.codeBody(code, verifier))
 	t.pages = o.pages
 	return a, t
+}
+
+// maxHops bounds the requests one flow sends to the authorization server
+// before it must have reached the redirect URI.
+const maxHops = formflow.DefaultMaxHops
+
+// browseHeader is the header of every request of the walk.
+func browseHeader() http.Header {
+	return http.Header{
+		"User-Agent": {userAgent},
+		"Accept":     {"text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"},
+	}
 }
 
 // secrets returns a fresh PKCE verifier and state (32 random bytes each).
@@ -70,148 +81,41 @@ func (r *runner) authorizationRequest(state, challenge string) *url.URL {
 	return &u
 }
 
-// step is one request of the walk.
-type step struct {
-	method string
-	target *url.URL
-	body   string // form-urlencoded, for POST
-}
-
-// authorize walks from the authorization request to the redirect URI:
-// redirects are followed by hand, and each HTML page's first form is
-// filled in and submitted. It returns the code.
+// authorize walks from the authorization request to the redirect URI
+// through the server's pages (formflow.Walker) and returns the code.
 func (w *worker) authorize(ctx context.Context, state, challenge string) (string, outcome) {
-	next := step{method: http.MethodGet, target: w.r.authorizationRequest(state, challenge)}
-	signedIn := false
-	status := 0
-	for hop := 1; hop <= maxHops; hop++ {
-		resp, err := w.browse(ctx, next)
-		if err != nil {
-			o := transportFailure(err)
-			o.pages = hop
-			return "", o
+	res, err := w.walker.Walk(ctx, w.r.authorizationRequest(state, challenge).String())
+	if err != nil {
+		var f *formflow.Failure
+		if !errors.As(err, &f) {
+			return "", failure(0, err.Error())
 		}
-		status = resp.StatusCode
-		var code string
-		var o outcome
-		var stop bool
-		switch {
-		case isRedirect(status):
-			code, stop, o = w.redirected(resp, &next, state)
-		case status == http.StatusOK && isHTML(resp.Header.Get("Content-Type")):
-			stop, o = w.submitForm(&next, &signedIn)
-		default:
-			stop, o = true, failure(status, oauthErrorCode(w.buf.Bytes()))
+		o := failure(f.Status, f.Reason)
+		if f.Err != nil {
+			o = transportFailure(f.Err)
 		}
-		if stop {
-			o.pages = hop
-			return code, o
-		}
+		o.pages = f.Step.N
+		return "", o
 	}
-	return "", outcome{status: status, code: "too many hops", pages: maxHops}
-}
-
-// browse sends one request of the walk and reads the answer into w.buf.
-func (w *worker) browse(ctx context.Context, s step) (*http.Response, error) {
-	var body io.Reader
-	if s.method == http.MethodPost {
-		body = strings.NewReader(s.body)
-	}
-	req, err := http.NewRequestWithContext(ctx, s.method, s.target.String(), body)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("User-Agent", userAgent)
-	req.Header.Set("Accept", "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8")
-	if s.method == http.MethodPost {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	resp, err := w.browser.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	return resp, w.read(resp)
-}
-
-// redirected follows a redirect: to the redirect URI it ends the walk
-// with the authorization response; elsewhere it sets next to follow it
-// (307 and 308 keep the method and body, as browsers do).
-func (w *worker) redirected(resp *http.Response, next *step, state string) (code string, done bool, o outcome) {
-	loc, err := resp.Location()
-	if err != nil {
-		return "", true, failure(resp.StatusCode, "bad Location")
-	}
-	if w.r.isRedirectURI(loc) {
-		code, o := w.r.authorizationResponse(loc, state, resp.StatusCode)
-		return code, true, o
-	}
-	if resp.StatusCode != http.StatusTemporaryRedirect && resp.StatusCode != http.StatusPermanentRedirect {
-		next.method, next.body = http.MethodGet, ""
-	}
-	next.target = loc
-	return "", false, outcome{}
-}
-
-// submitForm fills in the page's first form and makes it the next step. A
-// second password form after the credentials were sent means they were
-// refused.
-func (w *worker) submitForm(next *step, signedIn *bool) (stop bool, o outcome) {
-	f, err := parseForm(w.buf.Bytes(), next.target)
-	if err != nil {
-		return true, failure(http.StatusOK, "no form")
-	}
-	if f.password && *signedIn {
-		return true, failure(http.StatusOK, "login failed")
-	}
-	*signedIn = *signedIn || f.password
-	method, target, body := f.submission(w.r.cfg.Username, w.r.cfg.Password)
-	*next = step{method: method, target: target, body: body}
-	return false, outcome{}
-}
-
-// isRedirectURI reports whether loc is the client's redirect URI, with
-// or without the parameters of a response.
-func (r *runner) isRedirectURI(loc *url.URL) bool {
-	s, ru := loc.String(), r.cfg.RedirectURI
-	if !strings.HasPrefix(s, ru) {
-		return false
-	}
-	rest := s[len(ru):]
-	return rest == "" || strings.ContainsRune("?#&", rune(rest[0]))
+	code, o := w.r.authorizationResponse(res, state)
+	o.pages = res.Hops
+	return code, o
 }
 
 // authorizationResponse reads the code from the redirect to the client
 // (RFC 6749 §4.1.2), checking state and, when present or promised, iss
 // (RFC 9207). An error response becomes a failure with its error code.
-func (r *runner) authorizationResponse(loc *url.URL, state string, status int) (string, outcome) {
-	q := loc.Query()
-	if q.Get("code") == "" && q.Get("error") == "" && loc.Fragment != "" {
-		q, _ = url.ParseQuery(loc.Fragment)
-	}
-	iss, hasIss := q["iss"]
+func (r *runner) authorizationResponse(res formflow.Result, state string) (string, outcome) {
+	iss, hasIss := res.Params["iss"]
 	switch {
-	case q.Get("error") != "":
-		return "", failure(status, q.Get("error"))
-	case q.Get("state") != state:
-		return "", failure(status, "state mismatch")
+	case res.Error != "":
+		return "", failure(res.Status, res.Error)
+	case res.State != state:
+		return "", failure(res.Status, "state mismatch")
 	case hasIss && (len(iss) != 1 || iss[0] != r.md.Issuer), !hasIss && r.md.ISSParameter:
-		return "", failure(status, "iss mismatch")
-	case q.Get("code") == "":
-		return "", failure(status, "no code")
+		return "", failure(res.Status, "iss mismatch")
+	case res.Code == "":
+		return "", failure(res.Status, "no code")
 	}
-	return q.Get("code"), outcome{ok: true, status: status}
-}
-
-func isRedirect(status int) bool {
-	switch status {
-	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
-		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
-		return true
-	}
-	return false
-}
-
-func isHTML(contentType string) bool {
-	mt, _, err := mime.ParseMediaType(contentType)
-	return err == nil && (mt == "text/html" || mt == "application/xhtml+xml")
+	return res.Code, outcome{ok: true, status: res.Status}
 }

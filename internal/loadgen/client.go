@@ -288,14 +288,3 @@ func errorClass(err error) string {
 	}
 	return string(s)
 }
-
-// oauthErrorCode is the error member of a JSON error body, or "".
-func oauthErrorCode(body []byte) string {
-	var e struct {
-		Error string `json:"error"`
-	}
-	if json.Unmarshal(body, &e) != nil {
-		return ""
-	}
-	return e.Error
-}

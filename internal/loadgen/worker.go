@@ -13,6 +13,8 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/latchkey/latchkey/internal/formflow"
 )
 
 // The histograms hold microseconds from 1 µs to 60 s, to 3 significant digits.
@@ -73,8 +75,9 @@ type worker struct {
 	buf    bytes.Buffer
 	lim    io.LimitedReader
 
-	// browser walks the code flow; its cookie jar is the worker's session.
-	browser *http.Client
+	// walker walks the code flow; its client's cookie jar is the worker's
+	// session.
+	walker *formflow.Walker
 	// refreshToken is the latest token of the worker's chain (Refresh).
 	refreshToken string
 

@@ -8,13 +8,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // guessingFixture has a password client and a user, with limits the test
@@ -85,24 +84,20 @@ func TestA11PasswordGuessingPerUser(t *testing.T) {
 func TestA11GuessingLimitsHoldUnderLoad(t *testing.T) {
 	const limit, guesses = 5, 48
 	f := newGuessingFixture(t, limit, 100000, 100000)
-	var checked atomic.Int32
-	var wg sync.WaitGroup
-	for i := range guesses {
-		wg.Go(func() {
-			r := f.password(t, "alice", fmt.Sprintf("guess-%d", i))
-			if r.Status != http.StatusBadRequest || r.JSON(t)["error"] != "invalid_grant" {
-				t.Errorf("guess %d: %d %s, want 400 invalid_grant", i, r.Status, r.Body)
-			}
-			if r.Header.Get("Retry-After") == "" {
-				checked.Add(1)
-			}
-		})
+	answers := testkit.AtOnce(guesses, func(i int) result { return f.password(t, "alice", fmt.Sprintf("guess-%d", i)) })
+	checked := 0
+	for i, r := range answers {
+		if r.Status != http.StatusBadRequest || r.JSON(t)["error"] != "invalid_grant" {
+			t.Errorf("guess %d: %d %s, want 400 invalid_grant", i, r.Status, r.Body)
+		}
+		if r.Header.Get("Retry-After") == "" {
+			checked++
+		}
 	}
-	wg.Wait()
-	slack := int32(runtime.GOMAXPROCS(0) - 1)
-	if n := checked.Load(); n < limit || n > limit+slack {
+	slack := runtime.GOMAXPROCS(0) - 1
+	if checked < limit || checked > limit+slack {
 		t.Errorf("%d of %d concurrent guesses were checked, want %d to %d (the limit, plus one per extra hash slot)",
-			n, guesses, limit, limit+slack)
+			checked, guesses, limit, limit+slack)
 	}
 	wantThrottled(t, f.password(t, "alice", "wonderland"), "invalid_grant")
 }

@@ -8,17 +8,17 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"html"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 
 	"golang.org/x/oauth2"
 
+	"github.com/latchkey/latchkey/internal/formflow"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
@@ -181,18 +181,19 @@ func (b *azBrowser) follow(r azResp) azResp {
 }
 
 // signIn runs /authorize with params, signs in as alice and allows on the
-// consent page if it comes, and returns the final response (normally the
-// 303 to the client).
+// consent page if it comes (testenv.Walker, which checks every step), and
+// returns the redirect to the client.
 func (b *azBrowser) signIn(params url.Values) azResp {
 	b.t.Helper()
-	r := b.authorize(params)
-	if r.isLogin() {
-		r = b.follow(b.login(r, azUser, azPassword))
+	res, err := testenv.Walker(b.c, azUser, azPassword).Walk(context.Background(), b.env.URL+"/authorize?"+params.Encode())
+	if err != nil {
+		var f *formflow.Failure
+		if errors.As(err, &f) {
+			b.t.Fatalf("signing in: %v\n%.2000s", err, f.Body)
+		}
+		b.t.Fatalf("signing in: %v", err)
 	}
-	if r.isConsent() {
-		r = b.consent(r, "allow")
-	}
-	return r
+	return azResp{status: res.Status, header: http.Header{"Location": {res.Location.String()}}}
 }
 
 // code runs the whole flow for params and returns the code.
@@ -205,14 +206,16 @@ func (b *azBrowser) code(params url.Values) string {
 	return q.Get("code")
 }
 
-var azHiddenRe = regexp.MustCompile(`<input type="hidden" name="(csrf|request)" value="([^"]*)">`)
-
-// azHidden returns the hidden fields of a form page.
+// azHidden returns the csrf and request fields of a form page.
 func azHidden(t testing.TB, body string) url.Values {
 	t.Helper()
 	v := url.Values{}
-	for _, m := range azHiddenRe.FindAllStringSubmatch(body, -1) {
-		v.Set(m[1], html.UnescapeString(m[2]))
+	if f, err := formflow.Parse([]byte(body), &url.URL{}); err == nil {
+		for _, name := range []string{"csrf", "request"} {
+			if fv := f.Values()[name]; len(fv) > 0 {
+				v.Set(name, fv[0])
+			}
+		}
 	}
 	if v.Get("csrf") == "" || v.Get("request") == "" {
 		t.Fatalf("no csrf and request fields in page:\n%.2000s", body)

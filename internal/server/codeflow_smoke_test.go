@@ -2,34 +2,17 @@ package server_test
 
 import (
 	"context"
-	"html"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
-	"regexp"
+	"slices"
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/latchkey/latchkey/internal/formflow"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
-
-var hiddenRe = regexp.MustCompile(`name="(csrf|request)" value="([^"]*)"`)
-
-func hidden(t *testing.T, body string) url.Values {
-	t.Helper()
-	v := url.Values{}
-	for _, m := range hiddenRe.FindAllStringSubmatch(body, -1) {
-		v.Set(m[1], html.UnescapeString(m[2]))
-	}
-	if v.Get("csrf") == "" {
-		t.Fatalf("no csrf field in page:\n%s", body)
-	}
-	return v
-}
 
 func TestCodeFlowSmoke(t *testing.T) {
 	env := testenv.New(t, testenv.Options{})
@@ -45,35 +28,22 @@ func TestCodeFlowSmoke(t *testing.T) {
 	conf.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
 	verifier := oauth2.GenerateVerifier()
 	authURL := conf.AuthCodeURL("st+at e&x", oauth2.S256ChallengeOption(verifier), oidc.Nonce("n-0S6"))
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	body := func(resp *http.Response) string { b, _ := io.ReadAll(resp.Body); resp.Body.Close(); return string(b) }
-	resp, err := c.Get(authURL)
+	// The login page, its POST (303), the consent page, its POST (303 to
+	// the client): testenv.Walker checks each step.
+	w := testenv.Walker(nil, "alice", "wonderland")
+	var kinds []formflow.Kind
+	check := w.Before
+	w.Before = func(s *formflow.Step) error { kinds = append(kinds, s.Kind); return check(s) }
+	res, err := w.Walk(ctx, authURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	page := body(resp)
-	f := hidden(t, page)
-	f.Set("username", "alice")
-	f.Set("password", "wonderland")
-	resp, err = c.PostForm(env.URL+"/login", f)
-	if err != nil || resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("login: %v %v %s", err, resp.StatusCode, body(resp))
+	if !slices.Equal(kinds, []formflow.Kind{formflow.Authorize, formflow.Login, formflow.Redirect, formflow.Consent}) || res.Status != http.StatusSeeOther {
+		t.Fatalf("steps %v ending with %d, want the login and consent pages and a 303", kinds, res.Status)
 	}
-	resp, err = c.Get(resp.Header.Get("Location"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f = hidden(t, body(resp))
-	f.Set("decision", "allow")
-	resp, err = c.PostForm(env.URL+"/consent", f)
-	if err != nil || resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("consent: %v %v", err, resp.StatusCode)
-	}
-	loc, _ := url.Parse(resp.Header.Get("Location"))
-	q := loc.Query()
+	q := res.Params
 	if q.Get("state") != "st+at e&x" || q.Get("iss") != env.URL || len(q) != 3 {
-		t.Fatalf("redirect %s", loc)
+		t.Fatalf("redirect %s", res.Location)
 	}
 	tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil {

@@ -3,12 +3,12 @@ package server_test
 import (
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // refreshFixture has two confidential clients that may use the password
@@ -125,7 +125,7 @@ func TestRefreshReuseRevokesFamily(t *testing.T) {
 func TestConcurrentRefreshWithoutGrace(t *testing.T) {
 	f := newRefreshFixture(t)
 	rt := f.login(t, "app", "read")["refresh_token"].(string)
-	results := concurrently(2, func() result { return f.refresh(t, "app", rt, "") })
+	results := testkit.AtOnce(2, func(int) result { return f.refresh(t, "app", rt, "") })
 	ok := 0
 	for _, r := range results {
 		if r.Status == http.StatusOK {
@@ -145,7 +145,7 @@ func TestConcurrentRefreshWithoutGrace(t *testing.T) {
 func TestConcurrentRefreshWithinGrace(t *testing.T) {
 	f := newRefreshFixture(t, store.Client{ID: "app", RefreshGrace: 10 * time.Second})
 	rt := f.login(t, "app", "read")["refresh_token"].(string)
-	results := concurrently(4, func() result { return f.refresh(t, "app", rt, "") })
+	results := testkit.AtOnce(4, func(int) result { return f.refresh(t, "app", rt, "") })
 	var successor string
 	for i, r := range results {
 		body := wantToken(t, r)
@@ -177,22 +177,6 @@ func TestExpiredRefreshToken(t *testing.T) {
 	if f.active(t, rt) {
 		t.Error("expired refresh token is active")
 	}
-}
-
-// concurrently runs fn n times at once and returns the results in order.
-func concurrently(n int, fn func() result) []result {
-	out := make([]result, n)
-	var start, done sync.WaitGroup
-	start.Add(1)
-	for i := range n {
-		done.Go(func() {
-			start.Wait()
-			out[i] = fn()
-		})
-	}
-	start.Done()
-	done.Wait()
-	return out
 }
 
 // TestRefreshAbsoluteLifetime checks S135: rotation never extends a grant

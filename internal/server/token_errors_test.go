@@ -38,19 +38,46 @@ func newTokenErrorsFixture(t *testing.T) tokenErrorsFixture {
 // challenge on 401 (S033).
 func TestTokenEndpointErrors(t *testing.T) {
 	f := newTokenErrorsFixture(t)
+	for _, tc := range tokenErrorCases(t, f) {
+		t.Run(tc.name, func(t *testing.T) {
+			method, path := tc.method, tc.path
+			if method == "" {
+				method = http.MethodPost
+			}
+			if path == "" {
+				path = "/token"
+			}
+			r := send(t, f.Env, method, path, tc.ct, tc.body, tc.opts...)
+			wantOAuthError(t, r, tc.status, tc.code)
+			for k, v := range tc.wantHeaders {
+				if got := r.Header.Get(k); got != v {
+					t.Errorf("%s = %q, want %q", k, got, v)
+				}
+			}
+		})
+	}
+}
+
+// tokenErrorCase is one request that provokes one error of the token
+// endpoint; method defaults to POST and path to /token.
+type tokenErrorCase struct {
+	name        string
+	method, ct  string
+	path, body  string
+	opts        []reqOpt
+	status      int
+	code        string
+	wantHeaders map[string]string
+}
+
+// tokenErrorCases are the requests of TestTokenEndpointErrors, which
+// testdata/errors_token.golden records too.
+func tokenErrorCases(t *testing.T, f tokenErrorsFixture) []tokenErrorCase {
 	cc := func(extra ...string) url.Values {
 		return creds("conf", f.conf, formOf(append([]string{"grant_type", "client_credentials"}, extra...)...))
 	}
 	const form = "application/x-www-form-urlencoded"
-	cases := []struct {
-		name        string
-		method, ct  string
-		path, body  string
-		opts        []reqOpt
-		status      int
-		code        string
-		wantHeaders map[string]string
-	}{
+	return []tokenErrorCase{
 		{name: "GET is 405 with Allow (S013)", method: http.MethodGet, path: "/token", body: "",
 			status: 405, code: "invalid_request", wantHeaders: map[string]string{"Allow": "POST"}},
 		{name: "PUT is 405 (S013)", method: http.MethodPut, ct: form, body: cc().Encode(), status: 405, code: "invalid_request"},
@@ -136,24 +163,6 @@ func TestTokenEndpointErrors(t *testing.T) {
 			status: 400, code: "invalid_grant"},
 		{name: "gzip Content-Encoding (A15)", ct: form, body: cc().Encode(), opts: []reqOpt{header("Content-Encoding", "gzip")},
 			status: 415, code: "invalid_request"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			method, path := tc.method, tc.path
-			if method == "" {
-				method = http.MethodPost
-			}
-			if path == "" {
-				path = "/token"
-			}
-			r := send(t, f.Env, method, path, tc.ct, tc.body, tc.opts...)
-			wantOAuthError(t, r, tc.status, tc.code)
-			for k, v := range tc.wantHeaders {
-				if got := r.Header.Get(k); got != v {
-					t.Errorf("%s = %q, want %q", k, got, v)
-				}
-			}
-		})
 	}
 }
 

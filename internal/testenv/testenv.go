@@ -1,10 +1,12 @@
 // Package testenv starts a complete Latchkey — SQLite store in a temporary
 // directory, real signing keys, the real HTTP handler — on a loopback
-// listener, for tests of the server, the bearer package and the CLI.
+// listener, for tests of the server, the bearer package and the CLI; and
+// builds the real latchkey program once for the tests that run it as a
+// process (Binary). The helpers that need no Latchkey are in
+// internal/testkit.
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"log/slog"
@@ -23,6 +25,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/readcache"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
+	"github.com/latchkey/latchkey/internal/testkit"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -202,22 +205,5 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// Buffer is a bytes.Buffer safe for the server's concurrent logging.
-type Buffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write appends p.
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns everything written so far.
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// Buffer is the concurrency-safe buffer that holds the server's logs.
+type Buffer = testkit.Buffer

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store/postgres/pgtest"
 	"github.com/latchkey/latchkey/internal/store/readcache"
 	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // testOptions are the pool settings of the tests: short enough that a hang
@@ -84,27 +84,24 @@ func TestMigrationsIdempotent(t *testing.T) {
 func TestConcurrentOpen(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	const n = 4
-	applied := make([][]string, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			s, err := postgres.Open(t.Context(), dsn, testOptions())
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			applied[i] = s.Applied()
-			s.Close()
-		})
+	type opened struct {
+		applied []string
+		err     error
 	}
-	wg.Wait()
-	var all []string
-	for i := range n {
-		if errs[i] != nil {
-			t.Fatalf("Open %d: %v", i, errs[i])
+	got := testkit.AtOnce(n, func(int) opened {
+		s, err := postgres.Open(t.Context(), dsn, testOptions())
+		if err != nil {
+			return opened{err: err}
 		}
-		all = append(all, applied[i]...)
+		defer s.Close()
+		return opened{applied: s.Applied()}
+	})
+	var all []string
+	for i, o := range got {
+		if o.err != nil {
+			t.Fatalf("Open %d: %v", i, o.err)
+		}
+		all = append(all, o.applied...)
 	}
 	slices.Sort(all)
 	if want := appliedInDB(t, dsn); len(want) < 2 || !slices.Equal(all, want) {
@@ -147,13 +144,13 @@ func TestTwoStoresRace(t *testing.T) {
 	must(t, stores[1].SaveIssue(ctx, store.Issue{Grant: &g, Refresh: &rt}))
 
 	const n = 8
-	errs := race(n, func(i int) error {
+	errs := testkit.AtOnce(n, func(i int) error {
 		g := store.Grant{ID: fmt.Sprintf("g%d", i), ClientID: "app", UserID: "u1", CreatedAt: now}
 		return stores[i%2].RedeemAuthCode(ctx, "code", now, store.Issue{Grant: &g})
 	})
 	oneWinner(t, "RedeemAuthCode", errs, store.ErrConflict)
 
-	errs = race(n, func(i int) error {
+	errs = testkit.AtOnce(n, func(i int) error {
 		next := rt
 		next.Digest = fmt.Sprintf("rt%d", i)
 		_, err := stores[i%2].RotateRefreshToken(ctx, store.Rotation{OldDigest: "rt", ClientID: "app", Next: next, Now: now})
@@ -213,7 +210,7 @@ func TestFamilyLockOrder(t *testing.T) {
 		rt := store.RefreshToken{Digest: id + "-a", GrantID: id, ClientID: "app", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 		must(t, stores[0].SaveIssue(ctx, store.Issue{Grant: &g, Refresh: &rt}))
 		must(t, rotate(stores[0], id+"-a", id+"-b"))
-		errs := race(6, func(i int) error {
+		errs := testkit.AtOnce(6, func(i int) error {
 			s := stores[i%2]
 			switch i % 3 {
 			case 0:
@@ -233,22 +230,6 @@ func TestFamilyLockOrder(t *testing.T) {
 			t.Fatalf("round %d: IsRevoked = %v, %v; want the family revoked", round, revoked, err)
 		}
 	}
-}
-
-// race runs fn(0) … fn(n-1) at once and returns their errors by index.
-func race(n int, fn func(i int) error) []error {
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = fn(i)
-		})
-	}
-	close(start)
-	wg.Wait()
-	return errs
 }
 
 // oneWinner fails unless exactly one error is nil and the others are loser.

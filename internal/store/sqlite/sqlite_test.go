@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store/readcache"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/store/storetest"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // open opens a fresh database file under t.TempDir, closed at cleanup.
@@ -166,15 +166,10 @@ func TestTwoStoresOneFile(t *testing.T) {
 		CreatedAt: now, ExpiresAt: now.Add(time.Minute)}))
 
 	const n = 16
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			g := store.Grant{ID: fmt.Sprintf("g%d", i), ClientID: "app", UserID: "u1", CreatedAt: now}
-			errs[i] = stores[i%2].RedeemAuthCode(ctx, "code", now, store.Issue{Grant: &g})
-		})
-	}
-	wg.Wait()
+	errs := testkit.AtOnce(n, func(i int) error {
+		g := store.Grant{ID: fmt.Sprintf("g%d", i), ClientID: "app", UserID: "u1", CreatedAt: now}
+		return stores[i%2].RedeemAuthCode(ctx, "code", now, store.Issue{Grant: &g})
+	})
 	wins := 0
 	for i, err := range errs {
 		switch {

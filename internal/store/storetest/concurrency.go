@@ -3,11 +3,11 @@ package storetest
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // workers is how many goroutines race for a single-use record.
@@ -21,23 +21,6 @@ func concurrencyTests() []subtest {
 		{"AddKeyOnce", testConcurrentAddKey},
 		{"AddFailureCountsAll_S025", testConcurrentAddFailure},
 	}
-}
-
-// race runs fn(0) … fn(n-1) at once, each in its own goroutine released
-// together, and returns their errors by index.
-func race(n int, fn func(i int) error) []error {
-	errs := make([]error, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			errs[i] = fn(i)
-		})
-	}
-	close(start)
-	wg.Wait()
-	return errs
 }
 
 // winner checks that exactly one error is nil and every other one is
@@ -69,7 +52,7 @@ func testConcurrentRedeem(t *testing.T, s store.Store) {
 	for i := range issues {
 		issues[i] = newIssue(fmt.Sprintf("g%d", i), f)
 	}
-	errs := race(workers, func(i int) error {
+	errs := testkit.AtOnce(workers, func(i int) error {
 		return s.RedeemAuthCode(ctx, "code-1", at(time.Second), issues[i])
 	})
 	won := winner(t, "RedeemAuthCode", errs, store.ErrConflict)
@@ -95,7 +78,7 @@ func testConcurrentRotate(t *testing.T, s store.Store) {
 	for i := range rotations {
 		rotations[i] = rotation(iss, "g1-rt", fmt.Sprintf("rt-%d", i), at(time.Hour), 0)
 	}
-	errs := race(workers, func(i int) error {
+	errs := testkit.AtOnce(workers, func(i int) error {
 		_, err := s.RotateRefreshToken(ctx, rotations[i])
 		return err
 	})
@@ -111,7 +94,7 @@ func testConcurrentRotateGrace(t *testing.T, s store.Store) {
 	_, iss := family(t, s)
 	results := make([]store.RefreshToken, workers)
 	accesses := make([]store.AccessToken, workers)
-	errs := race(workers, func(i int) error {
+	errs := testkit.AtOnce(workers, func(i int) error {
 		// The same successor (a server derives it from the old token), and
 		// an access token of each caller's own.
 		r := rotation(iss, "g1-rt", "rt2", at(time.Hour), 10*time.Second)
@@ -136,7 +119,7 @@ func testConcurrentRotateGrace(t *testing.T, s store.Store) {
 func testConcurrentAddKey(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	stored := make([]bool, workers)
-	errs := race(workers, func(i int) error {
+	errs := testkit.AtOnce(workers, func(i int) error {
 		var err error
 		stored[i], err = s.AddKey(ctx, newKey(fmt.Sprintf("k%d", i), "ES256", at(0)), at(0))
 		return err
@@ -160,7 +143,7 @@ func testConcurrentAddKey(t *testing.T, s store.Store) {
 
 func testConcurrentAddFailure(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	errs := race(workers, func(int) error {
+	errs := testkit.AtOnce(workers, func(int) error {
 		_, err := s.AddFailure(ctx, "user:alice", at(time.Second), time.Hour)
 		return err
 	})

@@ -1,4 +1,4 @@
-package loadgen
+package formflow
 
 import (
 	"bytes"
@@ -13,17 +13,23 @@ import (
 	"golang.org/x/net/html/atom"
 )
 
-// errNoForm is a page without a form.
-var errNoForm = errors.New("the page has no form")
+// ErrNoForm is the error of Parse for a page without a form.
+var ErrNoForm = errors.New("the page has no form")
 
-// form is the first form of a page, read as a browser reads it.
-type form struct {
-	method string   // GET or POST
-	action *url.URL // resolved against the page's URL
-	fields []field  // the controls a submission carries, in document order
-	// password says the form has a password field: a login form.
-	password bool
-	submits  []button
+// Form is the first form of a page, read as a browser reads it.
+type Form struct {
+	// Method is GET or POST, as the form's method attribute says (GET
+	// without one).
+	Method string
+	// Action is where the form is sent: its action attribute resolved
+	// against the page's URL.
+	Action *url.URL
+	// Login reports a form with a password field: a login form. Any other
+	// form is taken for a consent form.
+	Login bool
+
+	fields  []field // the controls a submission carries, in document order
+	submits []button
 }
 
 // fieldKind says what a submission puts in a field.
@@ -45,8 +51,10 @@ type button struct {
 	name, value, label, formAction, formMethod string
 }
 
-// parseForm reads the first <form> of page, whose URL is base.
-func parseForm(page []byte, base *url.URL) (*form, error) {
+// Parse reads the first <form> of page, whose URL is base: its method,
+// its action, the controls a submission carries (disabled ones left out)
+// and its submit buttons. A page without a form is ErrNoForm.
+func Parse(page []byte, base *url.URL) (*Form, error) {
 	doc, err := html.Parse(bytes.NewReader(page))
 	if err != nil {
 		return nil, err
@@ -59,9 +67,9 @@ func parseForm(page []byte, base *url.URL) (*form, error) {
 		}
 	}
 	if fn == nil {
-		return nil, errNoForm
+		return nil, ErrNoForm
 	}
-	f := &form{method: formMethod(attr(fn, "method"), http.MethodGet), action: resolve(base, attr(fn, "action"))}
+	f := &Form{Method: formMethod(attr(fn, "method"), http.MethodGet), Action: resolve(base, attr(fn, "action"))}
 	for n := range fn.Descendants() {
 		if n.Type != html.ElementNode || hasAttr(n, "disabled") {
 			continue
@@ -87,13 +95,13 @@ func parseForm(page []byte, base *url.URL) (*form, error) {
 }
 
 // addInput adds what an <input> contributes to a submission.
-func (f *form) addInput(n *html.Node) {
+func (f *Form) addInput(n *html.Node) {
 	name, value := attr(n, "name"), attr(n, "value")
 	switch t := strings.ToLower(attr(n, "type")); t {
 	case "submit":
 		f.submits = append(f.submits, newButton(n, value))
 	case "password":
-		f.password = true
+		f.Login = true
 		if name != "" {
 			f.fields = append(f.fields, field{name: name, kind: password})
 		}
@@ -133,11 +141,23 @@ func newButton(n *html.Node, label string) button {
 		formAction: attr(n, "formaction"), formMethod: attr(n, "formmethod")}
 }
 
-// submission fills in the form with the user's credentials and returns
-// the request that submits it. A login form is submitted with its first
-// submit button; a form without a password field is taken for a consent
-// form and submitted with the button that approves.
-func (f *form) submission(user, pass string) (method string, target *url.URL, body string) {
+// Values returns the values the page gives the form's controls (hidden
+// fields, prefilled text, checked boxes, selected options) by name; a
+// password field is empty and no button is pressed.
+func (f *Form) Values() url.Values {
+	v := make(url.Values, len(f.fields))
+	for _, fl := range f.fields {
+		v.Add(fl.name, fl.value)
+	}
+	return v
+}
+
+// Submission fills in the form with the user's credentials and returns
+// the request that submits it: for POST a form-urlencoded body, for GET
+// the fields as the target's query. A login form is submitted with its
+// first submit button; a form without a password field is taken for a
+// consent form and submitted with the button that approves.
+func (f *Form) Submission(user, pass string) (method string, target *url.URL, body string) {
 	var b strings.Builder
 	add := func(name, value string) {
 		if b.Len() > 0 {
@@ -157,13 +177,13 @@ func (f *form) submission(user, pass string) (method string, target *url.URL, bo
 			add(fl.name, fl.value)
 		}
 	}
-	method, action := f.method, f.action
+	method, action := f.Method, f.Action
 	if btn, ok := f.button(); ok {
 		if btn.name != "" {
 			add(btn.name, btn.value)
 		}
 		if btn.formAction != "" {
-			action = resolve(f.action, btn.formAction)
+			action = resolve(f.Action, btn.formAction)
 		}
 		method = formMethod(btn.formMethod, method)
 	}
@@ -177,11 +197,11 @@ func (f *form) submission(user, pass string) (method string, target *url.URL, bo
 
 // button chooses the submit button: the first one, except in a form
 // without a password field, where it is the first that approves.
-func (f *form) button() (button, bool) {
+func (f *Form) button() (button, bool) {
 	if len(f.submits) == 0 {
 		return button{}, false
 	}
-	if !f.password {
+	if !f.Login {
 		for _, b := range f.submits {
 			if approves(b) {
 				return b, true

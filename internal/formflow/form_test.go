@@ -1,15 +1,18 @@
-package loadgen
+package formflow_test
 
 import (
 	"errors"
 	"net/http"
 	"net/url"
 	"testing"
+
+	"github.com/latchkey/latchkey/internal/formflow"
 )
 
-// The form walker on literal pages: what a browser would send for the
-// first form of each, filled in as user "alice" with password "p&ss w".
-func TestBenchFormSubmission(t *testing.T) {
+// The form reader on literal pages of other servers: what a browser would
+// send for the first form of each, filled in as user "alice" with
+// password "p&ss w".
+func TestFormSubmission(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name, page, pageURL string
@@ -68,14 +71,14 @@ func TestBenchFormSubmission(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			base, _ := url.Parse(tc.pageURL)
-			f, err := parseForm([]byte(tc.page), base)
+			f, err := formflow.Parse([]byte(tc.page), base)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if f.password != tc.password {
-				t.Errorf("password field: %v, want %v", f.password, tc.password)
+			if f.Login != tc.password {
+				t.Errorf("password field: %v, want %v", f.Login, tc.password)
 			}
-			method, target, body := f.submission("alice", "p&ss w")
+			method, target, body := f.Submission("alice", "p&ss w")
 			if method != tc.method || target.String() != tc.target || body != tc.body {
 				t.Errorf("submission:\n got %s %s %q\nwant %s %s %q", method, target, body, tc.method, tc.target, tc.body)
 			}
@@ -83,47 +86,28 @@ func TestBenchFormSubmission(t *testing.T) {
 	}
 }
 
-func TestBenchFormMissing(t *testing.T) {
+func TestFormMissing(t *testing.T) {
 	t.Parallel()
 	base, _ := url.Parse("http://as.example/")
-	_, err := parseForm([]byte(`<html><body><h1>Something went wrong</h1><a href="/">back</a></body></html>`), base)
-	if !errors.Is(err, errNoForm) {
-		t.Fatalf("a page without a form: %v, want errNoForm", err)
+	_, err := formflow.Parse([]byte(`<html><body><h1>Something went wrong</h1><a href="/">back</a></body></html>`), base)
+	if !errors.Is(err, formflow.ErrNoForm) {
+		t.Fatalf("a page without a form: %v, want ErrNoForm", err)
 	}
 }
 
-// The authorization response (RFC 6749 §4.1.2): the code only with the
-// right state, an error code as the failure, iss checked (RFC 9207).
-func TestBenchAuthorizationResponse(t *testing.T) {
+// Values are what the page gives the controls, before anything is typed
+// or pressed.
+func TestFormValues(t *testing.T) {
 	t.Parallel()
-	r := &runner{cfg: Config{RedirectURI: "http://127.0.0.1:9999/cb"}}
-	r.md.Issuer = "http://as.example"
-	for _, tc := range []struct {
-		loc, code, failure string
-		issRequired        bool
-	}{
-		{"http://127.0.0.1:9999/cb?code=c1&state=s", "c1", "", false},
-		{"http://127.0.0.1:9999/cb?code=c1&state=s&iss=http%3A%2F%2Fas.example", "c1", "", true},
-		{"http://127.0.0.1:9999/cb?code=c1&state=s", "", "iss mismatch", true},
-		{"http://127.0.0.1:9999/cb?code=c1&state=s&iss=http%3A%2F%2Fevil.example", "", "iss mismatch", false},
-		{"http://127.0.0.1:9999/cb?code=c1&state=other", "", "state mismatch", false},
-		{"http://127.0.0.1:9999/cb?error=access_denied&state=s", "", "access_denied", false},
-		{"http://127.0.0.1:9999/cb?state=s", "", "no code", false},
-		{"http://127.0.0.1:9999/cb#code=c2&state=s", "c2", "", false},
-	} {
-		r.md.ISSParameter = tc.issRequired
-		loc, _ := url.Parse(tc.loc)
-		if !r.isRedirectURI(loc) {
-			t.Errorf("%s: not taken for the redirect URI", tc.loc)
-		}
-		code, o := r.authorizationResponse(loc, "s", http.StatusSeeOther)
-		if code != tc.code || o.code != tc.failure || o.ok != (tc.failure == "") {
-			t.Errorf("%s (iss required %v): code %q, outcome %+v; want code %q, failure %q", tc.loc, tc.issRequired, code, o, tc.code, tc.failure)
-		}
+	base, _ := url.Parse("http://as.example/")
+	f, err := formflow.Parse([]byte(`<form method=post><input type=hidden name=csrf value="a&amp;b">
+<input name=username value=bob><input type=password name=password value=ignored>
+<input type=checkbox name=keep checked><input type=checkbox name=off><button name=go value=1>Go</button></form>`), base)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, s := range []string{"http://127.0.0.1:9999/cbx?code=1", "http://127.0.0.1:9999/", "http://127.0.0.1:9998/cb"} {
-		if loc, _ := url.Parse(s); r.isRedirectURI(loc) {
-			t.Errorf("%s taken for the redirect URI %s", s, r.cfg.RedirectURI)
-		}
+	want := url.Values{"csrf": {"a&b"}, "username": {"bob"}, "password": {""}, "keep": {"on"}}
+	if got := f.Values(); got.Encode() != want.Encode() {
+		t.Errorf("Values() = %v, want %v", got, want)
 	}
 }
