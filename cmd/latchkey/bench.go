@@ -134,8 +134,6 @@ func (b benchFlags) config(set map[string]bool) (loadgen.Config, error) {
 		problem = fmt.Sprintf("--issuer %q is not an http or https URL", b.issuer)
 	case b.clientID == "":
 		problem = "--client-id (or LATCHKEY_CLIENT_ID) is required"
-	case b.authMethod != "basic" && b.authMethod != "post":
-		problem = "--auth-method must be basic or post"
 	case (g == loadgen.ClientCredentials || g == loadgen.Introspect) && b.secret == "":
 		problem = fmt.Sprintf("--grant %s needs the client secret: set LATCHKEY_CLIENT_SECRET (or --client-secret)", g)
 	case (g == loadgen.Password || g == loadgen.Refresh || g == loadgen.AuthorizationCode) && !login:
@@ -162,7 +160,7 @@ func (b benchFlags) config(set map[string]bool) (loadgen.Config, error) {
 	if problem != "" {
 		return loadgen.Config{}, usageError{problem}
 	}
-	cfg := loadgen.Config{Issuer: b.issuer, Grant: g, ClientID: b.clientID, ClientSecret: b.secret, AuthMethod: b.authMethod,
+	cfg := loadgen.Config{Issuer: b.issuer, Grant: g, ClientID: b.clientID, ClientSecret: b.secret, AuthMethod: b.authMethod.method(),
 		Username: b.username, Password: b.password, Scope: b.scope, RedirectURI: b.redirectURI, Token: b.token,
 		FreshSession: b.freshSession, Concurrency: b.concurrency, Duration: b.duration, Warmup: b.warmup, Timeout: b.timeout}
 	if set["requests"] {

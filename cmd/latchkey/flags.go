@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/latchkey/latchkey/internal/protocol"
 	"io"
 	"slices"
 	"strings"
@@ -60,7 +61,8 @@ type flagRegistrar interface {
 // serverFlags say which authorization server to talk to and as which
 // client; the client-side commands (token, bench) share them.
 type serverFlags struct {
-	issuer, clientID, secret, authMethod string
+	issuer, clientID, secret string
+	authMethod               authMethodFlag
 }
 
 func (c *serverFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -71,7 +73,8 @@ func (c *serverFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.issuer, "issuer", issuer, "the authorization server's issuer `URL` (LATCHKEY_ISSUER); endpoints are discovered from it")
 	fs.StringVar(&c.clientID, "client-id", getenv("LATCHKEY_CLIENT_ID"), "client `id` (LATCHKEY_CLIENT_ID)")
 	fs.StringVar(&c.secret, "client-secret", "", "client `secret` (prefer LATCHKEY_CLIENT_SECRET: flags show in ps)")
-	fs.StringVar(&c.authMethod, "auth-method", "basic", "client authentication: `basic` (client_secret_basic) or post (client_secret_post)")
+	c.authMethod = authMethodFlag(protocol.AuthBasic)
+	fs.Var(&c.authMethod, "auth-method", "client authentication: `basic` (client_secret_basic) or post (client_secret_post)")
 }
 
 // secretFromEnv takes the secret from LATCHKEY_CLIENT_SECRET unless
@@ -125,3 +128,26 @@ func parseNamedSubcommand(fs *flag.FlagSet, args []string, command string, subs 
 	}
 	return sub, name, false, nil
 }
+
+// authMethodFlag is --auth-method: an RFC 7591 name or the short basic
+// and post.
+type authMethodFlag protocol.AuthMethod
+
+func (f *authMethodFlag) String() string {
+	if *f == authMethodFlag(protocol.AuthPost) {
+		return "post"
+	}
+	return "basic"
+}
+
+func (f *authMethodFlag) Set(s string) error {
+	m, ok := protocol.ParseAuthMethod(s)
+	if !ok || !m.UsesSecret() {
+		return errors.New("must be basic or post (client_secret_basic or client_secret_post)")
+	}
+	*f = authMethodFlag(m)
+	return nil
+}
+
+// method is the parsed value.
+func (f authMethodFlag) method() protocol.AuthMethod { return protocol.AuthMethod(f) }

@@ -88,7 +88,7 @@ func runToken(ctx context.Context, args []string, e env) error {
 	if t.output != "json" && t.output != "token" {
 		return usageError{"-o must be json or token"}
 	}
-	cfg := oauthclient.Config{Issuer: t.issuer, ClientID: t.clientID, ClientSecret: config.Secret(t.secret), AuthMethod: t.authMethod,
+	cfg := oauthclient.Config{Issuer: t.issuer, ClientID: t.clientID, ClientSecret: config.Secret(t.secret), AuthMethod: t.authMethod.method(),
 		Scopes: strings.FieldsFunc(t.scope, func(r rune) bool { return r == ' ' || r == ',' })}
 	if t.trace {
 		cfg.Trace = e.stderr

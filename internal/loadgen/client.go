@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/latchkey/latchkey/internal/protocol"
 	"io"
 	"net"
 	"net/http"
@@ -129,7 +130,7 @@ func (r *runner) buildBodies() {
 	switch {
 	case c.ClientSecret == "":
 		r.authParams = "&client_id=" + esc(c.ClientID)
-	case c.AuthMethod == "post":
+	case c.AuthMethod == protocol.AuthPost:
 		r.authParams = "&client_id=" + esc(c.ClientID) + "&client_secret=" + esc(c.ClientSecret)
 	default: // RFC 6749 §2.3.1: both form-urlencoded before Basic encoding
 		r.authorization = "Basic " + base64.StdEncoding.EncodeToString([]byte(esc(c.ClientID)+":"+esc(c.ClientSecret)))
@@ -139,11 +140,11 @@ func (r *runner) buildBodies() {
 		scope = "&scope=" + esc(c.Scope)
 	}
 	if c.Username != "" {
-		r.passwordBody = []byte("grant_type=password&username=" + esc(c.Username) + "&password=" + esc(c.Password) + scope + r.authParams)
+		r.passwordBody = []byte("grant_type=" + protocol.GrantPassword + "&username=" + esc(c.Username) + "&password=" + esc(c.Password) + scope + r.authParams)
 	}
 	switch c.Grant {
 	case ClientCredentials:
-		r.fixedBody = []byte("grant_type=client_credentials" + scope + r.authParams)
+		r.fixedBody = []byte("grant_type=" + protocol.GrantClientCredentials + scope + r.authParams)
 	case Password:
 		r.fixedBody = r.passwordBody
 	case Introspect:
@@ -154,14 +155,14 @@ func (r *runner) buildBodies() {
 // refreshBody is the body of a refresh token request.
 func (r *runner) refreshBody(refreshToken string) []byte {
 	b := make([]byte, 0, 64+len(refreshToken)+len(r.authParams))
-	b = append(b, "grant_type=refresh_token&refresh_token="...)
+	b = append(b, "grant_type="+protocol.GrantRefreshToken+"&refresh_token="...)
 	b = append(b, url.QueryEscape(refreshToken)...)
 	return append(b, r.authParams...)
 }
 
 // codeBody is the body of the code exchange (RFC 6749 §4.1.3, RFC 7636 §4.5).
 func (r *runner) codeBody(code, verifier string) []byte {
-	return []byte("grant_type=authorization_code&code=" + url.QueryEscape(code) +
+	return []byte("grant_type=" + protocol.GrantAuthorizationCode + "&code=" + url.QueryEscape(code) +
 		"&redirect_uri=" + url.QueryEscape(r.cfg.RedirectURI) + "&code_verifier=" + url.QueryEscape(verifier) + r.authParams)
 }
 
@@ -257,7 +258,7 @@ func (w *worker) exchange(ctx context.Context, body []byte) (tokenAnswer, outcom
 
 // clientCredentialsToken gets one access token for the client itself.
 func (w *worker) clientCredentialsToken(ctx context.Context) (string, error) {
-	body := []byte("grant_type=client_credentials" + w.r.authParams)
+	body := []byte("grant_type=" + protocol.GrantClientCredentials + w.r.authParams)
 	a, o := w.exchange(ctx, body)
 	if !o.ok {
 		return "", errors.New(o.String())

@@ -16,6 +16,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/latchkey/latchkey/internal/protocol"
 	"io"
 	"net/http"
 	"net/url"
@@ -32,9 +33,9 @@ type Grant string
 
 // The grants a run can measure.
 const (
-	// ClientCredentials is one token request with grant_type=client_credentials (RFC 6749 §4.4).
+	// ClientCredentials is one token request with the client credentials grant (RFC 6749 §4.4).
 	ClientCredentials Grant = "client-credentials"
-	// Password is one token request with grant_type=password (RFC 6749 §4.3).
+	// Password is one token request with the password grant (RFC 6749 §4.3).
 	Password Grant = "password"
 	// Refresh is one rotation of a refresh token each worker holds (RFC 6749 §6).
 	Refresh Grant = "refresh"
@@ -61,11 +62,12 @@ type Config struct {
 
 	ClientID     string
 	ClientSecret string
-	// AuthMethod is how the client authenticates: "basic" (client_secret_basic,
-	// the default; id and secret form-urlencoded first, RFC 6749 §2.3.1) or
-	// "post" (client_secret_post). A client without a secret sends only
-	// client_id in the body, as a public client does.
-	AuthMethod string
+	// AuthMethod is how the client authenticates: protocol.AuthBasic
+	// (client_secret_basic, the default; id and secret form-urlencoded
+	// first, RFC 6749 §2.3.1) or protocol.AuthPost (client_secret_post). A
+	// client without a secret sends only client_id in the body, as a public
+	// client does.
+	AuthMethod protocol.AuthMethod
 
 	// Username and Password are the resource owner's: for Password, for
 	// the login form of AuthorizationCode, and for Refresh, whose workers
@@ -138,8 +140,8 @@ func (c Config) Check() error {
 	if c.ClientID == "" {
 		add("the client id is required")
 	}
-	if c.AuthMethod != "basic" && c.AuthMethod != "post" {
-		add("the client authentication method must be basic or post, not %q", c.AuthMethod)
+	if !c.AuthMethod.UsesSecret() {
+		add("the client authentication method must be %s or %s, not %q", protocol.AuthBasic, protocol.AuthPost, c.AuthMethod)
 	}
 	errs = append(errs, c.checkGrant()...)
 	switch {
@@ -213,7 +215,7 @@ func (c Config) withDefaults() Config {
 		c.Grant = ClientCredentials
 	}
 	if c.AuthMethod == "" {
-		c.AuthMethod = "basic"
+		c.AuthMethod = protocol.AuthBasic
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = 16

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/latchkey/latchkey/internal/protocol"
 	"io"
 	"net/http"
 	"net/url"
@@ -26,9 +27,9 @@ type Config struct {
 	// ClientSecret authenticates a confidential client; it prints and
 	// logs masked.
 	ClientSecret config.Secret
-	// AuthMethod is "basic" (client_secret_basic, the default) or "post"
-	// (client_secret_post).
-	AuthMethod string
+	// AuthMethod is protocol.AuthBasic (client_secret_basic, the default
+	// when empty) or protocol.AuthPost (client_secret_post).
+	AuthMethod protocol.AuthMethod
 	Scopes     []string
 	// HTTPClient sends the requests (default: a client with a 30 s timeout).
 	HTTPClient *http.Client
@@ -109,7 +110,7 @@ func (c *Client) Tracer() *Tracer { return c.tracer }
 func (c *Client) HTTPClient() *http.Client { return c.hc }
 
 func (c *Client) authStyle() oauth2.AuthStyle {
-	if c.cfg.AuthMethod == "post" {
+	if c.cfg.AuthMethod == protocol.AuthPost {
 		return oauth2.AuthStyleInParams
 	}
 	return oauth2.AuthStyleInHeader
@@ -199,7 +200,7 @@ func (c *Client) Revoke(ctx context.Context, token, hint string) error {
 
 // post sends an authenticated form POST and returns the body of a 200.
 func (c *Client) post(ctx context.Context, endpoint string, form url.Values) ([]byte, error) {
-	if c.cfg.AuthMethod == "post" {
+	if c.cfg.AuthMethod == protocol.AuthPost {
 		form.Set("client_id", c.cfg.ClientID)
 		form.Set("client_secret", c.cfg.ClientSecret.Reveal())
 	}
@@ -208,7 +209,7 @@ func (c *Client) post(ctx context.Context, endpoint string, form url.Values) ([]
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if c.cfg.AuthMethod != "post" {
+	if c.cfg.AuthMethod != protocol.AuthPost {
 		req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret.Reveal()))
 	}
 	resp, err := c.hc.Do(req)

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
@@ -233,9 +233,9 @@ func userinfoCases(g goldenTokens) []goldenCase {
 // resource server past their guessing limits (S005, S025, A23), on a
 // server that allows one failure and then waits 30 s.
 func throttledErrors(t *testing.T) map[string]string {
-	f := newFixture(t, func(c *config.Config) {
+	f := newFixture(t, func(c *server.Config) {
 		c.Limits.PerClient, c.Limits.PerUsername, c.Limits.PerIP = 1, 1, 100000
-		c.Limits.BaseDelay = config.Duration(30 * time.Second)
+		c.Limits.BaseDelay = 30 * time.Second
 	})
 	conf := f.AddClient(t, store.Client{ID: "conf", GrantTypes: []string{"client_credentials"}})
 	app := f.AddClient(t, store.Client{ID: "app", GrantTypes: []string{"password"}})
