@@ -185,7 +185,9 @@ func (b *azBrowser) follow(r azResp) azResp {
 // returns the redirect to the client.
 func (b *azBrowser) signIn(params url.Values) azResp {
 	b.t.Helper()
-	res, err := testenv.Walker(b.c, azUser, azPassword).Walk(context.Background(), b.env.URL+"/authorize?"+params.Encode())
+	w := testenv.Walker(b.c, azUser, azPassword)
+	w.RedirectURI = params.Get("redirect_uri")
+	res, err := w.Walk(context.Background(), b.env.URL+"/authorize?"+params.Encode())
 	if err != nil {
 		var f *formflow.Failure
 		if errors.As(err, &f) {
