@@ -101,6 +101,30 @@ func TestClientLifecycle(t *testing.T) {
 	}
 }
 
+// TestClientAuthMethod: a client created with --token-endpoint-auth-method
+// may authenticate that way only (RFC 7591 §2), at a running server.
+func TestClientAuthMethod(t *testing.T) {
+	t.Parallel()
+	st := sqliteStorage(t)
+	secret := printedSecret(t, mustRun(t, nil, "", "client", "create", "--id", "poster", "--grant-types", "client_credentials",
+		"--scopes", "read", "--token-endpoint-auth-method", "client_secret_post", "--storage", st))
+	if show := decodeJSON(t, mustRun(t, nil, "", "client", "show", "poster", "--storage", st)); show["token_endpoint_auth_method"] != "client_secret_post" {
+		t.Errorf("client show: %v, want token_endpoint_auth_method client_secret_post", show)
+	}
+	srv := startServe(t, nil, "--listen", "127.0.0.1:0", "--storage", st)
+	status, body := clientCredentials(t, srv.url, "poster", secret) // Basic
+	wantOAuthError(t, "Basic for a client_secret_post client", status, body, http.StatusUnauthorized, "invalid_client")
+	resp, err := http.PostForm(srv.url+"/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"poster"},
+		"client_secret": {secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("client_secret_post: %d, want 200", resp.StatusCode)
+	}
+}
+
 func TestClientCreateRefusesBadFlags(t *testing.T) {
 	t.Parallel()
 	st := sqliteStorage(t)
@@ -117,6 +141,10 @@ func TestClientCreateRefusesBadFlags(t *testing.T) {
 			[]string{"--redirect-uris", "absolute URI"}, false},
 		{"unknown grant type", []string{"--id", "x", "--grant-types", "implicit", "--scopes", "read"},
 			[]string{"--grant-types", `"implicit" is not a grant type`}, false},
+		{"confidential client with none (S038)", []string{"--id", "x", "--grant-types", "client_credentials", "--scopes", "read",
+			"--token-endpoint-auth-method", "none"}, []string{"--token-endpoint-auth-method", "must authenticate"}, false},
+		{"unknown auth method", []string{"--id", "x", "--grant-types", "client_credentials", "--scopes", "read",
+			"--token-endpoint-auth-method", "tls_client_auth"}, []string{"--token-endpoint-auth-method", "client_secret_basic"}, false},
 		{"id taken", []string{"--id", "taken", "--grant-types", "client_credentials", "--scopes", "read"},
 			[]string{`client "taken" exists already`}, false},
 		{"no id", []string{"--grant-types", "client_credentials"}, []string{"--id"}, true},

@@ -186,6 +186,9 @@ func showClient(ctx context.Context, st store.Store, id string, e env) error {
 		"introspection": c.Introspection, "skip_consent": c.SkipConsent, "source": c.Source,
 		"created_at": c.CreatedAt.Format(time.RFC3339), "has_secret": c.SecretHash != "",
 	}
+	if c.TokenEndpointAuthMethod != "" {
+		out["token_endpoint_auth_method"] = c.TokenEndpointAuthMethod
+	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)

@@ -70,7 +70,7 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (*authRe
 	if !ok || clientID == "" {
 		return nil, badClientPage()
 	}
-	client, err := s.st.GetClient(ctx, clientID)
+	client, err := s.clientUncached(ctx, clientID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, badClientPage()
 	}

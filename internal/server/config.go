@@ -151,5 +151,16 @@ type freshReader interface {
 	GetClientFresh(ctx context.Context, id string) (store.Client, error)
 }
 
+// clientUncached reads a client past any read cache: the browser
+// endpoints are not a hot path, and they must see a change to a client
+// (a redirect URI removed) at once, and fail while the store is away
+// rather than show a page they cannot complete.
+func (s *Server) clientUncached(ctx context.Context, id string) (store.Client, error) {
+	if fr, ok := s.st.(freshReader); ok {
+		return fr.GetClientFresh(ctx, id)
+	}
+	return s.st.GetClient(ctx, id)
+}
+
 // errMissingDeps is returned by New when a required dependency is missing.
 var errMissingDeps = errors.New("server: store, keys, clock, randomness and a system secret of 16 bytes or more are required")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/protocol"
 )
 
 // handleHealthz answers while the process is alive.
@@ -34,8 +36,8 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
 // handleMetrics serves the registry the server was given.
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) error {
 	if s.gatherer == nil {
-		http.NotFound(w, r)
-		return nil
+		return &protocol.Error{Code: protocol.ErrInvalidRequest, Status: http.StatusNotFound,
+			Description: "this server was not given a metrics registry to serve"}
 	}
 	s.promHandler.ServeHTTP(w, r)
 	return nil

@@ -117,7 +117,7 @@ func (s *Server) parseLogout(r *http.Request, params url.Values) (*logoutRequest
 	if clientID == "" {
 		return nil, badLogout("post_logout_redirect_uri needs an id_token_hint or a client_id")
 	}
-	c, err := s.st.GetClient(r.Context(), clientID)
+	c, err := s.clientUncached(r.Context(), clientID)
 	if err != nil || !slices.Contains(c.PostLogoutRedirectURIs, redirect) {
 		return nil, badLogout("the post_logout_redirect_uri is not registered for this application")
 	}
