@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -181,12 +182,19 @@ func (b *azBrowser) follow(r azResp) azResp {
 }
 
 // signIn runs /authorize with params, signs in as alice and allows on the
-// consent page if it comes (testenv.Walker, which checks every step), and
-// returns the redirect to the client.
+// consent page if it comes (testenv.Walker, which checks every step; each
+// must stay inside Latchkey), and returns the redirect to the client.
 func (b *azBrowser) signIn(params url.Values) azResp {
 	b.t.Helper()
 	w := testenv.Walker(b.c, azUser, azPassword)
 	w.RedirectURI = params.Get("redirect_uri")
+	check := w.Before
+	w.Before = func(s *formflow.Step) error {
+		if !strings.HasPrefix(s.URL.String(), b.env.URL+"/") {
+			return fmt.Errorf("the %s step goes to %s, outside Latchkey", s.Kind, s.URL)
+		}
+		return check(s)
+	}
 	res, err := w.Walk(context.Background(), b.env.URL+"/authorize?"+params.Encode())
 	if err != nil {
 		var f *formflow.Failure
