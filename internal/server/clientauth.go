@@ -128,13 +128,14 @@ func (s *Server) authenticateClient(r *http.Request, form protocol.Form) (store.
 			}
 		}
 	}
-	var pe *protocol.Error
 	switch {
-	case errors.As(err, &pe):
-		return store.Client{}, "", pe
-	case errors.Is(err, store.ErrNotFound):
-		return failed()
-	case err != nil:
+	case err != nil: // the error path only: AsError's target escapes to the heap
+		if pe := protocol.AsError(err); pe != nil {
+			return store.Client{}, "", pe
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return failed()
+		}
 		return store.Client{}, "", fmt.Errorf("authenticate client %s: %w", id, err)
 	case !ok:
 		s.log.WarnContext(ctx, "client authentication failed", "client_id", c.ID, "ip", s.clientIP(r).String())
