@@ -67,7 +67,7 @@ func (c *clientFlags) register(fs flagRegistrar) {
 	fs.BoolVar(&c.introspection, "introspection", false, "may introspect any token, for resource servers (create)")
 	fs.BoolVar(&c.skipConsent, "skip-consent", false, "first-party client: users are not asked to consent (create)")
 	fs.Var(&c.grants, "grant-types", "comma-separated grant types (create): "+grantNames())
-	fs.StringVar(&c.authMethod, "token-endpoint-auth-method", "", "how the client authenticates: `method` "+authMethodNames()+
+	fs.StringVar(&c.authMethod, "token-endpoint-auth-method", "", "`method` the client authenticates with: "+authMethodNames()+
 		" (create; default: client_secret_basic or client_secret_post, none when public)")
 	fs.Var(&c.scopes, "scopes", "comma-separated scopes it may get (create)")
 	fs.Var(&c.defaults, "default-scopes", "scopes granted when a request names none (create; default: all)")
