@@ -22,7 +22,8 @@ type GrantInfo struct {
 	// grants where the client proves nothing but its id are confidential-only.
 	Public bool
 	// User reports whether the grant acts for a resource owner; without
-	// one the client acts for itself.
+	// one the client acts for itself. The server refuses to issue a
+	// grant's tokens against what this says.
 	User bool
 	// Refresh reports whether the grant starts a refresh-token chain for a
 	// client that may refresh (RFC 9700 §4.14.2); client credentials never

@@ -178,8 +178,14 @@ type minted struct{ access, refresh string }
 
 // grantTokens makes what a new grant for is issues: the grant record, its
 // access token, and its first refresh token when the grant starts a
-// refresh chain and the client may refresh. The caller stores them.
+// refresh chain and the client may refresh. The caller stores them. A
+// grant registered as acting for a user must issue for one, and one that
+// is not must not: the registry is what the rest of the server trusts.
 func (s *Server) grantTokens(t tokenRequest, is *issuance, now time.Time) (minted, store.Issue, error) {
+	if t.grant.User != (is.user != nil) { // the registry entry and the grant's code disagree
+		return minted{}, store.Issue{}, fmt.Errorf("grant %s is registered with User=%v but issued with a user: %v",
+			t.grant.Type, t.grant.User, is.user != nil)
+	}
 	g, err := s.newGrant(is, now)
 	if err != nil {
 		return minted{}, store.Issue{}, err

@@ -16,7 +16,6 @@ import (
 // the handler returns is written once, by writePageError.
 func (s *Server) page(allow string, notAllowed *protocol.Error, fn func(http.ResponseWriter, *http.Request) error) http.Handler {
 	methods := strings.Split(allow, ", ")
-	notAllowed.Status = http.StatusMethodNotAllowed
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !slices.Contains(methods, r.Method) {
 			w.Header().Set("Allow", allow)
