@@ -41,6 +41,28 @@ type Client struct {
 	Introspection bool
 	// SkipConsent marks a first-party client whose users are not asked.
 	SkipConsent bool
+	// JWKS is the client's public JWK Set as JSON, for private_key_jwt
+	// (RFC 7523 §2.2); empty when it has none or publishes them at JWKSURI.
+	JWKS string
+	// JWKSURI is where the client publishes its JWK Set (RFC 7591 §2).
+	JWKSURI string
+	// Resources are the resource indicators (RFC 8707) the client may
+	// request; each becomes an audience of its access tokens.
+	Resources []string
+	// DPoPBoundAccessTokens makes a DPoP proof mandatory at the token
+	// endpoint (RFC 9449 §5.2).
+	DPoPBoundAccessTokens bool
+	// RequireDPoPNonce makes the client's DPoP proofs carry a server nonce
+	// (RFC 9449 §8) even when the server does not require one globally.
+	RequireDPoPNonce bool
+	// RequirePAR makes the client push its authorization requests (RFC
+	// 9126 §6).
+	RequirePAR bool
+	// Profile is "" or "fapi2" (the FAPI 2.0 Security Profile).
+	Profile string
+	// RefreshRotation is "" (the default for its profile: rotate, except
+	// under fapi2), "rotate" or "reuse" (the token stays valid when used).
+	RefreshRotation string
 	// Source says who owns the record: "config", "cli" or "dev".
 	Source    string
 	CreatedAt time.Time
@@ -93,11 +115,15 @@ type AuthCode struct {
 	RedirectURIGiven bool
 	CodeChallenge    string
 	Scopes           []string
-	Nonce            string
-	AuthTime         time.Time
-	SessionID        string
-	CreatedAt        time.Time
-	ExpiresAt        time.Time
+	// Resources are the resource indicators the user consented to (RFC 8707).
+	Resources []string
+	// DPoPJKT binds the code to a DPoP key thumbprint (RFC 9449 §10), or "".
+	DPoPJKT   string
+	Nonce     string
+	AuthTime  time.Time
+	SessionID string
+	CreatedAt time.Time
+	ExpiresAt time.Time
 	// ConsumedAt and GrantID are set when the code is redeemed.
 	ConsumedAt time.Time
 	GrantID    string
@@ -106,10 +132,13 @@ type AuthCode struct {
 // Grant is what a user (or a client on its own behalf) authorized: the root
 // of a refresh-token family and the access tokens issued under it.
 type Grant struct {
-	ID        string
-	ClientID  string
-	UserID    string // "" for client credentials
-	Scopes    []string
+	ID       string
+	ClientID string
+	UserID   string // "" for client credentials
+	Scopes   []string
+	// Resources are the resource indicators granted (RFC 8707 §2.2): later
+	// requests under the grant may only narrow them.
+	Resources []string
 	AuthTime  time.Time
 	Nonce     string
 	CreatedAt time.Time
@@ -120,11 +149,16 @@ type Grant struct {
 
 // RefreshToken is one member of a grant's rotation family.
 type RefreshToken struct {
-	Digest    string
-	GrantID   string
-	ClientID  string
-	UserID    string
-	Scopes    []string
+	Digest   string
+	GrantID  string
+	ClientID string
+	UserID   string
+	Scopes   []string
+	// Resources are the grant's resource indicators, copied on rotation.
+	Resources []string
+	// JKT binds the token to a DPoP key thumbprint (RFC 9449 §5, public
+	// clients), or "".
+	JKT       string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	// RotatedAt and Next are set when the token was exchanged for Next.
@@ -137,14 +171,16 @@ type RefreshToken struct {
 
 // AccessToken is an opaque (reference) access token.
 type AccessToken struct {
-	Digest    string
-	JTI       string
-	GrantID   string // "" when issued without a grant
-	ClientID  string
-	Subject   string
-	UserID    string
-	Scopes    []string
-	Audience  []string
+	Digest   string
+	JTI      string
+	GrantID  string // "" when issued without a grant
+	ClientID string
+	Subject  string
+	UserID   string
+	Scopes   []string
+	Audience []string
+	// JKT is the DPoP key thumbprint the token is bound to (cnf.jkt), or "".
+	JKT       string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
@@ -203,4 +239,18 @@ type Throttle struct {
 	Failures    int
 	LastFailure time.Time
 	ExpiresAt   time.Time
+}
+
+// PushedRequest is an authorization request pushed to the PAR endpoint
+// (RFC 9126), stored by the digest of its request_uri.
+type PushedRequest struct {
+	Digest   string
+	ClientID string
+	// Params are the request's parameters, form-encoded.
+	Params string
+	// DPoPJKT is the thumbprint of the key of a DPoP proof sent with the
+	// push (RFC 9449 §10.1), or "".
+	DPoPJKT   string
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }

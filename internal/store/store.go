@@ -36,12 +36,15 @@ type Store interface {
 	TokenStore
 	SessionStore
 	ThrottleStore
+	ReplayStore
+	PushedRequestStore
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	// DeleteExpired removes up to limit rows of each kind that expired
 	// before now (codes, refresh tokens, opaque access tokens, revoked jtis,
-	// sessions, throttles, grants with nothing left) and reports how many.
+	// sessions, throttles, grants with nothing left, replay records, pushed
+	// requests) and reports how many.
 	DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error)
 	// Close releases the backend's resources.
 	Close() error
@@ -177,4 +180,26 @@ type ThrottleStore interface {
 	GetThrottles(ctx context.Context, keys []string, now time.Time) ([]Throttle, error)
 	// ClearFailures forgets the counter of key.
 	ClearFailures(ctx context.Context, key string) error
+}
+
+// ReplayStore remembers single-use identifiers that every instance must
+// agree on: the jti of DPoP proofs (RFC 9449 §11.1) and of client
+// assertions (RFC 7523 §3).
+type ReplayStore interface {
+	// UseOnce records key until exp and reports true, or reports false when
+	// key is recorded already and its record has not expired at now.
+	// Exactly one of several concurrent callers with the same key gets
+	// true. Callers bound the length of key (digest long values).
+	UseOnce(ctx context.Context, key string, exp, now time.Time) (bool, error)
+}
+
+// PushedRequestStore keeps pushed authorization requests (RFC 9126).
+type PushedRequestStore interface {
+	// CreatePushedRequest stores p.
+	CreatePushedRequest(ctx context.Context, p PushedRequest) error
+	// TakePushedRequest returns the pushed request with digest and deletes
+	// it, so it is used once (RFC 9126 §4). It returns ErrNotFound when the
+	// request is unknown, was taken already, has expired at now, or belongs
+	// to another client than clientID (and then leaves it in place).
+	TakePushedRequest(ctx context.Context, digest, clientID string, now time.Time) (PushedRequest, error)
 }

@@ -33,6 +33,10 @@ func expiredDeletes() []expiredDelete {
 		(SELECT digest FROM sessions WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
 		{"throttles", `DELETE FROM throttles WHERE key IN
 		(SELECT key FROM throttles WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
+		{"replays", `DELETE FROM replays WHERE key IN
+		(SELECT key FROM replays WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
+		{"pushed requests", `DELETE FROM pushed_requests WHERE digest IN
+		(SELECT digest FROM pushed_requests WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
 		{"grants", `DELETE FROM grants WHERE id IN
 		(SELECT g.id FROM grants g
 		WHERE (g.revoked_at IS NOT NULL OR g.expires_at < $1)

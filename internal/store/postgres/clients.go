@@ -12,10 +12,12 @@ import (
 const clientColumns = `id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris,
 	grant_types, scopes, default_scopes, audience, access_token_format, access_token_ttl,
 	refresh_token_ttl, refresh_grace, id_token_alg, introspection, skip_consent, source,
-	created_at, updated_at, token_endpoint_auth_method`
+	created_at, updated_at, token_endpoint_auth_method, jwks, jwks_uri, resources,
+	dpop_bound_access_tokens, require_dpop_nonce, require_par, profile, refresh_rotation`
 
 // clientValues are the placeholders of clientColumns.
-const clientValues = `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`
+const clientValues = `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+	$22, $23, $24, $25, $26, $27, $28, $29)`
 
 // scanClient reads one row of clientColumns.
 func scanClient(row pgx.Row) (store.Client, error) {
@@ -24,7 +26,9 @@ func scanClient(row pgx.Row) (store.Client, error) {
 		listCol{&c.PostLogoutRedirectURIs}, listCol{&c.GrantTypes}, listCol{&c.Scopes},
 		listCol{&c.DefaultScopes}, listCol{&c.Audience}, &c.AccessTokenFormat, &c.AccessTokenTTL,
 		&c.RefreshTokenTTL, &c.RefreshGrace, &c.IDTokenAlg, &c.Introspection, &c.SkipConsent, &c.Source,
-		tsCol{&c.CreatedAt}, tsCol{&c.UpdatedAt}, &c.TokenEndpointAuthMethod)
+		tsCol{&c.CreatedAt}, tsCol{&c.UpdatedAt}, &c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI,
+		listCol{&c.Resources}, &c.DPoPBoundAccessTokens, &c.RequireDPoPNonce, &c.RequirePAR, &c.Profile,
+		&c.RefreshRotation)
 	return c, err
 }
 
@@ -34,7 +38,9 @@ func clientArgs(c store.Client) []any {
 		list(c.PostLogoutRedirectURIs), list(c.GrantTypes), list(c.Scopes),
 		list(c.DefaultScopes), list(c.Audience), c.AccessTokenFormat, c.AccessTokenTTL,
 		c.RefreshTokenTTL, c.RefreshGrace, c.IDTokenAlg, c.Introspection, c.SkipConsent, c.Source,
-		ts(c.CreatedAt), ts(c.UpdatedAt), c.TokenEndpointAuthMethod}
+		ts(c.CreatedAt), ts(c.UpdatedAt), c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI,
+		list(c.Resources), c.DPoPBoundAccessTokens, c.RequireDPoPNonce, c.RequirePAR, c.Profile,
+		c.RefreshRotation}
 }
 
 // GetClient returns the client with id, or store.ErrNotFound.
@@ -84,7 +90,11 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 			refresh_grace = excluded.refresh_grace, id_token_alg = excluded.id_token_alg,
 			introspection = excluded.introspection, skip_consent = excluded.skip_consent,
 			source = excluded.source, updated_at = excluded.updated_at,
-			token_endpoint_auth_method = excluded.token_endpoint_auth_method`
+			token_endpoint_auth_method = excluded.token_endpoint_auth_method,
+			jwks = excluded.jwks, jwks_uri = excluded.jwks_uri, resources = excluded.resources,
+			dpop_bound_access_tokens = excluded.dpop_bound_access_tokens,
+			require_dpop_nonce = excluded.require_dpop_nonce, require_par = excluded.require_par,
+			profile = excluded.profile, refresh_rotation = excluded.refresh_rotation`
 	if err := s.exec(ctx, "upsert client", q, clientArgs(c)...); err != nil {
 		return err
 	}

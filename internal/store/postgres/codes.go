@@ -15,10 +15,11 @@ import (
 // store.ErrConflict.
 func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 	const q = `INSERT INTO auth_codes (digest, client_id, user_id, redirect_uri, redirect_uri_given,
-		code_challenge, scopes, nonce, auth_time, session_id, created_at, expires_at, consumed_at, grant_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+		code_challenge, scopes, resources, dpop_jkt, nonce, auth_time, session_id, created_at, expires_at,
+		consumed_at, grant_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
 	return s.exec(ctx, "create auth code", q, c.Digest, c.ClientID, optText(c.UserID), c.RedirectURI,
-		c.RedirectURIGiven, c.CodeChallenge, list(c.Scopes), c.Nonce, ts(c.AuthTime), c.SessionID,
+		c.RedirectURIGiven, c.CodeChallenge, list(c.Scopes), list(c.Resources), c.DPoPJKT, c.Nonce, ts(c.AuthTime), c.SessionID,
 		ts(c.CreatedAt), ts(c.ExpiresAt), ts(c.ConsumedAt), optText(c.GrantID))
 }
 
@@ -28,11 +29,12 @@ func (s *Store) GetAuthCode(ctx context.Context, digest string) (store.AuthCode,
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	const q = `SELECT digest, client_id, user_id, redirect_uri, redirect_uri_given, code_challenge,
-		scopes, nonce, auth_time, session_id, created_at, expires_at, consumed_at, grant_id
+		scopes, resources, dpop_jkt, nonce, auth_time, session_id, created_at, expires_at, consumed_at, grant_id
 		FROM auth_codes WHERE digest = $1`
 	var c store.AuthCode
 	err := s.pool.QueryRow(ctx, q, digest).Scan(&c.Digest, &c.ClientID, textCol{&c.UserID},
-		&c.RedirectURI, &c.RedirectURIGiven, &c.CodeChallenge, listCol{&c.Scopes}, &c.Nonce,
+		&c.RedirectURI, &c.RedirectURIGiven, &c.CodeChallenge, listCol{&c.Scopes}, listCol{&c.Resources},
+		&c.DPoPJKT, &c.Nonce,
 		tsCol{&c.AuthTime}, &c.SessionID, tsCol{&c.CreatedAt}, tsCol{&c.ExpiresAt},
 		tsCol{&c.ConsumedAt}, textCol{&c.GrantID})
 	if err != nil {
@@ -98,9 +100,10 @@ func (s *Store) SaveIssue(ctx context.Context, iss store.Issue) error {
 func saveIssue(ctx context.Context, q batcher, iss store.Issue) error {
 	b := &pgx.Batch{}
 	if g := iss.Grant; g != nil {
-		const insert = `INSERT INTO grants (id, client_id, user_id, scopes, auth_time, nonce, created_at, expires_at, revoked_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
-		b.Queue(insert, g.ID, g.ClientID, optText(g.UserID), list(g.Scopes), ts(g.AuthTime),
+		const insert = `INSERT INTO grants (id, client_id, user_id, scopes, resources, auth_time, nonce,
+			created_at, expires_at, revoked_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+		b.Queue(insert, g.ID, g.ClientID, optText(g.UserID), list(g.Scopes), list(g.Resources), ts(g.AuthTime),
 			g.Nonce, ts(g.CreatedAt), ts(g.ExpiresAt), ts(g.RevokedAt))
 	}
 	if iss.Refresh != nil {
@@ -119,11 +122,11 @@ func saveIssue(ctx context.Context, q batcher, iss store.Issue) error {
 func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	const q = `SELECT id, client_id, user_id, scopes, auth_time, nonce, created_at, expires_at, revoked_at
+	const q = `SELECT id, client_id, user_id, scopes, resources, auth_time, nonce, created_at, expires_at, revoked_at
 		FROM grants WHERE id = $1`
 	var g store.Grant
 	err := s.pool.QueryRow(ctx, q, id).Scan(&g.ID, &g.ClientID, textCol{&g.UserID}, listCol{&g.Scopes},
-		tsCol{&g.AuthTime}, &g.Nonce, tsCol{&g.CreatedAt}, tsCol{&g.ExpiresAt}, tsCol{&g.RevokedAt})
+		listCol{&g.Resources}, tsCol{&g.AuthTime}, &g.Nonce, tsCol{&g.CreatedAt}, tsCol{&g.ExpiresAt}, tsCol{&g.RevokedAt})
 	if err != nil {
 		return store.Grant{}, s.fail("get grant", err)
 	}

@@ -14,10 +14,10 @@ import (
 
 // queueRefresh adds the insert of a refresh token to b.
 func queueRefresh(b *pgx.Batch, r store.RefreshToken) {
-	const q = `INSERT INTO refresh_tokens (digest, grant_id, client_id, user_id, scopes,
+	const q = `INSERT INTO refresh_tokens (digest, grant_id, client_id, user_id, scopes, resources, jkt,
 		created_at, expires_at, rotated_at, next_digest, revoked_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
-	b.Queue(q, r.Digest, r.GrantID, r.ClientID, optText(r.UserID), list(r.Scopes),
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+	b.Queue(q, r.Digest, r.GrantID, r.ClientID, optText(r.UserID), list(r.Scopes), list(r.Resources), r.JKT,
 		ts(r.CreatedAt), ts(r.ExpiresAt), ts(r.RotatedAt), optText(r.Next), ts(r.RevokedAt))
 }
 
@@ -28,15 +28,15 @@ type refreshRow struct {
 }
 
 // selectRefresh reads a refresh token and its grant's state by digest.
-const selectRefresh = `SELECT r.digest, r.grant_id, r.client_id, r.user_id, r.scopes, r.created_at,
-	r.expires_at, r.rotated_at, r.next_digest, r.revoked_at, g.revoked_at, g.expires_at
+const selectRefresh = `SELECT r.digest, r.grant_id, r.client_id, r.user_id, r.scopes, r.resources, r.jkt,
+	r.created_at, r.expires_at, r.rotated_at, r.next_digest, r.revoked_at, g.revoked_at, g.expires_at
 	FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.digest = $1`
 
 // scanRefresh reads one row of selectRefresh.
 func scanRefresh(row pgx.Row) (refreshRow, error) {
 	var t refreshRow
 	err := row.Scan(&t.Digest, &t.GrantID, &t.ClientID, textCol{&t.UserID}, listCol{&t.Scopes},
-		tsCol{&t.CreatedAt}, tsCol{&t.ExpiresAt}, tsCol{&t.RotatedAt}, textCol{&t.Next},
+		listCol{&t.Resources}, &t.JKT, tsCol{&t.CreatedAt}, tsCol{&t.ExpiresAt}, tsCol{&t.RotatedAt}, textCol{&t.Next},
 		tsCol{&t.RevokedAt}, tsCol{&t.GrantRevokedAt}, tsCol{&t.GrantExpiresAt})
 	return t, err
 }

@@ -285,6 +285,22 @@ func (s *Store) ClearFailures(ctx context.Context, key string) error {
 	return s.st.ClearFailures(ctx, key)
 }
 
+// UseOnce does not purge: single-use records are not cached, and answering
+// one from a cache would let a replay through.
+func (s *Store) UseOnce(ctx context.Context, key string, exp, now time.Time) (bool, error) {
+	return s.st.UseOnce(ctx, key, exp, now)
+}
+
+// CreatePushedRequest does not purge: a fresh request.
+func (s *Store) CreatePushedRequest(ctx context.Context, p store.PushedRequest) error {
+	return s.st.CreatePushedRequest(ctx, p)
+}
+
+// TakePushedRequest is not cached: it is used once.
+func (s *Store) TakePushedRequest(ctx context.Context, digest, clientID string, now time.Time) (store.PushedRequest, error) {
+	return s.st.TakePushedRequest(ctx, digest, clientID, now)
+}
+
 // Ping asks the wrapped store.
 func (s *Store) Ping(ctx context.Context) error { return s.st.Ping(ctx) }
 

@@ -27,6 +27,10 @@ func expiredDeletes() []expiredDelete {
 		(SELECT digest FROM sessions WHERE expires_at < ?1 LIMIT ?2)`},
 		{"throttles", `DELETE FROM throttles WHERE key IN
 		(SELECT key FROM throttles WHERE expires_at < ?1 LIMIT ?2)`},
+		{"replays", `DELETE FROM replays WHERE key IN
+		(SELECT key FROM replays WHERE expires_at < ?1 LIMIT ?2)`},
+		{"pushed requests", `DELETE FROM pushed_requests WHERE digest IN
+		(SELECT digest FROM pushed_requests WHERE expires_at < ?1 LIMIT ?2)`},
 		{"grants", `DELETE FROM grants WHERE id IN
 		(SELECT g.id FROM grants g
 		WHERE (g.revoked_at IS NOT NULL OR g.expires_at < ?1)

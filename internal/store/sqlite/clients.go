@@ -26,6 +26,14 @@ type clientSettings struct {
 	Introspection          bool     `json:"introspection,omitempty"`
 	SkipConsent            bool     `json:"skip_consent,omitempty"`
 	AuthMethod             string   `json:"token_endpoint_auth_method,omitempty"`
+	JWKS                   string   `json:"jwks,omitempty"`
+	JWKSURI                string   `json:"jwks_uri,omitempty"`
+	Resources              []string `json:"resources,omitempty"`
+	DPoPBoundAccessTokens  bool     `json:"dpop_bound_access_tokens,omitempty"`
+	RequireDPoPNonce       bool     `json:"require_dpop_nonce,omitempty"`
+	RequirePAR             bool     `json:"require_pushed_authorization_requests,omitempty"`
+	Profile                string   `json:"profile,omitempty"`
+	RefreshRotation        string   `json:"refresh_rotation,omitempty"`
 }
 
 // settingsOf encodes the settings column of c.
@@ -45,6 +53,14 @@ func settingsOf(c store.Client) string {
 		Introspection:          c.Introspection,
 		SkipConsent:            c.SkipConsent,
 		AuthMethod:             c.TokenEndpointAuthMethod,
+		JWKS:                   c.JWKS,
+		JWKSURI:                c.JWKSURI,
+		Resources:              c.Resources,
+		DPoPBoundAccessTokens:  c.DPoPBoundAccessTokens,
+		RequireDPoPNonce:       c.RequireDPoPNonce,
+		RequirePAR:             c.RequirePAR,
+		Profile:                c.Profile,
+		RefreshRotation:        c.RefreshRotation,
 	})
 	return string(b)
 }
@@ -78,6 +94,14 @@ func scanClient(row scanner) (store.Client, error) {
 	c.Introspection = cs.Introspection
 	c.SkipConsent = cs.SkipConsent
 	c.TokenEndpointAuthMethod = cs.AuthMethod
+	c.JWKS = cs.JWKS
+	c.JWKSURI = cs.JWKSURI
+	c.Resources = cs.Resources
+	c.DPoPBoundAccessTokens = cs.DPoPBoundAccessTokens
+	c.RequireDPoPNonce = cs.RequireDPoPNonce
+	c.RequirePAR = cs.RequirePAR
+	c.Profile = cs.Profile
+	c.RefreshRotation = cs.RefreshRotation
 	return c, nil
 }
 

@@ -18,10 +18,11 @@ type execer interface {
 // already gives store.ErrConflict.
 func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 	const q = `INSERT INTO auth_codes (digest, client_id, user_id, redirect_uri, redirect_uri_given,
-		code_challenge, scopes, nonce, auth_time, session_id, created_at, expires_at, consumed_at, grant_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		code_challenge, scopes, resources, dpop_jkt, nonce, auth_time, session_id, created_at, expires_at,
+		consumed_at, grant_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	_, err := s.w.ExecContext(ctx, q, c.Digest, c.ClientID, nullOf(c.UserID), c.RedirectURI, c.RedirectURIGiven,
-		c.CodeChallenge, listOf(c.Scopes), c.Nonce, msOf(c.AuthTime), c.SessionID,
+		c.CodeChallenge, listOf(c.Scopes), listOf(c.Resources), c.DPoPJKT, c.Nonce, msOf(c.AuthTime), c.SessionID,
 		msOf(c.CreatedAt), msOf(c.ExpiresAt), msOf(c.ConsumedAt), nullOf(c.GrantID))
 	if err != nil {
 		return s.fail("create auth code", err)
@@ -33,11 +34,12 @@ func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 // store.ErrNotFound.
 func (s *Store) GetAuthCode(ctx context.Context, digest string) (store.AuthCode, error) {
 	const q = `SELECT digest, client_id, user_id, redirect_uri, redirect_uri_given, code_challenge,
-		scopes, nonce, auth_time, session_id, created_at, expires_at, consumed_at, grant_id
+		scopes, resources, dpop_jkt, nonce, auth_time, session_id, created_at, expires_at, consumed_at, grant_id
 		FROM auth_codes WHERE digest = ?`
 	var c store.AuthCode
 	err := s.r.QueryRowContext(ctx, q, digest).Scan(&c.Digest, &c.ClientID, textCol{&c.UserID},
-		&c.RedirectURI, &c.RedirectURIGiven, &c.CodeChallenge, listCol{&c.Scopes}, &c.Nonce,
+		&c.RedirectURI, &c.RedirectURIGiven, &c.CodeChallenge, listCol{&c.Scopes}, listCol{&c.Resources},
+		&c.DPoPJKT, &c.Nonce,
 		timeCol{&c.AuthTime}, &c.SessionID, timeCol{&c.CreatedAt}, timeCol{&c.ExpiresAt},
 		timeCol{&c.ConsumedAt}, textCol{&c.GrantID})
 	if err != nil {
@@ -98,9 +100,11 @@ func (s *Store) SaveIssue(ctx context.Context, iss store.Issue) error {
 // saveIssue inserts the parts of iss that are set, grant first.
 func saveIssue(ctx context.Context, tx execer, iss store.Issue) error {
 	if g := iss.Grant; g != nil {
-		const q = `INSERT INTO grants (id, client_id, user_id, scopes, auth_time, nonce, created_at, expires_at, revoked_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-		_, err := tx.ExecContext(ctx, q, g.ID, g.ClientID, nullOf(g.UserID), listOf(g.Scopes), msOf(g.AuthTime),
+		const q = `INSERT INTO grants (id, client_id, user_id, scopes, resources, auth_time, nonce,
+			created_at, expires_at, revoked_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		_, err := tx.ExecContext(ctx, q, g.ID, g.ClientID, nullOf(g.UserID), listOf(g.Scopes),
+			listOf(g.Resources), msOf(g.AuthTime),
 			g.Nonce, msOf(g.CreatedAt), msOf(g.ExpiresAt), msOf(g.RevokedAt))
 		if err != nil {
 			return fmt.Errorf("grant: %w", err)
@@ -121,11 +125,11 @@ func saveIssue(ctx context.Context, tx execer, iss store.Issue) error {
 
 // GetGrant returns the grant with id, revoked or not, or store.ErrNotFound.
 func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
-	const q = `SELECT id, client_id, user_id, scopes, auth_time, nonce, created_at, expires_at, revoked_at
+	const q = `SELECT id, client_id, user_id, scopes, resources, auth_time, nonce, created_at, expires_at, revoked_at
 		FROM grants WHERE id = ?`
 	var g store.Grant
 	err := s.r.QueryRowContext(ctx, q, id).Scan(&g.ID, &g.ClientID, textCol{&g.UserID}, listCol{&g.Scopes},
-		timeCol{&g.AuthTime}, &g.Nonce, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt})
+		listCol{&g.Resources}, timeCol{&g.AuthTime}, &g.Nonce, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt})
 	if err != nil {
 		return store.Grant{}, s.fail("get grant", err)
 	}

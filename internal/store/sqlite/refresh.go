@@ -12,11 +12,11 @@ import (
 
 // insertRefresh stores a refresh token.
 func insertRefresh(ctx context.Context, tx execer, r store.RefreshToken) error {
-	const q = `INSERT INTO refresh_tokens (digest, grant_id, client_id, user_id, scopes,
+	const q = `INSERT INTO refresh_tokens (digest, grant_id, client_id, user_id, scopes, resources, jkt,
 		created_at, expires_at, rotated_at, next_digest, revoked_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	_, err := tx.ExecContext(ctx, q, r.Digest, r.GrantID, r.ClientID, nullOf(r.UserID), listOf(r.Scopes),
-		msOf(r.CreatedAt), msOf(r.ExpiresAt), msOf(r.RotatedAt), nullOf(r.Next), msOf(r.RevokedAt))
+		listOf(r.Resources), r.JKT, msOf(r.CreatedAt), msOf(r.ExpiresAt), msOf(r.RotatedAt), nullOf(r.Next), msOf(r.RevokedAt))
 	if err != nil {
 		return fmt.Errorf("refresh token: %w", err)
 	}
@@ -36,12 +36,12 @@ type refreshRow struct {
 
 // getRefresh reads the refresh token with digest and its grant's state.
 func getRefresh(ctx context.Context, db queryer, digest string) (refreshRow, error) {
-	const q = `SELECT r.digest, r.grant_id, r.client_id, r.user_id, r.scopes, r.created_at, r.expires_at,
-		r.rotated_at, r.next_digest, r.revoked_at, g.revoked_at, g.expires_at
+	const q = `SELECT r.digest, r.grant_id, r.client_id, r.user_id, r.scopes, r.resources, r.jkt,
+		r.created_at, r.expires_at, r.rotated_at, r.next_digest, r.revoked_at, g.revoked_at, g.expires_at
 		FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.digest = ?`
 	var t refreshRow
 	err := db.QueryRowContext(ctx, q, digest).Scan(&t.Digest, &t.GrantID, &t.ClientID, textCol{&t.UserID},
-		listCol{&t.Scopes}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.RotatedAt},
+		listCol{&t.Scopes}, listCol{&t.Resources}, &t.JKT, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.RotatedAt},
 		textCol{&t.Next}, timeCol{&t.RevokedAt}, timeCol{&t.GrantRevokedAt}, timeCol{&t.GrantExpiresAt})
 	return t, err
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -50,7 +51,16 @@ func seedExpiry(t *testing.T, s store.Store, f fixture) (int, store.Issue) {
 	must(t, err)
 	_, err = s.AddFailure(ctx, "throttle-live", at(9*time.Hour+59*time.Minute), time.Hour)
 	must(t, err)
-	return 8, live // code, 2 grants, refresh token, access token, jti, session, throttle
+	for key, exp := range map[string]time.Time{"replay-old": at(time.Hour), "replay-live": at(11 * time.Hour)} {
+		if !useOnce(t, s, key, exp, at(0)) {
+			t.Fatalf("UseOnce(%s) of a fresh key = false", key)
+		}
+	}
+	must(t, s.CreatePushedRequest(ctx, newPushed("par-old", f.client.ID, at(time.Hour))))
+	must(t, s.CreatePushedRequest(ctx, newPushed("par-live", f.client.ID, at(11*time.Hour))))
+	// code, 2 grants, refresh token, access token, jti, session, throttle,
+	// replay record, pushed request
+	return 10, live
 }
 
 func testDeleteExpired(t *testing.T, s store.Store) {
@@ -106,6 +116,16 @@ func testDeleteExpired(t *testing.T, s store.Store) {
 	if len(got) != 1 {
 		t.Errorf("GetThrottles(throttle-live) = %+v, want it kept", got)
 	}
+	if !useOnce(t, s, "replay-old", at(time.Hour), at(0)) { // refused at 0 if kept
+		t.Error("UseOnce(replay-old) after DeleteExpired = false, want its record gone")
+	}
+	if useOnce(t, s, "replay-live", at(12*time.Hour), now) {
+		t.Error("UseOnce(replay-live) after DeleteExpired = true, want its record kept")
+	}
+	_, err = s.TakePushedRequest(ctx, "par-old", f.client.ID, at(0)) // takeable at 0 if kept
+	wantErr(t, "TakePushedRequest(par-old)", err, store.ErrNotFound)
+	_, err = s.TakePushedRequest(ctx, "par-live", f.client.ID, now)
+	must(t, err)
 }
 
 func testDeleteExpiredLimit(t *testing.T, s store.Store) {
@@ -115,7 +135,14 @@ func testDeleteExpiredLimit(t *testing.T, s store.Store) {
 		must(t, s.CreateAuthCode(ctx, newCode(d, f, at(time.Minute))))
 	}
 	must(t, s.CreateAuthCode(ctx, newCode("live", f, at(time.Hour))))
-	for i, want := range []int{2, 2, 1, 0} {
+	// The limit is per kind: replay records and pushed requests too.
+	for i := range 5 {
+		if !useOnce(t, s, fmt.Sprintf("replay-%d", i), at(time.Minute), at(0)) {
+			t.Fatalf("UseOnce(replay-%d) of a fresh key = false", i)
+		}
+		must(t, s.CreatePushedRequest(ctx, newPushed(fmt.Sprintf("par-%d", i), f.client.ID, at(time.Minute))))
+	}
+	for i, want := range []int{6, 6, 3, 0} {
 		n, err := s.DeleteExpired(ctx, at(30*time.Minute), 2)
 		must(t, err)
 		if n != want {

@@ -13,6 +13,7 @@ func clientTests() []subtest {
 		{"ClientNotFound", testClientNotFound},
 		{"CreateClientConflict", testCreateClientConflict},
 		{"UpsertClientKeepsCreatedAt", testUpsertClient},
+		{"UpsertClientReplacesKeysAndBindings", testUpsertClientBindings},
 		{"SetClientSecret", testSetClientSecret},
 		{"ListClientsOrderedByID", testListClients},
 	}
@@ -85,6 +86,34 @@ func testUpsertClient(t *testing.T, s store.Store) {
 	want := second
 	want.CreatedAt = first.CreatedAt
 	same(t, "client after second upsert", got, want)
+}
+
+// testUpsertClientBindings replaces the client's keys (RFC 7523), resource
+// indicators (RFC 8707), DPoP and PAR requirements (RFC 9449, RFC 9126) and
+// profile with other values, then with none.
+func testUpsertClientBindings(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	first := fullClient("app")
+	must(t, s.CreateClient(ctx, first))
+	changed := first
+	changed.JWKS, changed.JWKSURI = `{"keys":[]}`, ""
+	changed.Resources = []string{"https://other.example/api"}
+	changed.DPoPBoundAccessTokens, changed.RequireDPoPNonce, changed.RequirePAR = false, true, false
+	changed.Profile, changed.RefreshRotation = "", "rotate"
+	changed.UpdatedAt = at(time.Hour + 1*ms)
+	cleared := changed
+	cleared.JWKS, cleared.Resources, cleared.RequireDPoPNonce, cleared.RefreshRotation = "", nil, false, ""
+	cleared.JWKSURI, cleared.DPoPBoundAccessTokens, cleared.RequirePAR, cleared.Profile = "https://app.example/keys", true, true, "fapi2"
+	cleared.UpdatedAt = at(2*time.Hour + 2*ms)
+	for _, c := range []store.Client{changed, cleared} {
+		c.CreatedAt = at(5 * time.Hour) // ignored
+		must(t, s.UpsertClient(ctx, c))
+		got, err := s.GetClient(ctx, "app")
+		must(t, err)
+		want := c
+		want.CreatedAt = first.CreatedAt
+		same(t, "client after upsert", got, want)
+	}
 }
 
 func testSetClientSecret(t *testing.T, s store.Store) {

@@ -20,6 +20,9 @@ func concurrencyTests() []subtest {
 		{"RotateRefreshTokenGrace", testConcurrentRotateGrace},
 		{"AddKeyOnce", testConcurrentAddKey},
 		{"AddFailureCountsAll_S025", testConcurrentAddFailure},
+		{"UseOnceOnce_RFC9449_11_1", testConcurrentUseOnce},
+		{"UseOnceOnceAfterExpiry_RFC9449_11_1", testConcurrentUseOnceExpired},
+		{"TakePushedRequestOnce_RFC9126_4", testConcurrentTakePushed},
 	}
 }
 
@@ -155,4 +158,51 @@ func testConcurrentAddFailure(t *testing.T, s store.Store) {
 	if len(got) != 1 || got[0].Failures != workers {
 		t.Errorf("after %d concurrent AddFailure calls: %+v, want one counter at %d", workers, got, workers)
 	}
+}
+
+// errUsed stands for UseOnce reporting false, so that winner can count.
+var errUsed = errors.New("key used already")
+
+// raceUseOnce has workers call UseOnce(key, exp, now) at once and checks
+// that exactly one of them gets true.
+func raceUseOnce(t *testing.T, s store.Store, key string, exp, now time.Time) {
+	t.Helper()
+	errs := testkit.AtOnce(workers, func(int) error {
+		ok, err := s.UseOnce(t.Context(), key, exp, now)
+		if err == nil && !ok {
+			return errUsed
+		}
+		return err
+	})
+	winner(t, "UseOnce", errs, errUsed)
+}
+
+func testConcurrentUseOnce(t *testing.T, s store.Store) {
+	raceUseOnce(t, s, "jti-1", at(time.Minute), at(0))
+}
+
+// testConcurrentUseOnceExpired races callers for a key whose record has
+// expired: the record is replaced once.
+func testConcurrentUseOnceExpired(t *testing.T, s store.Store) {
+	ok, err := s.UseOnce(t.Context(), "jti-1", at(time.Minute), at(0))
+	must(t, err)
+	if !ok {
+		t.Fatal("UseOnce of a fresh key = false")
+	}
+	raceUseOnce(t, s, "jti-1", at(3*time.Minute), at(2*time.Minute))
+}
+
+func testConcurrentTakePushed(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := setup(t, s)
+	p := newPushed("par-1", f.client.ID, at(time.Minute))
+	must(t, s.CreatePushedRequest(ctx, p))
+	got := make([]store.PushedRequest, workers)
+	errs := testkit.AtOnce(workers, func(i int) error {
+		var err error
+		got[i], err = s.TakePushedRequest(ctx, "par-1", f.client.ID, at(time.Second))
+		return err
+	})
+	won := winner(t, "TakePushedRequest", errs, store.ErrNotFound)
+	same(t, "the winner's pushed request", got[won], p)
 }

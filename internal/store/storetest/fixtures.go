@@ -9,6 +9,10 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
+// jkt is a JWK SHA-256 thumbprint (RFC 7638), what a DPoP binding holds
+// (RFC 9449 §6.1).
+const jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+
 // fixture is what most subtests start from: two clients and two users.
 type fixture struct {
 	client, other store.Client
@@ -34,7 +38,9 @@ func setup(t *testing.T, s store.Store) fixture {
 }
 
 // fullClient is a client with every field set to a value that is not the
-// default, so that a field the backend drops shows up in a diff.
+// default, so that a field the backend drops shows up in a diff. The codes,
+// grants and tokens below set every field too, DPoP key thumbprints
+// (RFC 9449) and resource indicators (RFC 8707) included.
 func fullClient(id string) store.Client {
 	return store.Client{
 		ID:                      id,
@@ -55,6 +61,14 @@ func fullClient(id string) store.Client {
 		IDTokenAlg:              "ES256",
 		Introspection:           true,
 		SkipConsent:             true,
+		JWKS:                    `{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"` + id + `-1"}]}`,
+		JWKSURI:                 "https://" + id + ".example/jwks.json",
+		Resources:               []string{"https://api.example", "https://files.example/"},
+		DPoPBoundAccessTokens:   true,
+		RequireDPoPNonce:        true,
+		RequirePAR:              true,
+		Profile:                 "fapi2",
+		RefreshRotation:         "reuse",
 		Source:                  "cli",
 		CreatedAt:               at(-48*time.Hour + 123*ms),
 		UpdatedAt:               at(-24*time.Hour + 456*ms),
@@ -99,6 +113,8 @@ func newCode(digest string, f fixture, exp time.Time) store.AuthCode {
 		RedirectURIGiven: true,
 		CodeChallenge:    challengeFor(digest),
 		Scopes:           []string{"openid", "profile"},
+		Resources:        []string{"https://api.example", "https://files.example/"},
+		DPoPJKT:          jkt,
 		Nonce:            "n-0S6_WzA2Mj",
 		AuthTime:         at(-time.Minute + 250*ms),
 		SessionID:        "session-1",
@@ -115,6 +131,7 @@ func newGrant(id, clientID, userID string) store.Grant {
 		ClientID:  clientID,
 		UserID:    userID,
 		Scopes:    []string{"openid", "offline_access"},
+		Resources: []string{"https://api.example", "https://files.example/"},
 		AuthTime:  at(-time.Minute + 250*ms),
 		Nonce:     "n-0S6_WzA2Mj",
 		CreatedAt: at(34 * ms),
@@ -130,6 +147,8 @@ func newRefresh(digest string, g store.Grant, exp time.Time) store.RefreshToken 
 		ClientID:  g.ClientID,
 		UserID:    g.UserID,
 		Scopes:    []string{"openid", "offline_access"},
+		Resources: []string{"https://api.example", "https://files.example/"},
+		JKT:       jkt,
 		CreatedAt: at(78 * ms),
 		ExpiresAt: exp,
 	}
@@ -150,6 +169,7 @@ func newAccess(digest string, g store.Grant, exp time.Time) store.AccessToken {
 		UserID:    g.UserID,
 		Scopes:    []string{"openid"},
 		Audience:  []string{"https://api.example"},
+		JKT:       jkt,
 		CreatedAt: at(90 * ms),
 		ExpiresAt: exp,
 	}
@@ -163,4 +183,18 @@ func newIssue(name string, f fixture) store.Issue {
 	rt := newRefresh(name+"-rt", g, at(24*time.Hour+321*ms))
 	a := newAccess(name+"-at", g, at(time.Hour+654*ms))
 	return store.Issue{Grant: &g, Refresh: &rt, Access: &a}
+}
+
+// newPushed is a pushed authorization request of clientID, expiring at exp.
+func newPushed(digest, clientID string, exp time.Time) store.PushedRequest {
+	return store.PushedRequest{
+		Digest:   digest,
+		ClientID: clientID,
+		Params: "client_id=" + clientID + "&code_challenge=" + challengeFor(digest) +
+			"&code_challenge_method=S256&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&resource=https%3A%2F%2Fapi.example" +
+			"&response_type=code&scope=openid+profile&state=af0ifjsldkj",
+		DPoPJKT:   jkt,
+		CreatedAt: at(111 * ms),
+		ExpiresAt: exp,
+	}
 }

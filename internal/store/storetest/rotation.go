@@ -11,6 +11,7 @@ func rotationTests() []subtest {
 	return []subtest{
 		{"Rotate_S133", testRotate},
 		{"RotateReuseRevokesFamily_S133", testRotateReuse},
+		{"RotateStoresSuccessorBindings_RFC8707_RFC9449", testRotateBindings},
 		{"RotateReuseWithinGrace", testRotateGrace},
 		{"RotateReuseAfterGrace_S133", testRotateAfterGrace},
 		{"RotateReuseOtherSuccessor_S133", testRotateOtherSuccessor},
@@ -105,6 +106,36 @@ func testRotate(t *testing.T, s store.Store) {
 	checkIssueStored(t, s, store.Issue{Access: r.Access})
 	checkIssueStored(t, s, store.Issue{Access: iss.Access}) // rotation revokes nothing
 	checkFamilyStands(t, s, "g1")
+}
+
+// testRotateBindings checks that the successor keeps the resource
+// indicators and DPoP binding that Next carries, whatever the old token's
+// were (the server decides them), and that the grace answer returns them.
+func testRotateBindings(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	_, iss := family(t, s)
+	r := rotation(iss, "g1-rt", "rt2", at(time.Hour), 10*time.Second)
+	r.Next.Resources = []string{"https://files.example/"}
+	r.Next.JKT = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+	r.Access.JKT = r.Next.JKT
+	got, err := s.RotateRefreshToken(ctx, r)
+	must(t, err)
+	same(t, "RotateRefreshToken result", got, r.Next)
+	checkRefresh(t, s, "successor", r.Next)
+	checkIssueStored(t, s, store.Issue{Access: r.Access})
+
+	again := rotation(iss, "g1-rt", "rt2", at(time.Hour+time.Second), 10*time.Second)
+	again.Access.Digest += "-again"
+	got, err = s.RotateRefreshToken(ctx, again)
+	must(t, err)
+	same(t, "successor returned within grace", got, r.Next)
+
+	unbound := rotation(iss, "rt2", "rt3", at(2*time.Hour), 0)
+	unbound.Next.Resources, unbound.Next.JKT = nil, ""
+	got, err = s.RotateRefreshToken(ctx, unbound)
+	must(t, err)
+	same(t, "RotateRefreshToken result without bindings", got, unbound.Next)
+	checkRefresh(t, s, "successor without bindings", unbound.Next)
 }
 
 func testRotateReuse(t *testing.T, s store.Store) {

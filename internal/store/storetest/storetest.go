@@ -18,8 +18,10 @@
 //   - a consumed code presented again is ErrConflict even once expired, so
 //     that the replay is still detected (S019);
 //   - creating a record whose key exists (code digest, grant ID, kid,
-//     session digest) is ErrConflict; so is UpsertUser of a new username
-//     whose ID is taken;
+//     session digest, pushed request digest) is ErrConflict; so is
+//     UpsertUser of a new username whose ID is taken;
+//   - a replay record or pushed request has expired at its ExpiresAt, and
+//     UseOnce refused leaves the record's expiry as it was;
 //   - RotateRefreshToken checks, in order: unknown, another client's or
 //     expired → ErrNotFound (nothing changes); rotated already → the grace
 //     successor (the end of the window included) or ErrReused, even when the
@@ -51,7 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	var all []subtest
 	for _, group := range [][]subtest{
 		clientTests(), userTests(), keyTests(), codeTests(), tokenTests(),
-		rotationTests(), sessionTests(), cleanupTests(), readAfterWriteTests(),
+		rotationTests(), sessionTests(), replayTests(), cleanupTests(), readAfterWriteTests(),
 	} {
 		all = append(all, group...)
 	}

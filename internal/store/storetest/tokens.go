@@ -10,6 +10,7 @@ import (
 func tokenTests() []subtest {
 	return []subtest{
 		{"RefreshTokenRoundTrip", testRefreshRoundTrip},
+		{"IssueWithoutBindingsRoundTrip", testIssueWithoutBindings},
 		{"RevokeGrant_S069_S072", testRevokeGrant},
 		{"AccessTokenNotFound_S079", testAccessTokenNotFound},
 		{"RevokeJTI_S069", testRevokeJTI},
@@ -27,6 +28,26 @@ func testRefreshRoundTrip(t *testing.T, s store.Store) {
 	same(t, "GetRefreshToken", got, *iss.Refresh)
 	_, err = s.GetRefreshToken(ctx, "nope")
 	wantErr(t, "GetRefreshToken(unknown)", err, store.ErrNotFound)
+}
+
+// testIssueWithoutBindings stores a grant and tokens without resource
+// indicators or DPoP bindings (newIssue has both), and one whose tokens are
+// bound to different keys, as a confidential client's refresh token is not
+// bound (RFC 9449 §5).
+func testIssueWithoutBindings(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := setup(t, s)
+	bare := newIssue("g1", f)
+	bare.Grant.Resources, bare.Refresh.Resources, bare.Refresh.JKT, bare.Access.JKT = nil, nil, "", ""
+	must(t, s.SaveIssue(ctx, bare))
+	checkIssueStored(t, s, bare)
+
+	mixed := newIssue("g2", f)
+	mixed.Refresh.JKT = ""
+	mixed.Access.JKT = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+	mixed.Refresh.Resources = []string{"https://files.example/"}
+	must(t, s.SaveIssue(ctx, mixed))
+	checkIssueStored(t, s, mixed)
 }
 
 func testRevokeGrant(t *testing.T, s store.Store) {

@@ -1,0 +1,31 @@
+-- 0003: resource indicators (RFC 8707), DPoP key bindings (RFC 9449),
+-- single-use identifiers and pushed authorization requests (RFC 9126).
+-- The new client fields live in clients.settings and need no column.
+
+ALTER TABLE auth_codes ADD COLUMN resources TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE auth_codes ADD COLUMN dpop_jkt TEXT NOT NULL DEFAULT '';
+ALTER TABLE grants ADD COLUMN resources TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE refresh_tokens ADD COLUMN resources TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE refresh_tokens ADD COLUMN jkt TEXT NOT NULL DEFAULT '';
+ALTER TABLE access_tokens ADD COLUMN jkt TEXT NOT NULL DEFAULT '';
+
+-- replays holds the jtis of DPoP proofs and client assertions until they
+-- expire (store.ReplayStore); an expired row may be claimed again.
+CREATE TABLE replays (
+    key        TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX replays_expires ON replays (expires_at);
+
+-- pushed_requests are keyed by the digest of their request_uri; params is
+-- the request, form-encoded.
+CREATE TABLE pushed_requests (
+    digest     TEXT PRIMARY KEY,
+    client_id  TEXT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
+    params     TEXT NOT NULL,
+    dpop_jkt   TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX pushed_requests_client ON pushed_requests (client_id);
+CREATE INDEX pushed_requests_expires ON pushed_requests (expires_at);
