@@ -27,6 +27,9 @@ func NormalizeURL(raw string) (string, error) {
 		return "", fmt.Errorf("dpop: URL %q carries user information", raw)
 	}
 	host := strings.ToLower(u.Hostname())
+	if host == "" {
+		return "", fmt.Errorf("dpop: URL %q has no host", raw)
+	}
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}
