@@ -63,6 +63,7 @@ type remoteSet struct {
 	set       *keySet   // nil until a fetch succeeds
 	fetched   time.Time // when set was fetched
 	attempted time.Time // when the latest fetch started
+	inflight  bool      // a fetch is running
 	err       error     // why the latest fetch failed; nil after a success
 }
 
@@ -170,16 +171,16 @@ func (k *Keys) remoteKeys(ctx context.Context, uri, kid string, alg jose.Signatu
 	return found, named, nil
 }
 
-// remoteSet returns the set at uri: the cached one while fresh (and,
-// unless force, while younger than TTL), else a new fetch if MinRefetch
-// has passed since the last attempt. Concurrent callers share one fetch.
+// remoteSet returns the set at uri: the cached one while younger than
+// TTL (unless force), else the outcome of a new fetch, or of the last
+// one if it started less than MinRefetch ago. Concurrent callers share
+// one fetch.
 func (k *Keys) remoteSet(ctx context.Context, uri string, force bool) (*keySet, error) {
 	now := k.cfg.Now()
 	k.mu.Lock()
-	e := k.remote[uri]
-	if e != nil {
+	if e := k.remote[uri]; e != nil {
 		fresh := e.set != nil && now.Sub(e.fetched) < k.cfg.TTL
-		if (fresh && !force) || now.Sub(e.attempted) < k.cfg.MinRefetch {
+		if (fresh && !force) || (!e.inflight && now.Sub(e.attempted) < k.cfg.MinRefetch) {
 			set, err := k.usable(e, now)
 			k.mu.Unlock()
 			return set, err
@@ -221,19 +222,24 @@ type parseError struct{ err error }
 func (p *parseError) Error() string { return "jwks_uri: " + p.err.Error() }
 func (p *parseError) Unwrap() error { return p.err }
 
-// fetch fetches uri and records the outcome. The fetch does not end when
-// the caller that started it gives up: others may be waiting for it, and
-// safefetch bounds it.
+// fetch fetches uri and records the outcome, unless a fetch started
+// less than MinRefetch ago (a caller that checked before that fetch
+// ended). The fetch does not end when the caller that started it gives
+// up: others may be waiting for it, and safefetch bounds it.
 func (k *Keys) fetch(ctx context.Context, uri string) {
 	started := k.cfg.Now()
 	k.mu.Lock()
 	e := k.remote[uri]
+	if e != nil && started.Sub(e.attempted) < k.cfg.MinRefetch {
+		k.mu.Unlock()
+		return
+	}
 	if e == nil {
 		k.evictLocked()
 		e = &remoteSet{}
 		k.remote[uri] = e
 	}
-	e.attempted = started
+	e.attempted, e.inflight = started, true
 	k.mu.Unlock()
 
 	body, _, err := k.cfg.Fetch.Get(context.WithoutCancel(ctx), uri)
@@ -245,6 +251,7 @@ func (k *Keys) fetch(ctx context.Context, uri string) {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	e.inflight = false
 	if err != nil {
 		e.err = fmt.Errorf("fetching the JWK Set: %w", err)
 		return

@@ -95,10 +95,11 @@ func parseKey(rk json.RawMessage) (key jose.JSONWebKey, use bool, err error) {
 
 // match returns the keys of s that may verify a JWS with alg and kid:
 // the kid's keys, or without a kid every key, in both cases only those
-// that suit alg. named is how many keys have the kid (0 without one).
+// that suit alg. named is how many signing keys have the kid (0
+// without one).
 func (s *keySet) match(kid string, alg jose.SignatureAlgorithm) (found []jose.JSONWebKey, named int) {
 	for _, k := range s.keys {
-		if kid != "" && k.KeyID != kid {
+		if k.Use != "" && k.Use != "sig" || kid != "" && k.KeyID != kid {
 			continue
 		}
 		if kid != "" {
@@ -111,14 +112,11 @@ func (s *keySet) match(kid string, alg jose.SignatureAlgorithm) (found []jose.JS
 	return found, named
 }
 
-// suits reports whether alg may be verified with k: the key is for
-// signatures, names alg or no algorithm, and alg belongs to its type and
+// suits reports whether alg may be verified with k: the key names alg
+// or no algorithm, and alg belongs to its type and
 // curve. The algorithm is thus tied to the key, never taken from the
 // header alone (A13, RFC 8725 §3.1).
 func suits(k jose.JSONWebKey, alg jose.SignatureAlgorithm) bool {
-	if k.Use != "" && k.Use != "sig" {
-		return false
-	}
 	if k.Algorithm != "" && k.Algorithm != string(alg) {
 		return false
 	}
