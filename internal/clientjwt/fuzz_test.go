@@ -20,7 +20,7 @@ import (
 
 // fuzzNow is the fuzz verifier's clock: the committed seeds in
 // testdata/fuzz/FuzzVerify were signed for it with fuzzKeys.
-var fuzzNow = time.Unix(1_800_000_000, 0)
+func fuzzNow() time.Time { return time.Unix(1_800_000_000, 0) }
 
 // fuzzKeys are fixed keys, so that the committed corpus holds assertions
 // that verify.
@@ -50,7 +50,7 @@ func (alwaysFirst) UseOnce(context.Context, string, time.Time, time.Time) (bool,
 // fuzzVerifier verifies for fuzzKeys' client at fuzzNow.
 func fuzzVerifier(t testing.TB) (*clientjwt.Verifier, clientjwt.Client, testKey, testKey) {
 	ed, ec := fuzzKeys(t)
-	now := func() time.Time { return fuzzNow }
+	now := fuzzNow
 	v := &clientjwt.Verifier{
 		Keys:   clientjwt.NewKeys(clientjwt.KeysConfig{Now: now}),
 		Issuer: issuer, EndpointURLs: []string{tokenURL},
@@ -88,7 +88,7 @@ func TestFuzzSeedsVerify(t *testing.T) {
 // it accepts must name the client (UnsafeSubject agreeing).
 func FuzzVerify(f *testing.F) {
 	v, client, ed, ec := fuzzVerifier(f)
-	claims := map[string]any{"iss": clientA, "sub": clientA, "aud": issuer, "exp": fuzzNow.Add(time.Minute).Unix(), "jti": "seed"}
+	claims := map[string]any{"iss": clientA, "sub": clientA, "aud": issuer, "exp": fuzzNow().Add(time.Minute).Unix(), "jti": "seed"}
 	for _, seed := range []string{
 		ed.sign(f, nil, claims),
 		ec.sign(f, map[jose.HeaderKey]any{"typ": "client-authentication+jwt"}, claims),
