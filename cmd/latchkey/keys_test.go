@@ -75,16 +75,16 @@ func TestKeysListAndRotate(t *testing.T) {
 	vars := map[string]string{"LATCHKEY_KEYS_RELOAD_INTERVAL": "200ms"}
 	srv := startServe(t, vars, "--listen", "127.0.0.1:0", "--storage", st)
 	first := keysList(t, st)
-	if got := algs(first); !slices.Equal(got, []string{"ES256", "EdDSA", "RS256"}) {
-		t.Fatalf("after the first start keys list shows %v, want one RS256, ES256 and EdDSA key", got)
+	if got := algs(first); !slices.Equal(got, []string{"ES256", "EdDSA", "PS256", "RS256"}) {
+		t.Fatalf("after the first start keys list shows %v, want one RS256, ES256, EdDSA and PS256 key", got)
 	}
 
 	out := mustRun(t, nil, "", "keys", "rotate", "--storage", st)
-	if n := len(regexp.MustCompile(`(?m)^staged (RS256|ES256|EdDSA) key `).FindAllString(out, -1)); n != 3 {
-		t.Fatalf("keys rotate staged %d keys, want 3:\n%s", n, out)
+	if n := len(regexp.MustCompile(`(?m)^staged (RS256|ES256|EdDSA|PS256) key `).FindAllString(out, -1)); n != 4 {
+		t.Fatalf("keys rotate staged %d keys, want 4:\n%s", n, out)
 	}
 	second := keysList(t, st)
-	if got := algs(second); !slices.Equal(got, []string{"ES256", "ES256", "EdDSA", "EdDSA", "RS256", "RS256"}) {
+	if got := algs(second); !slices.Equal(got, []string{"ES256", "ES256", "EdDSA", "EdDSA", "PS256", "PS256", "RS256", "RS256"}) {
 		t.Fatalf("after keys rotate keys list shows %v, want two keys of each algorithm", got)
 	}
 	deadline := time.Now().Add(5 * time.Second)

@@ -37,6 +37,11 @@ func serverConfig(cfg config.Config) (server.Config, error) {
 		Passwords:               hashParams(cfg),
 		Limits: server.Limits{PerUsername: l.PerUsername, PerClient: l.PerClient, PerIP: l.PerIP,
 			Window: l.Window.D(), BaseDelay: l.BaseDelay.D(), MaxDelay: l.MaxDelay.D()},
+		DPoP: server.DPoPConfig{RequireNonce: cfg.DPoP.RequireNonce, NonceLifetime: cfg.DPoP.NonceLifetime.D(),
+			ProofWindow: cfg.DPoP.ProofWindow.D(), Algs: cfg.DPoP.SigningAlgs},
+		PAR: server.PARConfig{Require: cfg.PAR.Require, Lifetime: cfg.PAR.Lifetime.D()},
+		ClientAssertions: server.AssertionConfig{StrictAudience: cfg.ClientAssertions.StrictAudience,
+			AllowLoopbackJWKS: cfg.ClientAssertions.AllowLoopbackJWKS},
 	}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/password"
+	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -51,15 +53,37 @@ func clientFromConfig(cc config.Client, now time.Time) store.Client {
 	if name == "" {
 		name = cc.ID
 	}
+	method := cc.TokenEndpointAuthMethod
+	if cc.UsesKeys() {
+		method = string(protocol.AuthPrivateKeyJWT) // fapi2 allows nothing else
+	}
+	fapi := cc.Profile == config.ProfileFAPI2
 	return store.Client{
 		ID: cc.ID, Name: name, Public: cc.Public, RedirectURIs: cc.RedirectURIs,
 		PostLogoutRedirectURIs: cc.PostLogoutRedirectURIs, GrantTypes: cc.GrantTypes, Scopes: cc.Scopes,
 		DefaultScopes: cc.DefaultScopes, Audience: cc.Audience, AccessTokenFormat: cc.AccessTokenFormat,
 		AccessTokenTTL: cc.AccessTokenTTL.D(), RefreshTokenTTL: cc.RefreshTokenTTL.D(), RefreshGrace: cc.RefreshGrace.D(),
 		IDTokenAlg: cc.IDTokenSignedResponseAlg, Introspection: cc.Introspection, SkipConsent: cc.SkipConsent,
-		TokenEndpointAuthMethod: cc.TokenEndpointAuthMethod,
-		Source:                  "config", CreatedAt: now, UpdatedAt: now,
+		TokenEndpointAuthMethod: method,
+		JWKS:                    jwksJSON(cc.JWKS), JWKSURI: cc.JWKSURI, Resources: cc.Resources,
+		DPoPBoundAccessTokens: cc.DPoPBoundAccessTokens || fapi, RequireDPoPNonce: cc.RequireDPoPNonce,
+		RequirePAR: cc.RequirePushedAuthorizationRequests || fapi, Profile: cc.Profile,
+		RefreshRotation: cc.RefreshTokenRotation,
+		Source:          "config", CreatedAt: now, UpdatedAt: now,
 	}
+}
+
+// jwksJSON writes a JWK Set read from YAML as JSON ("" for none);
+// validation has checked that it is one.
+func jwksJSON(set map[string]any) string {
+	if len(set) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(set)
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
 
 // secretHash returns the hash to store for a configured secret: the one

@@ -29,6 +29,10 @@ type Config struct {
 	Database       Database `yaml:"database"`
 	GC             GC       `yaml:"gc"`
 	Debug          Debug    `yaml:"debug"`
+	DPoP           DPoP     `yaml:"dpop"`
+	PAR            PAR      `yaml:"par"`
+	// ClientAssertions tunes private_key_jwt client authentication.
+	ClientAssertions ClientAssertions `yaml:"client_assertions"`
 
 	Clients []Client `yaml:"clients"`
 	Users   []User   `yaml:"users"`
@@ -71,6 +75,37 @@ type Debug struct {
 	PprofListen string `yaml:"pprof_listen"`
 }
 
+// DPoP tunes sender-constrained tokens (RFC 9449).
+type DPoP struct {
+	// RequireNonce makes every proof carry a server nonce (RFC 9449 §8).
+	RequireNonce bool `yaml:"require_nonce"`
+	// NonceLifetime is how often the nonce changes; a nonce is accepted for
+	// up to twice this long.
+	NonceLifetime Duration `yaml:"nonce_lifetime"`
+	// ProofWindow is how far a proof's iat may be from now.
+	ProofWindow Duration `yaml:"proof_window"`
+	// SigningAlgs are the proof algorithms accepted (ES256, EdDSA, PS256).
+	SigningAlgs []string `yaml:"signing_algs"`
+}
+
+// PAR tunes pushed authorization requests (RFC 9126).
+type PAR struct {
+	// Require makes every client push its authorization requests.
+	Require bool `yaml:"require"`
+	// Lifetime is how long a request_uri stays valid.
+	Lifetime Duration `yaml:"lifetime"`
+}
+
+// ClientAssertions tunes JWT client authentication (RFC 7523 §2.2).
+type ClientAssertions struct {
+	// StrictAudience accepts only the issuer as aud, refusing the token
+	// and PAR endpoint URLs (rfc7523bis; STANDARDS §0 decision 3).
+	StrictAudience bool `yaml:"strict_audience"`
+	// AllowLoopbackJWKS lets jwks_uri be http on a loopback address (for
+	// development only).
+	AllowLoopbackJWKS bool `yaml:"allow_loopback_jwks"`
+}
+
 // Tokens sets lifetimes and formats.
 type Tokens struct {
 	AccessTokenTTL Duration `yaml:"access_token_ttl"`
@@ -82,7 +117,7 @@ type Tokens struct {
 	IDTokenTTL              Duration `yaml:"id_token_ttl"`
 	CodeTTL                 Duration `yaml:"code_ttl"`
 	SessionTTL              Duration `yaml:"session_ttl"`
-	// AccessTokenAlg signs JWT access tokens: ES256, EdDSA or RS256.
+	// AccessTokenAlg signs JWT access tokens: ES256, EdDSA, RS256 or PS256.
 	AccessTokenAlg string `yaml:"access_token_alg"`
 }
 
@@ -163,6 +198,25 @@ type Client struct {
 	// confidential client and none for a public one.
 	TokenEndpointAuthMethod string `yaml:"token_endpoint_auth_method"`
 	SkipConsent             bool   `yaml:"skip_consent"`
+	// JWKS (a JWK Set, written as YAML) or JWKSURI (where the client
+	// publishes one) holds the public keys of a private_key_jwt client.
+	JWKS    map[string]any `yaml:"jwks"`
+	JWKSURI string         `yaml:"jwks_uri"`
+	// Resources are the resource indicators (RFC 8707) the client may ask
+	// tokens for; each is an absolute URI without fragment.
+	Resources []string `yaml:"resources"`
+	// DPoPBoundAccessTokens makes a DPoP proof mandatory (RFC 9449 §5.2).
+	DPoPBoundAccessTokens bool `yaml:"dpop_bound_access_tokens"`
+	// RequireDPoPNonce makes the client's proofs carry a server nonce.
+	RequireDPoPNonce bool `yaml:"require_dpop_nonce"`
+	// RequirePushedAuthorizationRequests makes the client use PAR (RFC
+	// 9126 §6).
+	RequirePushedAuthorizationRequests bool `yaml:"require_pushed_authorization_requests"`
+	// Profile is "" or fapi2: every rule of the FAPI 2.0 Security Profile.
+	Profile string `yaml:"profile"`
+	// RefreshTokenRotation is rotate (the default) or reuse (the default
+	// under fapi2, FAPI 2.0 §5.3.2.1).
+	RefreshTokenRotation string `yaml:"refresh_token_rotation"`
 }
 
 // User is a user defined in the file (upserted at start, keyed by username).
@@ -206,6 +260,9 @@ func Default() Config {
 		Database: Database{MaxConns: 10, ConnectTimeout: Duration(5 * time.Second), QueryTimeout: Duration(5 * time.Second),
 			CacheTTL: Duration(time.Second)},
 		GC: GC{Interval: Duration(5 * time.Minute), Batch: 500},
+		DPoP: DPoP{NonceLifetime: Duration(5 * time.Minute), ProofWindow: Duration(60 * time.Second),
+			SigningAlgs: []string{"ES256", "EdDSA", "PS256"}},
+		PAR: PAR{Lifetime: Duration(60 * time.Second)},
 	}
 }
 

@@ -36,6 +36,7 @@ func (c *Config) problems(r Rules) Problems {
 	v.server()
 	v.tokens()
 	v.limits()
+	v.senderConstraints()
 	v.clients()
 	v.users()
 	return v.probs
@@ -208,7 +209,7 @@ func (v *validator) tokens() {
 	if t.CodeTTL.D() > 10*time.Minute {
 		v.add("tokens.code_ttl", "must be at most 10m (RFC 6749 §4.1.2, S017); 60s is usual")
 	}
-	v.oneOf("tokens.access_token_alg", t.AccessTokenAlg, "ES256", "EdDSA", "RS256")
+	v.oneOf("tokens.access_token_alg", t.AccessTokenAlg, "ES256", "EdDSA", "RS256", "PS256")
 
 	if k.RotationPeriod < 0 || (k.RotationPeriod > 0 && k.RotationPeriod.D() < time.Hour) {
 		v.add("keys.rotation_period", "must be 0 (no rotation) or at least 1h")

@@ -54,6 +54,9 @@ func (v *validator) clients() {
 		v.uris(p+".post_logout_redirect_uris", cl.PostLogoutRedirectURIs)
 		v.scopes(p, cl)
 		v.clientOptions(p, cl)
+		v.keySource(p, cl)
+		v.resources(p, cl)
+		v.profile(p, cl)
 	}
 }
 
@@ -61,6 +64,12 @@ func (v *validator) clients() {
 // repeats the secret.
 func (v *validator) clientSecret(p string, cl Client) {
 	hasSecret, hasHash := cl.Secret != "", cl.SecretHash != ""
+	if cl.UsesKeys() {
+		if hasSecret || hasHash {
+			v.add(p+".secret", "a private_key_jwt client proves itself with its key and has no secret; remove it")
+		}
+		return
+	}
 	switch {
 	case cl.Public && hasSecret:
 		v.add(p+".secret", "a public client must not have a secret (S038); remove it or drop public: true")
@@ -230,7 +239,7 @@ func (v *validator) clientOptions(p string, cl Client) {
 		v.oneOf(p+".access_token_format", cl.AccessTokenFormat, "jwt", "opaque")
 	}
 	if cl.IDTokenSignedResponseAlg != "" {
-		v.oneOf(p+".id_token_signed_response_alg", cl.IDTokenSignedResponseAlg, "RS256", "ES256", "EdDSA")
+		v.oneOf(p+".id_token_signed_response_alg", cl.IDTokenSignedResponseAlg, "RS256", "ES256", "EdDSA", "PS256")
 	}
 	if cl.AccessTokenTTL < 0 {
 		v.add(p+".access_token_ttl", "must not be negative; 0 means tokens.access_token_ttl")

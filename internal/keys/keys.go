@@ -28,13 +28,18 @@ const (
 	RS256 = "RS256"
 	ES256 = "ES256"
 	EdDSA = "EdDSA"
+	// PS256 is RSA-PSS, which FAPI 2.0 accepts where it refuses RS256. It
+	// has an RSA key of its own: one key never signs under two schemes.
+	PS256 = "PS256"
 )
 
 // Algorithms returns the signing algorithms, RS256 first (OIDC's default).
-func Algorithms() []string { return []string{RS256, ES256, EdDSA} }
+func Algorithms() []string { return []string{RS256, ES256, EdDSA, PS256} }
 
 // SupportedAlg reports whether alg is one Latchkey signs with.
-func SupportedAlg(alg string) bool { return alg == RS256 || alg == ES256 || alg == EdDSA }
+func SupportedAlg(alg string) bool {
+	return alg == RS256 || alg == ES256 || alg == EdDSA || alg == PS256
+}
 
 // rsaBits is the RSA modulus size: 2048 is the floor clients enforce and
 // keeps RS256 signing near a millisecond.
@@ -70,7 +75,7 @@ func generate(alg string, rand io.Reader, s *sealer, now, activeAt time.Time) (s
 
 func newKeyPair(alg string, rand io.Reader) (crypto.Signer, crypto.PublicKey, error) {
 	switch alg {
-	case RS256:
+	case RS256, PS256:
 		k, err := rsa.GenerateKey(rand, rsaBits)
 		if err != nil {
 			return nil, nil, fmt.Errorf("keys: generate RSA key: %w", err)

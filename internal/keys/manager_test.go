@@ -134,7 +134,7 @@ func TestInitConcurrentManagersCreateOneKeyPerAlgorithm(t *testing.T) {
 		}
 	}
 	ks := listKeys(t, st)
-	if got := countByAlg(ks); len(ks) != 3 || got[RS256] != 1 || got[ES256] != 1 || got[EdDSA] != 1 {
+	if got := countByAlg(ks); len(ks) != 4 || got[RS256] != 1 || got[ES256] != 1 || got[EdDSA] != 1 || got[PS256] != 1 {
 		t.Fatalf("keys by algorithm: %v", got)
 	}
 	for _, alg := range Algorithms() {
@@ -146,7 +146,7 @@ func TestInitConcurrentManagersCreateOneKeyPerAlgorithm(t *testing.T) {
 		}
 	}
 	// A second Init adds nothing.
-	if err := managers[0].Init(context.Background()); err != nil || len(listKeys(t, st)) != 3 {
+	if err := managers[0].Init(context.Background()); err != nil || len(listKeys(t, st)) != 4 {
 		t.Errorf("second Init: %v, %d keys", err, len(listKeys(t, st)))
 	}
 }
@@ -219,11 +219,11 @@ func TestRotationLifecycle(t *testing.T) {
 	// at or after this instant, so step past the keys Init made.
 	c.advance(time.Second)
 	added, err := m.Rotate(context.Background())
-	if err != nil || len(added) != 3 {
+	if err != nil || len(added) != 4 {
 		t.Fatalf("rotate: %d, %v", len(added), err)
 	}
 	newKID := added[slices.IndexFunc(added, func(k store.Key) bool { return k.Alg == ES256 })].KID
-	if kids := jwksKIDs(t, m); len(kids) != 6 || !slices.Contains(kids, newKID) {
+	if kids := jwksKIDs(t, m); len(kids) != 8 || !slices.Contains(kids, newKID) {
 		t.Fatalf("JWKS after rotation: %v", kids)
 	}
 	if got := signingKID(t, m, ES256); got != oldKID {
@@ -241,11 +241,11 @@ func TestRotationLifecycle(t *testing.T) {
 		t.Fatalf("prune before retention ended: %d, %v", n, err)
 	}
 	c.advance(time.Second)
-	if n, err := m.Prune(context.Background()); err != nil || n != 3 {
+	if n, err := m.Prune(context.Background()); err != nil || n != 4 {
 		t.Fatalf("prune after retention: %d, %v", n, err)
 	}
 	kids := jwksKIDs(t, m)
-	if slices.Contains(kids, oldKID) || len(kids) != 3 {
+	if slices.Contains(kids, oldKID) || len(kids) != 4 {
 		t.Errorf("JWKS after prune: %v", kids)
 	}
 	if _, ok := m.PublicKey(oldKID); ok {
@@ -273,8 +273,8 @@ func TestRotateIfDueOnceAcrossManagers(t *testing.T) {
 		return n
 	})
 	na, nb := staged[0], staged[1]
-	if na+nb != 3 || len(listKeys(t, st)) != 6 {
-		t.Errorf("managers staged %d + %d keys (%d stored), want 3 in all", na, nb, len(listKeys(t, st)))
+	if na+nb != 4 || len(listKeys(t, st)) != 8 {
+		t.Errorf("managers staged %d + %d keys (%d stored), want 4 in all", na, nb, len(listKeys(t, st)))
 	}
 }
 

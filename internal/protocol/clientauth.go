@@ -17,7 +17,14 @@ const (
 	AuthPost AuthMethod = "client_secret_post"
 	// AuthNone: a public client that names itself with client_id only.
 	AuthNone AuthMethod = "none"
+	// AuthPrivateKeyJWT: a JWT signed with the client's private key
+	// (RFC 7523 §2.2, OpenID Connect Core §9).
+	AuthPrivateKeyJWT AuthMethod = "private_key_jwt"
 )
+
+// AssertionTypeJWT is the client_assertion_type of a JWT client assertion
+// (RFC 7523 §2.2).
+const AssertionTypeJWT = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 // ParseAuthMethod reads a method as a person types it: its RFC 7591 name,
 // or the short aliases "basic" and "post" of the CLI.
@@ -29,6 +36,8 @@ func ParseAuthMethod(s string) (AuthMethod, bool) {
 		return AuthPost, true
 	case AuthNone:
 		return AuthNone, true
+	case AuthPrivateKeyJWT:
+		return AuthPrivateKeyJWT, true
 	}
 	return "", false
 }
@@ -93,13 +102,14 @@ func ParseCredentials(r *http.Request, form Form) (Credentials, *Error) {
 		}
 	}
 	id := form.Get("client_id")
+	if assertion { // client_id is optional: the assertion's sub names the client (RFC 7521 §4.2)
+		return Credentials{ClientID: id, AssertionType: form.Get("client_assertion_type"),
+			Assertion: form.Get("client_assertion")}, nil
+	}
 	if id == "" {
 		return Credentials{}, InvalidClient("client authentication is required")
 	}
 	switch {
-	case assertion:
-		return Credentials{ClientID: id, AssertionType: form.Get("client_assertion_type"),
-			Assertion: form.Get("client_assertion")}, nil
 	case form.Has("client_secret"):
 		return Credentials{ClientID: id, Presented: AuthPost, Secret: form.Get("client_secret")}, nil
 	}

@@ -30,6 +30,15 @@ const (
 	// Request objects are not supported (request_parameter_supported: false).
 	ErrRequestNotSupported    = "request_not_supported"
 	ErrRequestURINotSupported = "request_uri_not_supported"
+	// ErrInvalidRequestURI: a pushed request_uri is unknown, used or
+	// expired (RFC 9126 §4, OpenID Connect Core §6.2).
+	ErrInvalidRequestURI = "invalid_request_uri"
+	// ErrInvalidTarget: a resource indicator is malformed or not allowed
+	// (RFC 8707 §2).
+	ErrInvalidTarget = "invalid_target"
+	// DPoP (RFC 9449 §5, §8).
+	ErrInvalidDPoPProof = "invalid_dpop_proof"
+	ErrUseDPoPNonce     = "use_dpop_nonce"
 )
 
 // Error is an OAuth error as RFC 6749 §5.2 describes it. Handlers return it;
@@ -43,6 +52,8 @@ type Error struct {
 	Challenge string
 	// RetryAfter, when positive, is sent as a Retry-After header in seconds.
 	RetryAfter time.Duration
+	// DPoPNonce, when set, is sent as the DPoP-Nonce header (RFC 9449 §8).
+	DPoPNonce string
 
 	// RedirectURI, set only once the client and its redirect URI are
 	// verified, sends the error of a browser endpoint back to the client

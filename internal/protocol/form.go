@@ -14,12 +14,29 @@ import (
 // MaxFormBytes caps the body of every form POST to an OAuth endpoint (A15).
 const MaxFormBytes = 64 << 10
 
-// Form is a parsed form body in which every parameter appears at most once.
-// An empty value reads as an omitted parameter (RFC 6749 §3.1).
+// Form is a parsed form body in which every parameter appears at most
+// once, except the few that RFC 8707 and RFC 8693 make repeatable (read
+// those with All). An empty value reads as an omitted parameter (RFC 6749
+// §3.1).
 type Form map[string]string
 
-// Get returns the value of key, or "".
+// repeatable are the parameters that may appear more than once: resource
+// (RFC 8707 §2) and audience (RFC 8693 §2.1). Their values are kept joined
+// by NUL, which no accepted value contains.
+var repeatable = map[string]bool{"resource": true, "audience": true}
+
+// Get returns the value of key, or "". For a repeatable parameter sent
+// more than once use All.
 func (f Form) Get(key string) string { return f[key] }
+
+// All returns every value of a repeatable parameter, in order, or nil.
+func (f Form) All(key string) []string {
+	v, ok := f[key]
+	if !ok {
+		return nil
+	}
+	return strings.Split(v, "\x00")
+}
 
 // Has reports whether key has a non-empty value.
 func (f Form) Has(key string) bool { return f[key] != "" }
@@ -87,14 +104,20 @@ func ParseQuery(raw string) (Form, *Error) {
 func onceEach(values url.Values) (Form, *Error) {
 	form := make(Form, len(values))
 	for k, vs := range values {
-		if len(vs) > 1 {
+		if len(vs) > 1 && !repeatable[k] {
 			return nil, Errorf(ErrInvalidRequest, "parameter %s is repeated", printable(k))
 		}
-		if !clean(k) || !clean(vs[0]) {
-			return nil, Errorf(ErrInvalidRequest, "parameters must be valid UTF-8 without NUL bytes")
+		kept := vs[:0:0]
+		for _, v := range vs {
+			if !clean(k) || !clean(v) {
+				return nil, Errorf(ErrInvalidRequest, "parameters must be valid UTF-8 without NUL bytes")
+			}
+			if v != "" {
+				kept = append(kept, v)
+			}
 		}
-		if vs[0] != "" {
-			form[k] = vs[0]
+		if len(kept) > 0 {
+			form[k] = strings.Join(kept, "\x00")
 		}
 	}
 	return form, nil

@@ -3,6 +3,7 @@ package protocol_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -126,6 +127,57 @@ func TestParseQuery(t *testing.T) {
 	for _, q := range []string{"a=1&a=2", "a=%00", "a=%zz", "a=%c3%28"} {
 		if _, err := protocol.ParseQuery(q); err == nil {
 			t.Errorf("ParseQuery(%q) accepted", q)
+		}
+	}
+}
+
+// TestRepeatableResource: resource and audience may be sent more than once
+// (RFC 8707 §2, RFC 8693 §2.1); every other parameter may not (S007).
+func TestRepeatableResource(t *testing.T) {
+	f, err := protocol.ParseFormBody("resource=https%3A%2F%2Fa.example&resource=https%3A%2F%2Fb.example&resource=&audience=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.All("resource"); !slices.Equal(got, []string{"https://a.example", "https://b.example"}) {
+		t.Errorf("All(resource) = %q", got)
+	}
+	if got := f.All("audience"); !slices.Equal(got, []string{"x"}) {
+		t.Errorf("All(audience) = %q", got)
+	}
+	if f.All("scope") != nil {
+		t.Error("All of an absent parameter is not nil")
+	}
+	if _, err := protocol.ParseFormBody("resource=a%00b"); err == nil {
+		t.Error("a NUL inside a resource was accepted")
+	}
+}
+
+// TestParseResources: absolute, no fragment, allowed, else invalid_target
+// (S204).
+func TestParseResources(t *testing.T) {
+	allowed := []string{"https://api.example.com", "urn:example:notes"}
+	for _, tc := range []struct {
+		in   []string
+		want []string
+		ok   bool
+	}{
+		{nil, nil, true},
+		{[]string{"https://api.example.com"}, []string{"https://api.example.com"}, true},
+		{[]string{"urn:example:notes", "https://api.example.com", "urn:example:notes"}, []string{"urn:example:notes", "https://api.example.com"}, true},
+		{[]string{"/relative"}, nil, false},
+		{[]string{"https://api.example.com#frag"}, nil, false},
+		{[]string{"https://api.example.com#"}, nil, false},
+		{[]string{"https://other.example.com"}, nil, false},
+		{[]string{"https://API.example.com"}, nil, false}, // compared exactly
+		{make([]string, 11), nil, false},
+	} {
+		got, err := protocol.ParseResources(tc.in, allowed)
+		if (err == nil) != tc.ok || !slices.Equal(got, tc.want) {
+			t.Errorf("ParseResources(%q) = %q, %v", tc.in, got, err)
+			continue
+		}
+		if err != nil && err.Code != protocol.ErrInvalidTarget {
+			t.Errorf("ParseResources(%q) code = %s, want invalid_target", tc.in, err.Code)
 		}
 	}
 }

@@ -36,3 +36,7 @@ type GrantInfo struct {
 	// metadata only while some client may use it.
 	Legacy bool
 }
+
+// ProfileFAPI2 is the client profile that turns on every server-side rule
+// of the FAPI 2.0 Security Profile.
+const ProfileFAPI2 = "fapi2"

@@ -11,5 +11,9 @@ const (
 	HintRefreshToken = "refresh_token"
 )
 
-// TokenTypeBearer is the token_type of every access token Latchkey issues.
+// TokenTypeBearer is the token_type of an access token anyone holding it may use.
 const TokenTypeBearer = "Bearer"
+
+// TokenTypeDPoP is the token_type of an access token bound to a DPoP key
+// (RFC 9449 §5, S163).
+const TokenTypeDPoP = "DPoP"

@@ -39,6 +39,9 @@ func WriteError(w http.ResponseWriter, e *Error) {
 	if e.Challenge != "" {
 		h.Set("WWW-Authenticate", e.Challenge)
 	}
+	if e.DPoPNonce != "" {
+		h.Set("DPoP-Nonce", e.DPoPNonce)
+	}
 	if e.RetryAfter > 0 {
 		secs := int(e.RetryAfter.Seconds() + 0.999)
 		h.Set("Retry-After", strconv.Itoa(secs))

@@ -30,6 +30,13 @@ type authRequest struct {
 	loginHint     string
 	// hintSub is the subject of a valid id_token_hint, or "".
 	hintSub string
+	// resources are the resource indicators asked for (RFC 8707 §2).
+	resources []string
+	// dpopJKT binds the code to a DPoP key (RFC 9449 §10), or "".
+	dpopJKT string
+	// pushed: the parameters came from the PAR endpoint (RFC 9126), where
+	// the client authenticated, and the browser has not altered them.
+	pushed bool
 	// params are the request's parameters as sent, re-encoded into the
 	// login and consent forms so that the flow can continue.
 	params url.Values
@@ -56,17 +63,7 @@ const (
 // whose errors are redirected to the verified redirect URI (S020). Once
 // the redirect URI is verified, the request comes back even with an error.
 func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (*authRequest, error) {
-	once := func(name string) (string, bool) {
-		vs := params[name]
-		if len(vs) > 1 {
-			return "", false
-		}
-		if len(vs) == 1 {
-			return vs[0], true
-		}
-		return "", true
-	}
-	clientID, ok := once("client_id")
+	clientID, ok := onceParam(params, "client_id")
 	if !ok || clientID == "" {
 		return nil, badClientPage()
 	}
@@ -77,11 +74,34 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (*authRe
 	if err != nil {
 		return nil, fmt.Errorf("authorize: look up client: %w", err)
 	}
-	redirect, ok := once("redirect_uri")
+	params, pushed, err := s.expandPushed(ctx, client, params)
+	if err != nil {
+		return nil, err
+	}
+	return s.validateAuthorize(client, params, pushed)
+}
+
+// onceParam returns the value of a parameter that may appear at most once;
+// ok is false when it is repeated.
+func onceParam(params url.Values, name string) (string, bool) {
+	switch vs := params[name]; len(vs) {
+	case 0:
+		return "", true
+	case 1:
+		return vs[0], true
+	}
+	return "", false
+}
+
+// validateAuthorize checks params as an authorization request of client:
+// the redirect URI first, whose errors are never redirected, then the
+// rest. pushed says the parameters came from the PAR endpoint.
+func (s *Server) validateAuthorize(client store.Client, params url.Values, pushed bool) (*authRequest, error) {
+	redirect, ok := onceParam(params, "redirect_uri")
 	if !ok {
 		return nil, badRedirectPage()
 	}
-	req := &authRequest{client: client, params: params, maxAge: -1, redirectGiven: redirect != ""}
+	req := &authRequest{client: client, params: params, maxAge: -1, redirectGiven: redirect != "", pushed: pushed}
 	switch {
 	case redirect != "" && matchRedirect(redirect, client.RedirectURIs):
 		req.redirectURI = redirect
@@ -103,9 +123,12 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (*authRe
 // checkAuthorize validates everything after the redirect URI.
 func (s *Server) checkAuthorize(req *authRequest, params url.Values) *protocol.Error {
 	for name, vs := range params {
-		if len(vs) > 1 {
+		if len(vs) > 1 && name != "resource" { // resource is repeatable (RFC 8707 §2)
 			return protocol.Errorf(protocol.ErrInvalidRequest, "parameter %s is repeated", printableName(name))
 		}
+	}
+	if s.requiresPAR(req.client) && !req.pushed { // S185
+		return protocol.Errorf(protocol.ErrInvalidRequest, "this client must push its authorization requests to the PAR endpoint first")
 	}
 	get := func(name string) string { return params.Get(name) }
 	// A request object must not be dropped silently: the client meant its
@@ -114,8 +137,8 @@ func (s *Server) checkAuthorize(req *authRequest, params url.Values) *protocol.E
 	if get("request") != "" {
 		return protocol.Errorf(protocol.ErrRequestNotSupported, "request objects are not supported: send the parameters in the query")
 	}
-	if get("request_uri") != "" {
-		return protocol.Errorf(protocol.ErrRequestURINotSupported, "request_uri is not supported: send the parameters in the query")
+	if get("request_uri") != "" { // only a pushed request's own, expanded before this point
+		return protocol.Errorf(protocol.ErrInvalidRequest, "request_uri cannot be pushed or combined with other parameters")
 	}
 	if len(get("state")) > maxStateLen {
 		return protocol.Errorf(protocol.ErrInvalidRequest, "state is too long")
@@ -155,11 +178,37 @@ func (s *Server) checkAuthorize(req *authRequest, params url.Values) *protocol.E
 		}
 		req.hintSub, _ = claims["sub"].(string)
 	}
+	res, perr := protocol.ParseResources(params["resource"], req.client.Resources)
+	if perr != nil {
+		return perr
+	}
+	req.resources = res
+	if jkt := get("dpop_jkt"); jkt != "" {
+		if !validThumbprint(jkt) {
+			return protocol.Errorf(protocol.ErrInvalidRequest, "dpop_jkt must be a base64url SHA-256 JWK thumbprint")
+		}
+		req.dpopJKT = jkt
+	}
 	req.nonce, req.loginHint = get("nonce"), get("login_hint")
 	if len(req.nonce) > maxNonceLen || len(req.loginHint) > maxHintLen {
 		return protocol.Errorf(protocol.ErrInvalidRequest, "nonce or login_hint is too long")
 	}
 	return nil
+}
+
+// validThumbprint reports whether s looks like a base64url SHA-256 JWK
+// thumbprint (RFC 7638): 43 characters of the URL-safe alphabet.
+func validThumbprint(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkResponseType accepts only "code": the implicit grant and every other

@@ -157,12 +157,20 @@ func TestAuthzRequestParameters(t *testing.T) {
 	// OpenID Connect Core §6.1, §6.2 (S225): request objects are not
 	// supported (request_parameter_supported: false), so using one is an
 	// error rather than silently dropping what it says.
-	for name, code := range map[string]string{"request": "request_not_supported", "request_uri": "request_uri_not_supported"} {
+	params, _ := azParams("web")
+	params.Set("request", "eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9.")
+	if q := b.authorize(params).callback(t, azCB); q.Get("error") != "request_not_supported" || q.Has("code") || q.Get("state") != params.Get("state") {
+		t.Errorf("request: %v, want error=request_not_supported", q)
+	}
+	// A request_uri is only ever one the PAR endpoint handed out (RFC 9126
+	// §4, S184): any other is refused on a page, since the request it
+	// stands for, and so its redirect URI, is unknown.
+	for _, uri := range []string{"https://app.example/req.jwt", "urn:ietf:params:oauth:request_uri:unknown"} {
 		params, _ := azParams("web")
-		params.Set(name, map[string]string{"request": "eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9.", "request_uri": "https://app.example/req.jwt"}[name])
-		q := b.authorize(params).callback(t, azCB)
-		if q.Get("error") != code || q.Has("code") || q.Get("state") != params.Get("state") {
-			t.Errorf("%s: %v, want error=%s", name, q, code)
+		params.Set("request_uri", uri)
+		r := b.authorize(params)
+		if r.status != http.StatusBadRequest || r.header.Get("Location") != "" || !strings.Contains(r.body, "Request expired") {
+			t.Errorf("request_uri %s: status %d, Location %q, want the error page", uri, r.status, r.header.Get("Location"))
 		}
 	}
 

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/clientjwt"
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -39,6 +40,7 @@ func (s *Server) authenticators(extra []ClientAuthenticator) map[protocol.AuthMe
 		protocol.AuthBasic: secretAuth{s, protocol.AuthBasic},
 		protocol.AuthPost:  secretAuth{s, protocol.AuthPost},
 		protocol.AuthNone:  noneAuth{},
+		protocol.AuthPrivateKeyJWT: newKeyJWTAuth(s, s.cfg.ClientAssertions, s.st, s.cfg.JWKSFetcher),
 	}
 	for _, a := range extra {
 		m[a.Method()] = a
@@ -49,7 +51,7 @@ func (s *Server) authenticators(extra []ClientAuthenticator) map[protocol.AuthMe
 // AuthMethods are the client authentication methods the server has built
 // in, for configuration validation.
 func AuthMethods() []protocol.AuthMethod {
-	return []protocol.AuthMethod{protocol.AuthBasic, protocol.AuthPost, protocol.AuthNone}
+	return []protocol.AuthMethod{protocol.AuthBasic, protocol.AuthPost, protocol.AuthNone, protocol.AuthPrivateKeyJWT}
 }
 
 // authMethodNames are the methods an endpoint advertises, secret methods
@@ -96,6 +98,15 @@ func (s *Server) authenticateClient(r *http.Request, form protocol.Form) (store.
 	creds, perr := protocol.ParseCredentials(r, form)
 	if perr != nil {
 		return store.Client{}, "", perr
+	}
+	if creds.ClientID == "" && creds.HasAssertion() {
+		// client_id is optional beside an assertion: its subject names the
+		// client, and Verify checks it against the registration.
+		sub, ok := clientjwt.UnsafeSubject(creds.Assertion)
+		if !ok {
+			return store.Client{}, "", protocol.InvalidClient("the client assertion names no client")
+		}
+		creds.ClientID = sub
 	}
 	id := creds.ClientID
 	info(ctx).clientID = id
@@ -178,7 +189,8 @@ func (s *Server) verifyClient(ctx context.Context, c store.Client, creds protoco
 // changed reports whether what authenticates c differs between two reads.
 func changed(old, cur store.Client) bool {
 	return !old.UpdatedAt.Equal(cur.UpdatedAt) || subtle.ConstantTimeCompare([]byte(old.SecretHash), []byte(cur.SecretHash)) == 0 ||
-		old.TokenEndpointAuthMethod != cur.TokenEndpointAuthMethod || old.Public != cur.Public
+		old.TokenEndpointAuthMethod != cur.TokenEndpointAuthMethod || old.Public != cur.Public ||
+		old.JWKS != cur.JWKS || old.JWKSURI != cur.JWKSURI
 }
 
 // noneAuth is the none method: a public client names itself, and nothing

@@ -10,6 +10,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/password"
+	"github.com/latchkey/latchkey/internal/safefetch"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -34,7 +35,7 @@ type Config struct {
 	IDTokenTTL              time.Duration
 	CodeTTL                 time.Duration
 	SessionTTL              time.Duration
-	// AccessTokenAlg signs JWT access tokens (keys.ES256, EdDSA or RS256).
+	// AccessTokenAlg signs JWT access tokens (keys.ES256, EdDSA, RS256 or PS256).
 	AccessTokenAlg string
 	// KeyActivationDelay is how long a staged key is published before it
 	// signs; the JWKS cache lifetime stays well below it.
@@ -45,6 +46,18 @@ type Config struct {
 	Passwords password.Params
 	// Limits are the guessing limits.
 	Limits Limits
+
+	// DPoP tunes sender-constrained tokens (RFC 9449).
+	DPoP DPoPConfig
+	// PAR tunes pushed authorization requests (RFC 9126).
+	PAR PARConfig
+	// ClientAssertions tunes private_key_jwt client authentication.
+	ClientAssertions AssertionConfig
+
+	// JWKSFetcher fetches the jwks_uri of private_key_jwt clients; nil
+	// means the production policy of safefetch (tests trust their own
+	// TLS certificate through it).
+	JWKSFetcher *safefetch.Client
 
 	// ClientAuthenticators adds client authentication methods to the
 	// built-in ones (client_secret_basic, client_secret_post, none), or
@@ -59,6 +72,39 @@ type Config struct {
 type Limits struct {
 	PerUsername, PerClient, PerIP int
 	Window, BaseDelay, MaxDelay   time.Duration
+}
+
+// DPoPConfig tunes DPoP (RFC 9449).
+type DPoPConfig struct {
+	// RequireNonce makes every proof carry a server nonce (§8); a client
+	// may also require it for itself.
+	RequireNonce bool
+	// NonceLifetime is how often the nonce changes; one is accepted for up
+	// to twice as long. Nonces derive from the system secret and the time,
+	// so every instance accepts every other's.
+	NonceLifetime time.Duration
+	// ProofWindow is how far a proof's iat may be from now (S174).
+	ProofWindow time.Duration
+	// Algs are the proof algorithms accepted: ES256, EdDSA, PS256.
+	Algs []string
+}
+
+// PARConfig tunes pushed authorization requests (RFC 9126).
+type PARConfig struct {
+	// Require makes every client push its authorization requests (§5).
+	Require bool
+	// Lifetime is how long a request_uri is valid (§2.2).
+	Lifetime time.Duration
+}
+
+// AssertionConfig tunes JWT client authentication (RFC 7523 §2.2).
+type AssertionConfig struct {
+	// StrictAudience accepts only the issuer as aud (rfc7523bis), not the
+	// token or PAR endpoint URLs (STANDARDS §0 decision 3).
+	StrictAudience bool
+	// AllowLoopbackJWKS lets a client's jwks_uri be http on loopback, for
+	// development; never in production.
+	AllowLoopbackJWKS bool
 }
 
 // DefaultConfig returns the defaults that a zero field of Config takes:
@@ -77,6 +123,9 @@ func DefaultConfig() Config {
 		Passwords:               password.Params{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1},
 		Limits: Limits{PerUsername: 5, PerClient: 100, PerIP: 20,
 			Window: 15 * time.Minute, BaseDelay: time.Second, MaxDelay: 15 * time.Minute},
+		DPoP: DPoPConfig{NonceLifetime: 5 * time.Minute, ProofWindow: 60 * time.Second,
+			Algs: []string{"ES256", "EdDSA", "PS256"}},
+		PAR: PARConfig{Lifetime: 60 * time.Second},
 	}
 }
 
@@ -113,6 +162,12 @@ func (c Config) withDefaults() (Config, error) {
 	set(&c.Limits.Window, d.Limits.Window)
 	set(&c.Limits.BaseDelay, d.Limits.BaseDelay)
 	set(&c.Limits.MaxDelay, d.Limits.MaxDelay)
+	set(&c.DPoP.NonceLifetime, d.DPoP.NonceLifetime)
+	set(&c.DPoP.ProofWindow, d.DPoP.ProofWindow)
+	if len(c.DPoP.Algs) == 0 {
+		c.DPoP.Algs = d.DPoP.Algs
+	}
+	set(&c.PAR.Lifetime, d.PAR.Lifetime)
 	u, err := url.Parse(c.Issuer)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return c, fmt.Errorf("server: issuer %q is not an absolute http(s) URL without query or fragment", c.Issuer)
@@ -139,6 +194,8 @@ type Store interface {
 	store.TokenStore
 	store.SessionStore
 	store.ThrottleStore
+	store.ReplayStore
+	store.PushedRequestStore
 	// Ping reports whether the backend is reachable (/readyz).
 	Ping(ctx context.Context) error
 }

@@ -50,7 +50,7 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *authRe
 		Scopes                                                  []scopeView
 	}{
 		Base: s.prefix, ClientName: req.client.Name, Username: user.Username,
-		CSRF: s.csrfToken("consent", sess.Digest), Request: req.params.Encode(), RedirectHost: host,
+		CSRF: s.csrfToken("consent", sess.Digest), Request: s.carried(req, req.params).Encode(), RedirectHost: host,
 	}
 	for _, sc := range req.scopes {
 		v.Scopes = append(v.Scopes, scopeView{Name: sc, Description: describeScope(sc)})

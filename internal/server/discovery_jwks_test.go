@@ -138,8 +138,8 @@ func TestJWKSPublicOnly(t *testing.T) {
 		algs = append(algs, k["alg"].(string))
 	}
 	slices.Sort(algs)
-	if !slices.Equal(algs, []string{"ES256", "EdDSA", "RS256"}) {
-		t.Errorf("algorithms %v, want one key each of ES256 EdDSA RS256", algs)
+	if !slices.Equal(algs, []string{"ES256", "EdDSA", "PS256", "RS256"}) {
+		t.Errorf("algorithms %v, want one key each of ES256 EdDSA PS256 RS256", algs)
 	}
 }
 
@@ -159,12 +159,12 @@ func TestKeyRotationLifecycle(t *testing.T) {
 	_, before := jwks(t, f.Env)
 
 	added, err := f.Keys.Rotate(t.Context())
-	if err != nil || len(added) != 3 {
+	if err != nil || len(added) != 4 {
 		t.Fatalf("rotate: %d keys, %v", len(added), err)
 	}
 	_, during := jwks(t, f.Env)
-	if len(during) != len(before)+3 {
-		t.Fatalf("after rotation the JWKS has %d keys, want %d", len(during), len(before)+3)
+	if len(during) != len(before)+4 {
+		t.Fatalf("after rotation the JWKS has %d keys, want %d", len(during), len(before)+4)
 	}
 	var newKID string
 	for _, k := range added {
@@ -200,11 +200,11 @@ func TestKeyRotationLifecycle(t *testing.T) {
 
 	f.Clock.Advance(f.Config.AccessTokenTTL + time.Hour)
 	n, err := f.Keys.Prune(t.Context())
-	if err != nil || n != 3 {
-		t.Fatalf("prune after retention: %d keys, %v; want 3", n, err)
+	if err != nil || n != 4 {
+		t.Fatalf("prune after retention: %d keys, %v; want 4", n, err)
 	}
 	_, after := jwks(t, f.Env)
-	if slices.Contains(kids(after), oldKID) || len(after) != 3 {
+	if slices.Contains(kids(after), oldKID) || len(after) != 4 {
 		t.Errorf("after pruning the JWKS holds %v", kids(after))
 	}
 	if _, kid := mint(); kid != newKID {

@@ -27,4 +27,18 @@ func (s *Server) addAuthorizationMetadata(doc map[string]any) {
 	doc["request_parameter_supported"] = false
 	doc["request_uri_parameter_supported"] = false
 	doc["frontchannel_logout_supported"] = false
+	s.addSenderConstraintMetadata(doc)
+}
+
+// addSenderConstraintMetadata advertises PAR (RFC 9126 §5, S178, S185),
+// DPoP (RFC 9449 §5.1, S165) and the algorithms client assertions may use
+// (RFC 8414 §2, never none).
+func (s *Server) addSenderConstraintMetadata(doc map[string]any) {
+	doc["pushed_authorization_request_endpoint"] = s.endpoint("/par")
+	doc["require_pushed_authorization_requests"] = s.cfg.PAR.Require
+	doc["dpop_signing_alg_values_supported"] = s.cfg.DPoP.Algs
+	algs := assertionAlgNames()
+	doc["token_endpoint_auth_signing_alg_values_supported"] = algs
+	doc["introspection_endpoint_auth_signing_alg_values_supported"] = algs
+	doc["revocation_endpoint_auth_signing_alg_values_supported"] = algs
 }

@@ -15,8 +15,12 @@ func (s *Server) grantClientCredentials(t tokenRequest) (protocol.TokenResponse,
 	if err != nil {
 		return protocol.TokenResponse{}, err
 	}
+	res, err := requestedResources(t, nil, false)
+	if err != nil {
+		return protocol.TokenResponse{}, err
+	}
 	now := s.now()
-	is := issuance{client: t.client, scopes: scopes}
+	is := issuance{client: t.client, scopes: scopes, resources: res, jkt: t.jkt}
 	access, rec, err := s.mintAccess(is, now)
 	if err != nil {
 		return protocol.TokenResponse{}, err

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 
@@ -49,7 +50,12 @@ func (s *Server) grantAuthorizationCode(t tokenRequest) (protocol.TokenResponse,
 	if err != nil {
 		return protocol.TokenResponse{}, fmt.Errorf("code: look up user: %w", err)
 	}
-	is := issuance{client: t.client, user: &user, scopes: code.Scopes, authTime: code.AuthTime, nonce: code.Nonce}
+	res, err := requestedResources(t, code.Resources, true)
+	if err != nil {
+		return protocol.TokenResponse{}, err
+	}
+	is := issuance{client: t.client, user: &user, scopes: code.Scopes, authTime: code.AuthTime, nonce: code.Nonce,
+		resources: res, granted: code.Resources, jkt: t.jkt}
 	m, iss, err := s.grantTokens(t, &is, now)
 	if err != nil {
 		return protocol.TokenResponse{}, err
@@ -72,8 +78,9 @@ func (s *Server) grantAuthorizationCode(t tokenRequest) (protocol.TokenResponse,
 
 // checkCodeRequest runs every check that does not consume the code: the
 // code is this client's (S023), the redirect_uri is the one of the
-// authorization request (S022, S043), and the code has a PKCE challenge
-// that the verifier matches (S067, S105, S141).
+// authorization request (S022, S043), the code has a PKCE challenge that
+// the verifier matches (S067, S105, S141), and a code bound to a DPoP key
+// comes with a proof of that key (S172).
 func checkCodeRequest(code store.AuthCode, t tokenRequest) error {
 	if code.ClientID != t.client.ID {
 		return badCode()
@@ -91,6 +98,9 @@ func checkCodeRequest(code store.AuthCode, t tokenRequest) error {
 	}
 	if !protocol.VerifyPKCE(verifier, code.CodeChallenge) {
 		return protocol.Errorf(protocol.ErrInvalidGrant, "code_verifier does not match the code challenge")
+	}
+	if code.DPoPJKT != "" && subtle.ConstantTimeCompare([]byte(code.DPoPJKT), []byte(t.jkt)) != 1 { // S172
+		return protocol.Errorf(protocol.ErrInvalidGrant, "the code is bound to another DPoP key than the proof's")
 	}
 	return nil
 }

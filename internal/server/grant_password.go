@@ -17,11 +17,15 @@ func (s *Server) grantPassword(t tokenRequest) (protocol.TokenResponse, error) {
 	if err != nil {
 		return protocol.TokenResponse{}, err
 	}
+	res, err := requestedResources(t, nil, false)
+	if err != nil {
+		return protocol.TokenResponse{}, err
+	}
 	user, err := s.checkUserPassword(t.r, t.client.ID, username, pw)
 	if err != nil {
 		return protocol.TokenResponse{}, err
 	}
 	s.log.InfoContext(t.r.Context(), "password grant used", "client_id", t.client.ID, "user_id", user.ID)
-	is := issuance{client: t.client, user: &user, scopes: scopes, authTime: s.now()}
+	is := issuance{client: t.client, user: &user, scopes: scopes, authTime: s.now(), resources: res, granted: res, jkt: t.jkt}
 	return s.issueWithGrant(t, is)
 }

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
@@ -17,8 +19,11 @@ func badRefresh() *protocol.Error {
 // grantRefresh is RFC 6749 §6 with rotation (RFC 9700 §4.14.2): every use
 // returns a new refresh token; presenting a rotated one again revokes the
 // whole grant, unless the client has a grace window and the reuse is a
-// concurrent refresh within it, which gets the same successor. Scope may
-// only narrow (S036); the refresh token keeps the original scope.
+// concurrent refresh within it, which gets the same successor. A client
+// registered with refresh_token_rotation: reuse (the FAPI 2.0 default)
+// keeps its refresh token instead. Scope and resources may only narrow
+// (S036, S206); the refresh token keeps the original ones. A token bound
+// to a DPoP key needs a proof of that key (S164).
 func (s *Server) grantRefresh(t tokenRequest) (protocol.TokenResponse, error) {
 	raw := t.form.Get("refresh_token")
 	if raw == "" {
@@ -36,6 +41,9 @@ func (s *Server) grantRefresh(t tokenRequest) (protocol.TokenResponse, error) {
 	if old.ClientID != t.client.ID { // S041: bound to its client
 		return protocol.TokenResponse{}, badRefresh()
 	}
+	if old.JKT != "" && subtle.ConstantTimeCompare([]byte(old.JKT), []byte(t.jkt)) != 1 { // S164
+		return protocol.TokenResponse{}, protocol.Errorf(protocol.ErrInvalidGrant, "the refresh token is bound to a DPoP key: send a proof of it")
+	}
 	scopes := old.Scopes
 	if raw := t.form.Get("scope"); raw != "" {
 		req, ok := protocol.ParseScope(raw)
@@ -46,7 +54,14 @@ func (s *Server) grantRefresh(t tokenRequest) (protocol.TokenResponse, error) {
 			scopes = req
 		}
 	}
-	is := issuance{client: t.client, scopes: scopes, grantID: old.GrantID}
+	res, err := requestedResources(t, old.Resources, true)
+	if err != nil {
+		return protocol.TokenResponse{}, err
+	}
+	is := issuance{client: t.client, scopes: scopes, grantID: old.GrantID, resources: res, granted: old.Resources, jkt: t.jkt}
+	if !s.rotates(t.client) {
+		return s.refreshInPlace(t, old, raw, is, now)
+	}
 	if err := s.loadGrantContext(t, old, &is); err != nil {
 		return protocol.TokenResponse{}, err
 	}
@@ -59,7 +74,7 @@ func (s *Server) grantRefresh(t tokenRequest) (protocol.TokenResponse, error) {
 		OldDigest: old.Digest, ClientID: t.client.ID, Access: accessRec, Now: now, Grace: t.client.RefreshGrace,
 		Next: store.RefreshToken{
 			Digest: token.Digest(next), GrantID: old.GrantID, ClientID: t.client.ID, UserID: old.UserID,
-			Scopes: old.Scopes, CreatedAt: now, ExpiresAt: now.Add(s.refreshTTL(t.client)),
+			Scopes: old.Scopes, Resources: old.Resources, JKT: old.JKT, CreatedAt: now, ExpiresAt: now.Add(s.refreshTTL(t.client)),
 		},
 	})
 	switch {
@@ -75,6 +90,51 @@ func (s *Server) grantRefresh(t tokenRequest) (protocol.TokenResponse, error) {
 	// nonce (OpenID Connect Core §12.2, S239).
 	is.nonce = ""
 	return s.respond(is, access, next, now)
+}
+
+// rotates reports whether c's refresh tokens are replaced at every use:
+// yes unless it chose reuse, or its profile is fapi2 and it chose nothing
+// (FAPI 2.0 §5.3.2.1 asks servers not to rotate).
+func (s *Server) rotates(c store.Client) bool {
+	switch c.RefreshRotation {
+	case "reuse":
+		return false
+	case "rotate":
+		return true
+	}
+	return c.Profile != protocol.ProfileFAPI2
+}
+
+// refreshInPlace answers a refresh of a client whose refresh tokens are
+// not rotated: the token must still be active, and it stays so. A rotated
+// token (issued before the client switched) is never reused.
+func (s *Server) refreshInPlace(t tokenRequest, old store.RefreshToken, raw string, is issuance, now time.Time) (protocol.TokenResponse, error) {
+	if !old.RotatedAt.IsZero() || !old.RevokedAt.IsZero() || !old.GrantRevokedAt.IsZero() || !now.Before(old.ExpiresAt) {
+		return protocol.TokenResponse{}, badRefresh()
+	}
+	g, err := s.st.GetGrant(t.r.Context(), old.GrantID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return protocol.TokenResponse{}, badRefresh()
+	case err != nil:
+		return protocol.TokenResponse{}, fmt.Errorf("refresh: look up grant: %w", err)
+	case !g.RevokedAt.IsZero() || (!g.ExpiresAt.IsZero() && !now.Before(g.ExpiresAt)):
+		return protocol.TokenResponse{}, badRefresh()
+	}
+	if err := s.loadGrantContext(t, old, &is); err != nil {
+		return protocol.TokenResponse{}, err
+	}
+	access, accessRec, err := s.mintAccess(is, now)
+	if err != nil {
+		return protocol.TokenResponse{}, err
+	}
+	if accessRec != nil {
+		if err := s.st.SaveIssue(t.r.Context(), store.Issue{Access: accessRec}); err != nil {
+			return protocol.TokenResponse{}, fmt.Errorf("refresh: store access token: %w", err)
+		}
+	}
+	is.nonce = ""
+	return s.respond(is, access, raw, now)
 }
 
 // loadGrantContext fills in the user and, when an ID token will be

@@ -7,6 +7,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
 )
 
 // introspection is the RFC 7662 §2.2 response.
@@ -22,6 +23,8 @@ type introspection struct {
 	Aud       []string `json:"aud,omitempty"`
 	Iss       string   `json:"iss,omitempty"`
 	JTI       string   `json:"jti,omitempty"`
+	// Cnf is the DPoP key binding (RFC 9449 §6.2, S166).
+	Cnf *token.Confirmation `json:"cnf,omitempty"`
 }
 
 // handleIntrospect is RFC 7662. The caller authenticates as a confidential
@@ -79,7 +82,14 @@ func (s *Server) describe(r *http.Request, ti tokenInfo) (introspection, error) 
 		Active: true, Scope: protocol.JoinScope(ti.scopes), ClientID: ti.clientID, Exp: ti.expiry.Unix(),
 		Iat: ti.issuedAt.Unix(), Sub: ti.subject, Aud: ti.audience, Iss: s.issuer, JTI: ti.jti,
 	}
-	if !ti.refresh {
+	if ti.jkt != "" {
+		resp.Cnf = &token.Confirmation{JKT: ti.jkt}
+	}
+	switch {
+	case ti.refresh:
+	case ti.jkt != "":
+		resp.TokenType = protocol.TokenTypeDPoP
+	default:
 		resp.TokenType = protocol.TokenTypeBearer
 	}
 	if ti.userID != "" {

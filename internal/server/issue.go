@@ -28,6 +28,12 @@ type issuance struct {
 	grantID  string
 	authTime time.Time
 	nonce    string
+	// resources are the access token's audience (RFC 8707 §2, S205);
+	// granted are those the grant holds, which later requests may narrow.
+	resources, granted []string
+	// jkt binds the access token to a DPoP key (RFC 9449 §6, cnf.jkt); a
+	// public client's refresh token is bound with it too (S164).
+	jkt string
 }
 
 func (is issuance) subject() string {
@@ -51,9 +57,14 @@ func (s *Server) refreshTTL(c store.Client) time.Duration {
 	return s.cfg.RefreshTokenTTL
 }
 
-func (s *Server) audience(c store.Client) []string {
-	if len(c.Audience) > 0 {
-		return c.Audience
+// audience is the aud of is's access token: the resources asked for, or
+// the client's configured audience, or the issuer.
+func (s *Server) audience(is issuance) []string {
+	if len(is.resources) > 0 {
+		return is.resources
+	}
+	if len(is.client.Audience) > 0 {
+		return is.client.Audience
 	}
 	return []string{s.issuer}
 }
@@ -74,7 +85,7 @@ func (s *Server) mintAccess(is issuance, now time.Time) (string, *store.AccessTo
 		}
 		rec := &store.AccessToken{
 			Digest: digest, JTI: jti, GrantID: is.grantID, ClientID: is.client.ID, Subject: is.subject(),
-			Scopes: is.scopes, Audience: s.audience(is.client), CreatedAt: now, ExpiresAt: exp,
+			Scopes: is.scopes, Audience: s.audience(is), JKT: is.jkt, CreatedAt: now, ExpiresAt: exp,
 		}
 		if is.user != nil {
 			rec.UserID = is.user.ID
@@ -82,9 +93,12 @@ func (s *Server) mintAccess(is issuance, now time.Time) (string, *store.AccessTo
 		return value, rec, nil
 	}
 	claims := token.AccessClaims{
-		Issuer: s.issuer, Subject: is.subject(), Audience: s.audience(is.client),
+		Issuer: s.issuer, Subject: is.subject(), Audience: s.audience(is),
 		Expiry: exp.Unix(), IssuedAt: now.Unix(), JTI: jti, ClientID: is.client.ID,
 		Scope: protocol.JoinScope(is.scopes), GrantID: is.grantID,
+	}
+	if is.jkt != "" {
+		claims.Confirmation = &token.Confirmation{JKT: is.jkt}
 	}
 	if !is.authTime.IsZero() {
 		claims.AuthTime = is.authTime.Unix()
@@ -103,8 +117,12 @@ func (s *Server) mintID(is issuance, accessToken string, now time.Time) (string,
 		return "", nil
 	}
 	alg := is.client.IDTokenAlg
-	if alg == "" {
-		alg = keys.RS256
+	switch {
+	case alg != "":
+	case is.client.Profile == protocol.ProfileFAPI2:
+		alg = keys.ES256 // FAPI 2.0 §5.4 refuses RS256
+	default:
+		alg = keys.RS256 // OpenID Connect's default
 	}
 	id, err := token.MintID(s.keys, alg, token.IDClaims{
 		Issuer: s.issuer, Subject: is.user.ID, Audience: is.client.ID,
@@ -131,8 +149,8 @@ func (s *Server) newGrant(is *issuance, now time.Time) (*store.Grant, error) {
 	if slices.Contains(is.client.GrantTypes, protocol.GrantRefreshToken) {
 		life = max(life, s.cfg.RefreshTokenAbsoluteTTL)
 	}
-	g := &store.Grant{ID: id, ClientID: is.client.ID, Scopes: is.scopes, AuthTime: is.authTime, Nonce: is.nonce,
-		CreatedAt: now, ExpiresAt: now.Add(life)}
+	g := &store.Grant{ID: id, ClientID: is.client.ID, Scopes: is.scopes, Resources: is.granted, AuthTime: is.authTime,
+		Nonce: is.nonce, CreatedAt: now, ExpiresAt: now.Add(life)}
 	if is.user != nil {
 		g.UserID = is.user.ID
 	}
@@ -150,13 +168,23 @@ func (s *Server) newRefresh(is issuance, now time.Time) (string, *store.RefreshT
 		return "", nil, err
 	}
 	rec := &store.RefreshToken{
-		Digest: digest, GrantID: is.grantID, ClientID: is.client.ID, Scopes: is.scopes,
-		CreatedAt: now, ExpiresAt: now.Add(s.refreshTTL(is.client)),
+		Digest: digest, GrantID: is.grantID, ClientID: is.client.ID, Scopes: is.scopes, Resources: is.granted,
+		JKT: refreshBinding(is), CreatedAt: now, ExpiresAt: now.Add(s.refreshTTL(is.client)),
 	}
 	if is.user != nil {
 		rec.UserID = is.user.ID
 	}
 	return value, rec, nil
+}
+
+// refreshBinding is the DPoP key a refresh token is bound to: a public
+// client's proves the key at every refresh (RFC 9449 §5, S164); a
+// confidential client's stays bound to the client's own credentials.
+func refreshBinding(is issuance) string {
+	if is.client.Public {
+		return is.jkt
+	}
+	return ""
 }
 
 // issueWithGrant starts a grant for is and stores it with its first
@@ -210,9 +238,13 @@ func (s *Server) respond(is issuance, access, refresh string, now time.Time) (pr
 	if err != nil {
 		return protocol.TokenResponse{}, err
 	}
+	tokenType := protocol.TokenTypeBearer
+	if is.jkt != "" {
+		tokenType = protocol.TokenTypeDPoP // S163
+	}
 	return protocol.TokenResponse{
 		AccessToken:  access,
-		TokenType:    protocol.TokenTypeBearer,
+		TokenType:    tokenType,
 		ExpiresIn:    int64(s.accessTTL(is.client) / time.Second),
 		RefreshToken: refresh,
 		Scope:        protocol.JoinScope(is.scopes),

@@ -20,7 +20,7 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, req *authRequ
 	}
 	v.Base, v.ClientName = s.prefix, req.client.Name
 	v.CSRF = s.csrfToken("login", binding)
-	v.Request = req.params.Encode()
+	v.Request = s.carried(req, req.params).Encode()
 	s.render(w, r, web.Login, v)
 	return nil
 }
@@ -67,7 +67,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The redirect sets the session cookie: no cache may keep it (A9).
 	web.SecurityHeaders(w.Header())
-	w.Header().Set("Location", s.endpoint("/authorize")+"?"+resumeParams(req.params).Encode())
+	w.Header().Set("Location", s.endpoint("/authorize")+"?"+s.carried(req, resumeParams(req.params)).Encode())
 	w.WriteHeader(http.StatusSeeOther)
 	return nil
 }

@@ -24,6 +24,8 @@ type tokenInfo struct {
 	expiry   time.Time
 	jti      string
 	grantID  string
+	// jkt is the DPoP key the token is bound to, or "".
+	jkt string
 }
 
 // lookupToken finds out what raw is, whatever the hint says (RFC 7009
@@ -53,6 +55,9 @@ func (s *Server) lookupJWT(ctx context.Context, raw string, now time.Time) (toke
 		issuedAt: time.Unix(c.IssuedAt, 0), expiry: time.Unix(c.Expiry, 0),
 	}
 	ti.scopes = strings.Fields(c.Scope)
+	if c.Confirmation != nil {
+		ti.jkt = c.Confirmation.JKT
+	}
 	if !strings.HasPrefix(c.Subject, ClientSubjectPrefix) {
 		ti.userID = c.Subject
 	}
@@ -74,7 +79,7 @@ func (s *Server) lookupOpaque(ctx context.Context, raw string, now time.Time) (t
 	}
 	ti := tokenInfo{
 		clientID: at.ClientID, subject: at.Subject, userID: at.UserID, scopes: at.Scopes, audience: at.Audience,
-		issuedAt: at.CreatedAt, expiry: at.ExpiresAt, jti: at.JTI, grantID: at.GrantID,
+		issuedAt: at.CreatedAt, expiry: at.ExpiresAt, jti: at.JTI, grantID: at.GrantID, jkt: at.JKT,
 	}
 	revoked, err := s.st.IsRevoked(ctx, at.JTI, at.GrantID)
 	if err != nil {
@@ -94,7 +99,7 @@ func (s *Server) lookupRefresh(ctx context.Context, raw string, now time.Time) (
 	}
 	ti := tokenInfo{
 		refresh: true, clientID: rt.ClientID, userID: rt.UserID, subject: rt.UserID, scopes: rt.Scopes,
-		issuedAt: rt.CreatedAt, expiry: rt.ExpiresAt, grantID: rt.GrantID,
+		issuedAt: rt.CreatedAt, expiry: rt.ExpiresAt, grantID: rt.GrantID, jkt: rt.JKT,
 	}
 	if ti.subject == "" {
 		ti.subject = ClientSubjectPrefix + rt.ClientID

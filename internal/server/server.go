@@ -52,6 +52,7 @@ type Server struct {
 	hmacKey     []byte
 	grants      map[string]grantDef
 	auth        map[protocol.AuthMethod]ClientAuthenticator
+	proofs      *proofs
 	secrets     *secretCache
 	guard       *guard
 	metrics     *metrics
@@ -105,6 +106,7 @@ func newServer(d Deps) (*Server, error) {
 		hashes:  newHashGate(runtime.GOMAXPROCS(0)),
 		guard:   newGuard(d.Store, cfg.Limits),
 	}
+	s.proofs = newProofs(cfg.DPoP, d.Store, d.Now, d.SystemSecret)
 	s.auth = s.authenticators(cfg.ClientAuthenticators)
 	if s.metrics, err = newMetrics(d.Metrics); err != nil {
 		return nil, err

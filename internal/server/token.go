@@ -16,6 +16,9 @@ type tokenRequest struct {
 	client store.Client
 	method protocol.AuthMethod
 	grant  grantDef
+	// jkt is the thumbprint of the key of the request's valid DPoP proof,
+	// or "" when it sent none (RFC 9449 §5).
+	jkt string
 }
 
 // handleToken is the token endpoint (RFC 6749 §3.2) as one pipeline:
@@ -51,12 +54,17 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	if client.Public && !grant.Public { // S027, S203
 		return protocol.Errorf(protocol.ErrUnauthorizedClient, "public clients cannot use %s", strings.ReplaceAll(grantType, "_", " "))
 	}
-	// 4. Run the grant.
-	resp, err := grant.run(s, tokenRequest{r: r, form: form, client: client, method: method, grant: grant})
+	// 4. A DPoP proof, when sent or required, binds what is issued.
+	jkt, err := s.tokenProof(w, r, client)
 	if err != nil {
 		return err
 	}
-	// 5. Respond.
+	// 5. Run the grant.
+	resp, err := grant.run(s, tokenRequest{r: r, form: form, client: client, method: method, grant: grant, jkt: jkt})
+	if err != nil {
+		return err
+	}
+	// 6. Respond.
 	s.metrics.issued.WithLabelValues(grantType).Inc()
 	protocol.WriteToken(w, resp)
 	return nil

@@ -30,7 +30,7 @@ const (
 // acceptedAlgs is the allowlist for verifying Latchkey's own tokens: never
 // none, never HMAC (RFC 8725).
 func acceptedAlgs() []jose.SignatureAlgorithm {
-	return []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA}
+	return []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA, jose.PS256}
 }
 
 // Audience is the aud claim: a string when it has one member, an array
@@ -75,6 +75,14 @@ type AccessClaims struct {
 	// refresh-token replay, a code replay, a revocation request) also
 	// makes introspection report the token inactive.
 	GrantID string `json:"gid,omitempty"`
+	// Confirmation binds the token to a DPoP key (RFC 9449 §6.1).
+	Confirmation *Confirmation `json:"cnf,omitempty"`
+}
+
+// Confirmation is the cnf claim (RFC 7800) of a DPoP-bound token: the
+// RFC 7638 thumbprint of the key (RFC 9449 §6.1).
+type Confirmation struct {
+	JKT string `json:"jkt"`
 }
 
 // MintAccess signs c with the current key of alg as an at+jwt.
