@@ -37,9 +37,9 @@ type ClientAuthenticator interface {
 // replace a built-in of the same name).
 func (s *Server) authenticators(extra []ClientAuthenticator) map[protocol.AuthMethod]ClientAuthenticator {
 	m := map[protocol.AuthMethod]ClientAuthenticator{
-		protocol.AuthBasic: secretAuth{s, protocol.AuthBasic},
-		protocol.AuthPost:  secretAuth{s, protocol.AuthPost},
-		protocol.AuthNone:  noneAuth{},
+		protocol.AuthBasic:         secretAuth{s, protocol.AuthBasic},
+		protocol.AuthPost:          secretAuth{s, protocol.AuthPost},
+		protocol.AuthNone:          noneAuth{},
 		protocol.AuthPrivateKeyJWT: newKeyJWTAuth(s, s.cfg.ClientAssertions, s.st, s.cfg.JWKSFetcher),
 	}
 	for _, a := range extra {
