@@ -30,6 +30,10 @@ type Claims struct {
 	JTI string
 	// ClientID is the client the token was issued to.
 	ClientID string
+	// JKT is cnf.jkt: the RFC 7638 thumbprint of the DPoP key the token is
+	// bound to (RFC 9449 §6), or "" for a bearer token. A token with a JKT
+	// passed only with a proof signed by that key.
+	JKT string
 	// Scopes are the granted scopes, from the space-delimited scope claim
 	// (RFC 9068 §2.2.3).
 	Scopes []string
@@ -50,6 +54,25 @@ func (c *Claims) HasScope(s string) bool {
 // "client:" followed by its client_id (RFC 9068 §2.2, §5).
 func (c *Claims) IsClient() bool {
 	return strings.HasPrefix(c.Subject, ClientSubjectPrefix) && c.Subject[len(ClientSubjectPrefix):] == c.ClientID
+}
+
+// confirmationJKT reads cnf.jkt (RFC 9449 §6.1, §6.2): "" without a cnf
+// claim or a jkt member in it, false when either is malformed.
+func confirmationJKT(m map[string]any) (string, bool) {
+	raw, present := m["cnf"]
+	if !present {
+		return "", true
+	}
+	cnf, ok := raw.(map[string]any)
+	if !ok {
+		return "", false
+	}
+	raw, present = cnf["jkt"]
+	if !present {
+		return "", true
+	}
+	jkt, ok := raw.(string)
+	return jkt, ok && jkt != ""
 }
 
 // contextKey is the key of the verified claims in a request's context.

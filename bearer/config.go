@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/latchkey/latchkey/dpop"
 )
 
 // Defaults and limits of Config.
@@ -67,6 +69,21 @@ type Config struct {
 	// Empty means Audience.
 	Realm string
 
+	// PublicURL is this resource server's URL as its clients call it, for
+	// example "https://api.example": a DPoP proof must be made for
+	// PublicURL followed by the request's path (RFC 9449 §4.3, S162). When
+	// a proxy strips a path prefix before the request gets here, include
+	// the prefix ("https://example.com/api"). Empty means the URL is
+	// rebuilt from each request, https if it came over TLS and http
+	// otherwise, with its Host header: right only when clients reach this
+	// server directly, since behind a proxy or load balancer neither can
+	// be trusted (A21). It must be https, or http on a loopback address.
+	PublicURL string
+
+	// DPoP configures DPoP-bound access tokens (RFC 9449). Its zero value
+	// accepts them beside bearer tokens.
+	DPoP DPoPConfig
+
 	// Introspection, when set, lets the Validator accept opaque tokens by
 	// asking the authorization server's introspection endpoint (RFC 7662).
 	Introspection *IntrospectionConfig
@@ -103,6 +120,36 @@ type IntrospectionConfig struct {
 	// is never kept past the token's exp (S083). Zero means
 	// DefaultIntrospectionTTL; a negative value turns caching off.
 	CacheTTL time.Duration
+}
+
+// DPoPConfig says how DPoP-bound access tokens are accepted: sent as
+// "Authorization: DPoP <token>" with a proof in the DPoP header, signed by
+// the key whose thumbprint is the token's cnf.jkt (RFC 9449 §6, §7). A
+// token bound to a key is never accepted as a bearer token (S169).
+type DPoPConfig struct {
+	// Require refuses bearer tokens altogether: only DPoP-bound tokens
+	// with their proofs get through, and challenges name DPoP only.
+	Require bool
+
+	// Algorithms are the JWS algorithms accepted for proofs, advertised in
+	// the challenge's algs (RFC 9449 §7.1). Empty means ES256, EdDSA and
+	// PS256. "none" and the HMAC algorithms are refused by New.
+	Algorithms []string
+
+	// Window is how far a proof's iat may lie from now, either way
+	// (S174). Zero means dpop.DefaultWindow; it may not exceed MaxLeeway.
+	Window time.Duration
+
+	// Replay remembers the proofs accepted so that each is used once
+	// (S174). Nil means a dpop.NewMemoryReplayCache of this process;
+	// several instances serving one PublicURL should share one.
+	Replay dpop.ReplayCache
+
+	// Nonces, when set, makes every proof carry a nonce of this source: a
+	// proof without a valid one is answered 401 use_dpop_nonce with a
+	// fresh nonce in DPoP-Nonce (RFC 9449 §9, S171). Its Key must have 32
+	// bytes or more.
+	Nonces *dpop.NonceSource
 }
 
 // defaultHTTPClient is used when Config.HTTPClient is nil. Redirects are
@@ -156,6 +203,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	errs = append(errs, c.dpopDefaults()...)
 	if in := c.Introspection; in != nil {
 		if in.ClientID == "" || in.ClientSecret == "" {
 			errs = append(errs, errors.New("bearer: Introspection needs ClientID and ClientSecret"))
@@ -167,6 +215,39 @@ func (c Config) withDefaults() (Config, error) {
 		c.Introspection = &cp
 	}
 	return c, errors.Join(errs...)
+}
+
+// dpopDefaults checks PublicURL and DPoP and fills in their defaults.
+func (c *Config) dpopDefaults() []error {
+	var errs []error
+	if c.PublicURL != "" {
+		if err := checkURL("PublicURL", c.PublicURL); err != nil {
+			errs = append(errs, err)
+		}
+		c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
+	}
+	d := &c.DPoP
+	if len(d.Algorithms) == 0 {
+		for _, a := range dpop.DefaultAlgorithms() {
+			d.Algorithms = append(d.Algorithms, string(a))
+		}
+	}
+	d.Algorithms = slices.Clone(d.Algorithms)
+	for _, a := range d.Algorithms {
+		if !slices.Contains(asymmetricAlgorithms(), jose.SignatureAlgorithm(a)) {
+			errs = append(errs, fmt.Errorf("bearer: DPoP algorithm %q is not allowed (only asymmetric JWS algorithms; never none or HMAC)", a))
+		}
+	}
+	switch {
+	case d.Window == 0:
+		d.Window = dpop.DefaultWindow
+	case d.Window < 0 || d.Window > MaxLeeway:
+		errs = append(errs, fmt.Errorf("bearer: DPoP.Window %v is outside 0..%v", d.Window, MaxLeeway))
+	}
+	if d.Nonces != nil && len(d.Nonces.Key) < 32 {
+		errs = append(errs, errors.New("bearer: DPoP.Nonces needs a Key of 32 bytes or more"))
+	}
+	return errs
 }
 
 func orDefault(d, def time.Duration) time.Duration {

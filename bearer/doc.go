@@ -27,5 +27,28 @@
 //     nbf respected and iat not in the future, give or take Config.Leeway;
 //   - iss, sub, aud, exp, iat, jti and client_id all present.
 //
-// The package uses only the standard library, go-jose and x/sync.
+// DPoP-bound tokens (RFC 9449) are accepted too, sent as "Authorization:
+// DPoP <token>" with a proof in the DPoP header; Config.DPoP says how, and
+// Validator.ValidateDPoP checks one outside HTTP. A token is bound when it
+// carries cnf.jkt (in its claims, or at the top of an introspection
+// answer; Claims.JKT). Besides everything above:
+//
+//   - the proof passes every check of RFC 9449 §4.3 (package dpop): one
+//     DPoP header, typed dpop+jwt, an asymmetric algorithm of
+//     Config.DPoP.Algorithms, a public jwk and a valid signature by it,
+//     htm the request's method, htu the request's URL under
+//     Config.PublicURL, iat within Config.DPoP.Window, ath the token's
+//     hash, the nonce when Config.DPoP.Nonces asks for one, and a jti not
+//     seen before (Config.DPoP.Replay);
+//   - the proof's key thumbprint equals the token's cnf.jkt;
+//   - a bound token sent as a bearer token is refused (RFC 9449 §7.2), and
+//     so is an unbound one sent with the DPoP scheme.
+//
+// Refused proofs are answered 401 with a DPoP challenge: invalid_dpop_proof,
+// or use_dpop_nonce with a fresh nonce in DPoP-Nonce. A request without
+// credentials gets a challenge for each scheme (Bearer realm=…, and DPoP
+// algs=…); with Config.DPoP.Require only DPoP is accepted.
+//
+// The package uses only the standard library, go-jose, x/sync and the
+// project's public dpop package.
 package bearer

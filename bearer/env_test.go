@@ -181,6 +181,10 @@ type fakeIssuer struct {
 	hits map[string]int
 	// metaIssuer overrides the issuer its metadata names.
 	metaIssuer string
+	// opaque holds the introspection answers of opaque tokens, and
+	// introspection says whether the metadata names the endpoint.
+	opaque        map[string]map[string]any
+	introspection bool
 }
 
 func newFakeIssuer(t testing.TB) *fakeIssuer {
@@ -189,7 +193,7 @@ func newFakeIssuer(t testing.TB) *fakeIssuer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeIssuer{Key: key, KID: "fake-" + rand.Text()[:8], hits: map[string]int{}}
+	f := &fakeIssuer{Key: key, KID: "fake-" + rand.Text()[:8], hits: map[string]int{}, opaque: map[string]map[string]any{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	f.URL = f.srv.URL
@@ -199,7 +203,7 @@ func newFakeIssuer(t testing.TB) *fakeIssuer {
 func (f *fakeIssuer) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.hits[r.URL.Path]++
-	iss := f.metaIssuer
+	iss, intro := f.metaIssuer, f.introspection
 	f.mu.Unlock()
 	if iss == "" {
 		iss = f.URL
@@ -207,13 +211,36 @@ func (f *fakeIssuer) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/.well-known/"):
-		json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": f.URL + "/jwks"})
+		meta := map[string]string{"issuer": iss, "jwks_uri": f.URL + "/jwks"}
+		if intro {
+			meta["introspection_endpoint"] = f.URL + "/introspect"
+		}
+		json.NewEncoder(w).Encode(meta)
+	case r.URL.Path == "/introspect":
+		f.mu.Lock()
+		answer, ok := f.opaque[r.PostFormValue("token")]
+		f.mu.Unlock()
+		if !ok {
+			answer = map[string]any{"active": false}
+		}
+		json.NewEncoder(w).Encode(answer)
 	case r.URL.Path == "/jwks":
 		jwk := jose.JSONWebKey{Key: f.Key.Public(), KeyID: f.KID, Algorithm: "ES256", Use: "sig"}
 		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{jwk}})
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// addOpaque makes introspection answer for token with active and claims.
+func (f *fakeIssuer) addOpaque(token string, claims map[string]any) {
+	answer := map[string]any{"active": true}
+	for k, v := range claims {
+		answer[k] = v
+	}
+	f.mu.Lock()
+	f.opaque[token] = answer
+	f.mu.Unlock()
 }
 
 func (f *fakeIssuer) count(path string) int {

@@ -7,10 +7,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/latchkey/latchkey/dpop"
 )
 
-// Error codes of RFC 6750 §3.1, and the one this package adds for an
-// authorization server it cannot reach.
+// Error codes of RFC 6750 §3.1 and RFC 9449 §7.1, §9, and the one this
+// package adds for an authorization server it cannot reach.
 const (
 	// CodeInvalidRequest means the request is malformed, for example it carries
 	// the token in more than one place (RFC 6750 §2, §3.1). HTTP 400.
@@ -21,6 +23,13 @@ const (
 	// CodeInsufficientScope means the token is valid but lacks a scope the
 	// resource needs (RFC 6750 §3.1). HTTP 403.
 	CodeInsufficientScope = "insufficient_scope"
+	// CodeInvalidDPoPProof means the DPoP proof sent with a DPoP-bound
+	// token is missing, malformed, stale, replayed or made for another
+	// request (RFC 9449 §7.1). HTTP 401.
+	CodeInvalidDPoPProof = dpop.CodeInvalidProof
+	// CodeUseDPoPNonce means the proof must carry the nonce given in the
+	// answer's DPoP-Nonce header (RFC 9449 §9). HTTP 401.
+	CodeUseDPoPNonce = dpop.CodeUseNonce
 	// CodeTemporarilyUnavailable means the token could not be checked because
 	// the authorization server could not be reached (the name follows
 	// RFC 6749 §4.1.2.1). HTTP 503 with Retry-After.
@@ -63,6 +72,16 @@ var (
 	// ErrInactive means introspection reports the token inactive: revoked,
 	// expired or unknown (RFC 7662 §2.2).
 	ErrInactive = fmt.Errorf("%w: inactive", ErrInvalidToken)
+	// ErrBinding means the token and the way it was sent disagree: a token
+	// bound to a DPoP key sent as a bearer token (the downgrade of RFC 9449
+	// §7.2, S169), a token bound to no key sent with the DPoP scheme, or a
+	// proof signed by another key than the token's cnf.jkt.
+	ErrBinding = fmt.Errorf("%w: key binding", ErrInvalidToken)
+	// ErrDPoPProof means the DPoP proof was refused (RFC 9449 §4.3).
+	ErrDPoPProof = errors.New("bearer: invalid DPoP proof")
+	// ErrDPoPNonce means the DPoP proof lacks the nonce the resource server
+	// asks for, or carries a stale one (RFC 9449 §9).
+	ErrDPoPNonce = errors.New("bearer: DPoP nonce required")
 	// ErrInsufficientScope means the token lacks a required scope.
 	ErrInsufficientScope = errors.New("bearer: insufficient scope")
 	// ErrUnavailable means the authorization server could not be reached to
@@ -73,8 +92,9 @@ var (
 // Error is a refused request, carrying the fields of an RFC 6750 §3
 // challenge. Err is one of the sentinel errors above.
 type Error struct {
-	// Code is an RFC 6750 §3.1 error code (CodeInvalidToken...), or ""
-	// when the request carried no token at all.
+	// Code is an RFC 6750 §3.1 or RFC 9449 error code
+	// (CodeInvalidToken, CodeInvalidDPoPProof...), or "" when the request
+	// carried no token at all.
 	Code string
 	// Description is a human-readable explanation for the client's
 	// developer. It never contains the token.
@@ -83,8 +103,15 @@ type Error struct {
 	Scope []string
 	// RetryAfter is how long to wait, for CodeTemporarilyUnavailable.
 	RetryAfter time.Duration
+	// DPoPNonce is the nonce a proof must carry, sent in the DPoP-Nonce
+	// header, for CodeUseDPoPNonce (RFC 9449 §9).
+	DPoPNonce string
 	// Err is the sentinel error this one wraps.
 	Err error
+
+	// dpop is set when the request used the DPoP scheme, so that the
+	// challenge is DPoP's.
+	dpop bool
 }
 
 // Error describes e.
@@ -130,43 +157,67 @@ func unavailable(description string, retryAfter time.Duration) *Error {
 	return &Error{Code: CodeTemporarilyUnavailable, Description: description, RetryAfter: retryAfter, Err: ErrUnavailable}
 }
 
-// writeError answers a refused request: the status of e, a
-// WWW-Authenticate challenge (RFC 6750 §3) for 400, 401 and 403, a
-// Retry-After for 503, Cache-Control: no-store and a small JSON body.
-func writeError(w http.ResponseWriter, realm string, e *Error) {
+// asDPoP returns a copy of e marked as an answer to the DPoP scheme (e
+// may be a cached answer shared by other requests).
+func asDPoP(e *Error) *Error {
+	cp := *e
+	cp.dpop = true
+	return &cp
+}
+
+// writeError answers a refused request: the status of e, WWW-Authenticate
+// challenges for 400, 401 and 403, a Retry-After for 503, DPoP-Nonce for
+// use_dpop_nonce, Cache-Control: no-store and a small JSON body.
+//
+// A request without credentials gets a challenge for each scheme accepted,
+// without error (RFC 6750 §3.1, RFC 9449 §7.1, S056, S168); one that used
+// the DPoP scheme, or any request when DPoP is required, gets DPoP's; the
+// others get Bearer's. Never Proxy-Authenticate (S168).
+func (v *Validator) writeError(w http.ResponseWriter, e *Error) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Type", "application/json")
-	if e.Code == CodeTemporarilyUnavailable {
+	switch {
+	case e.Code == CodeTemporarilyUnavailable:
 		secs := max(1, int((e.RetryAfter+time.Second-1)/time.Second))
 		h.Set("Retry-After", strconv.Itoa(secs))
-	} else {
-		h.Set("WWW-Authenticate", challenge(realm, e))
+	case e.Code == "" && !v.cfg.DPoP.Require:
+		h.Add("WWW-Authenticate", challenge("Bearer", v.cfg.Realm, e, ""))
+		h.Add("WWW-Authenticate", challenge("DPoP", "", e, v.dpopAlgs))
+	case e.dpop || v.cfg.DPoP.Require:
+		h.Set("WWW-Authenticate", challenge("DPoP", "", e, v.dpopAlgs))
+	default:
+		h.Set("WWW-Authenticate", challenge("Bearer", v.cfg.Realm, e, ""))
+	}
+	if e.DPoPNonce != "" {
+		h.Set("DPoP-Nonce", e.DPoPNonce)
 	}
 	w.WriteHeader(e.StatusCode())
 	_, _ = w.Write(errorBody(e))
 }
 
-// challenge builds the RFC 6750 §3 WWW-Authenticate value: realm always,
-// and error, error_description and scope when e has them. A request
-// without a token gets no error attribute (RFC 6750 §3.1, S056).
-func challenge(realm string, e *Error) string {
-	var b strings.Builder
-	b.WriteString("Bearer ")
-	b.WriteString(`realm="`)
-	b.WriteString(quote(realm))
-	b.WriteByte('"')
-	if e.Code == "" {
-		return b.String()
+// challenge builds a WWW-Authenticate value (RFC 6750 §3, RFC 9449 §7.1):
+// scheme, then realm and algs when given, and error, error_description
+// and scope when e has them. A request without a token gets no error
+// attribute (RFC 6750 §3.1, S056).
+func challenge(scheme, realm string, e *Error, algs string) string {
+	var params []string
+	if realm != "" {
+		params = append(params, `realm="`+quote(realm)+`"`)
 	}
-	fmt.Fprintf(&b, `, error="%s"`, e.Code)
-	if e.Description != "" {
-		fmt.Fprintf(&b, `, error_description="%s"`, quote(safeDescription(e.Description)))
+	if e.Code != "" {
+		params = append(params, `error="`+e.Code+`"`)
+		if e.Description != "" {
+			params = append(params, `error_description="`+quote(safeDescription(e.Description))+`"`)
+		}
+		if len(e.Scope) > 0 {
+			params = append(params, `scope="`+quote(strings.Join(e.Scope, " "))+`"`)
+		}
 	}
-	if len(e.Scope) > 0 {
-		fmt.Fprintf(&b, `, scope="%s"`, quote(strings.Join(e.Scope, " ")))
+	if algs != "" {
+		params = append(params, `algs="`+algs+`"`)
 	}
-	return b.String()
+	return scheme + " " + strings.Join(params, ", ")
 }
 
 // errorBody is the JSON body: {"error": code, "error_description": ...};

@@ -8,8 +8,10 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/latchkey/latchkey/bearer"
+	"github.com/latchkey/latchkey/dpop"
 )
 
 // Protect a whole API: every request needs a valid access token issued by
@@ -185,4 +187,52 @@ func ExampleValidator_Validate() {
 	// welcome alice
 	// expired: get a new token
 	// refused: bearer: invalid token: malformed: the token is not a JWT
+}
+
+// Accept DPoP-bound access tokens (RFC 9449): the client proves with each
+// request that it holds the key the token is bound to. PublicURL is the
+// URL clients call, which proofs are checked against; behind a proxy the
+// request's own Host and scheme cannot be trusted.
+func ExampleDPoPConfig() {
+	issuer := newExampleIssuer()
+	defer issuer.Close()
+	nonces := &dpop.NonceSource{Key: []byte("32 or more random bytes, secret!")}
+	v, err := bearer.New(context.Background(), bearer.Config{
+		Issuer:    issuer.URL,
+		Audience:  "https://notes.example",
+		PublicURL: "https://notes.example",
+		DPoP:      bearer.DPoPConfig{Require: true, Nonces: nonces},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	api := v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		claims, _ := bearer.ClaimsFrom(r.Context())
+		fmt.Fprintf(w, "hello, %s\n", claims.Subject)
+	}))
+
+	// The client's key, and a token bound to it (cnf.jkt).
+	key, _ := dpop.GenerateKey()
+	client, _ := dpop.NewProver(key)
+	claims := issuer.claims("alice", time.Now(), "read")
+	claims["cnf"] = map[string]any{"jkt": client.Thumbprint()}
+	token := issuer.sign(claims)
+
+	call := func(nonce string) *httptest.ResponseRecorder {
+		proof, _ := client.Proof("GET", "https://notes.example/hello", token, nonce)
+		r := httptest.NewRequest("GET", "/hello", nil)
+		r.Header.Set("Authorization", "DPoP "+token)
+		r.Header.Set("DPoP", proof)
+		w := httptest.NewRecorder()
+		api.ServeHTTP(w, r)
+		return w
+	}
+	w := call("") // the first call learns the nonce
+	fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"))
+	w = call(w.Header().Get("DPoP-Nonce"))
+	fmt.Print(w.Code, " ", w.Body)
+	// Output:
+	// 401 DPoP error="use_dpop_nonce", error_description="the DPoP proof must carry the nonce the server gives in DPoP-Nonce", algs="ES256 EdDSA PS256"
+	// 200 hello, alice
 }

@@ -55,6 +55,8 @@ func FuzzMiddleware(f *testing.F) {
 	f.Add("Basic abc", "access%5Ftoken=1")
 	f.Add("Bearer", "")
 	f.Add("Bearer  "+valid, "a=%zz")
+	f.Add("DPoP "+valid, "")
+	f.Add("dpop x", "")
 	h := v.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := bearer.ClaimsFrom(r.Context()); !ok {
 			w.WriteHeader(http.StatusInternalServerError)

@@ -125,10 +125,21 @@ func (v *Validator) introspectionClaims(m map[string]any) (*Claims, *Error) {
 	if !active {
 		return nil, tokenError(ErrInactive, "the token is not active")
 	}
-	if tt, ok := m["token_type"].(string); ok && !strings.EqualFold(tt, "bearer") {
-		return nil, tokenError(ErrTokenType, "the token is not a bearer access token")
-	}
 	c := &Claims{Raw: m, Issuer: v.cfg.Issuer}
+	jkt, ok := confirmationJKT(m)
+	if !ok {
+		return nil, tokenError(ErrMalformed, "the introspection response's cnf is malformed")
+	}
+	c.JKT = jkt
+	// RFC 9449 §6.2: a bound token's token_type, if given, is DPoP.
+	tt, hasType := m["token_type"].(string)
+	switch {
+	case !hasType:
+	case strings.EqualFold(tt, "bearer"):
+	case strings.EqualFold(tt, "dpop") && jkt != "":
+	default:
+		return nil, tokenError(ErrTokenType, "the token is not a bearer or DPoP access token")
+	}
 	if _, present := m["iss"]; present {
 		c.Issuer, _ = m["iss"].(string)
 	}

@@ -100,6 +100,11 @@ func jwtClaims(m map[string]any) (*Claims, *Error) {
 	if slices.Contains(ok[:], false) {
 		return nil, tokenError(ErrMalformed, "the token lacks a required claim (iss, sub, aud, exp, iat, jti, client_id)")
 	}
+	jkt, wellFormed := confirmationJKT(m)
+	if !wellFormed {
+		return nil, tokenError(ErrMalformed, "the token's cnf claim is malformed")
+	}
+	c.JKT = jkt
 	scope, present := m["scope"]
 	if s, isString := scope.(string); isString {
 		c.Scopes = strings.Fields(s)

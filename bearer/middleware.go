@@ -15,14 +15,21 @@ import (
 const maxFormPeek = 1 << 20
 
 // Middleware returns a handler that lets a request through to next only
-// with a valid bearer token in its Authorization header (RFC 6750 §2.1),
-// and puts the token's claims in its context for ClaimsFrom. It answers
-// every other request itself, as RFC 6750 §3 says:
+// with a valid token in its Authorization header, and puts the token's
+// claims in its context for ClaimsFrom: a bearer token (RFC 6750 §2.1),
+// or a DPoP-bound token ("Authorization: DPoP <token>") with a valid
+// proof of its key in the DPoP header (RFC 9449 §7). It answers every
+// other request itself, as RFC 6750 §3 and RFC 9449 §7 say:
 //
-//   - no token, or another scheme: 401 with a challenge without error code;
-//   - a token sent twice (two Authorization headers, or the header and an
-//     access_token query or form parameter): 400 invalid_request;
-//   - a refused token: 401 invalid_token;
+//   - no token, or another scheme: 401 with a challenge for each scheme
+//     accepted, without error code;
+//   - a token sent twice (two Authorization headers, both schemes, or the
+//     header and an access_token query or form parameter): 400
+//     invalid_request;
+//   - a refused token, a DPoP-bound token sent as a bearer token, or a
+//     bearer token sent with the DPoP scheme: 401 invalid_token;
+//   - a refused proof: 401 invalid_dpop_proof, or use_dpop_nonce with a
+//     DPoP-Nonce header when Config.DPoP.Nonces asks for nonces;
 //   - an authorization server that cannot be reached: 503 with Retry-After.
 //
 // Tokens in the query string (RFC 6750 §2.3) or in a form body (§2.2) are
@@ -31,7 +38,7 @@ func (v *Validator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, e := v.authenticate(r)
 		if e != nil {
-			writeError(w, v.cfg.Realm, e)
+			v.writeError(w, e)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(withClaims(r.Context(), v, c)))
@@ -51,7 +58,7 @@ func (v *Validator) RequireScope(scopes ...string) func(http.Handler) http.Handl
 			if !ok || fc.v != v {
 				c, e := v.authenticate(r)
 				if e != nil {
-					writeError(w, v.cfg.Realm, e)
+					v.writeError(w, e)
 					return
 				}
 				fc = &fromContext{v: v, claims: c}
@@ -59,9 +66,9 @@ func (v *Validator) RequireScope(scopes ...string) func(http.Handler) http.Handl
 			}
 			for _, s := range scopes {
 				if !fc.claims.HasScope(s) {
-					writeError(w, v.cfg.Realm, &Error{
+					v.writeError(w, &Error{
 						Code: CodeInsufficientScope, Description: "the token lacks a scope this resource needs",
-						Scope: scopes, Err: ErrInsufficientScope,
+						Scope: scopes, Err: ErrInsufficientScope, dpop: fc.claims.JKT != "",
 					})
 					return
 				}
@@ -71,43 +78,73 @@ func (v *Validator) RequireScope(scopes ...string) func(http.Handler) http.Handl
 	}
 }
 
-// authenticate finds the request's token and validates it.
+// authenticate finds the request's token and validates it: as a bearer
+// token, or with its DPoP proof.
 func (v *Validator) authenticate(r *http.Request) (*Claims, *Error) {
-	raw, e := extractToken(r)
+	scheme, raw, e := v.extractToken(r)
 	if e != nil {
 		return nil, e
 	}
-	return v.validate(r.Context(), raw)
+	if scheme == schemeDPoP {
+		return v.validateDPoP(r.Context(), raw, r.Header.Values("DPoP"), r.Method, v.requestURL(r))
+	}
+	return v.validateBearer(r.Context(), raw)
 }
 
-// extractToken returns the token of the Authorization header, whose
-// scheme is case-insensitive (RFC 9110 §11.1). A request that carries it
-// in more than one way is refused (RFC 6750 §2, S052).
-func extractToken(r *http.Request) (string, *Error) {
+// The authorization schemes accepted.
+const (
+	schemeBearer = "Bearer"
+	schemeDPoP   = "DPoP"
+)
+
+// extractToken returns the scheme and token of the Authorization header;
+// schemes are case-insensitive (RFC 9110 §11.1). A request that carries
+// the token in more than one way is refused (RFC 6750 §2, S052), and so is
+// one using both schemes (RFC 9449 §7.2, S169). With DPoP.Require, the
+// Bearer scheme counts as no token at all.
+func (v *Validator) extractToken(r *http.Request) (string, string, *Error) {
 	headers := r.Header.Values("Authorization")
 	if len(headers) > 1 {
-		return "", requestError("the request has more than one Authorization header")
-	}
-	token, found := "", false
-	if len(headers) == 1 {
-		scheme, rest, _ := strings.Cut(headers[0], " ")
-		if strings.EqualFold(scheme, "Bearer") {
-			token, found = strings.TrimLeft(rest, " "), true
+		if a, b := v.schemeOf(headers[0]), v.schemeOf(headers[1]); a != "" && b != "" && a != b {
+			return "", "", requestError("the request uses both the Bearer and DPoP schemes")
 		}
+		return "", "", requestError("the request has more than one Authorization header")
 	}
-	if !found {
-		return "", &Error{Description: "a bearer token is required", Err: ErrNoToken}
+	scheme, token := "", ""
+	if len(headers) == 1 {
+		_, rest, _ := strings.Cut(headers[0], " ")
+		scheme, token = v.schemeOf(headers[0]), strings.TrimLeft(rest, " ")
+	}
+	if scheme == "" {
+		desc := "a bearer token is required"
+		if v.cfg.DPoP.Require {
+			desc = "a DPoP-bound access token and its proof are required (RFC 9449)"
+		}
+		return "", "", &Error{Description: desc, Err: ErrNoToken}
 	}
 	if token == "" {
-		return "", requestError("the Bearer credentials are empty")
+		return "", "", requestError("the " + scheme + " credentials are empty")
 	}
 	if queryHasToken(r.URL) {
-		return "", requestError("the token was sent both in the Authorization header and in the query")
+		return "", "", requestError("the token was sent both in the Authorization header and in the query")
 	}
 	if formHasToken(r) {
-		return "", requestError("the token was sent both in the Authorization header and in the body")
+		return "", "", requestError("the token was sent both in the Authorization header and in the body")
 	}
-	return token, nil
+	return scheme, token, nil
+}
+
+// schemeOf returns the scheme of an Authorization header that v accepts,
+// or "".
+func (v *Validator) schemeOf(header string) string {
+	scheme, _, _ := strings.Cut(header, " ")
+	switch {
+	case strings.EqualFold(scheme, schemeDPoP):
+		return schemeDPoP
+	case strings.EqualFold(scheme, schemeBearer) && !v.cfg.DPoP.Require:
+		return schemeBearer
+	}
+	return ""
 }
 
 // queryHasToken reports whether the query has an access_token parameter;

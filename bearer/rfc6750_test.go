@@ -58,7 +58,7 @@ func TestRFC6750Answers(t *testing.T) {
 	}{
 		{"no token", get("/notes"), 401, realm, "", ""},
 		{"Basic scheme", get("/notes", "Basic cmVhZGVyOnB3"), 401, realm, "", ""},
-		{"DPoP scheme", get("/notes", "DPoP "+read), 401, realm, "", ""},
+		{"S169 an unbound token with the DPoP scheme", get("/notes", "DPoP "+read), 401, `DPoP error="invalid_token", error_description="the token is not bound to a DPoP key: send it with the Bearer scheme", algs="ES256 EdDSA PS256"`, "invalid_token", ""},
 		{"token in the query only (ignored, S054)", get("/notes?access_token=" + read), 401, realm, "", ""},
 		{"token in a form body only (not accepted, S053)", form("access_token=" + full), 401, realm, "", ""},
 		{"valid", get("/notes", "Bearer "+read), 200, "", "", "client:reader"},

@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/latchkey/latchkey/dpop"
 )
 
 // Validator checks access tokens issued by one authorization server for
@@ -20,6 +22,9 @@ type Validator struct {
 	algs  []jose.SignatureAlgorithm
 	keys  *keyCache
 	intro *introspector // nil unless Config.Introspection is set
+
+	proofs   *dpop.Verifier
+	dpopAlgs string // the challenge's algs
 
 	stop      context.CancelFunc
 	done      chan struct{}
@@ -51,6 +56,11 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 	for _, a := range cfg.Algorithms {
 		v.algs = append(v.algs, jose.SignatureAlgorithm(a))
 	}
+	v.proofs = &dpop.Verifier{Window: cfg.DPoP.Window, Replay: cfg.DPoP.Replay}
+	for _, a := range cfg.DPoP.Algorithms {
+		v.proofs.Algs = append(v.proofs.Algs, jose.SignatureAlgorithm(a))
+	}
+	v.dpopAlgs = strings.Join(cfg.DPoP.Algorithms, " ")
 	if cfg.Introspection != nil {
 		if err := checkURL("introspection_endpoint", meta.IntrospectionEndpoint); err != nil {
 			return nil, fmt.Errorf("%w (Introspection is configured, so the issuer's metadata must name it)", err)
@@ -124,14 +134,29 @@ func fetchMetadata(ctx context.Context, cfg Config, u string) (metadata, error) 
 	return m, nil
 }
 
-// Validate checks an access token outside HTTP: a JWT (RFC 9068 §4)
+// Validate checks a bearer access token outside HTTP: a JWT (RFC 9068 §4)
 // against the issuer's keys, or, when Config.Introspection is set, an
-// opaque token by introspection (RFC 7662). It does not check scopes. The
-// error is an *Error wrapping one of the sentinel errors.
+// opaque token by introspection (RFC 7662). A token bound to a DPoP key
+// is refused with ErrBinding (S169): check it with ValidateDPoP. It does
+// not check scopes. The error is an *Error wrapping one of the sentinel
+// errors.
 func (v *Validator) Validate(ctx context.Context, rawToken string) (*Claims, error) {
-	c, e := v.validate(ctx, rawToken)
+	c, e := v.validateBearer(ctx, rawToken)
 	if e != nil {
 		return nil, e
+	}
+	return c, nil
+}
+
+// validateBearer validates a token sent as a bearer token, which must not
+// be bound to a DPoP key (RFC 9449 §7.2, S169).
+func (v *Validator) validateBearer(ctx context.Context, raw string) (*Claims, *Error) {
+	c, e := v.validate(ctx, raw)
+	if e != nil {
+		return nil, e
+	}
+	if c.JKT != "" {
+		return nil, tokenError(ErrBinding, "the token is bound to a DPoP key: send it with the DPoP scheme and a proof")
 	}
 	return c, nil
 }
