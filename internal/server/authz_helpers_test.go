@@ -186,8 +186,15 @@ func (b *azBrowser) follow(r azResp) azResp {
 // must stay inside Latchkey), and returns the redirect to the client.
 func (b *azBrowser) signIn(params url.Values) azResp {
 	b.t.Helper()
+	return b.signInTo(params, params.Get("redirect_uri"))
+}
+
+// signInTo is signIn for a request whose redirect URI is not among its
+// parameters (a pushed request used by reference).
+func (b *azBrowser) signInTo(params url.Values, redirectURI string) azResp {
+	b.t.Helper()
 	w := testenv.Walker(b.c, azUser, azPassword)
-	w.RedirectURI = params.Get("redirect_uri")
+	w.RedirectURI = redirectURI
 	check := w.Before
 	w.Before = func(s *formflow.Step) error {
 		if !strings.HasPrefix(s.URL.String(), b.env.URL+"/") {
