@@ -21,6 +21,7 @@ import (
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/password"
+	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/readcache"
@@ -123,12 +124,14 @@ func (e *Env) readCache(opts Options) server.Store {
 	return readcache.New(e.Store, readcache.Options{TTL: ttl, Now: e.Clock.Now})
 }
 
-// AddClient stores c with a generated secret (unless public) and returns
-// the secret.
+// AddClient stores c with a generated secret and returns the secret; a
+// public client, or one registered with a method that uses no secret
+// (private_key_jwt), gets none and "" is returned.
 func (e *Env) AddClient(t testing.TB, c store.Client) string {
 	t.Helper()
 	var secret string
-	if !c.Public {
+	method := protocol.AuthMethod(c.TokenEndpointAuthMethod)
+	if !c.Public && (method == "" || method.UsesSecret()) {
 		var err error
 		if secret, _, err = token.New(token.PrefixClientSecret, rand.Reader); err != nil {
 			t.Fatal(err)

@@ -1,0 +1,198 @@
+package server_test
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/latchkey/latchkey/internal/protocol"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/testenv"
+)
+
+// pkKey is a private_key_jwt client's signing key and its public JWK.
+type pkKey struct {
+	alg     jose.SignatureAlgorithm
+	private crypto.Signer
+	public  jose.JSONWebKey
+}
+
+// newPKKey generates a key for alg (ES256, PS256, RS256 or EdDSA) named kid.
+func newPKKey(t testing.TB, alg jose.SignatureAlgorithm, kid string) pkKey {
+	t.Helper()
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case jose.ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case jose.RS256, jose.PS256:
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case jose.EdDSA:
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	default:
+		t.Fatalf("no test key for %s", alg)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkKey{alg: alg, private: priv, public: jose.JSONWebKey{Key: priv.Public(), KeyID: kid, Use: "sig"}}
+}
+
+// pkJWKS is the JWK Set of the keys' public halves, as a client registers it.
+func pkJWKS(t testing.TB, keys ...pkKey) string {
+	t.Helper()
+	set := jose.JSONWebKeySet{}
+	for _, k := range keys {
+		set.Keys = append(set.Keys, k.public)
+	}
+	b, err := json.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// sign signs claims with k under its alg and kid, plus extra header members.
+func (k pkKey) sign(t testing.TB, claims map[string]any, header map[jose.HeaderKey]any) string {
+	t.Helper()
+	return pkSignWith(t, k.alg, k.private, k.public.KeyID, claims, header)
+}
+
+// pkSignWith signs claims with any go-jose signing key (an HMAC secret
+// included), naming kid.
+func pkSignWith(t testing.TB, alg jose.SignatureAlgorithm, key any, kid string, claims map[string]any, header map[jose.HeaderKey]any) string {
+	t.Helper()
+	opts := &jose.SignerOptions{ExtraHeaders: map[jose.HeaderKey]any{}}
+	for k, v := range header {
+		opts.ExtraHeaders[k] = v
+	}
+	if kid != "" {
+		opts.ExtraHeaders["kid"] = kid
+	}
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := jwt.Signed(s).Claims(claims).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// pkUnsigned builds a JWS-shaped string from any header and claims, for
+// what no signer produces (alg none).
+func pkUnsigned(header, claims map[string]any, sig string) string {
+	h, _ := json.Marshal(header)
+	c, _ := json.Marshal(claims)
+	return pkB64(h) + "." + pkB64(c) + "." + sig
+}
+
+func pkB64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// pkClaims are valid claims (RFC 7523 §3) of client for env's issuer at
+// the server's clock, with a fresh jti and a two-minute lifetime.
+func pkClaims(env *testenv.Env, client string) map[string]any {
+	now := env.Clock.Now()
+	return map[string]any{
+		"iss": client, "sub": client, "aud": env.Config.Issuer,
+		"exp": now.Add(2 * time.Minute).Unix(), "iat": now.Unix(),
+		"jti": rand.Text(),
+	}
+}
+
+// pkWith returns a copy of claims with name set to v, or removed when v is nil.
+func pkWith(claims map[string]any, name string, v any) map[string]any {
+	out := make(map[string]any, len(claims))
+	for k, x := range claims {
+		out[k] = x
+	}
+	if v == nil {
+		delete(out, name)
+	} else {
+		out[name] = v
+	}
+	return out
+}
+
+// pkAssertion adds a client assertion (RFC 7521 §4.2) to form.
+func pkAssertion(form url.Values, jwt string) url.Values {
+	form.Set("client_assertion_type", protocol.AssertionTypeJWT)
+	form.Set("client_assertion", jwt)
+	return form
+}
+
+// pkClient registers a private_key_jwt client of the client credentials
+// grant with an inline JWK Set of keys and returns it.
+func pkClient(t testing.TB, env *testenv.Env, id string, keys ...pkKey) store.Client {
+	t.Helper()
+	c := store.Client{ID: id, TokenEndpointAuthMethod: string(protocol.AuthPrivateKeyJWT),
+		GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}, JWKS: pkJWKS(t, keys...)}
+	if secret := env.AddClient(t, c); secret != "" {
+		t.Fatalf("AddClient gave the private_key_jwt client %s a secret", id)
+	}
+	return c
+}
+
+// ccWithAssertion is a client credentials request authenticated by jwt.
+func ccWithAssertion(jwt string) url.Values {
+	return pkAssertion(formOf("grant_type", "client_credentials"), jwt)
+}
+
+// wantNotLogged checks that no assertion, nor any of its signed parts,
+// appears in the server's log (S128: credentials never logged).
+func wantNotLogged(t testing.TB, env *testenv.Env, assertions ...string) {
+	t.Helper()
+	logs := env.Logs.String()
+	for _, a := range assertions {
+		parts := strings.Split(a, ".")
+		for i, p := range parts {
+			if i > 0 && len(p) >= 16 && strings.Contains(logs, p) {
+				t.Errorf("the server log contains part %d of an assertion: %.40s…", i, p)
+			}
+		}
+		if strings.Contains(logs, a) {
+			t.Errorf("the server log contains an assertion: %.40s…", a)
+		}
+	}
+}
+
+// pkRefusals are the reasons of the "client assertion refused" log lines
+// so far, oldest first: what the operator learns, and what shows that a
+// test's assertion failed for the reason it was built for.
+func pkRefusals(t testing.TB, env *testenv.Env) []string {
+	t.Helper()
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(env.Logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %s", line)
+		}
+		if rec["msg"] == "client assertion refused" {
+			r, _ := rec["reason"].(string)
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// wantRefusedFor checks that the latest refusal's reason contains want.
+func wantRefusedFor(t testing.TB, env *testenv.Env, want string) {
+	t.Helper()
+	r := pkRefusals(t, env)
+	if len(r) == 0 || !strings.Contains(r[len(r)-1], want) {
+		t.Errorf("refusals %q, want the latest to mention %q", r, want)
+	}
+}
