@@ -169,6 +169,11 @@ func (c *Client) Get(ctx context.Context, rawURL string) ([]byte, http.Header, e
 			where, ErrTooLarge, resp.ContentLength, c.opts.MaxBytes)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxBytes+1))
+	if err == nil {
+		// A body that ends only because the deadline made the server give
+		// up (its request context ended) is not a whole answer.
+		err = ctx.Err()
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("safefetch: GET %s: reading the body: %w", where, err)
 	}
