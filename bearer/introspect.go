@@ -72,6 +72,11 @@ func (v *Validator) introspect(ctx context.Context, raw string) (*Claims, *Error
 		return r.claims, r.err
 	}
 	ch := in.group.DoChan(string(key[:]), func() (any, error) {
+		// A call that finished between the cache check above and here has
+		// cached its answer: use it rather than ask again.
+		if r, ok := in.cache.get(key, v.cfg.Now()); ok {
+			return r, nil
+		}
 		// The call outlives a caller that gives up: others may be waiting.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
 		defer cancel()
