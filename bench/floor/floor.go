@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/latchkey/latchkey/dpop"
 )
 
 const (
@@ -32,6 +35,11 @@ type config struct {
 	ClientID     string
 	ClientSecret string
 	Scopes       []string // the client may get these; all of them when it asks for none
+	// DPoP makes every token request carry a DPoP proof (RFC 9449), ES256,
+	// checked by dpop.Verifier with a replay cache in memory of
+	// ReplayCacheSize proofs; the token is bound to its key (cnf.jkt).
+	DPoP            bool
+	ReplayCacheSize int
 }
 
 // floor answers the token and introspection requests of one client.
@@ -43,6 +51,9 @@ type floor struct {
 	metadata  []byte
 	random    io.Reader
 	now       func() time.Time
+	// proofs checks the DPoP proofs sent to tokenURL, when cfg.DPoP.
+	proofs   *dpop.Verifier
+	tokenURL string
 }
 
 func newFloor(cfg config, random io.Reader, now func() time.Time) (*floor, error) {
@@ -60,7 +71,7 @@ func newFloor(cfg config, random io.Reader, now func() time.Time) (*floor, error
 	if err != nil {
 		return nil, err
 	}
-	metadata, err := json.Marshal(map[string]any{ // RFC 8414 §2
+	md := map[string]any{ // RFC 8414 §2
 		"issuer":                                        cfg.Issuer,
 		"token_endpoint":                                cfg.Issuer + "/token",
 		"introspection_endpoint":                        cfg.Issuer + "/introspect",
@@ -68,12 +79,18 @@ func newFloor(cfg config, random io.Reader, now func() time.Time) (*floor, error
 		"token_endpoint_auth_methods_supported":         []string{"client_secret_basic", "client_secret_post"},
 		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"scopes_supported":                              cfg.Scopes,
-	})
-	if err != nil {
+	}
+	f := &floor{cfg: cfg, secretSum: sha256.Sum256([]byte(cfg.ClientSecret)), pub: &key.PublicKey,
+		signer: signer, random: random, now: now, tokenURL: cfg.Issuer + "/token"}
+	if cfg.DPoP {
+		md["dpop_signing_alg_values_supported"] = []string{string(jose.ES256)} // RFC 9449 §5.1
+		f.proofs = &dpop.Verifier{Algs: []jose.SignatureAlgorithm{jose.ES256}, Window: dpop.DefaultWindow,
+			Replay: dpop.NewMemoryReplayCache(cfg.ReplayCacheSize)}
+	}
+	if f.metadata, err = json.Marshal(md); err != nil {
 		return nil, err
 	}
-	return &floor{cfg: cfg, secretSum: sha256.Sum256([]byte(cfg.ClientSecret)), pub: &key.PublicKey,
-		signer: signer, metadata: metadata, random: random, now: now}, nil
+	return f, nil
 }
 
 // routes is the whole API. The method patterns answer 405 to anything else.
@@ -177,6 +194,12 @@ type accessClaims struct {
 	Expiry   int64  `json:"exp"`
 	ID       string `json:"jti"`
 	Scope    string `json:"scope,omitempty"`
+	Cnf      *cnf   `json:"cnf,omitempty"`
+}
+
+// cnf is the confirmation of a DPoP-bound token (RFC 9449 §6.1).
+type cnf struct {
+	JKT string `json:"jkt"`
 }
 
 type tokenResponse struct {
@@ -212,24 +235,55 @@ func (f *floor) token(w http.ResponseWriter, r *http.Request) *oauthError {
 			return &oauthError{http.StatusBadRequest, "invalid_scope", "the client may not get this scope"}
 		}
 	}
-	access, err := f.mint(clientID, scope)
+	jkt, e := f.proof(r)
+	if e != nil {
+		return e
+	}
+	access, err := f.mint(clientID, scope, jkt)
 	if err != nil {
 		return &oauthError{status: http.StatusInternalServerError, Code: "server_error"}
 	}
-	writeJSON(w, http.StatusOK, tokenResponse{access, "Bearer", int64(tokenTTL / time.Second), scope})
+	tokenType := "Bearer"
+	if jkt != "" {
+		tokenType = "DPoP" // RFC 9449 §5
+	}
+	writeJSON(w, http.StatusOK, tokenResponse{access, tokenType, int64(tokenTTL / time.Second), scope})
 	return nil
 }
 
+// proof checks the request's DPoP proof when the floor takes them (RFC
+// 9449 §4.3: one ES256 signature, the claims, the jti once) and returns
+// the thumbprint of its key, or "" when it does not.
+func (f *floor) proof(r *http.Request) (string, *oauthError) {
+	if f.proofs == nil {
+		return "", nil
+	}
+	p, err := f.proofs.Verify(r.Context(), r.Header.Values("DPoP"), dpop.Check{Method: r.Method, URL: f.tokenURL, Now: f.now()})
+	if err != nil {
+		desc := "the DPoP proof is invalid"
+		var de *dpop.Error
+		if errors.As(err, &de) {
+			desc = de.Description
+		}
+		return "", &oauthError{http.StatusBadRequest, "invalid_dpop_proof", desc}
+	}
+	return p.JKT, nil
+}
+
 // mint signs an RFC 9068 access token the client gets for itself.
-func (f *floor) mint(clientID, scope string) (string, error) {
+func (f *floor) mint(clientID, scope, jkt string) (string, error) {
 	var jti [16]byte
 	if _, err := io.ReadFull(f.random, jti[:]); err != nil {
 		return "", err
 	}
 	now := f.now()
-	payload, err := json.Marshal(accessClaims{Issuer: f.cfg.Issuer, Subject: clientID, Audience: f.cfg.Issuer,
+	c := accessClaims{Issuer: f.cfg.Issuer, Subject: clientID, Audience: f.cfg.Issuer,
 		ClientID: clientID, IssuedAt: now.Unix(), Expiry: now.Add(tokenTTL).Unix(),
-		ID: base64.RawURLEncoding.EncodeToString(jti[:]), Scope: scope})
+		ID: base64.RawURLEncoding.EncodeToString(jti[:]), Scope: scope}
+	if jkt != "" {
+		c.Cnf = &cnf{JKT: jkt}
+	}
+	payload, err := json.Marshal(c)
 	if err != nil {
 		return "", err
 	}
@@ -250,6 +304,7 @@ type introspection struct {
 	IssuedAt  int64  `json:"iat,omitempty"`
 	Issuer    string `json:"iss,omitempty"`
 	TokenType string `json:"token_type,omitempty"`
+	Cnf       *cnf   `json:"cnf,omitempty"`
 }
 
 // introspect is RFC 7662: the client may ask about its own tokens. What
@@ -272,8 +327,12 @@ func (f *floor) introspect(w http.ResponseWriter, r *http.Request) *oauthError {
 		writeJSON(w, http.StatusOK, introspection{})
 		return nil
 	}
+	tokenType := "Bearer"
+	if c.Cnf != nil {
+		tokenType = "DPoP" // RFC 9449 §6.2
+	}
 	writeJSON(w, http.StatusOK, introspection{Active: true, ClientID: c.ClientID, Subject: c.Subject,
-		Scope: c.Scope, Expiry: c.Expiry, IssuedAt: c.IssuedAt, Issuer: c.Issuer, TokenType: "Bearer"})
+		Scope: c.Scope, Expiry: c.Expiry, IssuedAt: c.IssuedAt, Issuer: c.Issuer, TokenType: tokenType, Cnf: c.Cnf})
 	return nil
 }
 

@@ -1,6 +1,9 @@
 // Command floor is the reference floor for Latchkey's benchmarks: the
 // smallest correct Go server for the requests `latchkey bench` sends with
-// --grant client-credentials and --grant introspect. It does what those
+// --grant client-credentials (with or without --dpop) and --grant
+// introspect. With --dpop it also verifies one ES256 DPoP proof per token
+// request (RFC 9449, the public dpop package's Verifier with a replay
+// cache in memory) and binds the token to its key. It does what those
 // requests need and nothing else: one client, one ES256 key made at start,
 // no store, no revocation, no logging per request. Measured beside
 // Latchkey under the same load (bench/run), it shows what Latchkey costs
@@ -47,9 +50,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	secret := fs.String("client-secret", "", "the client's `secret` (default: $FLOOR_CLIENT_SECRET; flags show in ps)")
 	issuer := fs.String("issuer", "", "issuer `URL` (default http://<addr>)")
 	scopes := fs.String("scopes", "read write", "space-separated `scopes` the client may get (all of them when it asks for none)")
+	withDPoP := fs.Bool("dpop", false, "every token request must carry an ES256 DPoP proof (RFC 9449), verified, its jti kept in memory; the token is bound to its key")
+	replayCache := fs.Int("replay-cache", 1<<20, "with --dpop: the most proofs the replay cache holds (size it for every proof of the 60 s window at the highest rate)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: floor [--addr ADDR] [--client-id ID] [--issuer URL] [--scopes LIST]")
-		fmt.Fprintln(stderr, "\nExample:\n  FLOOR_CLIENT_SECRET=s3cret floor --addr 127.0.0.1:9090 --client-id bench\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: floor [--addr ADDR] [--client-id ID] [--issuer URL] [--scopes LIST] [--dpop]")
+		fmt.Fprintln(stderr, "\nExample:\n  FLOOR_CLIENT_SECRET=s3cret floor --addr 127.0.0.1:9090 --client-id bench")
+		fmt.Fprintln(stderr, "  FLOOR_CLIENT_SECRET=s3cret floor --addr 127.0.0.1:9091 --client-id bench --dpop\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -66,6 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	f, err := newFloor(config{
 		Issuer: *issuer, ClientID: *clientID, ClientSecret: *secret, Scopes: strings.Fields(*scopes),
+		DPoP: *withDPoP, ReplayCacheSize: *replayCache,
 	}, rand.Reader, time.Now)
 	if err != nil {
 		return err
@@ -82,7 +89,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 	}
-	slog.New(slog.NewTextHandler(stderr, nil)).Info("floor listening", "addr", ln.Addr().String(), "issuer", *issuer)
+	slog.New(slog.NewTextHandler(stderr, nil)).Info("floor listening", "addr", ln.Addr().String(), "issuer", *issuer, "dpop", *withDPoP)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -41,6 +41,15 @@ inside the measured window, which starts after --warmup. One request is:
                        consent ("pages per flow" near 1). With --fresh-session every
                        flow starts without cookies and signs in through the form.
 
+With --dpop every token request carries a fresh DPoP proof (RFC 9449), ES256,
+signed by the worker's own key (one per worker, made before the run), so making
+the proofs is part of the timed work. A refresh token bound to that key (a
+public client's) is refreshed with proofs of the same key. When the server asks
+for its nonce (use_dpop_nonce), the request is sent once more with it, and the
+latest DPoP-Nonce goes into every later proof. An answer that is not DPoP-bound
+(token_type Bearer) is a failure, so a server that ignores the proofs shows as
+failed requests, not as a fast one.
+
 A progress line goes to standard error every second (every 5 s when standard
 error is not a terminal) unless --quiet. Exit status: 0 when the run completed,
 even with failures; 1 when it could not start or every request failed; 2 for a
@@ -49,7 +58,8 @@ mistake on the command line.`
 const benchExample = `latchkey bench --issuer http://127.0.0.1:8080 --client-id demo-service --concurrency 16 --duration 10s
 # secrets from the environment: LATCHKEY_CLIENT_SECRET, LATCHKEY_PASSWORD
 latchkey bench --grant password --client-id demo-app --username demo --requests 1000 --json
-latchkey bench --grant authorization-code --client-id demo-web --username demo --redirect-uri http://127.0.0.1:9999/callback --fresh-session`
+latchkey bench --grant authorization-code --client-id demo-web --username demo --redirect-uri http://127.0.0.1:9999/callback --fresh-session
+latchkey bench --grant client-credentials --client-id demo-service --dpop --concurrency 16 --duration 10s`
 
 // benchFlags are the flags of latchkey bench.
 type benchFlags struct {
@@ -59,7 +69,7 @@ type benchFlags struct {
 	concurrency                                   int
 	requests                                      int64
 	duration, warmup, timeout                     time.Duration
-	jsonOut, quiet, freshSession                  bool
+	jsonOut, quiet, freshSession, dpop            bool
 }
 
 func (b *benchFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -71,6 +81,7 @@ func (b *benchFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&b.redirectURI, "redirect-uri", "", "the client's redirect `URI` (authorization-code; refresh by the code flow)")
 	fs.StringVar(&b.token, "token", "", "the `token` to introspect (introspect; default: one from client credentials)")
 	fs.BoolVar(&b.freshSession, "fresh-session", false, "authorization-code: a new cookie jar for every flow, so every request signs in through the login form")
+	fs.BoolVar(&b.dpop, "dpop", false, "a fresh DPoP proof (ES256, a key per worker) with every token request; answers not DPoP-bound are failures (not introspect)")
 	fs.IntVar(&b.concurrency, "concurrency", 16, "number of workers, each with one request in flight")
 	fs.DurationVar(&b.duration, "duration", 10*time.Second, "length of the measured window")
 	fs.Int64Var(&b.requests, "requests", 0, "stop after `N` requests (successes and failures) instead (exclusive with --duration)")
@@ -144,6 +155,8 @@ func (b benchFlags) config(set map[string]bool) (loadgen.Config, error) {
 		problem = "--token is only for --grant introspect"
 	case b.freshSession && g != loadgen.AuthorizationCode:
 		problem = "--fresh-session is only for --grant authorization-code"
+	case b.dpop && g == loadgen.Introspect:
+		problem = "--dpop is for token requests: use it with client-credentials, password, refresh or authorization-code, not introspect"
 	case b.concurrency < 1 || b.concurrency > loadgen.MaxConcurrency:
 		problem = fmt.Sprintf("--concurrency must be from 1 to %d", loadgen.MaxConcurrency)
 	case set["duration"] && set["requests"]:
@@ -162,7 +175,7 @@ func (b benchFlags) config(set map[string]bool) (loadgen.Config, error) {
 	}
 	cfg := loadgen.Config{Issuer: b.issuer, Grant: g, ClientID: b.clientID, ClientSecret: b.secret, AuthMethod: b.authMethod.method(),
 		Username: b.username, Password: b.password, Scope: b.scope, RedirectURI: b.redirectURI, Token: b.token,
-		FreshSession: b.freshSession, Concurrency: b.concurrency, Duration: b.duration, Warmup: b.warmup, Timeout: b.timeout}
+		FreshSession: b.freshSession, DPoP: b.dpop, Concurrency: b.concurrency, Duration: b.duration, Warmup: b.warmup, Timeout: b.timeout}
 	if set["requests"] {
 		cfg.Duration, cfg.Requests = 0, b.requests
 	}
@@ -270,6 +283,9 @@ func printBenchText(w io.Writer, r *loadgen.Result) error {
 	if r.Grant == loadgen.AuthorizationCode {
 		fmt.Fprintf(&b, "  pages      %.1f per flow (1: session and consent remembered)\n", r.PagesPerFlow)
 	}
+	if r.DPoP {
+		fmt.Fprintf(&b, "  dpop       %s\n", dpopLine(r))
+	}
 	if r.Renewals > 0 {
 		fmt.Fprintf(&b, "  renewals   %s new refresh token chains after failures, %s attempts failed\n", groupInt(r.Renewals), groupInt(r.RenewalFailures))
 	}
@@ -289,6 +305,28 @@ func printBenchText(w io.Writer, r *loadgen.Result) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// dpopLine says whether the answers of a DPoP run were DPoP-bound.
+func dpopLine(r *loadgen.Result) string {
+	var unbound int64
+	for _, g := range r.Errors {
+		if strings.HasPrefix(g.Error, "not DPoP-bound") {
+			unbound += g.Count
+		}
+	}
+	s := "every success DPoP-bound (token_type DPoP)"
+	switch {
+	case unbound > 0 && r.OK == 0:
+		s = fmt.Sprintf("NOT DPoP-BOUND: the server answered %s proofs with tokens of another type", groupInt(unbound))
+	case unbound > 0:
+		s = fmt.Sprintf("%s; but %s answers NOT DPoP-bound (counted as failures)", s, groupInt(unbound))
+	}
+	s += "; ES256 proofs, a key per worker"
+	if r.NonceRetries > 0 {
+		s += fmt.Sprintf("; %s sent again with the server's nonce", groupInt(r.NonceRetries))
+	}
+	return s
 }
 
 func describeGroup(g loadgen.ErrorGroup) string {
@@ -313,6 +351,12 @@ type benchJSON struct {
 	LatencyMS    latencyJSON          `json:"latency_ms"`
 	Errors       []loadgen.ErrorGroup `json:"errors"`
 	PagesPerFlow float64              `json:"pages_per_flow"`
+	// DPoP says every token request carried a proof; DPoPBound counts the
+	// successes then (all of them, since an unbound answer is a failure),
+	// NonceRetries the requests sent again with the server's nonce.
+	DPoP         bool  `json:"dpop"`
+	DPoPBound    int64 `json:"dpop_bound"`
+	NonceRetries int64 `json:"nonce_retries"`
 }
 
 type latencyJSON struct {
@@ -329,7 +373,10 @@ func printBenchJSON(w io.Writer, r *loadgen.Result) error {
 	out := benchJSON{Issuer: r.Issuer, Grant: string(r.Grant), Concurrency: r.Concurrency,
 		Seconds: round(r.Elapsed.Seconds(), 3), OK: r.OK, Failures: r.Failures, Rate: round(r.Rate(), 1),
 		LatencyMS: latencyJSON{P50: toMS(l.P50), P90: toMS(l.P90), P99: toMS(l.P99), Max: toMS(l.Max), Mean: toMS(l.Mean)},
-		Errors:    r.Errors, PagesPerFlow: round(r.PagesPerFlow, 2)}
+		Errors:    r.Errors, PagesPerFlow: round(r.PagesPerFlow, 2), DPoP: r.DPoP, NonceRetries: r.NonceRetries}
+	if r.DPoP {
+		out.DPoPBound = r.OK
+	}
 	return json.NewEncoder(w).Encode(out)
 }
 

@@ -34,6 +34,9 @@ type runner struct {
 	ownsTr    bool
 
 	tokenURL, introspectURL, authorizeURL *url.URL
+	// tokenEndpoint is tokenURL as the metadata gives it, the htu of the
+	// DPoP proofs.
+	tokenEndpoint string
 
 	// authorization is the Basic header of client_secret_basic, or "".
 	authorization string
@@ -109,6 +112,7 @@ func (r *runner) parseEndpoints() error {
 	if r.tokenURL, err = need("token_endpoint", r.md.TokenEndpoint); err != nil {
 		return err
 	}
+	r.tokenEndpoint = r.md.TokenEndpoint
 	if r.cfg.Grant == Introspect {
 		if r.introspectURL, err = need("introspection_endpoint", r.md.IntrospectionEndpoint); err != nil {
 			return err
@@ -194,6 +198,9 @@ func (w *worker) post(ctx context.Context, u *url.URL, body []byte) (int, error)
 	if err != nil {
 		return 0, err
 	}
+	if w.prover != nil {
+		w.keepNonce(resp.Header)
+	}
 	return resp.StatusCode, w.read(resp)
 }
 
@@ -207,9 +214,10 @@ func (w *worker) read(resp *http.Response) error {
 }
 
 // leanAnswer is what the hot path reads of a token response: whether it
-// holds an access token (without copying it) and the error code.
+// holds an access token (without copying it), its type and the error code.
 type leanAnswer struct {
 	AccessToken present `json:"access_token"`
+	TokenType   string  `json:"token_type"`
 	Error       string  `json:"error"`
 }
 
@@ -226,6 +234,7 @@ func (p *present) UnmarshalJSON(b []byte) error {
 // tokenAnswer is a token response with the tokens kept.
 type tokenAnswer struct {
 	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
 	RefreshToken string `json:"refresh_token"`
 	Error        string `json:"error"`
 }
@@ -245,15 +254,16 @@ func tokenOutcome(status int, jsonErr error, hasToken bool, code string) outcome
 	}
 }
 
-// exchange posts body to the token endpoint and keeps the tokens.
+// exchange posts body to the token endpoint (with a DPoP proof when the
+// run uses them) and keeps the tokens.
 func (w *worker) exchange(ctx context.Context, body []byte) (tokenAnswer, outcome) {
-	status, err := w.post(ctx, w.r.tokenURL, body)
+	status, err := w.postToken(ctx, body)
 	if err != nil {
 		return tokenAnswer{}, transportFailure(err)
 	}
 	var a tokenAnswer
 	jerr := json.Unmarshal(w.buf.Bytes(), &a)
-	return a, tokenOutcome(status, jerr, a.AccessToken != "", a.Error)
+	return a, w.judge(status, jerr, a.AccessToken != "", a.TokenType, a.Error)
 }
 
 // clientCredentialsToken gets one access token for the client itself.

@@ -86,6 +86,14 @@ type Config struct {
 	// every request signs in through the login form. By default each worker
 	// keeps its cookies, and the server may then skip login and consent.
 	FreshSession bool
+	// DPoP sends a fresh DPoP proof (RFC 9449 §4) with every token
+	// request, made with the worker's own ES256 key (one per worker,
+	// generated before the run), so the proof's cost is part of the
+	// client's work. The worker takes the server's DPoP-Nonce and retries
+	// once when asked to use it (§8). An answer that is not DPoP-bound
+	// (token_type other than DPoP) is a failure. Not for Introspect, which
+	// takes no proof.
+	DPoP bool
 
 	// Concurrency is the number of workers (default 16, at most
 	// MaxConcurrency).
@@ -194,6 +202,9 @@ func (c Config) checkGrant() []error {
 	}
 	if c.Token != "" && c.Grant != Introspect {
 		errs = append(errs, errors.New("a token to introspect is only for the introspect grant"))
+	}
+	if c.DPoP && c.Grant == Introspect {
+		errs = append(errs, errors.New("DPoP proofs are for token requests, not for the introspect grant"))
 	}
 	if c.FreshSession && c.Grant != AuthorizationCode {
 		errs = append(errs, errors.New("fresh sessions are only for the authorization-code grant"))

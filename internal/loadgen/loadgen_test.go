@@ -35,6 +35,8 @@ func TestBenchConfigCheck(t *testing.T) {
 		{"refresh without a login", func(c *Config) { c.Grant, c.RedirectURI = Refresh, "http://x/cb" }, "username and password"},
 		{"token for another grant", func(c *Config) { c.Token = "t" }, "only for the introspect grant"},
 		{"unknown grant", func(c *Config) { c.Grant = "implicit" }, `unknown grant "implicit"`},
+		{"DPoP for a token request", func(c *Config) { c.DPoP = true }, ""},
+		{"DPoP for introspection", func(c *Config) { c.Grant, c.DPoP = Introspect, true }, "not for the introspect grant"},
 		{"no workers", func(c *Config) { c.Concurrency = -1 }, "concurrency"},
 		{"negative warm-up", func(c *Config) { c.Warmup = -time.Second }, "warm-up"},
 	} {

@@ -37,6 +37,12 @@ type Result struct {
 	// refresh tokens after a failed request, RenewalFailures the attempts
 	// at it that failed; neither is timed or counted in OK or Failures.
 	Renewals, RenewalFailures int64
+	// DPoP says every token request carried a DPoP proof (Config.DPoP);
+	// every success was then DPoP-bound, since an answer that is not is a
+	// failure. NonceRetries counts the requests sent a second time with
+	// the server's nonce (RFC 9449 §8).
+	DPoP         bool
+	NonceRetries int64
 }
 
 // Rate is the successes per second of the window: failures never count.
@@ -69,7 +75,7 @@ type ErrorGroup struct {
 // collect merges the workers' histograms, counts and errors.
 func (r *runner) collect(workers []*worker, elapsed time.Duration, interrupted bool) *Result {
 	res := &Result{Issuer: r.cfg.Issuer, Grant: r.cfg.Grant, Concurrency: r.cfg.Concurrency, Warmup: r.cfg.Warmup,
-		Elapsed: elapsed, Interrupted: interrupted}
+		Elapsed: elapsed, Interrupted: interrupted, DPoP: r.cfg.DPoP}
 	ok, failed := newHistogram(), newHistogram()
 	errs := map[errKey]int64{}
 	var pages int64
@@ -84,6 +90,7 @@ func (r *runner) collect(workers []*worker, elapsed time.Duration, interrupted b
 		pages += w.pages
 		res.Renewals += w.renewals
 		res.RenewalFailures += w.renewFails
+		res.NonceRetries += w.nonceRetries
 	}
 	res.OK, res.Failures = ok.TotalCount(), failed.TotalCount()
 	res.Latency, res.FailureLatency = latencyOf(ok), latencyOf(failed)

@@ -14,6 +14,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/latchkey/latchkey/dpop"
 	"github.com/latchkey/latchkey/internal/formflow"
 )
 
@@ -81,6 +82,15 @@ type worker struct {
 	// refreshToken is the latest token of the worker's chain (Refresh).
 	refreshToken string
 
+	// prover makes the worker's DPoP proofs (Config.DPoP), with a key of
+	// its own; nil without DPoP. proof is the value of the DPoP header in
+	// header, replaced for every request; nonce is the server's latest
+	// DPoP-Nonce, and nonceRetries counts the requests sent again with it.
+	prover       *dpop.Prover
+	proof        []string
+	nonce        string
+	nonceRetries int64
+
 	// okN and failedN count the requests of the window, for the progress line.
 	okN, failedN atomic.Int64
 
@@ -94,12 +104,18 @@ func (r *runner) newWorker() *worker {
 	return &worker{r: r, header: r.postHeader(), errs: map[errKey]int64{}, latency: newHistogram()}
 }
 
-// startWorkers makes the workers; for Refresh each gets its first refresh
-// token, all at once, before anything is timed.
+// startWorkers makes the workers, each with its own DPoP key when the
+// run uses them; for Refresh each gets its first refresh token, all at
+// once, before anything is timed.
 func (r *runner) startWorkers(ctx context.Context) ([]*worker, error) {
 	workers := make([]*worker, r.cfg.Concurrency)
 	for i := range workers {
 		workers[i] = r.newWorker()
+		if r.cfg.DPoP {
+			if err := workers[i].useDPoP(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if r.cfg.Grant != Refresh {
 		return workers, nil
@@ -135,13 +151,13 @@ func (w *worker) do(ctx context.Context) outcome {
 
 // lean is a token request with a constant body, judged by leanAnswer.
 func (w *worker) lean(ctx context.Context) outcome {
-	status, err := w.post(ctx, w.r.tokenURL, w.r.fixedBody)
+	status, err := w.postToken(ctx, w.r.fixedBody)
 	if err != nil {
 		return transportFailure(err)
 	}
 	var a leanAnswer
 	jerr := json.Unmarshal(w.buf.Bytes(), &a)
-	return tokenOutcome(status, jerr, bool(a.AccessToken), a.Error)
+	return w.judge(status, jerr, bool(a.AccessToken), a.TokenType, a.Error)
 }
 
 // introspect asks about the token; only "active": true is a success.

@@ -1,7 +1,10 @@
 package storetest
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -9,7 +12,8 @@ import (
 )
 
 // Bench measures the operations on the hot paths of the server — redeem a
-// code, rotate a refresh token, read a client, check a revocation — on a
+// code, rotate a refresh token, read a client, check a revocation, record
+// a DPoP proof's jti — on a
 // fresh store from newStore for each, so that backends are compared on
 // exactly the same work (go test -bench . -benchmem).
 func Bench(b *testing.B, newStore func(b *testing.B) store.Store) {
@@ -22,6 +26,7 @@ func Bench(b *testing.B, newStore func(b *testing.B) store.Store) {
 		{"GetClient", benchGetClient},
 		{"GetClientParallel", benchGetClientParallel},
 		{"IsRevoked", benchIsRevoked},
+		{"UseOnce", benchUseOnce},
 	} {
 		b.Run(bm.name, func(b *testing.B) { bm.run(b, benchStore(b, newStore(b))) })
 	}
@@ -127,6 +132,22 @@ func benchIsRevoked(b *testing.B, s store.Store) {
 	for b.Loop() {
 		if _, err := s.IsRevoked(ctx, "jti-1", "g"); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// benchUseOnce records a fresh key, as every DPoP proof does (RFC 9449
+// §11.1): a digest like the verifier's, living for the proof window.
+func benchUseOnce(b *testing.B, s store.Store) {
+	ctx := b.Context()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		sum := sha256.Sum256([]byte(strconv.Itoa(i)))
+		fresh, err := s.UseOnce(ctx, "dpop:"+base64.RawURLEncoding.EncodeToString(sum[:]), benchNow.Add(time.Minute), benchNow)
+		if err != nil || !fresh {
+			b.Fatalf("UseOnce of a fresh key: %v, %v", fresh, err)
 		}
 	}
 }
