@@ -46,13 +46,15 @@ const (
 //	keyed  client_credentials, private_key_jwt, resources api and files
 //	nonce  client_credentials, a secret, DPoP-bound with server nonces
 //	web    authorization_code and refresh_token, private_key_jwt, PAR required
-//	spa    the same, public
+//	spa    the same, public, without PAR required
+//	site   the same, a secret
 //	bank   the same, profile fapi2 (private_key_jwt, DPoP, PAR), with server nonces
 //
 // and the user alice.
 type fapiEnv struct {
 	url, storage           string
 	svcSecret, nonceSecret string
+	siteSecret             string
 	clientKey              string // the PEM private key of keyed, web and bank
 	user, password         string
 }
@@ -76,6 +78,8 @@ func newFAPIEnv(t *testing.T) *fapiEnv {
 		"--jwks-file", publicKey, "--require-par", "--resource", apiResource)
 	create("--id", "spa", "--public", "--grant-types", "authorization_code,refresh_token", "--scopes", "openid,read",
 		"--redirect-uris", "http://127.0.0.1/callback")
+	fe.siteSecret = printedSecret(t, create("--id", "site", "--grant-types", "authorization_code", "--scopes", "openid,read",
+		"--redirect-uris", "http://127.0.0.1/callback"))
 	create("--id", "bank", "--profile", "fapi2", "--grant-types", "authorization_code,refresh_token", "--scopes", "openid,read",
 		"--redirect-uris", "http://127.0.0.1/callback", "--jwks-file", publicKey, "--require-dpop-nonce")
 	mustRun(t, nil, fe.password+"\n", append([]string{"user", "create", fe.user, "--password-stdin"}, st...)...)
@@ -412,6 +416,12 @@ func TestTokenAuthorizationCodePARAndDPoP(t *testing.T) {
 	refreshed, _ := fe.mustToken(t, "refresh", append(web, got["refresh_token"].(string))...)
 	if claims := jwtClaims(t, refreshed["access_token"].(string)); refreshed["token_type"] != "DPoP" || cnf(t, claims) != jkt {
 		t.Errorf("refresh with the same --dpop-key: %v with claims %v, want a DPoP token bound to %s", refreshed, claims, jkt)
+	}
+
+	// A secret in Basic at the PAR endpoint, and --dpop.
+	got, authURL = fe.signIn(t, "--client-id", "site", "--client-secret", fe.siteSecret, "--par", "--dpop", "--scope", "read")
+	if authURL.Query().Get("request_uri") == "" || got["token_type"] != "DPoP" {
+		t.Errorf("PAR with client_secret_basic: URL %s and token %v, want a request_uri and a DPoP token", authURL, got)
 	}
 
 	// A public client, without PAR: the code is bound with dpop_jkt.
