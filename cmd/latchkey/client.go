@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -18,6 +19,8 @@ import (
 const clientExample = `latchkey client create --id reports --grant-types client_credentials --scopes read,write
 latchkey client create --id web --grant-types authorization_code,refresh_token --scopes openid,profile,read --redirect-uris https://app.example/callback
 latchkey client create --id spa --public --grant-types authorization_code,refresh_token --scopes openid,read --redirect-uris http://127.0.0.1:9999/callback
+latchkey client create --id svc --grant-types client_credentials --scopes read --token-endpoint-auth-method private_key_jwt --jwks-file client.pub.pem --dpop-bound
+latchkey client create --id bank --profile fapi2 --grant-types authorization_code,refresh_token --scopes openid,accounts --redirect-uris https://bank.example/cb --jwks-uri https://bank.example/jwks.json --resource https://api.bank.example
 latchkey client list
 latchkey client show reports
 latchkey client rotate-secret reports
@@ -57,6 +60,10 @@ type clientFlags struct {
 	id, name, format, authMethod                                   string
 	public, introspection, skipConsent                             bool
 	grants, scopes, defaults, redirects, logoutRedirects, audience listFlag
+	// private_key_jwt, sender constraints, FAPI 2.0
+	jwksFile, jwksURI, profile, rotation string
+	resources                            repeatFlag
+	dpopBound, requireNonce, requirePAR  bool
 }
 
 func (c *clientFlags) register(fs flagRegistrar) {
@@ -74,16 +81,47 @@ func (c *clientFlags) register(fs flagRegistrar) {
 	fs.Var(&c.redirects, "redirect-uris", "comma-separated redirect URIs (create)")
 	fs.Var(&c.logoutRedirects, "post-logout-redirect-uris", "comma-separated post-logout redirect URIs (create)")
 	fs.Var(&c.audience, "audience", "access-token audience (create; default: the issuer)")
+	fs.StringVar(&c.jwksFile, "jwks-file", "", "the public keys of a private_key_jwt client: a JWK Set (JSON) or a PEM public key in `FILE`,\n"+
+		"e.g. --jwks-file client.pub.pem (create)")
+	fs.StringVar(&c.jwksURI, "jwks-uri", "", "where a private_key_jwt client publishes its JWK Set, an https `URL`, e.g.\n"+
+		"--jwks-uri https://app.example/jwks.json (create)")
+	fs.Var(&c.resources, "resource", "a resource indicator (RFC 8707) the client may ask tokens for, their aud: an absolute `URI`;\n"+
+		"repeat for several, e.g. --resource https://api.example --resource https://files.example (create)")
+	fs.BoolVar(&c.dpopBound, "dpop-bound", false, "its tokens must be DPoP-bound: every token request carries a DPoP proof (RFC 9449 §5) (create)")
+	fs.BoolVar(&c.requireNonce, "require-dpop-nonce", false, "its DPoP proofs must carry a nonce the server gives (RFC 9449 §8) (create)")
+	fs.BoolVar(&c.requirePAR, "require-par", false, "it must push its authorization requests to the PAR endpoint (RFC 9126 §6) (create)")
+	fs.StringVar(&c.profile, "profile", "", "`fapi2`: the FAPI 2.0 Security Profile: private_key_jwt, DPoP-bound tokens and PAR, no secret,\n"+
+		"not public, no password grant; give --jwks-file or --jwks-uri (create)")
+	fs.StringVar(&c.rotation, "refresh-rotation", "", "`rotate` (a new refresh token at every use; the default) or reuse (the default under fapi2) (create)")
 }
 
 // toConfig checks the flags with the same rules as the config file.
-func (c clientFlags) toConfig(id string) config.Client {
-	return config.Client{
+func (c clientFlags) toConfig(id string) (config.Client, error) {
+	cc := config.Client{
 		ID: id, Name: c.name, Public: c.public, RedirectURIs: c.redirects, PostLogoutRedirectURIs: c.logoutRedirects,
 		GrantTypes: c.grants, Scopes: c.scopes, DefaultScopes: c.defaults, Audience: c.audience,
 		AccessTokenFormat: c.format, Introspection: c.introspection, SkipConsent: c.skipConsent,
-		TokenEndpointAuthMethod: c.authMethod,
+		TokenEndpointAuthMethod: c.authMethod, JWKSURI: c.jwksURI, Resources: c.resources,
+		DPoPBoundAccessTokens: c.dpopBound, RequireDPoPNonce: c.requireNonce, RequirePushedAuthorizationRequests: c.requirePAR,
+		Profile: c.profile, RefreshTokenRotation: c.rotation,
 	}
+	if c.jwksFile != "" {
+		set, err := readJWKS(c.jwksFile)
+		if err != nil {
+			return cc, err
+		}
+		cc.JWKS = set
+	}
+	if cc.UsesKeys() && len(cc.JWKS) == 0 && cc.JWKSURI == "" {
+		return cc, usageError{"a private_key_jwt client needs its public keys: give --jwks-file FILE or --jwks-uri URL"}
+	}
+	return cc, nil
+}
+
+// flagOf names the flag of a client field whose name differs from it.
+var flagOf = map[string]string{
+	"jwks": "--jwks-file", "resources": "--resource", "dpop_bound_access_tokens": "--dpop-bound",
+	"require_pushed_authorization_requests": "--require-par", "refresh_token_rotation": "--refresh-rotation",
 }
 
 // grantNames lists the grants of the server's registry for --help.
@@ -108,8 +146,12 @@ func createClient(ctx context.Context, st store.Store, id string, c clientFlags,
 	if id == "" {
 		return usageError{"client create needs --id"}
 	}
-	cc := c.toConfig(id)
-	if !cc.Public {
+	cc, err := c.toConfig(id)
+	if err != nil {
+		return err
+	}
+	withSecret := !cc.Public && !cc.UsesKeys() // a private_key_jwt client proves itself with its key
+	if withSecret {
 		cc.Secret = config.Secret(strings.Repeat("x", 32)) // validated as present; the real one is generated below
 	}
 	if err := validateClient(cc); err != nil {
@@ -118,7 +160,7 @@ func createClient(ctx context.Context, st store.Store, id string, c clientFlags,
 	sc := clientFromConfig(cc, time.Now())
 	sc.Source = "cli"
 	var secret string
-	if !cc.Public {
+	if withSecret {
 		var err error
 		if secret, _, err = token.New(token.PrefixClientSecret, rand.Reader); err != nil {
 			return err
@@ -134,6 +176,9 @@ func createClient(ctx context.Context, st store.Store, id string, c clientFlags,
 	if secret != "" {
 		fmt.Fprintf(e.stdout, "client_secret: %s\n", secret)
 		fmt.Fprintln(e.stdout, "Store it now: it is shown only once (rotate-secret makes a new one).")
+	}
+	if sc.TokenEndpointAuthMethod == string(protocol.AuthPrivateKeyJWT) {
+		fmt.Fprintln(e.stdout, "It authenticates with private_key_jwt and has no secret: latchkey token --private-key KEY.pem")
 	}
 	return nil
 }
@@ -153,6 +198,9 @@ func validateClient(cc config.Client) error {
 		rest, ok := strings.CutPrefix(p.Where, "clients[0].")
 		if field := strings.FieldsFunc(rest, func(r rune) bool { return r == '.' || r == '[' }); ok && len(field) > 0 && field[0] != "secret" {
 			probs[i].Where = "--" + strings.ReplaceAll(field[0], "_", "-")
+			if f, ok := flagOf[field[0]]; ok {
+				probs[i].Where = f
+			}
 		}
 	}
 	return probs
@@ -189,9 +237,36 @@ func showClient(ctx context.Context, st store.Store, id string, e env) error {
 	if c.TokenEndpointAuthMethod != "" {
 		out["token_endpoint_auth_method"] = c.TokenEndpointAuthMethod
 	}
+	showKeysAndConstraints(out, c)
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// showKeysAndConstraints adds the client's keys, resources, DPoP, PAR,
+// profile and refresh rotation to what client show prints, each only when
+// set.
+func showKeysAndConstraints(out map[string]any, c store.Client) {
+	if c.JWKS != "" {
+		var set any
+		if json.Unmarshal([]byte(c.JWKS), &set) == nil {
+			out["jwks"] = set
+		}
+	}
+	for name, v := range map[string]string{"jwks_uri": c.JWKSURI, "profile": c.Profile, "refresh_token_rotation": c.RefreshRotation} {
+		if v != "" {
+			out[name] = v
+		}
+	}
+	if len(c.Resources) > 0 {
+		out["resources"] = c.Resources
+	}
+	for name, v := range map[string]bool{"dpop_bound_access_tokens": c.DPoPBoundAccessTokens, "require_dpop_nonce": c.RequireDPoPNonce,
+		"require_pushed_authorization_requests": c.RequirePAR} {
+		if v {
+			out[name] = true
+		}
+	}
 }
 
 func getClient(ctx context.Context, st store.Store, id string) (store.Client, error) {
@@ -227,6 +302,9 @@ func rotateSecret(ctx context.Context, st store.Store, id string, e env) error {
 	}
 	if c.Public {
 		return fmt.Errorf("client %s is public: it has no secret", id)
+	}
+	if c.TokenEndpointAuthMethod == string(protocol.AuthPrivateKeyJWT) {
+		return fmt.Errorf("client %s authenticates with private_key_jwt: it has no secret (its keys are its jwks or jwks_uri)", id)
 	}
 	if c.Source == "config" {
 		return fmt.Errorf("client %s is defined in the config file: change its secret there", id)

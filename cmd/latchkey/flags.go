@@ -51,6 +51,20 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
+// repeatFlag collects a flag given several times, each value whole (a
+// URI may hold a comma).
+type repeatFlag []string
+
+func (r *repeatFlag) String() string { return strings.Join(*r, " ") }
+
+func (r *repeatFlag) Set(v string) error {
+	if v = strings.TrimSpace(v); v == "" {
+		return errors.New("must not be empty")
+	}
+	*r = append(*r, v)
+	return nil
+}
+
 // flagRegistrar is the part of *flag.FlagSet that flag groups register on.
 type flagRegistrar interface {
 	StringVar(p *string, name, value, usage string)

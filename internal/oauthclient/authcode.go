@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -26,6 +28,10 @@ type AuthCodeOptions struct {
 	Open func(ctx context.Context, authURL string) error
 	// Timeout bounds the wait for the user (default 5 minutes).
 	Timeout time.Duration
+	// PAR pushes the request to the server's PAR endpoint first (RFC 9126)
+	// and sends the browser only client_id and request_uri. The server's
+	// require_pushed_authorization_requests turns it on.
+	PAR bool
 }
 
 // callbackResult is what arrived at the redirect URI.
@@ -53,13 +59,15 @@ func (c *Client) AuthorizationCode(ctx context.Context, opts AuthCodeOptions) (R
 
 	state, nonce := randomString(), randomString()
 	verifier := oauth2.GenerateVerifier()
-	conf := c.oauth2Config(redirect)
-	authURL := conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("nonce", nonce))
 	if opts.Timeout == 0 {
 		opts.Timeout = 5 * time.Minute
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
+	authURL, err := c.authorizationURL(ctx, c.authorizationRequest(redirect, state, nonce, verifier), opts.PAR || c.md.RequirePAR)
+	if err != nil {
+		return Response{}, err
+	}
 	openErr := make(chan error, 1)
 	go func() { openErr <- opts.Open(ctx, authURL) }()
 
@@ -89,9 +97,69 @@ func (c *Client) AuthorizationCode(ctx context.Context, opts AuthCodeOptions) (R
 		return Response{}, err
 	}
 	c.tracer.Step("the client exchanges the code, its credentials and the PKCE verifier for tokens")
-	resp, err := c.response(conf.Exchange(c.ctx(ctx), code, oauth2.VerifierOption(verifier)))
+	resp, err := c.tokenRequest(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {redirect}, "code_verifier": {verifier}})
 	resp.Nonce = nonce
 	return resp, err
+}
+
+// authorizationRequest is the parameters of the authorization request
+// (RFC 6749 §4.1.1): PKCE S256 (RFC 7636), the OpenID Connect nonce, the
+// resource indicators (RFC 8707) and, with a DPoP key, its thumbprint as
+// dpop_jkt so that the code is bound to it (RFC 9449 §10).
+func (c *Client) authorizationRequest(redirect, state, nonce, verifier string) url.Values {
+	params := url.Values{"response_type": {"code"}, "client_id": {c.cfg.ClientID}, "redirect_uri": {redirect},
+		"state": {state}, "nonce": {nonce}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)},
+		"code_challenge_method": {"S256"}}
+	if len(c.cfg.Scopes) > 0 {
+		params.Set("scope", strings.Join(c.cfg.Scopes, " "))
+	}
+	for _, r := range c.cfg.Resources {
+		params.Add("resource", r)
+	}
+	if c.cfg.DPoP != nil {
+		params.Set("dpop_jkt", c.cfg.DPoP.Thumbprint())
+	}
+	return params
+}
+
+// authorizationURL returns where the browser goes: the authorization
+// endpoint with params in its query or, when push is set, with only
+// client_id and the request_uri the PAR endpoint gave for params (RFC
+// 9126 §4). The push is authenticated like a token request and carries
+// the DPoP proof, which binds the code as dpop_jkt would (RFC 9449 §10.1).
+func (c *Client) authorizationURL(ctx context.Context, params url.Values, push bool) (string, error) {
+	if push {
+		if c.md.PAREndpoint == "" {
+			return "", errors.New("the server advertises no pushed_authorization_request_endpoint: leave out --par")
+		}
+		params.Del("dpop_jkt") // the proof says it
+		c.tracer.Step("the client pushes its authorization request to the PAR endpoint (RFC 9126), authenticated; it gets a request_uri for the browser")
+		status, body, err := c.send(ctx, c.md.PAREndpoint, params, true)
+		if err != nil {
+			return "", err
+		}
+		if status != http.StatusCreated && status != http.StatusOK {
+			return "", fmt.Errorf("pushed authorization request: %w", oauthError(status, body))
+		}
+		var pr struct {
+			RequestURI string `json:"request_uri"`
+		}
+		if err := json.Unmarshal(body, &pr); err != nil || pr.RequestURI == "" {
+			return "", errors.New("pushed authorization request: the answer has no request_uri")
+		}
+		params = url.Values{"client_id": {c.cfg.ClientID}, "request_uri": {pr.RequestURI}}
+	}
+	u, err := url.Parse(c.md.AuthorizationEndpoint)
+	if err != nil {
+		return "", fmt.Errorf("authorization_endpoint: %w", err)
+	}
+	q := u.Query()
+	for k, vs := range params {
+		q[k] = vs
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // checkCallback validates the authorization response: iss first (mix-up

@@ -2,20 +2,22 @@ package oauthclient
 
 import (
 	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/latchkey/latchkey/internal/protocol"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/latchkey/latchkey/dpop"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/protocol"
 )
 
 // Config describes the client and the server it talks to.
@@ -28,9 +30,24 @@ type Config struct {
 	// logs masked.
 	ClientSecret config.Secret
 	// AuthMethod is protocol.AuthBasic (client_secret_basic, the default
-	// when empty) or protocol.AuthPost (client_secret_post).
+	// when empty) or protocol.AuthPost (client_secret_post). Without a
+	// secret or a key the client sends its client_id alone (none).
 	AuthMethod protocol.AuthMethod
-	Scopes     []string
+	// PrivateKey, when set, authenticates the client with private_key_jwt
+	// (RFC 7523 §2.2) instead of a secret: every request carries a new
+	// assertion signed with it (see AssertionAlg), with aud the issuer.
+	// KeyID is the assertion's kid, for a server that must pick among the
+	// client's keys.
+	PrivateKey crypto.Signer
+	KeyID      string
+	// DPoP, when set, proves possession of its key at the token and PAR
+	// endpoints (RFC 9449): the tokens come bound to it, token_type DPoP,
+	// and the authorization code too (§10).
+	DPoP   *dpop.Prover
+	Scopes []string
+	// Resources are the resource indicators (RFC 8707) sent to the
+	// authorization, PAR and token endpoints.
+	Resources []string
 	// HTTPClient sends the requests (default: a client with a 30 s timeout).
 	HTTPClient *http.Client
 	// Trace, when set, receives every request and response as numbered steps.
@@ -43,6 +60,10 @@ type Client struct {
 	md     Metadata
 	tracer *Tracer
 	hc     *http.Client
+	assert *assertionSigner
+
+	mu        sync.Mutex
+	dpopNonce string // the last DPoP-Nonce the server sent
 }
 
 // String shows the client's issuer and id, never its secret: fmt cannot
@@ -83,6 +104,9 @@ func (e *Error) Error() string {
 
 // New discovers the server's metadata and returns a Client.
 func New(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.PrivateKey != nil && cfg.ClientSecret != "" {
+		return nil, errors.New("a client authenticates with a private key or with a secret, not both")
+	}
 	base := cfg.HTTPClient
 	if base == nil {
 		base = &http.Client{Timeout: 30 * time.Second}
@@ -97,6 +121,12 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, err
 	}
 	c.md = md
+	if cfg.PrivateKey != nil {
+		// aud is the issuer, which every server accepts (RFC 7523bis).
+		if c.assert, err = newAssertionSigner(cfg.PrivateKey, cfg.KeyID, cfg.ClientID, md.Issuer); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -109,58 +139,31 @@ func (c *Client) Tracer() *Tracer { return c.tracer }
 // HTTPClient returns the traced HTTP client (redirects are not followed).
 func (c *Client) HTTPClient() *http.Client { return c.hc }
 
-func (c *Client) authStyle() oauth2.AuthStyle {
-	if c.cfg.AuthMethod == protocol.AuthPost {
-		return oauth2.AuthStyleInParams
-	}
-	return oauth2.AuthStyleInHeader
-}
-
-func (c *Client) ctx(ctx context.Context) context.Context {
-	return context.WithValue(ctx, oauth2.HTTPClient, c.hc)
-}
-
-func (c *Client) oauth2Config(redirect string) oauth2.Config {
-	return oauth2.Config{
-		ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret.Reveal(), RedirectURL: redirect, Scopes: c.cfg.Scopes,
-		Endpoint: oauth2.Endpoint{AuthURL: c.md.AuthorizationEndpoint, TokenURL: c.md.TokenEndpoint, AuthStyle: c.authStyle()},
-	}
-}
-
-// response wraps a token from x/oauth2 with the raw body the tracer kept.
-func (c *Client) response(tok *oauth2.Token, err error) (Response, error) {
-	if err != nil {
-		var re *oauth2.RetrieveError
-		if errors.As(err, &re) {
-			return Response{}, &Error{Status: re.Response.StatusCode, Code: re.ErrorCode, Description: re.ErrorDescription}
-		}
-		return Response{}, err
-	}
-	return Response{Token: tok, Raw: json.RawMessage(c.tracer.LastBody())}, nil
-}
-
 // ClientCredentials runs the client credentials grant (RFC 6749 §4.4).
 func (c *Client) ClientCredentials(ctx context.Context) (Response, error) {
-	cc := clientcredentials.Config{ClientID: c.cfg.ClientID, ClientSecret: c.cfg.ClientSecret.Reveal(),
-		TokenURL: c.md.TokenEndpoint, Scopes: c.cfg.Scopes, AuthStyle: c.authStyle()}
 	c.tracer.Step("the client authenticates as itself and asks for a token (client credentials grant)")
-	return c.response(cc.Token(c.ctx(ctx)))
+	return c.tokenRequest(ctx, c.withScope(url.Values{"grant_type": {"client_credentials"}}))
 }
 
 // Password runs the resource owner password credentials grant (§4.3).
 func (c *Client) Password(ctx context.Context, username, password string) (Response, error) {
-	conf := c.oauth2Config("")
 	c.tracer.Step("the client sends the user's username and password with its own credentials (password grant)")
-	return c.response(conf.PasswordCredentialsToken(c.ctx(ctx), username, password))
+	return c.tokenRequest(ctx, c.withScope(url.Values{"grant_type": {"password"}, "username": {username}, "password": {password}}))
 }
 
 // Refresh exchanges a refresh token for new tokens (§6). Servers that
 // rotate refresh tokens return a new one, which replaces the old.
 func (c *Client) Refresh(ctx context.Context, refreshToken string) (Response, error) {
-	conf := c.oauth2Config("")
-	old := &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Now().Add(-time.Hour)}
 	c.tracer.Step("the client trades its refresh token for a fresh access token (refresh grant)")
-	return c.response(conf.TokenSource(c.ctx(ctx), old).Token())
+	return c.tokenRequest(ctx, c.withScope(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}))
+}
+
+// withScope adds the configured scopes to form.
+func (c *Client) withScope(form url.Values) url.Values {
+	if len(c.cfg.Scopes) > 0 {
+		form.Set("scope", strings.Join(c.cfg.Scopes, " "))
+	}
+	return form
 }
 
 // Introspect asks whether a token is active (RFC 7662).
@@ -196,41 +199,4 @@ func (c *Client) Revoke(ctx context.Context, token, hint string) error {
 	c.tracer.Step("the client tells the authorization server it no longer needs the token (revocation)")
 	_, err := c.post(ctx, c.md.RevocationEndpoint, form)
 	return err
-}
-
-// post sends an authenticated form POST and returns the body of a 200.
-func (c *Client) post(ctx context.Context, endpoint string, form url.Values) ([]byte, error) {
-	if c.cfg.AuthMethod == protocol.AuthPost {
-		form.Set("client_id", c.cfg.ClientID)
-		form.Set("client_secret", c.cfg.ClientSecret.Reveal())
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if c.cfg.AuthMethod != protocol.AuthPost {
-		req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret.Reveal()))
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		e := &Error{Status: resp.StatusCode}
-		var eb struct {
-			Error       string `json:"error"`
-			Description string `json:"error_description"`
-		}
-		if json.Unmarshal(body, &eb) == nil {
-			e.Code, e.Description = eb.Error, eb.Description
-		}
-		return nil, e
-	}
-	return body, nil
 }

@@ -18,14 +18,18 @@ import (
 // Metadata is the part of an authorization server's metadata the client
 // uses (RFC 8414 §2).
 type Metadata struct {
-	Issuer                string   `json:"issuer"`
-	AuthorizationEndpoint string   `json:"authorization_endpoint"`
-	TokenEndpoint         string   `json:"token_endpoint"`
-	IntrospectionEndpoint string   `json:"introspection_endpoint"`
-	RevocationEndpoint    string   `json:"revocation_endpoint"`
-	UserinfoEndpoint      string   `json:"userinfo_endpoint"`
-	JWKSURI               string   `json:"jwks_uri"`
-	CodeChallengeMethods  []string `json:"code_challenge_methods_supported"`
+	Issuer                string `json:"issuer"`
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
+	TokenEndpoint         string `json:"token_endpoint"`
+	IntrospectionEndpoint string `json:"introspection_endpoint"`
+	RevocationEndpoint    string `json:"revocation_endpoint"`
+	UserinfoEndpoint      string `json:"userinfo_endpoint"`
+	JWKSURI               string `json:"jwks_uri"`
+	// PAREndpoint is the pushed authorization request endpoint (RFC 9126
+	// §5); RequirePAR says every client must use it.
+	PAREndpoint          string   `json:"pushed_authorization_request_endpoint"`
+	RequirePAR           bool     `json:"require_pushed_authorization_requests"`
+	CodeChallengeMethods []string `json:"code_challenge_methods_supported"`
 	// ISSParameter says the server sends iss in authorization responses
 	// (RFC 9207), which the client then requires.
 	ISSParameter bool `json:"authorization_response_iss_parameter_supported"`

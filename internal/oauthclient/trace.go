@@ -2,6 +2,7 @@ package oauthclient
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,7 +15,10 @@ import (
 
 // Tracer is an http.RoundTripper that prints every request and response as
 // a numbered step. Secrets (client secrets, passwords, tokens, codes,
-// verifiers, Basic credentials, cookies) are masked.
+// verifiers, client assertions, DPoP proofs, Basic credentials, cookies)
+// are masked; DPoP proofs and client assertions are also shown decoded,
+// header and claims without the signature, so that a reader sees what
+// they say but cannot send them again.
 type Tracer struct {
 	Out  io.Writer
 	Next http.RoundTripper
@@ -22,9 +26,6 @@ type Tracer struct {
 	mu   sync.Mutex
 	n    int
 	note string
-	// last keeps the last response body, for callers that need the raw
-	// token response that x/oauth2 does not expose.
-	last []byte
 }
 
 // Step sets the explanation printed with the next request.
@@ -32,13 +33,6 @@ func (t *Tracer) Step(note string) {
 	t.mu.Lock()
 	t.note = note
 	t.mu.Unlock()
-}
-
-// LastBody returns the body of the last response.
-func (t *Tracer) LastBody() []byte {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.last
 }
 
 // RoundTrip sends req, printing it and its response when Out is set.
@@ -78,9 +72,6 @@ func (t *Tracer) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
-	t.mu.Lock()
-	t.last = body
-	t.mu.Unlock()
 	if t.Out != nil {
 		t.printResponse(resp, body)
 	}
@@ -93,11 +84,17 @@ func (t *Tracer) printRequest(n int, note string, req *http.Request, body []byte
 		fmt.Fprintf(t.Out, ": %s", note)
 	}
 	fmt.Fprintf(t.Out, "\n-> %s %s\n", req.Method, MaskURL(req.URL.String()))
-	printHeaders(t.Out, req.Header, "Authorization", "Content-Type", "Cookie")
+	printHeaders(t.Out, req.Header, "Authorization", "DPoP", "Content-Type", "Cookie")
+	if p := req.Header.Get("DPoP"); p != "" {
+		printJWS(t.Out, "DPoP proof", p)
+	}
 	switch {
 	case len(body) == 0:
 	case strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded"):
 		fmt.Fprintf(t.Out, "\n%s\n", MaskForm(string(body)))
+		if vals, err := url.ParseQuery(string(body)); err == nil && vals.Get("client_assertion") != "" {
+			printJWS(t.Out, "client assertion", vals.Get("client_assertion"))
+		}
 	case strings.HasPrefix(req.Header.Get("Content-Type"), "application/json"):
 		fmt.Fprintf(t.Out, "\n%s\n", MaskJSON(body))
 	default:
@@ -108,7 +105,7 @@ func (t *Tracer) printRequest(n int, note string, req *http.Request, body []byte
 
 func (t *Tracer) printResponse(resp *http.Response, body []byte) {
 	fmt.Fprintf(t.Out, "<- %s\n", resp.Status)
-	printHeaders(t.Out, resp.Header, "Location", "Content-Type", "Cache-Control", "WWW-Authenticate", "Set-Cookie")
+	printHeaders(t.Out, resp.Header, "Location", "Content-Type", "Cache-Control", "WWW-Authenticate", "DPoP-Nonce", "Set-Cookie")
 	ct := resp.Header.Get("Content-Type")
 	switch {
 	case strings.HasPrefix(ct, "application/json"):
@@ -132,7 +129,8 @@ func printHeaders(w io.Writer, h http.Header, names ...string) {
 // isSecret reports whether a parameter or JSON member holds a secret.
 func isSecret(name string) bool {
 	switch name {
-	case "client_secret", "password", "code", "code_verifier", "refresh_token", "access_token", "id_token", "token", "device_code":
+	case "client_secret", "password", "code", "code_verifier", "refresh_token", "access_token", "id_token", "token", "device_code",
+		"client_assertion":
 		return true
 	}
 	return false
@@ -176,8 +174,40 @@ func maskHeader(name, v string) string {
 		return k + "=****;" + attrs
 	case "location":
 		return MaskURL(v)
+	case "dpop":
+		return Mask(v)
 	}
 	return v
+}
+
+// printJWS shows what a DPoP proof or a client assertion says: its header
+// and claims, decoded. The signature is left out, and with it anything a
+// reader could present: the value itself is printed masked.
+func printJWS(w io.Writer, what, jws string) {
+	parts := strings.Split(jws, ".")
+	if len(parts) != 3 {
+		fmt.Fprintf(w, "(%s: not a compact JWS)\n", what)
+		return
+	}
+	fmt.Fprintf(w, "%s, decoded (signature left out):\n", what)
+	for i, name := range []string{"header", "claims"} {
+		fmt.Fprintf(w, "  %s: %s\n", name, decodeSegment(parts[i]))
+	}
+}
+
+// decodeSegment is a JWS segment as compact JSON with sorted members, or
+// a note when it is not JSON.
+func decodeSegment(seg string) string {
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return "(not base64url)"
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return "(not a JSON object)"
+	}
+	out, _ := json.Marshal(m)
+	return string(out)
 }
 
 // MaskForm masks the secret parameters of a form body.

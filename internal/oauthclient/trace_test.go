@@ -39,3 +39,25 @@ func TestWellKnown(t *testing.T) {
 		t.Fatalf("wellKnown = %v, want %v (RFC 8414 §3.1 inserts, OIDC appends)", got, want)
 	}
 }
+
+// DPoP proofs and client assertions show masked, and decoded without
+// their signature.
+func TestTraceOfProofsAndAssertions(t *testing.T) {
+	jws := "eyJhbGciOiJFUzI1NiIsInR5cCI6ImRwb3Arand0In0.eyJodG0iOiJQT1NUIiwiaHR1IjoiaHR0cHM6Ly9hcy5leGFtcGxlL3Rva2VuIn0.c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWduYXR1cmU"
+	if got := maskHeader("DPoP", jws); strings.Contains(got, "c2lnbmF0dXJl") {
+		t.Errorf("maskHeader(DPoP) = %s", got)
+	}
+	if got := MaskForm("client_assertion=" + jws + "&client_id=svc"); strings.Contains(got, "c2lnbmF0dXJl") || !strings.Contains(got, "client_id=svc") {
+		t.Errorf("MaskForm = %s", got)
+	}
+	var b strings.Builder
+	printJWS(&b, "DPoP proof", jws)
+	for _, want := range []string{`header: {"alg":"ES256","typ":"dpop+jwt"}`, `claims: {"htm":"POST","htu":"https://as.example/token"}`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("printJWS lacks %q:\n%s", want, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "c2lnbmF0dXJl") {
+		t.Errorf("printJWS shows the signature:\n%s", b.String())
+	}
+}
