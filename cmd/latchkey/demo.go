@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/bearer"
+	"github.com/latchkey/latchkey/dpop"
 	"github.com/latchkey/latchkey/examples/notes/notes"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/oauthclient"
@@ -85,7 +86,7 @@ func startDemo(ctx context.Context, dir string, e env) (*demoSetup, error) {
 	if err := waitReady(ctx, d.issuer+"/healthz", served); err != nil {
 		return nil, err
 	}
-	v, err := bearer.New(ctx, bearer.Config{Issuer: d.issuer, Audience: d.notesURL})
+	v, err := bearer.New(ctx, bearer.Config{Issuer: d.issuer, Audience: d.notesURL, PublicURL: d.notesURL})
 	if err != nil {
 		return nil, fmt.Errorf("notes API: %w", err)
 	}
@@ -108,7 +109,7 @@ func demoConfig(d *demoSetup, dir string) config.Config {
 	cfg.Storage = config.StorageURL("sqlite://" + filepath.Join(dir, "latchkey.db"))
 	cfg.Secrets.System = config.Secret(randomHex(32))
 	cfg.Log.Level = "error"
-	for _, id := range []string{"notes-web", "notes-cli", "notes-sync"} {
+	for _, id := range []string{"notes-web", "notes-cli", "notes-sync", "notes-bank"} {
 		d.secrets[id] = randomHex(24)
 	}
 	aud := []string{d.notesURL}
@@ -119,6 +120,9 @@ func demoConfig(d *demoSetup, dir string) config.Config {
 			GrantTypes: []string{protocol.GrantPassword, protocol.GrantRefreshToken}, Scopes: []string{"read", "write"}, Audience: aud},
 		{ID: "notes-sync", Name: "Notes Sync", Secret: config.Secret(d.secrets["notes-sync"]),
 			GrantTypes: []string{protocol.GrantClientCredentials}, Scopes: []string{"read"}, Audience: aud},
+		{ID: "notes-bank", Name: "Notes Bank", Secret: config.Secret(d.secrets["notes-bank"]),
+			GrantTypes: []string{protocol.GrantClientCredentials}, Scopes: []string{"read"}, Audience: aud,
+			DPoPBoundAccessTokens: true},
 	}
 	cfg.Users = []config.User{{Username: d.user, Password: config.Secret(d.password),
 		Claims: map[string]any{"name": "Alice Liddell", "email": "alice@example.com", "email_verified": true}}}
@@ -154,7 +158,12 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// newDemoClient is an OAuth client of the demo that traces to out.
-func newDemoClient(ctx context.Context, d *demoSetup, id string, scopes []string, out io.Writer) (*oauthclient.Client, error) {
-	return oauthclient.New(ctx, oauthclient.Config{Issuer: d.issuer, ClientID: id, ClientSecret: config.Secret(d.secrets[id]), Scopes: scopes, Trace: out})
+// newDemoClient is an OAuth client of the demo that traces to out; with a
+// prover its tokens are DPoP-bound.
+func newDemoClient(ctx context.Context, d *demoSetup, id string, scopes []string, out io.Writer, prover ...*dpop.Prover) (*oauthclient.Client, error) {
+	cfg := oauthclient.Config{Issuer: d.issuer, ClientID: id, ClientSecret: config.Secret(d.secrets[id]), Scopes: scopes, Trace: out}
+	if len(prover) > 0 {
+		cfg.DPoP = prover[0]
+	}
+	return oauthclient.New(ctx, cfg)
 }

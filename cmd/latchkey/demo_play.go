@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/latchkey/latchkey/dpop"
 	"github.com/latchkey/latchkey/internal/formflow"
 	"github.com/latchkey/latchkey/internal/oauthclient"
 )
@@ -38,6 +39,7 @@ func (p *player) play(ctx context.Context) error {
 		{"authorization code", p.authorizationCode},
 		{"password", p.password},
 		{"client credentials", p.clientCredentials},
+		{"sender-constrained token", p.senderConstrained},
 		{"implicit", p.implicit},
 	} {
 		if err := part.run(ctx); err != nil {
@@ -106,6 +108,52 @@ func (p *player) clientCredentials(ctx context.Context) error {
 		"the application tries to write, but its token lacks scope write: 403 insufficient_scope")
 }
 
+// senderConstrained shows a DPoP-bound token (RFC 9449): the client
+// proves with every request that it holds the key the token is bound to,
+// so a stolen token is worth nothing without the key.
+func (p *player) senderConstrained(ctx context.Context) error {
+	p.heading("Sender-constrained token (DPoP)", "A bearer token works for whoever holds it. A DPoP-bound token works only with a proof,\nsigned by the client's own key, made for each request: this client is registered with\ndpop_bound_access_tokens, so Latchkey issues it nothing else.")
+	key, err := dpop.GenerateKey()
+	if err != nil {
+		return err
+	}
+	holder, err := dpop.NewProver(key)
+	if err != nil {
+		return err
+	}
+	c, err := newDemoClient(ctx, p.d, "notes-bank", []string{"read"}, p.out, holder)
+	if err != nil {
+		return err
+	}
+	resp, err := c.ClientCredentials(ctx)
+	if err != nil {
+		return err
+	}
+	if resp.Token.TokenType != "DPoP" {
+		return fmt.Errorf("token_type %q, want DPoP", resp.Token.TokenType)
+	}
+	p.say("✓ token_type DPoP: the token's cnf.jkt is the thumbprint of the client's key, %s.", holder.Thumbprint())
+	at := resp.Token.AccessToken
+	if err := p.callNotesWith(ctx, c, "DPoP", at, holder, http.StatusOK,
+		"the client calls the notes API with the token and a fresh proof of its key"); err != nil {
+		return err
+	}
+	thiefKey, err := dpop.GenerateKey()
+	if err != nil {
+		return err
+	}
+	thief, err := dpop.NewProver(thiefKey)
+	if err != nil {
+		return err
+	}
+	if err := p.callNotesWith(ctx, c, "Bearer", at, nil, http.StatusUnauthorized,
+		"someone who stole the token sends it as a bearer token: refused"); err != nil {
+		return err
+	}
+	return p.callNotesWith(ctx, c, "DPoP", at, thief, http.StatusUnauthorized,
+		"the thief signs a proof with a key of its own: the key is not the token's, refused")
+}
+
 // implicit shows why the implicit grant is refused: it would put the
 // access token in the redirect, where the client cannot prove it is the
 // one receiving it.
@@ -136,6 +184,16 @@ func (p *player) implicit(ctx context.Context) error {
 
 // callNotes calls the notes API with token and checks the status.
 func (p *player) callNotes(ctx context.Context, c *oauthclient.Client, method, token string, want int, note string) error {
+	return p.call(ctx, c, method, "Bearer", token, nil, want, note)
+}
+
+// callNotesWith reads notes with token under scheme and, with a prover, a
+// DPoP proof made for this request and this token.
+func (p *player) callNotesWith(ctx context.Context, c *oauthclient.Client, scheme, token string, prover *dpop.Prover, want int, note string) error {
+	return p.call(ctx, c, http.MethodGet, scheme, token, prover, want, note)
+}
+
+func (p *player) call(ctx context.Context, c *oauthclient.Client, method, scheme, token string, prover *dpop.Prover, want int, note string) error {
 	var body io.Reader
 	if method == http.MethodPost {
 		body = strings.NewReader(`{"text":"written during the Latchkey demo"}`)
@@ -144,7 +202,14 @@ func (p *player) callNotes(ctx context.Context, c *oauthclient.Client, method, t
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Authorization", scheme+" "+token)
+	if prover != nil {
+		proof, err := prover.Proof(method, p.d.notesURL+"/notes", token, "")
+		if err != nil {
+			return err
+		}
+		req.Header.Set("DPoP", proof)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -50,7 +50,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("latchkey demo: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), stderr.String())
 	}
 	got := out.String()
-	for _, part := range []string{"Authorization code grant", "Password grant", "Client credentials grant", "Implicit grant: refused"} {
+	for _, part := range []string{"Authorization code grant", "Password grant", "Client credentials grant", "Sender-constrained token (DPoP)", "Implicit grant: refused"} {
 		if !strings.Contains(got, "════════ "+part) {
 			t.Errorf("the demo has no %q part", part)
 		}
@@ -60,7 +60,9 @@ func TestDemo(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^✓ the resource server answered (\d{3}) `).FindAllStringSubmatch(got, -1) {
 		statuses = append(statuses, m[1])
 	}
-	if want := []string{"200", "201", "200", "200", "403"}; !slices.Equal(statuses, want) {
+	// The DPoP act: the key's holder is served (200), the stolen token as
+	// Bearer and with the thief's own proof are not (401, 401).
+	if want := []string{"200", "201", "200", "200", "403", "200", "401", "401"}; !slices.Equal(statuses, want) {
 		t.Errorf("the notes API calls answered %v, want %v", statuses, want)
 	}
 	for _, line := range []string{
