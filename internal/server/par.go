@@ -47,6 +47,12 @@ func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) error {
 		return perr
 	}
 	client, _, err := s.authenticateClient(r, form)
+	if pe := protocol.AsError(err); pe != nil && pe.RetryAfter > 0 {
+		// Past the guessing limits this endpoint says so with 429 (RFC 9126
+		// §2.3, S182), where the token endpoint keeps invalid_client.
+		return &protocol.Error{Code: protocol.ErrInvalidRequest, Description: "too many failed attempts; retry later",
+			Status: http.StatusTooManyRequests, RetryAfter: pe.RetryAfter}
+	}
 	if err != nil {
 		return err
 	}

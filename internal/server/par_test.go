@@ -269,3 +269,20 @@ func TestPARBindsTheCodeToTheDPoPKey(t *testing.T) {
 	r = push(t, s.Env, "web", s.secret, params, header("DPoP", "garbage"))
 	wantOAuthError(t, r, http.StatusBadRequest, "invalid_dpop_proof")
 }
+
+// TestPARRateLimited: a client past its guessing limit is told 429 with
+// Retry-After at the PAR endpoint (S182), even with the right secret.
+func TestPARRateLimited(t *testing.T) {
+	f := newFixture(t, func(c *server.Config) { c.Limits.PerClient = 2 })
+	secret := f.AddClient(t, azWebClient("web"))
+	for range 2 {
+		wantOAuthError(t, push(t, f.Env, "web", "wrong", azReq("web")), http.StatusUnauthorized, "invalid_client")
+	}
+	r := push(t, f.Env, "web", secret, azReq("web"))
+	wantOAuthError(t, r, http.StatusTooManyRequests, "invalid_request")
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	f.Clock.Advance(16 * time.Minute) // past the window
+	requestURI(t, push(t, f.Env, "web", secret, azReq("web")))
+}
