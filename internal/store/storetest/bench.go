@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ func Bench(b *testing.B, newStore func(b *testing.B) store.Store) {
 		{"GetClientParallel", benchGetClientParallel},
 		{"IsRevoked", benchIsRevoked},
 		{"UseOnce", benchUseOnce},
+		{"UseOnceParallel", benchUseOnceParallel},
 	} {
 		b.Run(bm.name, func(b *testing.B) { bm.run(b, benchStore(b, newStore(b))) })
 	}
@@ -134,6 +136,25 @@ func benchIsRevoked(b *testing.B, s store.Store) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchUseOnceParallel is benchUseOnce from 16 goroutines at once, as a
+// loaded token endpoint calls it (a backend may group the calls).
+func benchUseOnceParallel(b *testing.B, s store.Store) {
+	ctx := b.Context()
+	b.ReportAllocs()
+	var n atomic.Int64
+	b.SetParallelism(8) // 16 callers on 2 cores
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			sum := sha256.Sum256([]byte(strconv.FormatInt(n.Add(1), 10)))
+			fresh, err := s.UseOnce(ctx, "dpop:"+base64.RawURLEncoding.EncodeToString(sum[:]), benchNow.Add(time.Minute), benchNow)
+			if err != nil || !fresh {
+				b.Errorf("UseOnce of a fresh key: %v, %v", fresh, err)
+				return
+			}
+		}
+	})
 }
 
 // benchUseOnce records a fresh key, as every DPoP proof does (RFC 9449
