@@ -8,16 +8,15 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/latchkey/latchkey/internal/clientjwt"
+	"github.com/latchkey/latchkey/internal/testkit/jwstest"
 )
 
 const (
@@ -80,33 +79,16 @@ func (k testKey) sign(t testing.TB, header map[jose.HeaderKey]any, claims any) s
 
 func signWith(t testing.TB, alg jose.SignatureAlgorithm, key any, kid string, header map[jose.HeaderKey]any, claims any) string {
 	t.Helper()
-	opts := &jose.SignerOptions{ExtraHeaders: map[jose.HeaderKey]any{}}
-	for k, v := range header {
-		opts.ExtraHeaders[k] = v
-	}
-	if kid != "" {
-		opts.ExtraHeaders["kid"] = kid
-	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := jwt.Signed(s).Claims(claims).Serialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
+	return jwstest.Sign(t, alg, key, kid, header, claims)
 }
 
 // unsigned builds a JWS-shaped string from any header, for what no
 // signer would produce (alg none).
 func unsigned(header, claims map[string]any, sig string) string {
-	h, _ := json.Marshal(header)
-	c, _ := json.Marshal(claims)
-	return b64(h) + "." + b64(c) + "." + sig
+	return jwstest.Unsigned(header, claims, sig)
 }
 
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+func b64(b []byte) string { return jwstest.B64(b) }
 
 // claimsFor are valid claims of client for the issuer at now, with a new jti.
 func claimsFor(client string, now time.Time) map[string]any {

@@ -7,7 +7,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"net/url"
 	"strings"
@@ -15,11 +14,11 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/internal/testkit/jwstest"
 )
 
 // pkKey is a private_key_jwt client's signing key and its public JWK.
@@ -74,33 +73,16 @@ func (k pkKey) sign(t testing.TB, claims map[string]any, header map[jose.HeaderK
 // included), naming kid.
 func pkSignWith(t testing.TB, alg jose.SignatureAlgorithm, key any, kid string, claims map[string]any, header map[jose.HeaderKey]any) string {
 	t.Helper()
-	opts := &jose.SignerOptions{ExtraHeaders: map[jose.HeaderKey]any{}}
-	for k, v := range header {
-		opts.ExtraHeaders[k] = v
-	}
-	if kid != "" {
-		opts.ExtraHeaders["kid"] = kid
-	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := jwt.Signed(s).Claims(claims).Serialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
+	return jwstest.Sign(t, alg, key, kid, header, claims)
 }
 
 // pkUnsigned builds a JWS-shaped string from any header and claims, for
 // what no signer produces (alg none).
 func pkUnsigned(header, claims map[string]any, sig string) string {
-	h, _ := json.Marshal(header)
-	c, _ := json.Marshal(claims)
-	return pkB64(h) + "." + pkB64(c) + "." + sig
+	return jwstest.Unsigned(header, claims, sig)
 }
 
-func pkB64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+func pkB64(b []byte) string { return jwstest.B64(b) }
 
 // pkClaims are valid claims (RFC 7523 §3) of client for env's issuer at
 // the server's clock, with a fresh jti and a two-minute lifetime.

@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/internal/testkit/jwstest"
 )
 
 // DPoP at the authorization server (RFC 9449 §5, §7, §8, §10): the token
@@ -250,9 +250,7 @@ func TestDPoPProofRefusedAtTheTokenEndpoint(t *testing.T) {
 // noneProof is an unsigned proof (alg none) with the public key pub.
 func noneProof(t *testing.T, claims map[string]any, pub []byte) string {
 	t.Helper()
-	h, _ := json.Marshal(map[string]any{"alg": "none", "typ": "dpop+jwt", "jwk": json.RawMessage(pub)})
-	c, _ := json.Marshal(claims)
-	return b64(h) + "." + b64(c) + "."
+	return jwstest.Unsigned(map[string]any{"alg": "none", "typ": "dpop+jwt", "jwk": json.RawMessage(pub)}, claims, "")
 }
 
 // swapKey replaces the jwk of a signed proof with another key's public
@@ -262,7 +260,7 @@ func swapKey(t *testing.T, signed string, other *ecdsa.PrivateKey) string {
 	parts := strings.Split(signed, ".")
 	other2, _ := json.Marshal(jose.JSONWebKey{Key: other.Public()})
 	h, _ := json.Marshal(map[string]any{"alg": "ES256", "typ": "dpop+jwt", "jwk": json.RawMessage(other2)})
-	return b64(h) + "." + parts[1] + "." + parts[2]
+	return jwstest.B64(h) + "." + parts[1] + "." + parts[2]
 }
 
 // TestDPoPRequiredForBoundClients: a client registered with
@@ -454,5 +452,3 @@ func TestDPoPCORS(t *testing.T) {
 		}
 	}
 }
-
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
