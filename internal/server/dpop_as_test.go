@@ -452,3 +452,35 @@ func TestDPoPCORS(t *testing.T) {
 		}
 	}
 }
+
+// TestDPoPNonceAtUserinfo: a client that requires nonces needs one at
+// /userinfo too: without it, 401 use_dpop_nonce with a DPoP-Nonce (S171).
+func TestDPoPNonceAtUserinfo(t *testing.T) {
+	d := newDPoPFixture(t, nil)
+	web, err := d.Store.GetClient(t.Context(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.RequireDPoPNonce = true
+	if err := d.Store.UpsertClient(t.Context(), web); err != nil {
+		t.Fatal(err)
+	}
+	d.Clock.Advance(2 * time.Second) // past the read cache
+	c := codeFixture{fixture: d.fixture, app: d.web, alice: d.alice}
+	p := newProver(t, d.Clock)
+	code, verifier := c.issueCode(t, "web", true)
+	form := formOf("grant_type", "authorization_code", "code", code, "redirect_uri", codeRedirect, "code_verifier", verifier)
+	r := post(t, d.Env, "/token", form, basic("web", d.web), header("DPoP", proof(t, p, d.Env, "POST", "/token", "", "")))
+	nonce := r.Header.Get("DPoP-Nonce")
+	wantOAuthError(t, r, http.StatusBadRequest, "use_dpop_nonce")
+	at := wantBound(t, post(t, d.Env, "/token", form, basic("web", d.web), header("DPoP", proof(t, p, d.Env, "POST", "/token", "", nonce))), p.Thumbprint())["access_token"].(string)
+
+	r = send(t, d.Env, http.MethodGet, "/userinfo", "", "", header("Authorization", "DPoP "+at), header("DPoP", proof(t, p, d.Env, "GET", "/userinfo", at, "")))
+	if ch := r.Header.Get("WWW-Authenticate"); r.Status != 401 || !strings.Contains(ch, `error="use_dpop_nonce"`) || r.Header.Get("DPoP-Nonce") == "" {
+		t.Errorf("userinfo without a nonce: %d %q nonce %q, want 401 use_dpop_nonce with a DPoP-Nonce (S171)", r.Status, ch, r.Header.Get("DPoP-Nonce"))
+	}
+	r = send(t, d.Env, http.MethodGet, "/userinfo", "", "", header("Authorization", "DPoP "+at), header("DPoP", proof(t, p, d.Env, "GET", "/userinfo", at, r.Header.Get("DPoP-Nonce"))))
+	if r.Status != http.StatusOK {
+		t.Errorf("userinfo with the nonce: %d %s", r.Status, r.Body)
+	}
+}

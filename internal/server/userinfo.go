@@ -117,7 +117,15 @@ func (s *Server) checkBinding(r *http.Request, scheme, raw string, ti tokenInfo)
 	case len(r.Header.Values("DPoP")) == 0:
 		return s.tokenError(protocol.TokenTypeDPoP, protocol.ErrInvalidDPoPProof, "a DPoP proof is required")
 	}
-	jkt, err := s.proofAt(r, store.Client{ID: ti.clientID}, "/userinfo", raw)
+	// The client decides whether its proofs need a nonce (require_dpop_nonce).
+	c, err := s.st.GetClient(r.Context(), ti.clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return s.tokenError(protocol.TokenTypeDPoP, protocol.ErrInvalidToken, "the token's client no longer exists")
+	}
+	if err != nil {
+		return fmt.Errorf("userinfo: look up client: %w", err)
+	}
+	jkt, err := s.proofAt(r, c, "/userinfo", raw)
 	if err != nil {
 		pe := protocol.AsError(err)
 		if pe == nil {
