@@ -39,7 +39,8 @@ func describeScope(scope string) string {
 }
 
 // showConsent renders the consent page: the client, each requested scope
-// in plain words, Allow and Deny, and a CSRF token bound to the session.
+// in plain words, the resources asked for, Allow and Deny, and a CSRF
+// token bound to the session.
 func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *authRequest, user store.User, sess *store.Session) error {
 	host := req.redirectURI
 	if u, err := url.Parse(req.redirectURI); err == nil && u.Host != "" {
@@ -48,8 +49,10 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *authRe
 	v := struct {
 		Base, ClientName, Username, CSRF, Request, RedirectHost string
 		Scopes                                                  []scopeView
+		// Resources are the APIs the tokens will be for (RFC 8707).
+		Resources []string
 	}{
-		Base: s.prefix, ClientName: req.client.Name, Username: user.Username,
+		Base: s.prefix, ClientName: req.client.Name, Username: user.Username, Resources: req.resources,
 		CSRF: s.csrfToken("consent", sess.Digest), Request: s.carried(req, req.params).Encode(), RedirectHost: host,
 	}
 	for _, sc := range req.scopes {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/store"
@@ -92,6 +93,14 @@ func TestResourcesUnderACode(t *testing.T) {
 	params, verifier := azParams("api-web")
 	params.Add("resource", notesAPI)
 	params.Add("resource", calendarAPI)
+	// The consent page names the resources the user grants access to.
+	consent := b.login(b.authorize(params), azUser, azPassword)
+	if consent.status == http.StatusSeeOther {
+		consent = b.follow(consent)
+	}
+	if !consent.isConsent() || !strings.Contains(consent.body, notesAPI) || !strings.Contains(consent.body, calendarAPI) {
+		t.Errorf("the consent page does not name the resources:\n%.2000s", consent.body)
+	}
 	code := b.code(params)
 	redeem := func(resources ...string) result {
 		form := formOf("grant_type", "authorization_code", "code", code, "redirect_uri", azCB, "code_verifier", verifier)
