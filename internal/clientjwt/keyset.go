@@ -25,6 +25,20 @@ type keySet struct {
 	keys []jose.JSONWebKey
 }
 
+// CheckKeySet says why data is not a JWK Set that Verify would use, or
+// returns nil: the rules of registration, for configuration validation and
+// the CLI, are the ones applied to every assertion.
+func CheckKeySet(data []byte) error {
+	set, err := parseKeySet(data)
+	if err != nil {
+		return err
+	}
+	if len(set.keys) == 0 {
+		return fmt.Errorf("no keys of a supported type (EC P-256/384/521, RSA, Ed25519)")
+	}
+	return nil
+}
+
 // parseKeySet reads a JWK Set (RFC 7517 §5). It refuses the whole set if
 // any key is private or symmetric (a client that publishes its private
 // key has lost it; an "oct" key has no place in private_key_jwt), and

@@ -7,8 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-
+	"github.com/latchkey/latchkey/internal/clientjwt"
 	"github.com/latchkey/latchkey/internal/protocol"
 )
 
@@ -83,26 +82,16 @@ func (v *validator) keySource(p string, cl Client) {
 	}
 }
 
-// jwksProblem checks an inline JWK Set: public asymmetric keys only.
+// jwksProblem checks an inline JWK Set with the rules assertions are
+// verified by (clientjwt): public asymmetric keys only, RSA of 2048 bits
+// or more, at most 32 keys.
 func jwksProblem(set map[string]any) string {
 	b, err := json.Marshal(set)
 	if err != nil {
 		return "cannot be written as JSON"
 	}
-	var ks jose.JSONWebKeySet
-	if err := json.Unmarshal(b, &ks); err != nil {
-		return fmt.Sprintf("is not a JWK Set (%v); write it as {keys: [{kty: EC, crv: P-256, x: …, y: …}]}", err)
-	}
-	if len(ks.Keys) == 0 {
-		return "has no keys; add the client's public key under keys"
-	}
-	for i, k := range ks.Keys {
-		switch {
-		case !k.IsPublic():
-			return fmt.Sprintf("key %d holds a private or symmetric key: publish only the public part", i)
-		case !k.Valid():
-			return fmt.Sprintf("key %d is not a valid JWK", i)
-		}
+	if err := clientjwt.CheckKeySet(b); err != nil {
+		return fmt.Sprintf("is not usable: %v; write the public keys as {keys: [{kty: EC, crv: P-256, x: …, y: …}]}", err)
 	}
 	return ""
 }

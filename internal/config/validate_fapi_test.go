@@ -1,6 +1,13 @@
 package config
 
-import "testing"
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"testing"
+
+	"github.com/go-jose/go-jose/v4"
+)
 
 // testJWK is a public P-256 key (RFC 7517 Appendix A.1).
 const testJWK = "{kty: EC, crv: P-256, x: MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4, y: 4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM}"
@@ -39,6 +46,20 @@ func TestSenderConstraintRules(t *testing.T) {
 	})
 }
 
+// smallRSAJWK is a public RSA JWK of 1024 bits, as a flow-style YAML map.
+func smallRSAJWK(t *testing.T) string {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(jose.JSONWebKey{Key: k.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b) // JSON is YAML
+}
+
 func TestKeyClientRules(t *testing.T) {
 	checkRules(t, []ruleCase{
 		{"no keys", y("clients:", "  - id: bank", "    token_endpoint_auth_method: private_key_jwt", "    grant_types: [client_credentials]"),
@@ -48,9 +69,12 @@ func TestKeyClientRules(t *testing.T) {
 		{"a secret too", keyClient("    secret: " + testSecret), "6: clients[0].secret: a private_key_jwt client proves itself with its key"},
 		{"private key in jwks", y("clients:", "  - id: bank", "    token_endpoint_auth_method: private_key_jwt",
 			"    jwks: {keys: [{kty: oct, k: c2VjcmV0}]}", "    grant_types: [client_credentials]"),
-			"4: clients[0].jwks: key 0 holds a private or symmetric key"},
+			"4: clients[0].jwks: is not usable: key 0: private or symmetric key material"},
 		{"jwks without keys", y("clients:", "  - id: bank", "    token_endpoint_auth_method: private_key_jwt",
-			"    jwks: {keys: []}", "    grant_types: [client_credentials]"), "4: clients[0].jwks: has no keys"},
+			"    jwks: {keys: []}", "    grant_types: [client_credentials]"), "4: clients[0].jwks: is not usable: no keys of a supported type"},
+		{"RSA key of 1024 bits (the rule assertions are verified by)", y("clients:", "  - id: bank", "    token_endpoint_auth_method: private_key_jwt",
+			"    jwks: {keys: ["+smallRSAJWK(t)+"]}", "    grant_types: [client_credentials]"),
+			"4: clients[0].jwks: is not usable: key 0: RSA key of 1024 bits"},
 		{"jwks_uri over http (A25)", y("clients:", "  - id: bank", "    token_endpoint_auth_method: private_key_jwt",
 			"    jwks_uri: http://bank.example.com/jwks", "    grant_types: [client_credentials]"),
 			"4: clients[0].jwks_uri: must use https"},
