@@ -3,12 +3,9 @@ package main
 // latchkey token authorization-code, with a real Chromium signing in.
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +15,6 @@ import (
 	"github.com/latchkey/latchkey/internal/browsertest"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
-	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 func TestTokenAuthorizationCodeInChromium(t *testing.T) {
@@ -34,43 +30,17 @@ func TestTokenAuthorizationCodeInChromium(t *testing.T) {
 	// browser to come back to its loopback listener.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	stderrR, stderrW := io.Pipe()
-	var stdout, stderr testkit.Buffer
-	done := make(chan error, 1)
-	go func() {
-		err := run(ctx, []string{"latchkey", "token", "authorization-code", "--no-browser", "--issuer", env.URL,
-			"--client-id", "cli", "--scope", "openid read", "--timeout", "45s"},
-			envOf(map[string]string{"LATCHKEY_CLIENT_SECRET": secret}), strings.NewReader(""), &stdout, stderrW)
-		stderrW.Close()
-		done <- err
-	}()
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderrR)
-		for sc.Scan() {
-			stderr.Write(append(sc.Bytes(), '\n'))
-			if line := strings.TrimSpace(sc.Text()); strings.HasPrefix(line, env.URL+"/authorize?") {
-				urls <- line
-			}
-		}
-	}()
-	var authURL string
-	select {
-	case authURL = <-urls:
-	case err := <-done:
-		t.Fatalf("token authorization-code ended before printing a URL: %v\n%s", err, stderr.String())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("token authorization-code printed no URL within 20 s:\n%s", stderr.String())
-	}
-	u, err := url.Parse(authURL)
-	if err != nil || u.Query().Get("code_challenge_method") != "S256" || u.Query().Get("client_id") != "cli" {
-		t.Fatalf("printed URL %q: %v; want a PKCE S256 request for client cli", authURL, err)
+	cmd := startCodeCommand(t, ctx, env.URL, map[string]string{"LATCHKEY_CLIENT_SECRET": secret},
+		"--client-id", "cli", "--scope", "openid read")
+	authURL, u := cmd.URL.String(), cmd.URL
+	if u.Query().Get("code_challenge_method") != "S256" || u.Query().Get("client_id") != "cli" {
+		t.Fatalf("printed URL %q; want a PKCE S256 request for client cli", authURL)
 	}
 
 	// 2. The user signs in and allows, in the browser.
 	tab := browsertest.Tab(t, browser, 30*time.Second)
 	allow := chromedp.CSS(`button[value=allow]`)
-	err = chromedp.Do(tab,
+	err := chromedp.Do(tab,
 		chromedp.Navigate(authURL),
 		chromedp.WaitVisible(chromedp.ID("username")),
 		chromedp.SendKeys(chromedp.ID("username"), "alice"),
@@ -84,15 +54,7 @@ func TestTokenAuthorizationCodeInChromium(t *testing.T) {
 	}
 
 	// 3. The command exchanges the code and prints the token response.
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("token authorization-code: %v\nstderr:\n%s", err, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("token authorization-code did not finish within 30 s of the consent:\n%s", stderr.String())
-	}
-	resp := decodeJSON(t, stdout.String())
+	resp := cmd.wait(t)
 	idToken, _ := resp["id_token"].(string)
 	if resp["access_token"] == nil || resp["refresh_token"] == nil || idToken == "" {
 		t.Fatalf("token response %v, want access, refresh and ID tokens", resp)

@@ -5,7 +5,6 @@ package main
 // whose clients were made with latchkey client create.
 
 import (
-	"bufio"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -16,7 +15,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -32,7 +30,6 @@ import (
 	"github.com/latchkey/latchkey/dpop"
 	"github.com/latchkey/latchkey/internal/oauthclient"
 	"github.com/latchkey/latchkey/internal/testenv"
-	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 const (
@@ -497,42 +494,12 @@ func (fe *fapiEnv) signIn(t *testing.T, args ...string) (map[string]any, *url.UR
 	ln.Close() // the command listens there
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	stderrR, stderrW := io.Pipe()
-	var stdout, stderr testkit.Buffer
-	done := make(chan error, 1)
-	go func() {
-		err := run(ctx, append([]string{"latchkey", "token", "authorization-code", "--no-browser", "--issuer", fe.url,
-			"--redirect-uri", redirect, "--timeout", "45s"}, args...), envOf(nil), strings.NewReader(""), &stdout, stderrW)
-		stderrW.Close()
-		done <- err
-	}()
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderrR)
-		for sc.Scan() {
-			stderr.Write(append(sc.Bytes(), '\n'))
-			if line := strings.TrimSpace(sc.Text()); strings.HasPrefix(line, fe.url+"/authorize?") {
-				urls <- line
-			}
-		}
-	}()
-	var raw string
-	select {
-	case raw = <-urls:
-	case err := <-done:
-		t.Fatalf("token authorization-code ended before printing a URL: %v\n%s", err, stderr.String())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("token authorization-code printed no URL within 20 s:\n%s", stderr.String())
-	}
-	authURL, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cmd := startCodeCommand(t, ctx, fe.url, nil, append([]string{"--redirect-uri", redirect}, args...)...)
 	w := testenv.Walker(nil, fe.user, fe.password)
 	w.RedirectURI = redirect
-	res, err := w.Walk(ctx, raw)
+	res, err := w.Walk(ctx, cmd.URL.String())
 	if err != nil {
-		t.Fatalf("the headless sign-in: %v\ncommand's stderr:\n%s", err, stderr.String())
+		t.Fatalf("the headless sign-in: %v\ncommand's stderr:\n%s", err, cmd.stderr.String())
 	}
 	if res.Code == "" {
 		t.Fatalf("the sign-in ended at %s (%s), want a code", res.Location, res.Error)
@@ -542,15 +509,7 @@ func (fe *fapiEnv) signIn(t *testing.T, args ...string) (map[string]any, *url.UR
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("token authorization-code: %v\nstderr:\n%s", err, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("token authorization-code did not finish within 30 s of the callback:\n%s", stderr.String())
-	}
-	return decodeJSON(t, stdout.String()), authURL
+	return cmd.wait(t), cmd.URL
 }
 
 // TestTokenFAPIFlagMistakes: combinations that cannot work are usage

@@ -3,12 +3,7 @@ package clientjwt_test
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
-	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -27,54 +22,31 @@ const (
 )
 
 // testKey is a client's signing key and its public JWK.
-type testKey struct {
-	alg     jose.SignatureAlgorithm
-	private crypto.Signer
-	public  jose.JSONWebKey
-}
+type testKey struct{ jwstest.Key }
 
 func newKey(t testing.TB, alg jose.SignatureAlgorithm, kid string) testKey {
 	t.Helper()
-	var priv crypto.Signer
-	var err error
-	switch alg {
-	case jose.ES256:
-		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case jose.RS256, jose.PS256:
-		priv, err = rsa.GenerateKey(rand.Reader, 2048)
-	case jose.EdDSA:
-		_, priv, err = ed25519.GenerateKey(rand.Reader)
-	default:
-		t.Fatalf("no test key for %s", alg)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keyOf(alg, priv, kid)
+	return testKey{jwstest.NewKey(t, alg, kid)}
 }
 
 func keyOf(alg jose.SignatureAlgorithm, priv crypto.Signer, kid string) testKey {
-	return testKey{alg: alg, private: priv, public: jose.JSONWebKey{Key: priv.Public(), KeyID: kid, Use: "sig"}}
+	return testKey{jwstest.KeyOf(alg, priv, kid)}
 }
 
 // jwksOf is the JWK Set of the keys' public halves, as a client registers it.
 func jwksOf(t testing.TB, keys ...testKey) string {
 	t.Helper()
-	set := jose.JSONWebKeySet{}
-	for _, k := range keys {
-		set.Keys = append(set.Keys, k.public)
+	ks := make([]jwstest.Key, len(keys))
+	for i, k := range keys {
+		ks[i] = k.Key
 	}
-	b, err := json.Marshal(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return jwstest.JWKS(t, ks...)
 }
 
 // sign signs claims with k, its alg and kid, and the extra header members.
 func (k testKey) sign(t testing.TB, header map[jose.HeaderKey]any, claims any) string {
 	t.Helper()
-	return signWith(t, k.alg, k.private, k.public.KeyID, header, claims)
+	return k.Sign(t, header, claims)
 }
 
 func signWith(t testing.TB, alg jose.SignatureAlgorithm, key any, kid string, header map[jose.HeaderKey]any, claims any) string {

@@ -206,10 +206,10 @@ func TestKeySetRefusals(t *testing.T) {
 	v := newVerifier(clk)
 	k := newKey(t, jose.ES256, "k")
 	raw := k.sign(t, nil, claimsFor(clientA, clk.Now()))
-	privJWK, _ := jose.JSONWebKey{Key: k.private, KeyID: "k"}.MarshalJSON()
+	privJWK, _ := jose.JSONWebKey{Key: k.Private, KeyID: "k"}.MarshalJSON()
 	weak, _ := rsa.GenerateKey(rand.Reader, 1024)
 	weakJWK, _ := jose.JSONWebKey{Key: &weak.PublicKey, KeyID: "w"}.MarshalJSON()
-	pub, _ := k.public.MarshalJSON()
+	pub, _ := k.Public.MarshalJSON()
 	for name, jwks := range map[string]string{
 		"private key":      `{"keys":[` + string(privJWK) + `]}`,
 		"symmetric key":    `{"keys":[{"kty":"oct","kid":"k","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}]}`,

@@ -56,15 +56,15 @@ func TestA13AlgorithmConfusion(t *testing.T) {
 	rsaKey := newKey(t, jose.RS256, "rsa")
 	client := clientjwt.Client{ID: clientA, JWKS: jwksOf(t, ec, rsaKey)}
 	now := clk.Now()
-	pubDER, _ := x509.MarshalPKIXPublicKey(rsaKey.public.Key)
+	pubDER, _ := x509.MarshalPKIXPublicKey(rsaKey.Public.Key)
 	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
-	pubJWK, _ := rsaKey.public.MarshalJSON()
+	pubJWK, _ := rsaKey.Public.MarshalJSON()
 	attacker := newKey(t, jose.RS256, "rsa")
 	valid := ec.sign(t, nil, claimsFor(clientA, now))
 	parts := strings.Split(valid, ".")
 	other := strings.Split(ec.sign(t, nil, map[string]any{"iss": clientA, "sub": "admin"}), ".")
 
-	enc, err := jose.NewEncrypter(jose.A128GCM, jose.Recipient{Algorithm: jose.RSA_OAEP_256, Key: rsaKey.public.Key}, nil)
+	enc, err := jose.NewEncrypter(jose.A128GCM, jose.Recipient{Algorithm: jose.RSA_OAEP_256, Key: rsaKey.Public.Key}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,9 +81,9 @@ func TestA13AlgorithmConfusion(t *testing.T) {
 		{"alg None", unsigned(map[string]any{"alg": "None"}, claimsFor(clientA, now), ""), client, clientjwt.ErrAlgorithm},
 		{"HS256 keyed with the RSA public key PEM", signWith(t, jose.HS256, pubPEM, "rsa", nil, claimsFor(clientA, now)), client, clientjwt.ErrAlgorithm},
 		{"HS256 keyed with the RSA public JWK JSON", signWith(t, jose.HS256, pubJWK, "rsa", nil, claimsFor(clientA, now)), client, clientjwt.ErrAlgorithm},
-		{"RS256 header naming the EC key", signWith(t, jose.RS256, attacker.private, "ec", nil, claimsFor(clientA, now)), client, clientjwt.ErrAlgorithm},
-		{"ES256 header naming the RSA key", signWith(t, jose.ES256, ec.private, "rsa", nil, claimsFor(clientA, now)), client, clientjwt.ErrAlgorithm},
-		{"PS256 against a client narrowed to RS256", signWith(t, jose.PS256, rsaKey.private, "rsa", nil, claimsFor(clientA, now)),
+		{"RS256 header naming the EC key", signWith(t, jose.RS256, attacker.Private, "ec", nil, claimsFor(clientA, now)), client, clientjwt.ErrAlgorithm},
+		{"ES256 header naming the RSA key", signWith(t, jose.ES256, ec.Private, "rsa", nil, claimsFor(clientA, now)), client, clientjwt.ErrAlgorithm},
+		{"PS256 against a client narrowed to RS256", signWith(t, jose.PS256, rsaKey.Private, "rsa", nil, claimsFor(clientA, now)),
 			clientjwt.Client{ID: clientA, JWKS: client.JWKS, Algs: []jose.SignatureAlgorithm{jose.RS256}}, clientjwt.ErrAlgorithm},
 		{"ES384, not in the allowlist", unsigned(map[string]any{"alg": "ES384", "kid": "ec"}, claimsFor(clientA, now), "c2ln"), client, clientjwt.ErrAlgorithm},
 		{"tampered payload with the old signature", parts[0] + "." + other[1] + "." + parts[2], client, clientjwt.ErrSignature},
@@ -107,7 +107,7 @@ func TestA14HeaderKeys(t *testing.T) {
 	k := newKey(t, jose.ES256, "k")
 	attacker := newKey(t, jose.ES256, "k")
 	client := clientjwt.Client{ID: clientA, JWKS: jwksOf(t, k)}
-	embedded, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: attacker.private}, (&jose.SignerOptions{EmbedJWK: true}))
+	embedded, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: attacker.Private}, (&jose.SignerOptions{EmbedJWK: true}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,7 @@
 package server_test
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"net/url"
 	"strings"
@@ -22,51 +17,28 @@ import (
 )
 
 // pkKey is a private_key_jwt client's signing key and its public JWK.
-type pkKey struct {
-	alg     jose.SignatureAlgorithm
-	private crypto.Signer
-	public  jose.JSONWebKey
-}
+type pkKey struct{ jwstest.Key }
 
 // newPKKey generates a key for alg (ES256, PS256, RS256 or EdDSA) named kid.
 func newPKKey(t testing.TB, alg jose.SignatureAlgorithm, kid string) pkKey {
 	t.Helper()
-	var priv crypto.Signer
-	var err error
-	switch alg {
-	case jose.ES256:
-		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case jose.RS256, jose.PS256:
-		priv, err = rsa.GenerateKey(rand.Reader, 2048)
-	case jose.EdDSA:
-		_, priv, err = ed25519.GenerateKey(rand.Reader)
-	default:
-		t.Fatalf("no test key for %s", alg)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pkKey{alg: alg, private: priv, public: jose.JSONWebKey{Key: priv.Public(), KeyID: kid, Use: "sig"}}
+	return pkKey{jwstest.NewKey(t, alg, kid)}
 }
 
 // pkJWKS is the JWK Set of the keys' public halves, as a client registers it.
 func pkJWKS(t testing.TB, keys ...pkKey) string {
 	t.Helper()
-	set := jose.JSONWebKeySet{}
-	for _, k := range keys {
-		set.Keys = append(set.Keys, k.public)
+	ks := make([]jwstest.Key, len(keys))
+	for i, k := range keys {
+		ks[i] = k.Key
 	}
-	b, err := json.Marshal(set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return jwstest.JWKS(t, ks...)
 }
 
 // sign signs claims with k under its alg and kid, plus extra header members.
 func (k pkKey) sign(t testing.TB, claims map[string]any, header map[jose.HeaderKey]any) string {
 	t.Helper()
-	return pkSignWith(t, k.alg, k.private, k.public.KeyID, claims, header)
+	return k.Sign(t, header, claims)
 }
 
 // pkSignWith signs claims with any go-jose signing key (an HMAC secret

@@ -125,12 +125,12 @@ func TestAssertionA13AlgorithmConfusion(t *testing.T) {
 	f := newPKFixture(t, nil)
 	rsaKey := f.keys[jose.RS256]
 	attacker := newPKKey(t, jose.ES256, "key-ES256")
-	der, err := x509.MarshalPKIXPublicKey(rsaKey.private.Public())
+	der, err := x509.MarshalPKIXPublicKey(rsaKey.Private.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
 	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-	jwkBytes, err := json.Marshal(rsaKey.public)
+	jwkBytes, err := json.Marshal(rsaKey.Public)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,12 +144,12 @@ func TestAssertionA13AlgorithmConfusion(t *testing.T) {
 		{"HS256 with the RSA public key's PEM", pkSignWith(t, jose.HS256, pemBytes, "key-RS256", pkClaims(f.Env, "svc"), nil), "alg is not accepted"},
 		{"HS256 with the RSA public key's JWK JSON", pkSignWith(t, jose.HS256, jwkBytes, "key-RS256", pkClaims(f.Env, "svc"), nil), "alg is not accepted"},
 		{"HS256 without kid", pkSignWith(t, jose.HS256, pemBytes, "", pkClaims(f.Env, "svc"), nil), "alg is not accepted"},
-		{"embedded jwk of the signer", pkSignWith(t, jose.ES256, attacker.private, "key-ES256", pkClaims(f.Env, "svc"),
-			map[jose.HeaderKey]any{"jwk": attacker.public.Public()}), "must not carry jwk, jku"},
+		{"embedded jwk of the signer", pkSignWith(t, jose.ES256, attacker.Private, "key-ES256", pkClaims(f.Env, "svc"),
+			map[jose.HeaderKey]any{"jwk": attacker.Public.Public()}), "must not carry jwk, jku"},
 		{"jku", f.keys[jose.ES256].sign(t, pkClaims(f.Env, "svc"), map[jose.HeaderKey]any{"jku": "https://attacker.example/jwks"}), "must not carry jwk, jku"},
 		{"x5u", f.keys[jose.ES256].sign(t, pkClaims(f.Env, "svc"), map[jose.HeaderKey]any{"x5u": "https://attacker.example/cert"}), "must not carry jwk, jku"},
 		{"tampered payload", parts[0] + "." + pkB64(tampered) + "." + parts[2], "signature does not verify"},
-		{"RSA key's kid with an ES256 header", pkSignWith(t, jose.ES256, attacker.private, "key-RS256", pkClaims(f.Env, "svc"), nil), "does not suit the registered key"},
+		{"RSA key's kid with an ES256 header", pkSignWith(t, jose.ES256, attacker.Private, "key-RS256", pkClaims(f.Env, "svc"), nil), "does not suit the registered key"},
 		{"signed by an unregistered key", attacker.sign(t, pkClaims(f.Env, "svc"), nil), "signature does not verify"},
 		{"not a JWS", "not-a-jwt", "not a compact JWS"},
 	}

@@ -1,15 +1,12 @@
 package server_test
 
 import (
-	"crypto/rand"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
@@ -22,18 +19,13 @@ import (
 // fapiClient is a fapi2 client with a P-256 key for private_key_jwt.
 type fapiClient struct {
 	id  string
-	key jose.JSONWebKey
+	key pkKey
 }
 
 func newFAPIClient(t *testing.T, env *testenv.Env, id string) fapiClient {
 	t.Helper()
-	priv := ecKey(t)
-	c := fapiClient{id: id, key: jose.JSONWebKey{Key: priv, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}
-	set, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{c.key.Public()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.AddClient(t, store.Client{ID: id, Profile: "fapi2", TokenEndpointAuthMethod: "private_key_jwt", JWKS: string(set),
+	c := fapiClient{id: id, key: newPKKey(t, jose.ES256, "k1")}
+	env.AddClient(t, store.Client{ID: id, Profile: "fapi2", TokenEndpointAuthMethod: "private_key_jwt", JWKS: pkJWKS(t, c.key),
 		GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "read"},
 		RedirectURIs: []string{azCB}})
 	return c
@@ -42,17 +34,7 @@ func newFAPIClient(t *testing.T, env *testenv.Env, id string) fapiClient {
 // assertion is a fresh client assertion for the issuer (S212, S214).
 func (c fapiClient) assertion(t *testing.T, env *testenv.Env) string {
 	t.Helper()
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: c.key}, (&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := env.Clock.Now()
-	raw, err := jwt.Signed(s).Claims(jwt.Claims{Issuer: c.id, Subject: c.id, Audience: jwt.Audience{env.URL},
-		ID: rand.Text(), IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(time.Minute))}).Serialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
+	return c.key.sign(t, pkClaims(env, c.id), nil)
 }
 
 // auth adds the client's credentials to form.

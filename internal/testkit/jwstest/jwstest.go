@@ -5,6 +5,12 @@
 package jwstest
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"testing"
@@ -45,3 +51,58 @@ func Unsigned(header, claims any, sig string) string {
 
 // B64 is base64url without padding, as JOSE writes it.
 func B64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// Key is a signing key of a test client and its public JWK, as a client
+// registers it (jwks).
+type Key struct {
+	Alg     jose.SignatureAlgorithm
+	Private crypto.Signer
+	Public  jose.JSONWebKey
+}
+
+// NewKey generates a key for alg (ES256, RS256, PS256 or EdDSA) named kid.
+func NewKey(t testing.TB, alg jose.SignatureAlgorithm, kid string) Key {
+	t.Helper()
+	var priv crypto.Signer
+	var err error
+	switch alg {
+	case jose.ES256:
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case jose.RS256, jose.PS256:
+		priv, err = rsa.GenerateKey(rand.Reader, 2048)
+	case jose.EdDSA:
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	default:
+		t.Fatalf("no test key for %s", alg)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return KeyOf(alg, priv, kid)
+}
+
+// KeyOf is the Key of priv for alg, named kid.
+func KeyOf(alg jose.SignatureAlgorithm, priv crypto.Signer, kid string) Key {
+	return Key{Alg: alg, Private: priv, Public: jose.JSONWebKey{Key: priv.Public(), KeyID: kid, Use: "sig"}}
+}
+
+// Sign signs claims with k under its alg and kid, plus the extra header
+// members.
+func (k Key) Sign(t testing.TB, header map[jose.HeaderKey]any, claims any) string {
+	t.Helper()
+	return Sign(t, k.Alg, k.Private, k.Public.KeyID, header, claims)
+}
+
+// JWKS is the JWK Set of the keys' public halves, as JSON.
+func JWKS(t testing.TB, keys ...Key) string {
+	t.Helper()
+	set := jose.JSONWebKeySet{}
+	for _, k := range keys {
+		set.Keys = append(set.Keys, k.Public)
+	}
+	b, err := json.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
