@@ -39,6 +39,11 @@ const (
 	// DPoP (RFC 9449 §5, §8).
 	ErrInvalidDPoPProof = "invalid_dpop_proof"
 	ErrUseDPoPNonce     = "use_dpop_nonce"
+	// The device authorization grant's token errors (RFC 8628 §3.5); it
+	// also uses access_denied.
+	ErrAuthorizationPending = "authorization_pending"
+	ErrSlowDown             = "slow_down"
+	ErrExpiredToken         = "expired_token"
 )
 
 // Error is an OAuth error as RFC 6749 §5.2 describes it. Handlers return it;

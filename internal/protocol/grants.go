@@ -8,6 +8,21 @@ const (
 	GrantPassword          = "password"
 	GrantClientCredentials = "client_credentials"
 	GrantRefreshToken      = "refresh_token"
+	// GrantDeviceCode is the device authorization grant (RFC 8628 §3.4).
+	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
+	// GrantTokenExchange is token exchange (RFC 8693 §2.1).
+	GrantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+	// GrantJWTBearer is a JWT used as an authorization grant (RFC 7523 §2.1).
+	GrantJWTBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+)
+
+// Token type identifiers of RFC 8693 §3 (subject_token_type,
+// actor_token_type, requested_token_type, issued_token_type).
+const (
+	TokenTypeAccessToken  = "urn:ietf:params:oauth:token-type:access_token"
+	TokenTypeRefreshToken = "urn:ietf:params:oauth:token-type:refresh_token"
+	TokenTypeIDToken      = "urn:ietf:params:oauth:token-type:id_token"
+	TokenTypeJWT          = "urn:ietf:params:oauth:token-type:jwt"
 )
 
 // GrantInfo describes one grant type: what the token endpoint, the

@@ -60,12 +60,14 @@ func WriteError(w http.ResponseWriter, e *Error) {
 // TokenResponse is the successful token response of RFC 6749 §5.1, with the
 // OpenID Connect id_token.
 type TokenResponse struct {
-	AccessToken  string `json:"access_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int64  `json:"expires_in"`
-	RefreshToken string `json:"refresh_token,omitempty"`
-	Scope        string `json:"scope,omitempty"`
-	IDToken      string `json:"id_token,omitempty"`
+	AccessToken string `json:"access_token"`
+	// IssuedTokenType is set by token exchange only (RFC 8693 §2.2.1).
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
+	TokenType       string `json:"token_type"`
+	ExpiresIn       int64  `json:"expires_in"`
+	RefreshToken    string `json:"refresh_token,omitempty"`
+	Scope           string `json:"scope,omitempty"`
+	IDToken         string `json:"id_token,omitempty"`
 }
 
 // WriteToken writes a token response with Cache-Control: no-store.

@@ -34,9 +34,18 @@ type issuance struct {
 	// jkt binds the access token to a DPoP key (RFC 9449 §6, cnf.jkt); a
 	// public client's refresh token is bound with it too (S164).
 	jkt string
+	// sub, when set, is the subject of a token issued for neither a
+	// Latchkey user nor the client itself: an external workload's
+	// namespaced subject (RFC 7523 §2.1, token exchange).
+	sub string
+	// act is the act claim of an exchanged token (RFC 8693 §4.1), or nil.
+	act *token.Actor
 }
 
 func (is issuance) subject() string {
+	if is.sub != "" {
+		return is.sub
+	}
 	if is.user != nil {
 		return is.user.ID
 	}
@@ -100,6 +109,7 @@ func (s *Server) mintAccess(is issuance, now time.Time) (string, *store.AccessTo
 	if is.jkt != "" {
 		claims.Confirmation = &token.Confirmation{JKT: is.jkt}
 	}
+	claims.Actor = is.act
 	if !is.authTime.IsZero() {
 		claims.AuthTime = is.authTime.Unix()
 	}

@@ -77,6 +77,19 @@ type AccessClaims struct {
 	GrantID string `json:"gid,omitempty"`
 	// Confirmation binds the token to a DPoP key (RFC 9449 §6.1).
 	Confirmation *Confirmation `json:"cnf,omitempty"`
+	// Actor names who acts for the subject in a token issued by token
+	// exchange (RFC 8693 §4.1): delegation, not impersonation.
+	Actor *Actor `json:"act,omitempty"`
+}
+
+// Actor is the act claim of RFC 8693 §4.1: the acting party, and, nested,
+// whoever acted for it before (the delegation chain, most recent first).
+type Actor struct {
+	Subject string `json:"sub"`
+	Issuer  string `json:"iss,omitempty"`
+	// ClientID names the client that acted, when the actor is a client.
+	ClientID string `json:"client_id,omitempty"`
+	Actor    *Actor `json:"act,omitempty"`
 }
 
 // Confirmation is the cnf claim (RFC 7800) of a DPoP-bound token: the
