@@ -254,3 +254,47 @@ type PushedRequest struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
+
+// SlowDownStep is what a poll that comes too soon adds to a device code's
+// polling interval (RFC 8628 §3.5).
+const SlowDownStep = 5 * time.Second
+
+// DeviceCode is a device authorization request (RFC 8628 §3.1), stored by
+// the digest of its device_code and found by a keyed digest of its
+// user_code, so that a read of the database reveals neither.
+type DeviceCode struct {
+	Digest string
+	// UserCodeDigest is the keyed digest of the normalised user code.
+	UserCodeDigest string
+	ClientID       string
+	Scopes         []string
+	// Resources are the resource indicators asked for (RFC 8707).
+	Resources []string
+	// Interval is the least time between two polls; it grows by
+	// SlowDownStep with every poll that comes sooner.
+	Interval time.Duration
+	// LastPollAt is the time of the last poll, zero before the first.
+	LastPollAt time.Time
+	// SlowDown reports that the last poll came sooner than the interval.
+	SlowDown  bool
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// UserID and AuthTime are set when the signed-in user decides;
+	// ApprovedAt or DeniedAt says what they decided.
+	UserID     string
+	AuthTime   time.Time
+	ApprovedAt time.Time
+	DeniedAt   time.Time
+	// ConsumedAt and GrantID are set when the device redeems the approval.
+	ConsumedAt time.Time
+	GrantID    string
+}
+
+// DeviceDecision is a user's answer on the verification page.
+type DeviceDecision struct {
+	UserID string
+	// AuthTime is when the user signed in (the ID token's auth_time).
+	AuthTime time.Time
+	Approved bool
+	At       time.Time
+}

@@ -38,13 +38,14 @@ type Store interface {
 	ThrottleStore
 	ReplayStore
 	PushedRequestStore
+	DeviceStore
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	// DeleteExpired removes up to limit rows of each kind that expired
 	// before now (codes, refresh tokens, opaque access tokens, revoked jtis,
 	// sessions, throttles, grants with nothing left, replay records, pushed
-	// requests) and reports how many.
+	// requests, device codes) and reports how many.
 	DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error)
 	// Close releases the backend's resources.
 	Close() error
@@ -202,4 +203,38 @@ type PushedRequestStore interface {
 	// request is unknown, was taken already, has expired at now, or belongs
 	// to another client than clientID (and then leaves it in place).
 	TakePushedRequest(ctx context.Context, digest, clientID string, now time.Time) (PushedRequest, error)
+}
+
+// DeviceStore keeps device authorization requests (RFC 8628): created by
+// the device, decided by the user on the verification page, polled and
+// finally redeemed by the device at the token endpoint, on any instance.
+type DeviceStore interface {
+	// CreateDeviceCode stores d. A digest or user code digest held by a
+	// stored code (live, or expired and not yet collected) gives
+	// ErrConflict, so the caller draws a new user code and tries again.
+	CreateDeviceCode(ctx context.Context, d DeviceCode) error
+	// GetDeviceCodeByUserCode returns the code whose user code digest is
+	// userCodeDigest, in any state, unless it expired at now; otherwise
+	// ErrNotFound.
+	GetDeviceCodeByUserCode(ctx context.Context, userCodeDigest string, now time.Time) (DeviceCode, error)
+	// DecideDeviceCode records the user's decision on the undecided code
+	// whose user code digest is userCodeDigest. It returns ErrConflict
+	// when the code was decided already (even if expired since), and
+	// ErrNotFound when it is unknown or expired at d.At; exactly one of
+	// several concurrent callers succeeds.
+	DecideDeviceCode(ctx context.Context, userCodeDigest string, d DeviceDecision) error
+	// PollDeviceCode records a poll of the code digest by clientID at now
+	// and returns the code as the poll left it, in any state. A poll
+	// sooner than Interval after the previous one sets SlowDown and adds
+	// SlowDownStep to Interval, for every later poll too (RFC 8628 §3.5);
+	// any other poll clears SlowDown. Concurrent polls are counted one
+	// after the other. An unknown code, or another client's, gives
+	// ErrNotFound and changes nothing.
+	PollDeviceCode(ctx context.Context, digest, clientID string, now time.Time) (DeviceCode, error)
+	// RedeemDeviceCode atomically marks the approved code digest of
+	// clientID consumed by iss.Grant and stores iss. It returns ErrConflict
+	// when the code was consumed already, and ErrNotFound when it is
+	// unknown, another client's, not approved, or expired at now; exactly
+	// one of several concurrent callers succeeds.
+	RedeemDeviceCode(ctx context.Context, digest, clientID string, now time.Time, iss Issue) error
 }

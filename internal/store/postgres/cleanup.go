@@ -23,6 +23,8 @@ func expiredDeletes() []expiredDelete {
 	return []expiredDelete{
 		{"auth codes", `DELETE FROM auth_codes WHERE digest IN
 		(SELECT digest FROM auth_codes WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
+		{"device codes", `DELETE FROM device_codes WHERE digest IN
+		(SELECT digest FROM device_codes WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
 		{"refresh tokens", `DELETE FROM refresh_tokens WHERE digest IN
 		(SELECT digest FROM refresh_tokens WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
 		{"access tokens", `DELETE FROM access_tokens WHERE digest IN

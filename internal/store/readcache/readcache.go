@@ -301,6 +301,33 @@ func (s *Store) TakePushedRequest(ctx context.Context, digest, clientID string, 
 	return s.st.TakePushedRequest(ctx, digest, clientID, now)
 }
 
+// CreateDeviceCode does not purge: a fresh code.
+func (s *Store) CreateDeviceCode(ctx context.Context, d store.DeviceCode) error {
+	return s.st.CreateDeviceCode(ctx, d)
+}
+
+// GetDeviceCodeByUserCode is not cached: the user's decision must show at
+// once on every instance.
+func (s *Store) GetDeviceCodeByUserCode(ctx context.Context, userCodeDigest string, now time.Time) (store.DeviceCode, error) {
+	return s.st.GetDeviceCodeByUserCode(ctx, userCodeDigest, now)
+}
+
+// DecideDeviceCode does not purge: nothing it changes is cached.
+func (s *Store) DecideDeviceCode(ctx context.Context, userCodeDigest string, d store.DeviceDecision) error {
+	return s.st.DecideDeviceCode(ctx, userCodeDigest, d)
+}
+
+// PollDeviceCode is not cached: every poll is recorded.
+func (s *Store) PollDeviceCode(ctx context.Context, digest, clientID string, now time.Time) (store.DeviceCode, error) {
+	return s.st.PollDeviceCode(ctx, digest, clientID, now)
+}
+
+// RedeemDeviceCode does not purge: it stores a new grant and revokes
+// nothing, like RedeemAuthCode.
+func (s *Store) RedeemDeviceCode(ctx context.Context, digest, clientID string, now time.Time, iss store.Issue) error {
+	return s.st.RedeemDeviceCode(ctx, digest, clientID, now, iss)
+}
+
 // Ping asks the wrapped store.
 func (s *Store) Ping(ctx context.Context) error { return s.st.Ping(ctx) }
 

@@ -17,6 +17,8 @@ func expiredDeletes() []expiredDelete {
 	return []expiredDelete{
 		{"auth codes", `DELETE FROM auth_codes WHERE digest IN
 		(SELECT digest FROM auth_codes WHERE expires_at < ?1 LIMIT ?2)`},
+		{"device codes", `DELETE FROM device_codes WHERE digest IN
+		(SELECT digest FROM device_codes WHERE expires_at < ?1 LIMIT ?2)`},
 		{"refresh tokens", `DELETE FROM refresh_tokens WHERE digest IN
 		(SELECT digest FROM refresh_tokens WHERE expires_at < ?1 LIMIT ?2)`},
 		{"access tokens", `DELETE FROM access_tokens WHERE digest IN

@@ -58,9 +58,11 @@ func seedExpiry(t *testing.T, s store.Store, f fixture) (int, store.Issue) {
 	}
 	must(t, s.CreatePushedRequest(ctx, newPushed("par-old", f.client.ID, at(time.Hour))))
 	must(t, s.CreatePushedRequest(ctx, newPushed("par-live", f.client.ID, at(11*time.Hour))))
+	must(t, s.CreateDeviceCode(ctx, newDevice("device-old", f, at(time.Hour))))
+	must(t, s.CreateDeviceCode(ctx, newDevice("device-live", f, at(11*time.Hour))))
 	// code, 2 grants, refresh token, access token, jti, session, throttle,
-	// replay record, pushed request
-	return 10, live
+	// replay record, pushed request, device code
+	return 11, live
 }
 
 func testDeleteExpired(t *testing.T, s store.Store) {
@@ -126,6 +128,11 @@ func testDeleteExpired(t *testing.T, s store.Store) {
 	wantErr(t, "TakePushedRequest(par-old)", err, store.ErrNotFound)
 	_, err = s.TakePushedRequest(ctx, "par-live", f.client.ID, now)
 	must(t, err)
+	// A poll finds a code at any age unless it was removed.
+	_, err = s.PollDeviceCode(ctx, "device-old", f.client.ID, now)
+	wantErr(t, "PollDeviceCode(device-old)", err, store.ErrNotFound)
+	_, err = s.PollDeviceCode(ctx, "device-live", f.client.ID, now)
+	must(t, err)
 }
 
 func testDeleteExpiredLimit(t *testing.T, s store.Store) {
@@ -135,14 +142,16 @@ func testDeleteExpiredLimit(t *testing.T, s store.Store) {
 		must(t, s.CreateAuthCode(ctx, newCode(d, f, at(time.Minute))))
 	}
 	must(t, s.CreateAuthCode(ctx, newCode("live", f, at(time.Hour))))
-	// The limit is per kind: replay records and pushed requests too.
+	// The limit is per kind: replay records, pushed requests and device
+	// codes too.
 	for i := range 5 {
 		if !useOnce(t, s, fmt.Sprintf("replay-%d", i), at(time.Minute), at(0)) {
 			t.Fatalf("UseOnce(replay-%d) of a fresh key = false", i)
 		}
 		must(t, s.CreatePushedRequest(ctx, newPushed(fmt.Sprintf("par-%d", i), f.client.ID, at(time.Minute))))
+		must(t, s.CreateDeviceCode(ctx, newDevice(fmt.Sprintf("device-%d", i), f, at(time.Minute))))
 	}
-	for i, want := range []int{6, 6, 3, 0} {
+	for i, want := range []int{8, 8, 4, 0} {
 		n, err := s.DeleteExpired(ctx, at(30*time.Minute), 2)
 		must(t, err)
 		if n != want {

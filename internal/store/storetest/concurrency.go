@@ -23,6 +23,80 @@ func concurrencyTests() []subtest {
 		{"UseOnceOnce_RFC9449_11_1", testConcurrentUseOnce},
 		{"UseOnceOnceAfterExpiry_RFC9449_11_1", testConcurrentUseOnceExpired},
 		{"TakePushedRequestOnce_RFC9126_4", testConcurrentTakePushed},
+		{"RedeemDeviceCodeOnce_S191", testConcurrentRedeemDevice},
+		{"DecideDeviceCodeOnce_S195", testConcurrentDecideDevice},
+		{"PollDeviceCodeCountsAll_S190", testConcurrentPollDevice},
+	}
+}
+
+func testConcurrentRedeemDevice(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := setup(t, s)
+	must(t, s.CreateDeviceCode(ctx, newDevice("dc-1", f, at(time.Minute))))
+	must(t, s.DecideDeviceCode(ctx, "uc-dc-1", approval(f, at(time.Second))))
+	issues := make([]store.Issue, workers)
+	for i := range issues {
+		issues[i] = newIssue(fmt.Sprintf("g%d", i), f)
+	}
+	errs := testkit.AtOnce(workers, func(i int) error {
+		return s.RedeemDeviceCode(ctx, "dc-1", f.client.ID, at(2*time.Second), issues[i])
+	})
+	won := winner(t, "RedeemDeviceCode", errs, store.ErrConflict)
+	if got := getDevice(t, s, "dc-1"); got.GrantID != issues[won].Grant.ID {
+		t.Errorf("device code GrantID = %q, want the winner's %q", got.GrantID, issues[won].Grant.ID)
+	}
+	for i, iss := range issues {
+		if i == won {
+			checkIssueStored(t, s, iss)
+		} else {
+			checkIssueAbsent(t, s, iss)
+		}
+	}
+}
+
+func testConcurrentDecideDevice(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := setup(t, s)
+	must(t, s.CreateDeviceCode(ctx, newDevice("dc-1", f, at(time.Minute))))
+	errs := testkit.AtOnce(workers, func(i int) error {
+		d := approval(f, at(time.Second))
+		d.Approved = i%2 == 0 // approvals and denials race
+		d.AuthTime = at(time.Duration(i) * time.Millisecond)
+		return s.DecideDeviceCode(ctx, "uc-dc-1", d)
+	})
+	won := winner(t, "DecideDeviceCode", errs, store.ErrConflict)
+	got := getDevice(t, s, "dc-1")
+	if (won%2 == 0) != !got.ApprovedAt.IsZero() || got.ApprovedAt.IsZero() == got.DeniedAt.IsZero() {
+		t.Errorf("after the race caller %d won, the code reads %+v", won, got)
+	}
+	sameTime(t, "AuthTime of the winner", got.AuthTime, at(time.Duration(won)*time.Millisecond))
+}
+
+// testConcurrentPollDevice: polls that arrive together are counted one
+// after the other, so all but the first are too soon and each adds its 5 s.
+func testConcurrentPollDevice(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := setup(t, s)
+	must(t, s.CreateDeviceCode(ctx, newDevice("dc-1", f, at(time.Hour))))
+	slowed := make([]bool, workers)
+	errs := testkit.AtOnce(workers, func(i int) error {
+		d, err := s.PollDeviceCode(ctx, "dc-1", f.client.ID, at(time.Second))
+		slowed[i] = d.SlowDown
+		return err
+	})
+	n := 0
+	for i, err := range errs {
+		must(t, err)
+		if slowed[i] {
+			n++
+		}
+	}
+	if n != workers-1 {
+		t.Errorf("%d of %d simultaneous polls were slowed down, want %d", n, workers, workers-1)
+	}
+	want := 5*time.Second + time.Duration(workers-1)*store.SlowDownStep
+	if got := getDevice(t, s, "dc-1"); got.Interval != want {
+		t.Errorf("Interval after %d simultaneous polls = %v, want %v", workers, got.Interval, want)
 	}
 }
 

@@ -27,6 +27,9 @@
 //     successor (the end of the window included) or ErrReused, even when the
 //     family was revoked already; revoked, or the grant revoked or past its
 //     ExpiresAt → ErrNotFound;
+//   - a device code has expired at its ExpiresAt; a poll exactly its
+//     Interval after the one before is not too soon; a decided or consumed
+//     code presented again is ErrConflict even once expired;
 //   - DeleteExpired removes a grant once no refresh or opaque access token
 //     refers to it and it is revoked or past its ExpiresAt; a grant with
 //     neither stays, as JWT access tokens may rest on it (IsRevoked reports
@@ -53,7 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	var all []subtest
 	for _, group := range [][]subtest{
 		clientTests(), userTests(), keyTests(), codeTests(), tokenTests(),
-		rotationTests(), sessionTests(), replayTests(), cleanupTests(), readAfterWriteTests(),
+		rotationTests(), sessionTests(), replayTests(), deviceTests(), cleanupTests(), readAfterWriteTests(),
 	} {
 		all = append(all, group...)
 	}
