@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/keys"
@@ -53,6 +54,8 @@ type Config struct {
 	PAR PARConfig
 	// ClientAssertions tunes private_key_jwt client authentication.
 	ClientAssertions AssertionConfig
+	// Device tunes the device authorization grant (RFC 8628).
+	Device DeviceConfig
 
 	// JWKSFetcher fetches the jwks_uri of private_key_jwt clients; nil
 	// means the production policy of safefetch (tests trust their own
@@ -97,6 +100,19 @@ type PARConfig struct {
 	Lifetime time.Duration
 }
 
+// DeviceConfig tunes the device authorization grant (RFC 8628).
+type DeviceConfig struct {
+	// CodeLifetime is how long a device code and its user code are valid
+	// (expires_in, §3.2).
+	CodeLifetime time.Duration
+	// Interval is the least time between two polls of one device code; it
+	// is sent to the device and enforced (§3.5). Whole seconds.
+	Interval time.Duration
+	// VerificationURI is where users enter their code (verification_uri);
+	// "" means the issuer's /device page.
+	VerificationURI string
+}
+
 // AssertionConfig tunes JWT client authentication (RFC 7523 §2.2).
 type AssertionConfig struct {
 	// StrictAudience accepts only the issuer as aud (rfc7523bis), not the
@@ -125,7 +141,8 @@ func DefaultConfig() Config {
 			Window: 15 * time.Minute, BaseDelay: time.Second, MaxDelay: 15 * time.Minute},
 		DPoP: DPoPConfig{NonceLifetime: 5 * time.Minute, ProofWindow: 60 * time.Second,
 			Algs: []string{"ES256", "EdDSA", "PS256"}},
-		PAR: PARConfig{Lifetime: 60 * time.Second},
+		PAR:    PARConfig{Lifetime: 60 * time.Second},
+		Device: DeviceConfig{CodeLifetime: 10 * time.Minute, Interval: 5 * time.Second},
 	}
 }
 
@@ -168,9 +185,17 @@ func (c Config) withDefaults() (Config, error) {
 		c.DPoP.Algs = d.DPoP.Algs
 	}
 	set(&c.PAR.Lifetime, d.PAR.Lifetime)
+	set(&c.Device.CodeLifetime, d.Device.CodeLifetime)
+	set(&c.Device.Interval, d.Device.Interval)
 	u, err := url.Parse(c.Issuer)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return c, fmt.Errorf("server: issuer %q is not an absolute http(s) URL without query or fragment", c.Issuer)
+	}
+	if c.Device.VerificationURI == "" {
+		c.Device.VerificationURI = strings.TrimSuffix(c.Issuer, "/") + "/device"
+	}
+	if c.Device.Interval < time.Second {
+		return c, fmt.Errorf("server: device polling interval %v is shorter than a second", c.Device.Interval)
 	}
 	if !keys.SupportedAlg(c.AccessTokenAlg) {
 		return c, fmt.Errorf("server: access token algorithm %q is not supported", c.AccessTokenAlg)
@@ -179,9 +204,9 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 // Store is what the server needs from persistence: reading clients and
-// users, and everything about codes, grants, tokens, sessions, consents
-// and throttles. Creating, changing and deleting clients and users is the
-// CLI's business, not the server's.
+// users, and everything about codes, device codes, grants, tokens,
+// sessions, consents and throttles. Creating, changing and deleting
+// clients and users is the CLI's business, not the server's.
 type Store interface {
 	// GetClient returns the client with id, or store.ErrNotFound.
 	GetClient(ctx context.Context, id string) (store.Client, error)
@@ -196,6 +221,7 @@ type Store interface {
 	store.ThrottleStore
 	store.ReplayStore
 	store.PushedRequestStore
+	store.DeviceStore
 	// Ping reports whether the backend is reachable (/readyz).
 	Ping(ctx context.Context) error
 }

@@ -96,6 +96,7 @@ func (s *Server) buildMetadata(ctx context.Context) (map[string]any, error) {
 		"revocation_endpoint_auth_methods_supported":    s.authMethodNames(true),
 		"scopes_supported": scopes,
 	}
+	doc["device_authorization_endpoint"] = s.endpoint("/device_authorization") // S192
 	s.addAuthorizationMetadata(doc)
 	return doc, nil
 }

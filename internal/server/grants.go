@@ -25,6 +25,8 @@ func grantRegistry() []grantDef {
 			Public: true, User: true}, run: (*Server).grantRefresh},
 		{GrantInfo: protocol.GrantInfo{Type: protocol.GrantClientCredentials, Summary: "the client acts for itself"},
 			run: (*Server).grantClientCredentials},
+		{GrantInfo: protocol.GrantInfo{Type: protocol.GrantDeviceCode, Summary: "a device without a browser shows a code the user enters elsewhere",
+			Public: true, User: true, Refresh: true}, run: (*Server).grantDeviceCode},
 		{GrantInfo: protocol.GrantInfo{Type: protocol.GrantPassword, Summary: "the client sends the user's username and password",
 			User: true, Refresh: true, Legacy: true}, run: (*Server).grantPassword},
 	}

@@ -13,6 +13,7 @@ func (s *Server) routes() http.Handler {
 	p := s.prefix
 	mux.Handle(p+"/token", s.cors(s.oauthJSON(http.MethodPost, s.handleToken)))
 	mux.Handle(p+"/par", s.cors(s.oauthJSON(http.MethodPost, s.handlePAR)))
+	mux.Handle(p+"/device_authorization", s.cors(s.oauthJSON(http.MethodPost, s.handleDeviceAuthorization)))
 	mux.Handle(p+"/introspect", s.oauthJSON(http.MethodPost, s.handleIntrospect))
 	mux.Handle(p+"/revoke", s.cors(s.oauthJSON(http.MethodPost, s.handleRevoke)))
 	mux.Handle(p+"/userinfo", s.api(s.handleUserinfo))

@@ -65,6 +65,8 @@ type Server struct {
 	pages       *web.Pages
 	// httpsIssuer makes cookies Secure and __Host- prefixed.
 	httpsIssuer bool
+	// userCodeKey keys the stored digests of device user codes (RFC 8628).
+	userCodeKey []byte
 }
 
 // New returns the server's http.Handler.
@@ -106,6 +108,9 @@ func newServer(d Deps) (*Server, error) {
 		hashes:  newHashGate(runtime.GOMAXPROCS(0)),
 		guard:   newGuard(d.Store, cfg.Limits),
 	}
+	// A key of its own: a user code digest must never equal a MAC the
+	// server hands out under hmacKey (a CSRF token).
+	s.userCodeKey = deriveKey(d.SystemSecret, "latchkey device user code v1")
 	s.proofs = newProofs(cfg.DPoP, d.Store, d.Now, d.SystemSecret)
 	s.auth = s.authenticators(cfg.ClientAuthenticators)
 	if s.metrics, err = newMetrics(d.Metrics); err != nil {

@@ -1,7 +1,8 @@
 // Package token mints and verifies Latchkey's tokens: JWT access tokens
 // (RFC 9068) and ID tokens (OpenID Connect Core §2), and the random opaque
-// values (codes, refresh tokens, opaque access tokens, client secrets,
-// session cookies) with the SHA-256 digests under which they are stored.
+// values (codes, device codes, refresh tokens, opaque access tokens,
+// client secrets, session cookies) with the SHA-256 digests under which
+// they are stored.
 package token
 
 import (
@@ -21,6 +22,7 @@ const (
 	PrefixAccess       = "lk_at_"
 	PrefixClientSecret = "lk_cs_"
 	PrefixSession      = "lk_ss_"
+	PrefixDeviceCode   = "lk_dc_"
 )
 
 // randomBytes is the entropy of every opaque value: 256 bits, above RFC 6749
