@@ -42,6 +42,8 @@ func serverConfig(cfg config.Config) (server.Config, error) {
 		PAR: server.PARConfig{Require: cfg.PAR.Require, Lifetime: cfg.PAR.Lifetime.D()},
 		ClientAssertions: server.AssertionConfig{StrictAudience: cfg.ClientAssertions.StrictAudience,
 			AllowLoopbackJWKS: cfg.ClientAssertions.AllowLoopbackJWKS},
+		Device: server.DeviceConfig{CodeLifetime: cfg.Device.CodeLifetime.D(), Interval: cfg.Device.Interval.D(),
+			VerificationURI: cfg.Device.VerificationURI},
 	}, nil
 }
 

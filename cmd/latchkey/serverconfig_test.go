@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/server"
@@ -32,13 +33,17 @@ func TestServerConfigMapsEveryField(t *testing.T) {
 	cfg.TrustedProxies = []string{"10.0.0.0/8", "::ffff:192.0.2.7", "192.0.2.9/24"}
 	cfg.Tokens.CodeTTL = config.Duration(30e9)
 	cfg.Limits.PerIP = 7
+	cfg.Device = config.Device{CodeLifetime: config.Duration(5 * time.Minute), Interval: config.Duration(7 * time.Second),
+		VerificationURI: "https://auth.example.com/activate"}
 	got, err := serverConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	wantProxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"),
 		netip.MustParsePrefix("192.0.2.0/24")}
-	if got.Issuer != cfg.Issuer || got.CodeTTL != 30e9 || got.Limits.PerIP != 7 || !reflect.DeepEqual(got.TrustedProxies, wantProxies) {
+	wantDevice := server.DeviceConfig{CodeLifetime: 5 * time.Minute, Interval: 7 * time.Second, VerificationURI: "https://auth.example.com/activate"}
+	if got.Issuer != cfg.Issuer || got.CodeTTL != 30e9 || got.Limits.PerIP != 7 || !reflect.DeepEqual(got.TrustedProxies, wantProxies) ||
+		got.Device != wantDevice {
 		t.Errorf("serverConfig = %+v", got)
 	}
 	cfg.TrustedProxies = []string{"not-an-ip"}

@@ -33,6 +33,8 @@ type Config struct {
 	PAR            PAR      `yaml:"par"`
 	// ClientAssertions tunes private_key_jwt client authentication.
 	ClientAssertions ClientAssertions `yaml:"client_assertions"`
+	// Device tunes the device authorization grant (RFC 8628).
+	Device Device `yaml:"device"`
 
 	Clients []Client `yaml:"clients"`
 	Users   []User   `yaml:"users"`
@@ -104,6 +106,20 @@ type ClientAssertions struct {
 	// AllowLoopbackJWKS lets jwks_uri be http on a loopback address (for
 	// development only).
 	AllowLoopbackJWKS bool `yaml:"allow_loopback_jwks"`
+}
+
+// Device tunes the device authorization grant (RFC 8628). A client uses
+// it by listing urn:ietf:params:oauth:grant-type:device_code in its
+// grant_types.
+type Device struct {
+	// CodeLifetime is how long a device code and its user code are valid.
+	CodeLifetime Duration `yaml:"code_lifetime"`
+	// Interval is the least time between two polls of one code: sent to
+	// the device, and enforced (a poll sooner is slow_down and adds 5 s).
+	Interval Duration `yaml:"interval"`
+	// VerificationURI is the page where users enter their code; "" means
+	// the issuer's /device.
+	VerificationURI string `yaml:"verification_uri"`
 }
 
 // Tokens sets lifetimes and formats.
@@ -262,7 +278,8 @@ func Default() Config {
 		GC: GC{Interval: Duration(5 * time.Minute), Batch: 500},
 		DPoP: DPoP{NonceLifetime: Duration(5 * time.Minute), ProofWindow: Duration(60 * time.Second),
 			SigningAlgs: []string{"ES256", "EdDSA", "PS256"}},
-		PAR: PAR{Lifetime: Duration(60 * time.Second)},
+		PAR:    PAR{Lifetime: Duration(60 * time.Second)},
+		Device: Device{CodeLifetime: Duration(10 * time.Minute), Interval: Duration(5 * time.Second)},
 	}
 }
 

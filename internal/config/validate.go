@@ -37,6 +37,7 @@ func (c *Config) problems(r Rules) Problems {
 	v.tokens()
 	v.limits()
 	v.senderConstraints()
+	v.device()
 	v.clients()
 	v.users()
 	return v.probs
