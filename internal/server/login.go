@@ -7,9 +7,10 @@ import (
 	"github.com/latchkey/latchkey/internal/web"
 )
 
-// loginView is what the login page shows besides the form.
+// loginView is what the login page shows besides the form. Action is
+// where the form goes: /login, or /device/login in the device flow.
 type loginView struct {
-	Base, ClientName, CSRF, Request, Username, Message string
+	Base, Action, ClientName, CSRF, Request, Username, Message string
 }
 
 // showLogin renders the login page for req.
@@ -18,7 +19,7 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, req *authRequ
 	if err != nil {
 		return err
 	}
-	v.Base, v.ClientName = s.prefix, req.client.Name
+	v.Base, v.Action, v.ClientName = s.prefix, "/login", req.client.Name
 	v.CSRF = s.csrfToken("login", binding)
 	v.Request = s.carried(req, req.params).Encode()
 	s.render(w, r, web.Login, v)
@@ -49,27 +50,42 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	username := form.Get("username")
-	user, err := s.checkUserPassword(r, req.client.ID, username, form.Get("password"))
-	if e := protocol.AsError(err); e != nil && e.Code == protocol.ErrInvalidGrant {
-		msg := "The username or password is incorrect."
-		if e.RetryAfter > 0 {
-			msg = "Too many failed attempts. Wait a little and try again."
-		}
-		return s.showLogin(w, r, req, loginView{Username: username, Message: msg})
-	}
+	_, msg, err := s.signIn(w, r, req.client.ID, form)
 	if err != nil {
 		return err
 	}
-	if err := s.startSession(ctx, w, r, user); err != nil {
-		return err
+	if msg != "" {
+		return s.showLogin(w, r, req, loginView{Username: form.Get("username"), Message: msg})
 	}
-	// The redirect sets the session cookie: no cache may keep it (A9).
-	web.SecurityHeaders(w.Header())
-	w.Header().Set("Location", s.endpoint("/authorize")+"?"+s.carried(req, resumeParams(req.params)).Encode())
-	w.WriteHeader(http.StatusSeeOther)
+	s.seeOther(w, s.endpoint("/authorize")+"?"+s.carried(req, resumeParams(req.params)).Encode())
 	return nil
+}
+
+// signIn checks the username and password of a login form for clientID
+// under the shared guessing limits and, when they are right, starts a new
+// session and returns its digest. When they are not, msg is what the
+// login page says: one generic message (A11).
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, clientID string, form protocol.Form) (session, msg string, err error) {
+	user, err := s.checkUserPassword(r, clientID, form.Get("username"), form.Get("password"))
+	if e := protocol.AsError(err); e != nil && e.Code == protocol.ErrInvalidGrant {
+		if e.RetryAfter > 0 {
+			return "", "Too many failed attempts. Wait a little and try again.", nil
+		}
+		return "", "The username or password is incorrect.", nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	session, err = s.startSession(r.Context(), w, r, user)
+	return session, "", err
+}
+
+// seeOther answers a form with a 303 to location (S103). The answer may set
+// the session cookie: no cache may keep it (A9).
+func (s *Server) seeOther(w http.ResponseWriter, location string) {
+	web.SecurityHeaders(w.Header())
+	w.Header().Set("Location", location)
+	w.WriteHeader(http.StatusSeeOther)
 }
 
 // pageForm reads the POSTed form of the login or consent page.

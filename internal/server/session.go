@@ -57,25 +57,26 @@ func (s *Server) currentSession(r *http.Request) (*store.Session, error) {
 }
 
 // startSession logs the user in: a new session id every time, so a session
-// fixed by an attacker before the login is never promoted.
-func (s *Server) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, user store.User) error {
+// fixed by an attacker before the login is never promoted. It returns the
+// new session's digest.
+func (s *Server) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, user store.User) (string, error) {
 	if old, err := r.Cookie(s.sessionCookie()); err == nil && old.Value != "" {
 		if err := s.st.DeleteSession(ctx, token.Digest(old.Value)); err != nil {
-			return fmt.Errorf("end old session: %w", err)
+			return "", fmt.Errorf("end old session: %w", err)
 		}
 	}
 	value, digest, err := token.New(token.PrefixSession, s.rand)
 	if err != nil {
-		return err
+		return "", err
 	}
 	now := s.now()
 	ttl := s.cfg.SessionTTL
 	err = s.st.CreateSession(ctx, store.Session{Digest: digest, UserID: user.ID, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(ttl)})
 	if err != nil {
-		return fmt.Errorf("create session: %w", err)
+		return "", fmt.Errorf("create session: %w", err)
 	}
 	s.setCookie(w, s.sessionCookie(), value, ttl)
-	return nil
+	return digest, nil
 }
 
 // csrfToken binds a form to a purpose and to a secret the browser holds

@@ -1,6 +1,7 @@
-// Package web renders Latchkey's pages — login, consent, logout and error —
-// from html/template files embedded in the binary and parsed once at start.
-// The pages work without JavaScript and load nothing from other origins.
+// Package web renders Latchkey's pages — login, consent, logout, error and
+// device verification — from html/template files embedded in the binary
+// and parsed once at start. The pages work without JavaScript and load
+// nothing from other origins.
 package web
 
 import (
@@ -31,13 +32,18 @@ const (
 	Error         = "error"
 	LogoutConfirm = "logout_confirm"
 	LoggedOut     = "logged_out"
+	// The device verification pages (RFC 8628 §3.3): enter the code, the
+	// consent with its phishing warning, and the outcome.
+	Device        = "device"
+	DeviceConsent = "device_consent"
+	DeviceDone    = "device_done"
 )
 
 // Parse parses every page with the shared layout. It fails at start, not
 // at the first request, when a template is broken.
 func Parse() (*Pages, error) {
 	p := &Pages{byName: map[string]*template.Template{}}
-	for _, name := range []string{Login, Consent, Error, LogoutConfirm, LoggedOut} {
+	for _, name := range []string{Login, Consent, Error, LogoutConfirm, LoggedOut, Device, DeviceConsent, DeviceDone} {
 		t, err := template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse %s: %w", name, err)
