@@ -28,13 +28,14 @@ const maxUserCodeInput = 64
 func newUserCode(rand io.Reader) (string, error) {
 	const limit = 256 - 256%len(userCodeAlphabet)
 	code := make([]byte, 0, userCodeLen)
-	var buf [2 * userCodeLen]byte
+	var buf [userCodeLen]byte
 	for len(code) < userCodeLen {
-		if _, err := io.ReadFull(rand, buf[:]); err != nil {
+		need := buf[:userCodeLen-len(code)]
+		if _, err := io.ReadFull(rand, need); err != nil {
 			return "", fmt.Errorf("user code: read random: %w", err)
 		}
-		for _, b := range buf {
-			if int(b) < limit && len(code) < userCodeLen {
+		for _, b := range need {
+			if int(b) < limit {
 				code = append(code, userCodeAlphabet[int(b)%len(userCodeAlphabet)])
 			}
 		}
