@@ -47,7 +47,13 @@ func newDV(t testing.TB, configure func(*server.Config)) *dvSetup {
 
 func newDVOpts(t testing.TB, opts testenv.Options) *dvSetup {
 	t.Helper()
-	s := &dvSetup{fixture: newFixtureOpts(t, opts)}
+	return newDVOn(t, newFixtureOpts(t, opts))
+}
+
+// newDVOn adds the device tests' clients and user to f's store.
+func newDVOn(t testing.TB, f *fixture) *dvSetup {
+	t.Helper()
+	s := &dvSetup{fixture: f}
 	s.AddClient(t, dvTV())
 	s.boxSecret = s.AddClient(t, store.Client{ID: "box", Name: "Set-top Box", GrantTypes: []string{protocol.GrantDeviceCode},
 		Scopes: []string{"read"}})
@@ -132,6 +138,8 @@ func (p dvPage) is(path string) bool {
 type dvBrowser struct {
 	t testing.TB
 	c *http.Client
+	// route, when set, may send each request elsewhere (another instance).
+	route func(*url.URL)
 }
 
 func (s *dvSetup) browser(t testing.TB) *dvBrowser {
@@ -147,6 +155,10 @@ func (b *dvBrowser) send(method, rawURL string, form url.Values) dvPage {
 	req, err := http.NewRequest(method, rawURL, body)
 	if err != nil {
 		b.t.Fatal(err)
+	}
+	if b.route != nil {
+		b.route(req.URL)
+		req.Host = req.URL.Host
 	}
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
