@@ -259,6 +259,12 @@ type PushedRequest struct {
 // polling interval (RFC 8628 §3.5).
 const SlowDownStep = 5 * time.Second
 
+// PollTolerance is how much sooner than the interval a poll may come and
+// still be in time: a client that waits exactly the interval between
+// requests sees them arrive a little early or late with network delays,
+// and must not be slowed down for that.
+const PollTolerance = 500 * time.Millisecond
+
 // DeviceCode is a device authorization request (RFC 8628 §3.1), stored by
 // the digest of its device_code and found by a keyed digest of its
 // user_code, so that a read of the database reveals neither.

@@ -224,10 +224,10 @@ type DeviceStore interface {
 	// several concurrent callers succeeds.
 	DecideDeviceCode(ctx context.Context, userCodeDigest string, d DeviceDecision) error
 	// PollDeviceCode records a poll of the code digest by clientID at now
-	// and returns the code as the poll left it, in any state. A poll
-	// sooner than Interval after the previous one sets SlowDown and adds
-	// SlowDownStep to Interval, for every later poll too (RFC 8628 §3.5);
-	// any other poll clears SlowDown. Concurrent polls are counted one
+	// and returns the code as the poll left it, in any state. A poll that
+	// comes more than PollTolerance sooner than Interval after the
+	// previous one sets SlowDown and adds SlowDownStep to Interval, for
+	// every later poll too (RFC 8628 §3.5); any other poll clears SlowDown. Concurrent polls are counted one
 	// after the other. An unknown code, or another client's, gives
 	// ErrNotFound and changes nothing.
 	PollDeviceCode(ctx context.Context, digest, clientID string, now time.Time) (DeviceCode, error)

@@ -87,19 +87,21 @@ func (s *Store) DecideDeviceCode(ctx context.Context, userCodeDigest string, d s
 
 // PollDeviceCode records the poll and returns the code in one UPDATE …
 // RETURNING, whose SET expressions all read the row as it was before the
-// poll. Concurrent polls queue on the row lock, and each one that comes
-// after reads the last_poll_at the one before it wrote.
+// poll: too soon is before the last poll plus the interval, less the
+// tolerance. Concurrent polls queue on the row lock, and each one that
+// comes after reads the last_poll_at the one before it wrote.
 func (s *Store) PollDeviceCode(ctx context.Context, digest, clientID string, now time.Time) (store.DeviceCode, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	const q = `UPDATE device_codes SET
-		slow_down = (last_poll_at IS NOT NULL AND $1 < last_poll_at + interval_ms * interval '1 millisecond'),
-		interval_ms = CASE WHEN last_poll_at IS NOT NULL AND $1 < last_poll_at + interval_ms * interval '1 millisecond'
+		slow_down = (last_poll_at IS NOT NULL AND $1 < last_poll_at + (interval_ms - $5) * interval '1 millisecond'),
+		interval_ms = CASE WHEN last_poll_at IS NOT NULL AND $1 < last_poll_at + (interval_ms - $5) * interval '1 millisecond'
 			THEN interval_ms + $4 ELSE interval_ms END,
 		last_poll_at = $1
 		WHERE digest = $2 AND client_id = $3
 		RETURNING ` + deviceColumns
-	d, err := scanDevice(s.pool.QueryRow(ctx, q, now, digest, clientID, store.SlowDownStep.Milliseconds()))
+	d, err := scanDevice(s.pool.QueryRow(ctx, q, now, digest, clientID,
+		store.SlowDownStep.Milliseconds(), store.PollTolerance.Milliseconds()))
 	if err != nil {
 		return store.DeviceCode{}, s.fail("poll device code", err)
 	}

@@ -90,16 +90,17 @@ func (s *Store) DecideDeviceCode(ctx context.Context, userCodeDigest string, d s
 // PollDeviceCode records the poll and returns the code in one UPDATE …
 // RETURNING on the writer, whose SET expressions all read the row as it
 // was before the poll: the poll is too soon when it comes before the last
-// one plus the interval.
+// one plus the interval, less the tolerance.
 func (s *Store) PollDeviceCode(ctx context.Context, digest, clientID string, now time.Time) (store.DeviceCode, error) {
 	const q = `UPDATE device_codes SET
-		slow_down = (last_poll_at IS NOT NULL AND ?1 < last_poll_at + interval_ms),
-		interval_ms = CASE WHEN last_poll_at IS NOT NULL AND ?1 < last_poll_at + interval_ms
+		slow_down = (last_poll_at IS NOT NULL AND ?1 < last_poll_at + interval_ms - ?5),
+		interval_ms = CASE WHEN last_poll_at IS NOT NULL AND ?1 < last_poll_at + interval_ms - ?5
 			THEN interval_ms + ?4 ELSE interval_ms END,
 		last_poll_at = ?1
 		WHERE digest = ?2 AND client_id = ?3
 		RETURNING ` + deviceColumns
-	d, err := scanDevice(s.w.QueryRowContext(ctx, q, now.UnixMilli(), digest, clientID, store.SlowDownStep.Milliseconds()))
+	d, err := scanDevice(s.w.QueryRowContext(ctx, q, now.UnixMilli(), digest, clientID,
+		store.SlowDownStep.Milliseconds(), store.PollTolerance.Milliseconds()))
 	if err != nil {
 		return store.DeviceCode{}, s.fail("poll device code", err)
 	}

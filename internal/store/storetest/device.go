@@ -102,24 +102,27 @@ func testDeviceExpired(t *testing.T, s store.Store) {
 	}
 }
 
-// testPollInterval: a poll sooner than the interval slows the code down
-// by 5 s, for good; one that waits long enough is not slowed (S190).
+// testPollInterval: a poll sooner than the interval (less the tolerance)
+// slows the code down by 5 s, for good; one that waits long enough is not
+// slowed (S190).
 func testPollInterval(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	f := setup(t, s)
 	must(t, s.CreateDeviceCode(ctx, newDevice("dc-1", f, at(time.Hour))))
+	const tol = store.PollTolerance
 	for i, tc := range []struct {
 		now      time.Time
 		slow     bool
 		interval time.Duration
 	}{
-		{at(time.Second), false, 5 * time.Second},                              // the first poll
-		{at(6*time.Second - ms), true, 10 * time.Second},                       // 1 ms too soon
-		{at(15*time.Second + 998*ms), true, 15 * time.Second},                  // 1 ms too soon for 10 s
-		{at(30*time.Second + 998*ms), false, 15 * time.Second},                 // exactly the interval later
-		{at(50 * time.Second), false, 15 * time.Second},                        // later still
-		{at(50*time.Second + 200*ms), true, 20 * time.Second},                  // at once again
-		{at(50*time.Second + 20200*ms + time.Second), false, 20 * time.Second}, // the grown interval holds
+		{at(time.Second), false, 5 * time.Second},                      // the first poll
+		{at(6*time.Second - tol - ms), true, 10 * time.Second},         // 1 ms too soon
+		{at(16*time.Second - 2*tol - 2*ms), true, 15 * time.Second},    // 1 ms too soon for 10 s
+		{at(31*time.Second - 3*tol - 2*ms), false, 15 * time.Second},   // just in time
+		{at(50 * time.Second), false, 15 * time.Second},                // later still
+		{at(50*time.Second + 200*ms), true, 20 * time.Second},          // at once again
+		{at(50*time.Second + 20200*ms), false, 20 * time.Second},       // the grown interval holds
+		{at(50*time.Second + 40200*ms - tol), false, 20 * time.Second}, // the tolerance is in time
 	} {
 		got := poll(t, s, "dc-1", f, tc.now)
 		if got.SlowDown != tc.slow || got.Interval != tc.interval {
