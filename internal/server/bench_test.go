@@ -7,7 +7,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/latchkey/latchkey/internal/protocol"
+	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
@@ -157,5 +160,40 @@ func BenchmarkAuthorizationCodeSession(b *testing.B) {
 		if r, _ := azRedeem(b, s.Env, "web", s.secret, code, verifier); r.status != http.StatusOK {
 			b.Fatalf("redeem: %d %s", r.status, r.body)
 		}
+	}
+}
+
+// BenchmarkDevicePoll is a device's poll while the user has not decided
+// (RFC 8628 §3.5): a public client's authentication, the one store round
+// trip that records the poll and checks its interval, and the
+// authorization_pending answer. Every device polls every few seconds for
+// minutes, so this is the grant's hot path. The benchmark is 64 devices of
+// one app polling in turn, each at its interval: the clock moves on by a
+// 64th of the interval before each poll.
+func BenchmarkDevicePoll(b *testing.B) {
+	const devices = 64
+	s := newDV(b, func(c *server.Config) {
+		generous(c)
+		c.Device.CodeLifetime = 100 * 365 * 24 * time.Hour // outlives any run
+	})
+	bodies := make([]string, devices)
+	for i := range bodies {
+		a := s.tvAuthorize(b, "read")
+		bodies[i] = formOf("grant_type", protocol.GrantDeviceCode, "device_code", a.DeviceCode, "client_id", "tv").Encode()
+	}
+	h := s.Server.Config.Handler
+	step := s.Config.Device.Interval / devices
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Clock.Advance(step)
+		req := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader(bodies[i%devices]))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"authorization_pending"`) {
+			b.Fatalf("poll %d: %d %s", i, rec.Code, rec.Body)
+		}
+		i++
 	}
 }
