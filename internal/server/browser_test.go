@@ -320,14 +320,7 @@ func azBrowserClickjacking(t *testing.T, rp *azBrowserRP, tab context.Context) {
 	}))
 	defer evil.Close()
 	azNavigate(t, tab, evil.URL)
-	tree, err := chromedp.Call(tab, page.GetFrameTree, cdp.Empty{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	frames := map[string]*cdp.Frame{}
-	for _, child := range tree.FrameTree.ChildFrames {
-		frames[child.Frame.Name] = child.Frame
-	}
+	frames := azFrames(t, tab)
 	if f := frames["control"]; f == nil || f.URL != srcs["control"] {
 		t.Fatalf("control frame %+v: the test cannot tell a blocked frame from a loaded one", f)
 	}
@@ -340,6 +333,20 @@ func azBrowserClickjacking(t *testing.T, rp *azBrowserRP, tab context.Context) {
 			t.Errorf("%s page rendered inside another site's frame: frame URL %q", name, f.URL)
 		}
 	}
+}
+
+// azFrames returns the frames of the page shown in tab, by name.
+func azFrames(t *testing.T, tab context.Context) map[string]*cdp.Frame {
+	t.Helper()
+	tree, err := chromedp.Call(tab, page.GetFrameTree, cdp.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames := map[string]*cdp.Frame{}
+	for _, child := range tree.FrameTree.ChildFrames {
+		frames[child.Frame.Name] = child.Frame
+	}
+	return frames
 }
 
 // quickFlow runs an authorization in a tab that is signed in and has

@@ -55,11 +55,18 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *authRe
 		Base: s.prefix, ClientName: req.client.Name, Username: user.Username, Resources: req.resources,
 		CSRF: s.csrfToken("consent", sess.Digest), Request: s.carried(req, req.params).Encode(), RedirectHost: host,
 	}
-	for _, sc := range req.scopes {
-		v.Scopes = append(v.Scopes, scopeView{Name: sc, Description: describeScope(sc)})
-	}
+	v.Scopes = scopeViews(req.scopes)
 	s.render(w, r, web.Consent, v)
 	return nil
+}
+
+// scopeViews are the lines of a consent page for scopes.
+func scopeViews(scopes []string) []scopeView {
+	out := make([]scopeView, len(scopes))
+	for i, sc := range scopes {
+		out[i] = scopeView{Name: sc, Description: describeScope(sc)}
+	}
+	return out
 }
 
 // handleConsent takes the user's decision. The form's CSRF token must match

@@ -10,10 +10,10 @@ import (
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
-// TestCORSForRegisteredOrigins: a browser app may call /token and /revoke
-// from the origin of one of its registered redirect URIs (RFC 9700 §2.6,
-// S120), never with credentials; other origins get no CORS headers, and the
-// authorization endpoint never does (A22, S152).
+// TestCORSForRegisteredOrigins: a browser app may call /token, /revoke and
+// /device_authorization from the origin of one of its registered redirect
+// URIs (RFC 9700 §2.6, S120), never with credentials; other origins get no
+// CORS headers, and the authorization endpoint never does (A22, S152).
 func TestCORSForRegisteredOrigins(t *testing.T) {
 	env := testenv.New(t, testenv.Options{})
 	env.AddClient(t, store.Client{ID: "spa", Public: true, RedirectURIs: []string{"https://spa.example/cb"},
@@ -37,7 +37,7 @@ func TestCORSForRegisteredOrigins(t *testing.T) {
 		return resp
 	}
 	form := url.Values{"grant_type": {"refresh_token"}, "client_id": {"spa"}, "refresh_token": {"lk_rt_garbage"}}.Encode()
-	for _, path := range []string{"/token", "/revoke"} {
+	for _, path := range []string{"/token", "/revoke", "/device_authorization"} {
 		pre := send(http.MethodOptions, path, "https://spa.example", "")
 		if pre.StatusCode != http.StatusNoContent || pre.Header.Get("Access-Control-Allow-Origin") != "https://spa.example" ||
 			!strings.Contains(pre.Header.Get("Access-Control-Allow-Methods"), "POST") {

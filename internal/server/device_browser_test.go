@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -173,17 +171,8 @@ func dvBrowserNotFramed(t *testing.T, tab context.Context, src string) {
 		fmt.Fprintf(w, `<!doctype html><title>evil</title><iframe name="device" src="%s"></iframe><iframe name="control" src="%s"></iframe>`, src, control)
 	}))
 	defer evil.Close()
-	if err := chromedp.Do(tab, chromedp.Navigate(evil.URL)); err != nil { // waits for the frames' load
-		t.Fatal(err)
-	}
-	tree, err := chromedp.Call(tab, page.GetFrameTree, cdp.Empty{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	frames := map[string]*cdp.Frame{}
-	for _, child := range tree.FrameTree.ChildFrames {
-		frames[child.Frame.Name] = child.Frame
-	}
+	azNavigate(t, tab, evil.URL)
+	frames := azFrames(t, tab)
 	if f := frames["control"]; f == nil || f.URL != control {
 		t.Fatalf("control frame %+v: the test cannot tell a blocked frame from a loaded one", f)
 	}

@@ -123,10 +123,7 @@ func (s *Server) handleDeviceConsent(w http.ResponseWriter, r *http.Request) err
 		Resources                                  []string
 	}{
 		Base: s.prefix, ClientName: client.Name, Username: user.Username, UserCode: formatUserCode(code),
-		CSRF: s.deviceToken("device-consent", sess.Digest, ucDigest), Resources: d.Resources,
-	}
-	for _, sc := range d.Scopes {
-		v.Scopes = append(v.Scopes, scopeView{Name: sc, Description: describeScope(sc)})
+		CSRF: s.deviceToken("device-consent", sess.Digest, ucDigest), Scopes: scopeViews(d.Scopes), Resources: d.Resources,
 	}
 	s.render(w, r, web.DeviceConsent, v)
 	return nil

@@ -1,15 +1,12 @@
 package server_test
 
 import (
-	"context"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/server"
-	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/postgres/pgtest"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
@@ -23,17 +20,9 @@ import (
 // complete servers with pools of their own, joined by the database only.
 func TestDeviceAcrossInstances(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	open := func() store.Store {
-		st, err := postgres.Open(context.Background(), dsn, postgres.Options{})
-		if err != nil {
-			t.Fatalf("open postgres: %v", err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
 	limits := dvLimits(2, 100)
-	a := testenv.New(t, testenv.Options{Store: open(), Configure: limits})
-	b := testenv.New(t, testenv.Options{Store: open(), Configure: func(c *server.Config) {
+	a := testenv.New(t, testenv.Options{Store: openPostgres(t, dsn), Configure: limits})
+	b := testenv.New(t, testenv.Options{Store: openPostgres(t, dsn), Configure: func(c *server.Config) {
 		limits(c)
 		c.Issuer = a.URL // one issuer, two listeners
 	}})

@@ -32,16 +32,8 @@ import (
 // own listener.
 func TestReplayAcrossInstances(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	open := func() store.Store {
-		st, err := postgres.Open(context.Background(), dsn, postgres.Options{})
-		if err != nil {
-			t.Fatalf("open postgres: %v", err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
-	a := testenv.New(t, testenv.Options{Store: open(), Configure: generous})
-	b := testenv.New(t, testenv.Options{Store: open(), Configure: func(c *server.Config) {
+	a := testenv.New(t, testenv.Options{Store: openPostgres(t, dsn), Configure: generous})
+	b := testenv.New(t, testenv.Options{Store: openPostgres(t, dsn), Configure: func(c *server.Config) {
 		generous(c)
 		c.Issuer = a.URL
 	}})
@@ -92,4 +84,16 @@ func wantDPoPToken(t *testing.T, r result) {
 	if r.Status != http.StatusOK || r.str(t, "token_type") != "DPoP" {
 		t.Fatalf("token response = %d %s, want 200 with token_type DPoP", r.Status, r.Body)
 	}
+}
+
+// openPostgres opens a store of its own on dsn (an instance's pool),
+// closed when t ends.
+func openPostgres(t testing.TB, dsn string) store.Store {
+	t.Helper()
+	st, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

@@ -34,10 +34,7 @@ func testConcurrentRedeemDevice(t *testing.T, s store.Store) {
 	f := setup(t, s)
 	must(t, s.CreateDeviceCode(ctx, newDevice("dc-1", f, at(time.Minute))))
 	must(t, s.DecideDeviceCode(ctx, "uc-dc-1", approval(f, at(time.Second))))
-	issues := make([]store.Issue, workers)
-	for i := range issues {
-		issues[i] = newIssue(fmt.Sprintf("g%d", i), f)
-	}
+	issues := racingIssues(f)
 	errs := testkit.AtOnce(workers, func(i int) error {
 		return s.RedeemDeviceCode(ctx, "dc-1", f.client.ID, at(2*time.Second), issues[i])
 	})
@@ -45,13 +42,7 @@ func testConcurrentRedeemDevice(t *testing.T, s store.Store) {
 	if got := getDevice(t, s, "dc-1"); got.GrantID != issues[won].Grant.ID {
 		t.Errorf("device code GrantID = %q, want the winner's %q", got.GrantID, issues[won].Grant.ID)
 	}
-	for i, iss := range issues {
-		if i == won {
-			checkIssueStored(t, s, iss)
-		} else {
-			checkIssueAbsent(t, s, iss)
-		}
-	}
+	checkOnlyWinnerStored(t, s, issues, won)
 }
 
 func testConcurrentDecideDevice(t *testing.T, s store.Store) {
@@ -125,10 +116,7 @@ func testConcurrentRedeem(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	f := setup(t, s)
 	must(t, s.CreateAuthCode(ctx, newCode("code-1", f, at(time.Minute))))
-	issues := make([]store.Issue, workers)
-	for i := range issues {
-		issues[i] = newIssue(fmt.Sprintf("g%d", i), f)
-	}
+	issues := racingIssues(f)
 	errs := testkit.AtOnce(workers, func(i int) error {
 		return s.RedeemAuthCode(ctx, "code-1", at(time.Second), issues[i])
 	})
@@ -139,6 +127,22 @@ func testConcurrentRedeem(t *testing.T, s store.Store) {
 	if code.GrantID != issues[won].Grant.ID {
 		t.Errorf("code GrantID = %q, want the winner's %q", code.GrantID, issues[won].Grant.ID)
 	}
+	checkOnlyWinnerStored(t, s, issues, won)
+}
+
+// racingIssues are the issues of workers racing for one single-use record.
+func racingIssues(f fixture) []store.Issue {
+	issues := make([]store.Issue, workers)
+	for i := range issues {
+		issues[i] = newIssue(fmt.Sprintf("g%d", i), f)
+	}
+	return issues
+}
+
+// checkOnlyWinnerStored fails unless the winner's issue is stored and no
+// loser's is.
+func checkOnlyWinnerStored(t *testing.T, s store.Store, issues []store.Issue, won int) {
+	t.Helper()
 	for i, iss := range issues {
 		if i == won {
 			checkIssueStored(t, s, iss)
