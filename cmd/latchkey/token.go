@@ -23,6 +23,7 @@ const tokenExample = `latchkey token client-credentials --client-id demo-service
 curl -H "Authorization: Bearer $(latchkey token client-credentials --client-id demo-service -o token)" http://127.0.0.1:9090/notes
 latchkey token password --client-id demo-app --username demo --scope "openid read" --trace
 latchkey token authorization-code --client-id demo-web --scope "openid profile"
+latchkey token device --client-id demo-tv --scope "openid read"
 latchkey token refresh --client-id demo-app REFRESH_TOKEN
 latchkey token introspect --client-id demo-service TOKEN
 latchkey token revoke --client-id demo-app TOKEN
@@ -44,6 +45,7 @@ type tokenFlags struct {
 	dpop, par                  bool
 	dpopKey, privateKey, keyID string
 	resources                  repeatFlag
+	device                     deviceFlags
 	set                        map[string]bool // the flags given
 }
 
@@ -58,7 +60,8 @@ func (t *tokenFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.BoolVar(&t.passwordStdin, "password-stdin", false, "read the resource owner's password from standard input (password)")
 	fs.StringVar(&t.redirectURI, "redirect-uri", "", "loopback redirect `URI` (authorization-code; default http://127.0.0.1:<random>/callback)")
 	fs.BoolVar(&t.noBrowser, "no-browser", false, "only print the URL, do not open a browser (authorization-code)")
-	fs.DurationVar(&t.timeout, "timeout", 5*time.Minute, "how long to wait for the browser (authorization-code)")
+	fs.DurationVar(&t.timeout, "timeout", 5*time.Minute, "how long to wait for the browser (authorization-code); for the user's approval\n"+
+		"when given (device, which otherwise waits until the codes expire)")
 	fs.StringVar(&t.hint, "hint", "", "token_type_hint: access_token or refresh_token (introspect, revoke)")
 	fs.BoolVar(&t.dpop, "dpop", false, "bind the tokens to a new P-256 key with DPoP proofs (RFC 9449), forgotten at exit; token_type is then DPoP")
 	fs.StringVar(&t.dpopKey, "dpop-key", "", "DPoP with the PEM private key (PKCS#8 or EC) in `FILE`, e.g. --dpop-key dpop.pem; when FILE does\n"+
@@ -70,6 +73,7 @@ func (t *tokenFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 		"client_id and request_uri (authorization-code)")
 	fs.Var(&t.resources, "resource", "resource indicator (RFC 8707): a `URI` the token is for, its aud; repeat for several, e.g.\n"+
 		"--resource https://api.example --resource https://files.example (not introspect, revoke)")
+	t.device.register(fs)
 }
 
 // check refuses the combinations of flags that cannot work for sub.
@@ -85,6 +89,9 @@ func (t *tokenFlags) check(sub string, getenv func(string) string) error {
 		}
 	} else if t.keyID != "" {
 		return usageError{"--key-id names the key of --private-key: give --private-key FILE too"}
+	}
+	if err := t.device.check(sub, t.set); err != nil {
+		return err
 	}
 	if t.par && sub != "authorization-code" {
 		return usageError{"--par pushes an authorization request: it is for authorization-code only"}
@@ -142,7 +149,7 @@ func (t *tokenFlags) keys(cfg *oauthclient.Config, e env) error {
 }
 
 func runToken(ctx context.Context, args []string, e env) error {
-	fs := newFlags("token", "token client-credentials|password|authorization-code|refresh|introspect|revoke [flags] [TOKEN]", tokenExample, e.stdout)
+	fs := newFlags("token", "token client-credentials|password|authorization-code|device|refresh|introspect|revoke [flags] [TOKEN]", tokenExample, e.stdout)
 	var t tokenFlags
 	t.register(fs, e.getenv)
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
@@ -150,7 +157,7 @@ func runToken(ctx context.Context, args []string, e env) error {
 			return err
 		}
 		fs.Usage()
-		return usageError{"expected a subcommand: client-credentials, password, authorization-code, refresh, introspect or revoke"}
+		return usageError{"expected a subcommand: client-credentials, password, authorization-code, device, refresh, introspect or revoke"}
 	}
 	sub := args[0]
 	if done, err := parse(fs, args[1:]); done {
@@ -172,9 +179,9 @@ func runToken(ctx context.Context, args []string, e env) error {
 	fs.Visit(func(f *flag.Flag) { t.set[f.Name] = true })
 	t.secretFromEnv(e.getenv)
 	switch sub { // before discovery, so a typo is not reported as a network error
-	case "client-credentials", "password", "authorization-code", "refresh", "introspect", "revoke":
+	case "client-credentials", "password", "authorization-code", "device", "refresh", "introspect", "revoke":
 	default:
-		return usageError{fmt.Sprintf("unknown token subcommand %q: use client-credentials, password, authorization-code, refresh, introspect or revoke", sub)}
+		return usageError{fmt.Sprintf("unknown token subcommand %q: use client-credentials, password, authorization-code, device, refresh, introspect or revoke", sub)}
 	}
 	if t.clientID == "" {
 		return usageError{"--client-id is required"}
@@ -222,6 +229,8 @@ func runTokenSub(ctx context.Context, c *oauthclient.Client, sub string, rest []
 	case "authorization-code":
 		resp, err = c.AuthorizationCode(ctx, oauthclient.AuthCodeOptions{
 			RedirectURI: t.redirectURI, Timeout: t.timeout, Open: browserOpener(t.noBrowser, e), PAR: t.par})
+	case "device":
+		resp, err = tokenDevice(ctx, c, t, e)
 	case "refresh":
 		if arg == "" {
 			return usageError{"give the refresh token: latchkey token refresh [flags] REFRESH_TOKEN"}

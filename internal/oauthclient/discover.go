@@ -33,6 +33,9 @@ type Metadata struct {
 	// ISSParameter says the server sends iss in authorization responses
 	// (RFC 9207), which the client then requires.
 	ISSParameter bool `json:"authorization_response_iss_parameter_supported"`
+	// DeviceAuthorizationEndpoint is where a device asks for its codes
+	// (RFC 8628 §4).
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint"`
 }
 
 // Discover fetches the metadata of issuer: RFC 8414's well-known URL
