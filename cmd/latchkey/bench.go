@@ -34,6 +34,9 @@ inside the measured window, which starts after --warmup. One request is:
                        when --redirect-uri is given), and a new one after a failure.
   introspect           an introspection of --token (default: an access token from
                        the client credentials grant, taken before the run)
+  token-exchange       a token exchange (RFC 8693) of the subject access token
+                       --token (default: one taken before the run, the user's by
+                       the password grant with --username, else the client's own)
   authorization-code   the whole code flow with PKCE, headless and timed as one
                        request: the authorization request, the login and consent
                        forms, the redirect, the code exchange. Each worker keeps its
@@ -59,7 +62,8 @@ const benchExample = `latchkey bench --issuer http://127.0.0.1:8080 --client-id 
 # secrets from the environment: LATCHKEY_CLIENT_SECRET, LATCHKEY_PASSWORD
 latchkey bench --grant password --client-id demo-app --username demo --requests 1000 --json
 latchkey bench --grant authorization-code --client-id demo-web --username demo --redirect-uri http://127.0.0.1:9999/callback --fresh-session
-latchkey bench --grant client-credentials --client-id demo-service --dpop --concurrency 16 --duration 10s`
+latchkey bench --grant client-credentials --client-id demo-service --dpop --concurrency 16 --duration 10s
+latchkey bench --grant token-exchange --client-id notes-api --token "$USER_TOKEN" --scope read`
 
 // benchFlags are the flags of latchkey bench.
 type benchFlags struct {
@@ -74,12 +78,12 @@ type benchFlags struct {
 
 func (b *benchFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	b.serverFlags.register(fs, getenv)
-	fs.StringVar(&b.grant, "grant", string(loadgen.ClientCredentials), "the `grant` one request makes: client-credentials, password, refresh, introspect or authorization-code")
+	fs.StringVar(&b.grant, "grant", string(loadgen.ClientCredentials), "the `grant` one request makes: client-credentials, password, refresh, introspect, authorization-code or token-exchange")
 	fs.StringVar(&b.username, "username", getenv("LATCHKEY_USERNAME"), "resource owner's `username` (LATCHKEY_USERNAME; password, refresh, authorization-code)")
 	fs.StringVar(&b.password, "password", "", "resource owner's `password` (prefer LATCHKEY_PASSWORD: flags show in ps)")
 	fs.StringVar(&b.scope, "scope", "", "requested `scopes`, space-separated (default: the server's)")
 	fs.StringVar(&b.redirectURI, "redirect-uri", "", "the client's redirect `URI` (authorization-code; refresh by the code flow)")
-	fs.StringVar(&b.token, "token", "", "the `token` to introspect (introspect; default: one from client credentials)")
+	fs.StringVar(&b.token, "token", "", "the `token` to introspect (introspect) or to exchange (token-exchange); default: one taken before the run")
 	fs.BoolVar(&b.freshSession, "fresh-session", false, "authorization-code: a new cookie jar for every flow, so every request signs in through the login form")
 	fs.BoolVar(&b.dpop, "dpop", false, "a fresh DPoP proof (ES256, a key per worker) with every token request; answers not DPoP-bound are failures (not introspect)")
 	fs.IntVar(&b.concurrency, "concurrency", 16, "number of workers, each with one request in flight")
@@ -140,19 +144,19 @@ func (b benchFlags) config(set map[string]bool) (loadgen.Config, error) {
 	var problem string
 	switch {
 	case !validGrant(g):
-		problem = fmt.Sprintf("unknown --grant %q: use client-credentials, password, refresh, introspect or authorization-code", b.grant)
+		problem = fmt.Sprintf("unknown --grant %q: use client-credentials, password, refresh, introspect, authorization-code or token-exchange", b.grant)
 	case !validIssuer(b.issuer):
 		problem = fmt.Sprintf("--issuer %q is not an http or https URL", b.issuer)
 	case b.clientID == "":
 		problem = "--client-id (or LATCHKEY_CLIENT_ID) is required"
-	case (g == loadgen.ClientCredentials || g == loadgen.Introspect) && b.secret == "":
+	case (g == loadgen.ClientCredentials || g == loadgen.Introspect || g == loadgen.TokenExchange) && b.secret == "":
 		problem = fmt.Sprintf("--grant %s needs the client secret: set LATCHKEY_CLIENT_SECRET (or --client-secret)", g)
 	case (g == loadgen.Password || g == loadgen.Refresh || g == loadgen.AuthorizationCode) && !login:
 		problem = fmt.Sprintf("--grant %s needs --username (or LATCHKEY_USERNAME) and the password in LATCHKEY_PASSWORD (or --password)", g)
 	case g == loadgen.AuthorizationCode && b.redirectURI == "":
 		problem = "--grant authorization-code needs --redirect-uri, one of the client's registered redirect URIs"
-	case b.token != "" && g != loadgen.Introspect:
-		problem = "--token is only for --grant introspect"
+	case b.token != "" && g != loadgen.Introspect && g != loadgen.TokenExchange:
+		problem = "--token is only for --grant introspect and token-exchange"
 	case b.freshSession && g != loadgen.AuthorizationCode:
 		problem = "--fresh-session is only for --grant authorization-code"
 	case b.dpop && g == loadgen.Introspect:

@@ -200,7 +200,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"--requests", "0"}, "--requests must be at least 1"},
 		{[]string{"--warmup", "-1s"}, "--warmup cannot be negative"},
 		{[]string{"--auth-method", "jwt"}, "basic or post"},
-		{[]string{"--token", "t"}, "only for --grant introspect"},
+		{[]string{"--token", "t"}, "only for --grant introspect and token-exchange"},
 		{[]string{"--fresh-session"}, "only for --grant authorization-code"},
 		{[]string{"--issuer", "127.0.0.1:8080"}, "not an http or https URL"},
 		{[]string{"extra"}, "unexpected arguments: extra"},

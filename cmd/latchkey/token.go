@@ -24,6 +24,7 @@ curl -H "Authorization: Bearer $(latchkey token client-credentials --client-id d
 latchkey token password --client-id demo-app --username demo --scope "openid read" --trace
 latchkey token authorization-code --client-id demo-web --scope "openid profile"
 latchkey token device --client-id demo-tv --scope "openid read"
+latchkey token exchange --client-id notes-api --subject-token "$USER_TOKEN" --resource https://calendar.example --scope read
 latchkey token refresh --client-id demo-app REFRESH_TOKEN
 latchkey token introspect --client-id demo-service TOKEN
 latchkey token revoke --client-id demo-app TOKEN
@@ -46,6 +47,7 @@ type tokenFlags struct {
 	dpopKey, privateKey, keyID string
 	resources                  repeatFlag
 	device                     deviceFlags
+	exchange                   exchangeFlags
 	set                        map[string]bool // the flags given
 }
 
@@ -74,6 +76,7 @@ func (t *tokenFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.Var(&t.resources, "resource", "resource indicator (RFC 8707): a `URI` the token is for, its aud; repeat for several, e.g.\n"+
 		"--resource https://api.example --resource https://files.example (not introspect, revoke)")
 	t.device.register(fs)
+	t.exchange.register(fs)
 }
 
 // check refuses the combinations of flags that cannot work for sub.
@@ -91,6 +94,9 @@ func (t *tokenFlags) check(sub string, getenv func(string) string) error {
 		return usageError{"--key-id names the key of --private-key: give --private-key FILE too"}
 	}
 	if err := t.device.check(sub, t.set); err != nil {
+		return err
+	}
+	if err := t.exchange.check(sub, t.set); err != nil {
 		return err
 	}
 	if t.par && sub != "authorization-code" {
@@ -149,7 +155,7 @@ func (t *tokenFlags) keys(cfg *oauthclient.Config, e env) error {
 }
 
 func runToken(ctx context.Context, args []string, e env) error {
-	fs := newFlags("token", "token client-credentials|password|authorization-code|device|refresh|introspect|revoke [flags] [TOKEN]", tokenExample, e.stdout)
+	fs := newFlags("token", "token client-credentials|password|authorization-code|device|exchange|refresh|introspect|revoke [flags] [TOKEN]", tokenExample, e.stdout)
 	var t tokenFlags
 	t.register(fs, e.getenv)
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
@@ -157,7 +163,7 @@ func runToken(ctx context.Context, args []string, e env) error {
 			return err
 		}
 		fs.Usage()
-		return usageError{"expected a subcommand: client-credentials, password, authorization-code, device, refresh, introspect or revoke"}
+		return usageError{"expected a subcommand: client-credentials, password, authorization-code, device, exchange, refresh, introspect or revoke"}
 	}
 	sub := args[0]
 	if done, err := parse(fs, args[1:]); done {
@@ -179,9 +185,9 @@ func runToken(ctx context.Context, args []string, e env) error {
 	fs.Visit(func(f *flag.Flag) { t.set[f.Name] = true })
 	t.secretFromEnv(e.getenv)
 	switch sub { // before discovery, so a typo is not reported as a network error
-	case "client-credentials", "password", "authorization-code", "device", "refresh", "introspect", "revoke":
+	case "client-credentials", "password", "authorization-code", "device", "exchange", "refresh", "introspect", "revoke":
 	default:
-		return usageError{fmt.Sprintf("unknown token subcommand %q: use client-credentials, password, authorization-code, device, refresh, introspect or revoke", sub)}
+		return usageError{fmt.Sprintf("unknown token subcommand %q: use client-credentials, password, authorization-code, device, exchange, refresh, introspect or revoke", sub)}
 	}
 	if t.clientID == "" {
 		return usageError{"--client-id is required"}
@@ -231,6 +237,8 @@ func runTokenSub(ctx context.Context, c *oauthclient.Client, sub string, rest []
 			RedirectURI: t.redirectURI, Timeout: t.timeout, Open: browserOpener(t.noBrowser, e), PAR: t.par})
 	case "device":
 		resp, err = tokenDevice(ctx, c, t, e)
+	case "exchange":
+		resp, err = tokenExchange(ctx, c, t.exchange, e.stdin)
 	case "refresh":
 		if arg == "" {
 			return usageError{"give the refresh token: latchkey token refresh [flags] REFRESH_TOKEN"}

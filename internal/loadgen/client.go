@@ -77,16 +77,32 @@ func newRunner(ctx context.Context, cfg Config) (*runner, error) {
 		return nil, err
 	}
 	r.buildBodies()
-	if cfg.Grant == Introspect && cfg.Token == "" {
-		tok, err := r.newWorker().clientCredentialsToken(ctx)
+	if (cfg.Grant == Introspect || cfg.Grant == TokenExchange) && cfg.Token == "" {
+		tok, how, err := r.firstToken(ctx)
 		if err != nil {
 			r.close()
-			return nil, fmt.Errorf("getting a token to introspect with the client credentials grant: %w (or give one with --token)", err)
+			return nil, fmt.Errorf("getting a token to %s with the %s grant: %w (or give one with --token)", cfg.Grant, how, err)
 		}
 		r.cfg.Token = tok
 		r.buildBodies()
 	}
 	return r, nil
+}
+
+// firstToken gets the token an Introspect or TokenExchange run works
+// on: the user's by the password grant when the run has a username (a
+// token exchange's subject is usually a user), else the client's own.
+func (r *runner) firstToken(ctx context.Context) (token, grant string, err error) {
+	w := r.newWorker()
+	if r.cfg.Grant == TokenExchange && r.cfg.Username != "" {
+		a, o := w.exchange(ctx, r.passwordBody)
+		if !o.ok {
+			return "", "password", errors.New(o.String())
+		}
+		return a.AccessToken, "password", nil
+	}
+	tok, err := w.clientCredentialsToken(ctx)
+	return tok, "client credentials", err
 }
 
 // close lets go of the idle connections of a transport the run made.
@@ -153,6 +169,9 @@ func (r *runner) buildBodies() {
 		r.fixedBody = r.passwordBody
 	case Introspect:
 		r.fixedBody = []byte("token=" + esc(c.Token) + r.authParams)
+	case TokenExchange:
+		r.fixedBody = []byte("grant_type=" + esc(protocol.GrantTokenExchange) + "&subject_token=" + esc(c.Token) +
+			"&subject_token_type=" + esc(protocol.TokenTypeAccessToken) + scope + r.authParams)
 	}
 }
 

@@ -44,11 +44,14 @@ const (
 	// AuthorizationCode is the whole code flow with PKCE (RFC 6749 §4.1, RFC 7636):
 	// authorization request, login and consent forms, and the code exchange.
 	AuthorizationCode Grant = "authorization-code"
+	// TokenExchange is one token exchange (RFC 8693 §2.1) of a subject
+	// access token for a new one.
+	TokenExchange Grant = "token-exchange"
 )
 
 // Grants lists every grant in the order the help text shows them.
 func Grants() []Grant {
-	return []Grant{ClientCredentials, Password, Refresh, Introspect, AuthorizationCode}
+	return []Grant{ClientCredentials, Password, Refresh, Introspect, AuthorizationCode, TokenExchange}
 }
 
 // Config describes one run. The zero values of the tuning fields take
@@ -79,8 +82,10 @@ type Config struct {
 	// required by AuthorizationCode; given to Refresh, the workers get
 	// their refresh tokens by the code flow instead of the password grant.
 	RedirectURI string
-	// Token is the token Introspect asks about (default: one access token
-	// from the client credentials grant, taken before the run).
+	// Token is the token Introspect asks about, or the subject token
+	// TokenExchange trades (default: one access token taken before the
+	// run, by the password grant when there is a username, else by the
+	// client credentials grant).
 	Token string
 	// FreshSession gives every AuthorizationCode flow a new cookie jar, so
 	// every request signs in through the login form. By default each worker
@@ -183,7 +188,7 @@ func (c Config) checkGrant() []error {
 		}
 	}
 	switch c.Grant {
-	case ClientCredentials, Introspect:
+	case ClientCredentials, Introspect, TokenExchange:
 		if c.ClientSecret == "" {
 			errs = append(errs, fmt.Errorf("%s needs the client secret", c.Grant))
 		}
@@ -200,8 +205,8 @@ func (c Config) checkGrant() []error {
 	default:
 		errs = append(errs, fmt.Errorf("unknown grant %q: use one of %s", c.Grant, joinGrants()))
 	}
-	if c.Token != "" && c.Grant != Introspect {
-		errs = append(errs, errors.New("a token to introspect is only for the introspect grant"))
+	if c.Token != "" && c.Grant != Introspect && c.Grant != TokenExchange {
+		errs = append(errs, errors.New("a token is only for the introspect and token-exchange grants"))
 	}
 	if c.DPoP && c.Grant == Introspect {
 		errs = append(errs, errors.New("DPoP proofs are for token requests, not for the introspect grant"))
