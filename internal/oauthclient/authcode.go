@@ -32,6 +32,11 @@ type AuthCodeOptions struct {
 	// and sends the browser only client_id and request_uri. The server's
 	// require_pushed_authorization_requests turns it on.
 	PAR bool
+	// TokenResources, when set, are the resource indicators of the code
+	// exchange instead of Config.Resources: the token's audience may be
+	// narrower than what the user consented to (RFC 8707 §2.2), the rest
+	// staying with the grant for later refreshes or token exchanges.
+	TokenResources []string
 }
 
 // callbackResult is what arrived at the redirect URI.
@@ -97,8 +102,12 @@ func (c *Client) AuthorizationCode(ctx context.Context, opts AuthCodeOptions) (R
 		return Response{}, err
 	}
 	c.tracer.Step("the client exchanges the code, its credentials and the PKCE verifier for tokens")
-	resp, err := c.tokenRequest(ctx, url.Values{"grant_type": {"authorization_code"}, "code": {code},
-		"redirect_uri": {redirect}, "code_verifier": {verifier}})
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {redirect}, "code_verifier": {verifier}}
+	if len(opts.TokenResources) > 0 {
+		form["resource"] = opts.TokenResources
+	}
+	resp, err := c.tokenRequest(ctx, form)
 	resp.Nonce = nonce
 	return resp, err
 }

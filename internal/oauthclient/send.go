@@ -162,11 +162,13 @@ func (c *Client) post(ctx context.Context, endpoint string, form url.Values) ([]
 }
 
 // tokenRequest sends a token request (RFC 6749 §3.2) with the client's
-// resource indicators (RFC 8707 §2) and, with a DPoP key, a proof, and
-// reads the token response (§5.1).
+// resource indicators (RFC 8707 §2) unless form names its own and, with a
+// DPoP key, a proof, and reads the token response (§5.1).
 func (c *Client) tokenRequest(ctx context.Context, form url.Values) (Response, error) {
-	for _, r := range c.cfg.Resources {
-		form.Add("resource", r)
+	if _, own := form["resource"]; !own {
+		for _, r := range c.cfg.Resources {
+			form.Add("resource", r)
+		}
 	}
 	status, body, err := c.send(ctx, c.md.TokenEndpoint, form, true)
 	if err != nil {
