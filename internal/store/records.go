@@ -163,8 +163,8 @@ type Grant struct {
 	Subject string
 	// Act is the JSON of the act claim (RFC 8693 §4.1) of tokens issued
 	// under the grant, or "".
-	Act string
-	Scopes   []string
+	Act    string
+	Scopes []string
 	// Resources are the resource indicators granted (RFC 8707 §2.2): later
 	// requests under the grant may only narrow them.
 	Resources []string
