@@ -37,6 +37,10 @@ type Claims struct {
 	// Scopes are the granted scopes, from the space-delimited scope claim
 	// (RFC 9068 §2.2.3).
 	Scopes []string
+	// Actor is the act claim of a token issued by token exchange (RFC
+	// 8693 §4.1): who acts for Subject, with the earlier actors nested;
+	// nil when the token was not delegated.
+	Actor *Actor
 	// Raw holds every claim of the token (or every member of the
 	// introspection response) as decoded from JSON: numbers are float64.
 	// Look here for auth_time and other claims without a field.

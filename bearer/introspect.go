@@ -157,6 +157,9 @@ func (v *Validator) introspectionClaims(m map[string]any) (*Claims, *Error) {
 	if s, ok := m["scope"].(string); ok {
 		c.Scopes = strings.Fields(s)
 	}
+	if c.Actor, ok = actorClaim(m); !ok {
+		return nil, tokenError(ErrMalformed, "the introspection response's act is malformed")
+	}
 	if e := v.checkClaims(c); e != nil {
 		return nil, e
 	}

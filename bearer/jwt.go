@@ -105,6 +105,9 @@ func jwtClaims(m map[string]any) (*Claims, *Error) {
 		return nil, tokenError(ErrMalformed, "the token's cnf claim is malformed")
 	}
 	c.JKT = jkt
+	if c.Actor, wellFormed = actorClaim(m); !wellFormed {
+		return nil, tokenError(ErrMalformed, "the token's act claim is malformed")
+	}
 	scope, present := m["scope"]
 	if s, isString := scope.(string); isString {
 		c.Scopes = strings.Fields(s)

@@ -68,9 +68,18 @@ func clientFromConfig(cc config.Client, now time.Time) store.Client {
 		JWKS:                    jwksJSON(cc.JWKS), JWKSURI: cc.JWKSURI, Resources: cc.Resources,
 		DPoPBoundAccessTokens: cc.DPoPBoundAccessTokens || fapi, RequireDPoPNonce: cc.RequireDPoPNonce,
 		RequirePAR: cc.RequirePushedAuthorizationRequests || fapi, Profile: cc.Profile,
-		RefreshRotation: cc.RefreshTokenRotation,
-		Source:          "config", CreatedAt: now, UpdatedAt: now,
+		RefreshRotation: cc.RefreshTokenRotation, TokenExchange: exchangePolicy(cc.TokenExchange),
+		Source: "config", CreatedAt: now, UpdatedAt: now,
 	}
+}
+
+// exchangePolicy is a client's token exchange policy as the store keeps it.
+func exchangePolicy(x *config.TokenExchange) store.ExchangePolicy {
+	if x == nil {
+		return store.ExchangePolicy{}
+	}
+	return store.ExchangePolicy{AllowedSubjectClients: x.AllowedSubjectClients, Impersonation: x.Impersonation,
+		RefreshTokens: x.RefreshTokens, BeyondSubjectLifetime: x.BeyondSubjectLifetime}
 }
 
 // jwksJSON writes a JWK Set read from YAML as JSON ("" for none);

@@ -233,6 +233,25 @@ type Client struct {
 	// RefreshTokenRotation is rotate (the default) or reuse (the default
 	// under fapi2, FAPI 2.0 §5.3.2.1).
 	RefreshTokenRotation string `yaml:"refresh_token_rotation"`
+	// TokenExchange is the client's token exchange policy (RFC 8693); it
+	// needs the token-exchange grant type.
+	TokenExchange *TokenExchange `yaml:"token_exchange"`
+}
+
+// TokenExchange says which subject tokens a client may exchange and what
+// it may get for them.
+type TokenExchange struct {
+	// AllowedSubjectClients are the clients whose tokens it may exchange;
+	// a token whose aud names it or one of its resources is accepted too.
+	AllowedSubjectClients []string `yaml:"allowed_subject_clients"`
+	// Impersonation lets it get tokens without an act claim when it sends
+	// no actor token; otherwise the client is named as actor (delegation).
+	Impersonation bool `yaml:"impersonation"`
+	// RefreshTokens lets it ask for, and receive, refresh tokens; it needs
+	// the refresh_token grant type too.
+	RefreshTokens bool `yaml:"refresh_tokens"`
+	// BeyondSubjectLifetime lets the issued token outlive the subject token.
+	BeyondSubjectLifetime bool `yaml:"beyond_subject_lifetime"`
 }
 
 // User is a user defined in the file (upserted at start, keyed by username).

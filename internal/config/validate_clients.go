@@ -57,6 +57,7 @@ func (v *validator) clients() {
 		v.keySource(p, cl)
 		v.resources(p, cl)
 		v.profile(p, cl)
+		v.tokenExchange(p, cl)
 	}
 }
 

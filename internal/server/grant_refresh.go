@@ -58,7 +58,9 @@ func (s *Server) grantRefresh(t tokenRequest) (protocol.TokenResponse, error) {
 	if err != nil {
 		return protocol.TokenResponse{}, err
 	}
-	is := issuance{client: t.client, scopes: scopes, grantID: old.GrantID, resources: res, granted: old.Resources, jkt: t.jkt}
+	// An exchanged grant keeps its subject and act claim (RFC 8693 §4.1).
+	is := issuance{client: t.client, scopes: scopes, grantID: old.GrantID, resources: res, granted: old.Resources, jkt: t.jkt,
+		sub: old.GrantSubject, act: decodeAct(old.GrantAct)}
 	if !s.rotates(t.client) {
 		return s.refreshInPlace(t, old, raw, is, now)
 	}

@@ -27,6 +27,9 @@ func grantRegistry() []grantDef {
 			run: (*Server).grantClientCredentials},
 		{GrantInfo: protocol.GrantInfo{Type: protocol.GrantDeviceCode, Summary: "a device without a browser shows a code the user enters elsewhere",
 			Public: true, User: true, Refresh: true}, run: (*Server).grantDeviceCode},
+		{GrantInfo: protocol.GrantInfo{Type: protocol.GrantTokenExchange, Summary: "a service trades a token it received for one to call another service for the same subject",
+			Refresh: true}, // only under a policy with refresh_tokens: true
+			run: (*Server).grantTokenExchange},
 		{GrantInfo: protocol.GrantInfo{Type: protocol.GrantPassword, Summary: "the client sends the user's username and password",
 			User: true, Refresh: true, Legacy: true}, run: (*Server).grantPassword},
 	}

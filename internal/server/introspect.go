@@ -25,6 +25,8 @@ type introspection struct {
 	JTI       string   `json:"jti,omitempty"`
 	// Cnf is the DPoP key binding (RFC 9449 §6.2, S166).
 	Cnf *token.Confirmation `json:"cnf,omitempty"`
+	// Act is the delegation chain of an exchanged token (RFC 8693 §4.1).
+	Act *token.Actor `json:"act,omitempty"`
 }
 
 // handleIntrospect is RFC 7662. The caller authenticates as a confidential
@@ -80,7 +82,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error 
 func (s *Server) describe(r *http.Request, ti tokenInfo) (introspection, error) {
 	resp := introspection{
 		Active: true, Scope: protocol.JoinScope(ti.scopes), ClientID: ti.clientID, Exp: ti.expiry.Unix(),
-		Iat: ti.issuedAt.Unix(), Sub: ti.subject, Aud: ti.audience, Iss: s.issuer, JTI: ti.jti,
+		Iat: ti.issuedAt.Unix(), Sub: ti.subject, Aud: ti.audience, Iss: s.issuer, JTI: ti.jti, Act: ti.act,
 	}
 	if ti.jkt != "" {
 		resp.Cnf = &token.Confirmation{JKT: ti.jkt}

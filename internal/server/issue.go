@@ -40,6 +40,9 @@ type issuance struct {
 	sub string
 	// act is the act claim of an exchanged token (RFC 8693 §4.1), or nil.
 	act *token.Actor
+	// life, when positive, is the access token's lifetime instead of the
+	// client's (token exchange caps it at the subject token's).
+	life time.Duration
 }
 
 func (is issuance) subject() string {
@@ -57,6 +60,14 @@ func (s *Server) accessTTL(c store.Client) time.Duration {
 		return c.AccessTokenTTL
 	}
 	return s.cfg.AccessTokenTTL
+}
+
+// accessLife is the lifetime of is's access token.
+func (s *Server) accessLife(is issuance) time.Duration {
+	if is.life > 0 {
+		return is.life
+	}
+	return s.accessTTL(is.client)
 }
 
 func (s *Server) refreshTTL(c store.Client) time.Duration {
@@ -86,7 +97,7 @@ func (s *Server) mintAccess(is issuance, now time.Time) (string, *store.AccessTo
 	if err != nil {
 		return "", nil, err
 	}
-	exp := now.Add(s.accessTTL(is.client))
+	exp := now.Add(s.accessLife(is))
 	if is.client.AccessTokenFormat == "opaque" {
 		value, digest, err := token.New(token.PrefixAccess, s.rand)
 		if err != nil {
@@ -94,7 +105,7 @@ func (s *Server) mintAccess(is issuance, now time.Time) (string, *store.AccessTo
 		}
 		rec := &store.AccessToken{
 			Digest: digest, JTI: jti, GrantID: is.grantID, ClientID: is.client.ID, Subject: is.subject(),
-			Scopes: is.scopes, Audience: s.audience(is), JKT: is.jkt, CreatedAt: now, ExpiresAt: exp,
+			Scopes: is.scopes, Audience: s.audience(is), JKT: is.jkt, Act: encodeAct(is.act), CreatedAt: now, ExpiresAt: exp,
 		}
 		if is.user != nil {
 			rec.UserID = is.user.ID
@@ -255,7 +266,7 @@ func (s *Server) respond(is issuance, access, refresh string, now time.Time) (pr
 	return protocol.TokenResponse{
 		AccessToken:  access,
 		TokenType:    tokenType,
-		ExpiresIn:    int64(s.accessTTL(is.client) / time.Second),
+		ExpiresIn:    int64(s.accessLife(is) / time.Second),
 		RefreshToken: refresh,
 		Scope:        protocol.JoinScope(is.scopes),
 		IDToken:      idt,

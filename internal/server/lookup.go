@@ -26,7 +26,14 @@ type tokenInfo struct {
 	grantID  string
 	// jkt is the DPoP key the token is bound to, or "".
 	jkt string
+	// act is the token's act claim (RFC 8693 §4.1), or nil.
+	act *token.Actor
 }
+
+// isUserSubject reports whether sub names a Latchkey user: user ids never
+// contain a colon, client ("client:…") and external ("<issuer>:…")
+// subjects always do.
+func isUserSubject(sub string) bool { return sub != "" && !strings.Contains(sub, ":") }
 
 // lookupToken finds out what raw is, whatever the hint says (RFC 7009
 // §2.1, RFC 7662 §2.1): a JWT access token is verified and checked against
@@ -52,13 +59,13 @@ func (s *Server) lookupJWT(ctx context.Context, raw string, now time.Time) (toke
 	}
 	ti := tokenInfo{
 		clientID: c.ClientID, subject: c.Subject, audience: c.Audience, jti: c.JTI, grantID: c.GrantID,
-		issuedAt: time.Unix(c.IssuedAt, 0), expiry: time.Unix(c.Expiry, 0),
+		issuedAt: time.Unix(c.IssuedAt, 0), expiry: time.Unix(c.Expiry, 0), act: c.Actor,
 	}
 	ti.scopes = strings.Fields(c.Scope)
 	if c.Confirmation != nil {
 		ti.jkt = c.Confirmation.JKT
 	}
-	if !strings.HasPrefix(c.Subject, ClientSubjectPrefix) {
+	if isUserSubject(c.Subject) {
 		ti.userID = c.Subject
 	}
 	revoked, err := s.st.IsRevoked(ctx, c.JTI, c.GrantID)
@@ -80,6 +87,7 @@ func (s *Server) lookupOpaque(ctx context.Context, raw string, now time.Time) (t
 	ti := tokenInfo{
 		clientID: at.ClientID, subject: at.Subject, userID: at.UserID, scopes: at.Scopes, audience: at.Audience,
 		issuedAt: at.CreatedAt, expiry: at.ExpiresAt, jti: at.JTI, grantID: at.GrantID, jkt: at.JKT,
+		act: decodeAct(at.Act),
 	}
 	revoked, err := s.st.IsRevoked(ctx, at.JTI, at.GrantID)
 	if err != nil {
@@ -99,9 +107,12 @@ func (s *Server) lookupRefresh(ctx context.Context, raw string, now time.Time) (
 	}
 	ti := tokenInfo{
 		refresh: true, clientID: rt.ClientID, userID: rt.UserID, subject: rt.UserID, scopes: rt.Scopes,
-		issuedAt: rt.CreatedAt, expiry: rt.ExpiresAt, grantID: rt.GrantID, jkt: rt.JKT,
+		issuedAt: rt.CreatedAt, expiry: rt.ExpiresAt, grantID: rt.GrantID, jkt: rt.JKT, act: decodeAct(rt.GrantAct),
 	}
-	if ti.subject == "" {
+	switch {
+	case rt.GrantSubject != "": // an exchanged grant for a client or external subject
+		ti.subject = rt.GrantSubject
+	case ti.subject == "":
 		ti.subject = ClientSubjectPrefix + rt.ClientID
 	}
 	ti.active = rt.RotatedAt.IsZero() && rt.RevokedAt.IsZero() && rt.GrantRevokedAt.IsZero() && now.Before(rt.ExpiresAt)

@@ -63,10 +63,29 @@ type Client struct {
 	// RefreshRotation is "" (the default for its profile: rotate, except
 	// under fapi2), "rotate" or "reuse" (the token stays valid when used).
 	RefreshRotation string
+	// TokenExchange is what the client may do with token exchange (RFC
+	// 8693); it matters only when GrantTypes lists the grant.
+	TokenExchange ExchangePolicy
 	// Source says who owns the record: "config", "cli" or "dev".
 	Source    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// ExchangePolicy is a client's token exchange policy (RFC 8693 §2.1
+// leaves it to the server).
+type ExchangePolicy struct {
+	// AllowedSubjectClients lists the clients whose tokens this client may
+	// exchange; a token whose aud names this client or one of its
+	// resources may be exchanged too.
+	AllowedSubjectClients []string
+	// Impersonation lets the issued token carry no act claim when no
+	// actor token is sent (RFC 8693 §1.1); otherwise the client is the actor.
+	Impersonation bool
+	// RefreshTokens lets the client ask for, and receive, refresh tokens.
+	RefreshTokens bool
+	// BeyondSubjectLifetime lets the issued token outlive the subject token.
+	BeyondSubjectLifetime bool
 }
 
 // LogValue keeps the secret hash out of logs.
@@ -135,7 +154,17 @@ type Grant struct {
 	ID       string
 	ClientID string
 	UserID   string // "" for client credentials
-	Scopes   []string
+	// ParentID is the grant of the subject token a token exchange started
+	// from, or "": revoking a grant revokes its descendants with it.
+	ParentID string
+	// Subject is the sub of tokens issued under the grant when it is
+	// neither UserID nor the client itself (an exchanged client or
+	// external subject), or "".
+	Subject string
+	// Act is the JSON of the act claim (RFC 8693 §4.1) of tokens issued
+	// under the grant, or "".
+	Act    string
+	Scopes []string
 	// Resources are the resource indicators granted (RFC 8707 §2.2): later
 	// requests under the grant may only narrow them.
 	Resources []string
@@ -165,8 +194,11 @@ type RefreshToken struct {
 	RotatedAt time.Time
 	Next      string
 	RevokedAt time.Time
-	// GrantRevokedAt is the grant's revocation time, filled in on reads.
+	// GrantRevokedAt is the grant's revocation time, and GrantSubject and
+	// GrantAct are its Subject and Act, filled in on reads.
 	GrantRevokedAt time.Time
+	GrantSubject   string
+	GrantAct       string
 }
 
 // AccessToken is an opaque (reference) access token.
@@ -180,7 +212,9 @@ type AccessToken struct {
 	Scopes   []string
 	Audience []string
 	// JKT is the DPoP key thumbprint the token is bound to (cnf.jkt), or "".
-	JKT       string
+	JKT string
+	// Act is the JSON of its act claim (RFC 8693 §4.1), or "".
+	Act       string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }

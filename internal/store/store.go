@@ -117,12 +117,19 @@ type TokenStore interface {
 	RedeemAuthCode(ctx context.Context, digest string, now time.Time, iss Issue) error
 
 	// SaveIssue stores a grant with its first tokens (password grant, or
-	// client credentials with an opaque access token).
+	// client credentials with an opaque access token). A grant with a
+	// ParentID is stored only while that parent stands (not revoked, not
+	// expired at iss.Grant.CreatedAt); otherwise nothing is stored and
+	// ErrNotFound returned. A RevokeGrant of the parent that runs
+	// concurrently either sees the child and revokes it, or makes
+	// SaveIssue fail.
 	SaveIssue(ctx context.Context, iss Issue) error
 	// GetGrant returns the grant with id, revoked or not, or ErrNotFound.
 	GetGrant(ctx context.Context, id string) (Grant, error)
 	// RevokeGrant marks the grant revoked with every refresh token and
-	// opaque access token issued under it. Unknown ids are not an error.
+	// opaque access token issued under it, and does the same, in the same
+	// transaction, for every grant descended from it (ParentID, at any
+	// depth). Unknown ids are not an error.
 	RevokeGrant(ctx context.Context, id string, now time.Time) error
 
 	// GetRefreshToken returns the refresh token with digest, in any state,

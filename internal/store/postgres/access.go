@@ -11,13 +11,13 @@ import (
 
 // insertAccess stores an opaque access token; accessArgs are its values.
 const insertAccess = `INSERT INTO access_tokens (digest, jti, grant_id, client_id, subject, user_id,
-	scopes, audience, jkt, created_at, expires_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+	scopes, audience, jkt, act, created_at, expires_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
 
 // accessArgs are the values of insertAccess for a.
 func accessArgs(a store.AccessToken) []any {
 	return []any{a.Digest, a.JTI, optText(a.GrantID), a.ClientID, a.Subject, optText(a.UserID),
-		list(a.Scopes), list(a.Audience), a.JKT, ts(a.CreatedAt), ts(a.ExpiresAt)}
+		list(a.Scopes), list(a.Audience), a.JKT, a.Act, ts(a.CreatedAt), ts(a.ExpiresAt)}
 }
 
 // queueAccess adds the insert of an opaque access token to b.
@@ -32,12 +32,12 @@ func (s *Store) GetAccessToken(ctx context.Context, digest string) (store.Access
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	const q = `SELECT a.digest, a.jti, a.grant_id, a.client_id, a.subject, a.user_id, a.scopes, a.audience,
-		a.jkt, a.created_at, a.expires_at
+		a.jkt, a.act, a.created_at, a.expires_at
 		FROM access_tokens a LEFT JOIN grants g ON g.id = a.grant_id
 		WHERE a.digest = $1 AND a.revoked_at IS NULL AND g.revoked_at IS NULL`
 	var a store.AccessToken
 	err := s.pool.QueryRow(ctx, q, digest).Scan(&a.Digest, &a.JTI, textCol{&a.GrantID}, &a.ClientID,
-		&a.Subject, textCol{&a.UserID}, listCol{&a.Scopes}, listCol{&a.Audience}, &a.JKT,
+		&a.Subject, textCol{&a.UserID}, listCol{&a.Scopes}, listCol{&a.Audience}, &a.JKT, &a.Act,
 		tsCol{&a.CreatedAt}, tsCol{&a.ExpiresAt})
 	if err != nil {
 		return store.AccessToken{}, s.fail("get access token", err)

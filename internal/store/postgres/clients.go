@@ -13,11 +13,12 @@ const clientColumns = `id, name, secret_hash, public, redirect_uris, post_logout
 	grant_types, scopes, default_scopes, audience, access_token_format, access_token_ttl,
 	refresh_token_ttl, refresh_grace, id_token_alg, introspection, skip_consent, source,
 	created_at, updated_at, token_endpoint_auth_method, jwks, jwks_uri, resources,
-	dpop_bound_access_tokens, require_dpop_nonce, require_par, profile, refresh_rotation`
+	dpop_bound_access_tokens, require_dpop_nonce, require_par, profile, refresh_rotation,
+	exchange_subject_clients, exchange_impersonation, exchange_refresh_tokens, exchange_beyond_lifetime`
 
 // clientValues are the placeholders of clientColumns.
 const clientValues = `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-	$22, $23, $24, $25, $26, $27, $28, $29)`
+	$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)`
 
 // scanClient reads one row of clientColumns.
 func scanClient(row pgx.Row) (store.Client, error) {
@@ -28,7 +29,8 @@ func scanClient(row pgx.Row) (store.Client, error) {
 		&c.RefreshTokenTTL, &c.RefreshGrace, &c.IDTokenAlg, &c.Introspection, &c.SkipConsent, &c.Source,
 		tsCol{&c.CreatedAt}, tsCol{&c.UpdatedAt}, &c.TokenEndpointAuthMethod, &c.JWKS, &c.JWKSURI,
 		listCol{&c.Resources}, &c.DPoPBoundAccessTokens, &c.RequireDPoPNonce, &c.RequirePAR, &c.Profile,
-		&c.RefreshRotation)
+		&c.RefreshRotation, listCol{&c.TokenExchange.AllowedSubjectClients}, &c.TokenExchange.Impersonation,
+		&c.TokenExchange.RefreshTokens, &c.TokenExchange.BeyondSubjectLifetime)
 	return c, err
 }
 
@@ -40,7 +42,8 @@ func clientArgs(c store.Client) []any {
 		c.RefreshTokenTTL, c.RefreshGrace, c.IDTokenAlg, c.Introspection, c.SkipConsent, c.Source,
 		ts(c.CreatedAt), ts(c.UpdatedAt), c.TokenEndpointAuthMethod, c.JWKS, c.JWKSURI,
 		list(c.Resources), c.DPoPBoundAccessTokens, c.RequireDPoPNonce, c.RequirePAR, c.Profile,
-		c.RefreshRotation}
+		c.RefreshRotation, list(c.TokenExchange.AllowedSubjectClients), c.TokenExchange.Impersonation,
+		c.TokenExchange.RefreshTokens, c.TokenExchange.BeyondSubjectLifetime}
 }
 
 // GetClient returns the client with id, or store.ErrNotFound.
@@ -94,7 +97,11 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 			jwks = excluded.jwks, jwks_uri = excluded.jwks_uri, resources = excluded.resources,
 			dpop_bound_access_tokens = excluded.dpop_bound_access_tokens,
 			require_dpop_nonce = excluded.require_dpop_nonce, require_par = excluded.require_par,
-			profile = excluded.profile, refresh_rotation = excluded.refresh_rotation`
+			profile = excluded.profile, refresh_rotation = excluded.refresh_rotation,
+			exchange_subject_clients = excluded.exchange_subject_clients,
+			exchange_impersonation = excluded.exchange_impersonation,
+			exchange_refresh_tokens = excluded.exchange_refresh_tokens,
+			exchange_beyond_lifetime = excluded.exchange_beyond_lifetime`
 	if err := s.exec(ctx, "upsert client", q, clientArgs(c)...); err != nil {
 		return err
 	}

@@ -86,9 +86,27 @@ func (s *Store) RedeemAuthCode(ctx context.Context, digest string, now time.Time
 // SaveIssue stores a grant with its first tokens. The inserts go out as one
 // batch, which PostgreSQL runs as one implicit transaction: all or nothing,
 // in a single round trip.
+//
+// A grant with a parent (token exchange) is stored in a transaction that
+// first locks the parent's whole ancestry, root first as RevokeGrant locks
+// it, and checks that every ancestor stands: a concurrent revocation of
+// any of them then either waits for the child and revokes it too, or
+// makes this fail with store.ErrNotFound.
 func (s *Store) SaveIssue(ctx context.Context, iss store.Issue) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	if iss.Grant != nil && iss.Grant.ParentID != "" {
+		err := s.inTx(ctx, func(tx pgx.Tx) error {
+			if err := lockAncestry(ctx, tx, iss.Grant.ParentID, iss.Grant.CreatedAt); err != nil {
+				return err
+			}
+			return saveIssue(ctx, tx, iss)
+		})
+		if err != nil {
+			return s.fail("save issue", err)
+		}
+		return nil
+	}
 	if err := saveIssue(ctx, s.pool, iss); err != nil {
 		return s.fail("save issue", err)
 	}
@@ -100,11 +118,11 @@ func (s *Store) SaveIssue(ctx context.Context, iss store.Issue) error {
 func saveIssue(ctx context.Context, q batcher, iss store.Issue) error {
 	b := &pgx.Batch{}
 	if g := iss.Grant; g != nil {
-		const insert = `INSERT INTO grants (id, client_id, user_id, scopes, resources, auth_time, nonce,
-			created_at, expires_at, revoked_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
-		b.Queue(insert, g.ID, g.ClientID, optText(g.UserID), list(g.Scopes), list(g.Resources), ts(g.AuthTime),
-			g.Nonce, ts(g.CreatedAt), ts(g.ExpiresAt), ts(g.RevokedAt))
+		const insert = `INSERT INTO grants (id, client_id, user_id, parent_id, subject, act, scopes, resources,
+			auth_time, nonce, created_at, expires_at, revoked_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+		b.Queue(insert, g.ID, g.ClientID, optText(g.UserID), optText(g.ParentID), g.Subject, g.Act,
+			list(g.Scopes), list(g.Resources), ts(g.AuthTime), g.Nonce, ts(g.CreatedAt), ts(g.ExpiresAt), ts(g.RevokedAt))
 	}
 	if iss.Refresh != nil {
 		queueRefresh(b, *iss.Refresh)
@@ -118,14 +136,54 @@ func saveIssue(ctx context.Context, q batcher, iss store.Issue) error {
 	return q.SendBatch(ctx, b).Close()
 }
 
+// lockAncestry locks the grant id and all its ancestors, root first, and
+// returns store.ErrNotFound unless every one stands (not revoked, not
+// expired at now).
+func lockAncestry(ctx context.Context, tx pgx.Tx, id string, now time.Time) error {
+	const chain = `WITH RECURSIVE up (id, parent_id, depth) AS (
+			SELECT id, parent_id, 0 FROM grants WHERE id = $1
+			UNION ALL SELECT g.id, g.parent_id, up.depth + 1 FROM grants g JOIN up ON g.id = up.parent_id)
+		SELECT id FROM up ORDER BY depth DESC`
+	rows, err := tx.Query(ctx, chain, id)
+	if err != nil {
+		return err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return fmt.Errorf("parent grant gone: %w", store.ErrNotFound)
+	}
+	// The sort runs before the lock, so rows are locked in array order.
+	const lock = `SELECT g.id FROM unnest($1::text[]) WITH ORDINALITY AS c (id, n)
+		JOIN grants g ON g.id = c.id
+		WHERE g.revoked_at IS NULL AND (g.expires_at IS NULL OR g.expires_at > $2)
+		ORDER BY c.n FOR NO KEY UPDATE OF g`
+	rows, err = tx.Query(ctx, lock, ids, now)
+	if err != nil {
+		return err
+	}
+	standing, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	if len(standing) != len(ids) {
+		return fmt.Errorf("parent grant revoked or expired: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
 // GetGrant returns the grant with id, revoked or not, or store.ErrNotFound.
 func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	const q = `SELECT id, client_id, user_id, scopes, resources, auth_time, nonce, created_at, expires_at, revoked_at
+	const q = `SELECT id, client_id, user_id, parent_id, subject, act, scopes, resources, auth_time, nonce,
+		created_at, expires_at, revoked_at
 		FROM grants WHERE id = $1`
 	var g store.Grant
-	err := s.pool.QueryRow(ctx, q, id).Scan(&g.ID, &g.ClientID, textCol{&g.UserID}, listCol{&g.Scopes},
+	err := s.pool.QueryRow(ctx, q, id).Scan(&g.ID, &g.ClientID, textCol{&g.UserID}, textCol{&g.ParentID},
+		&g.Subject, &g.Act, listCol{&g.Scopes},
 		listCol{&g.Resources}, tsCol{&g.AuthTime}, &g.Nonce, tsCol{&g.CreatedAt}, tsCol{&g.ExpiresAt}, tsCol{&g.RevokedAt})
 	if err != nil {
 		return store.Grant{}, s.fail("get grant", err)
@@ -146,14 +204,21 @@ func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error
 	return nil
 }
 
+// grantTree selects the ids of a grant ($2) and of all its descendants.
+const grantTree = `WITH RECURSIVE tree (id) AS (
+		SELECT $2::text COLLATE "C" UNION SELECT g.id FROM grants g JOIN tree t ON g.parent_id = t.id)`
+
 // revokeGrant is RevokeGrant as one batch. The grant row is locked first,
 // as RotateRefreshToken locks it first: the grant is the family's lock.
 func revokeGrant(ctx context.Context, q batcher, id string, now time.Time) error {
 	b := &pgx.Batch{}
+	// The first statement locks the grant itself; each later one reads a
+	// fresh snapshot, so it sees any child whose insert held that lock.
 	for _, update := range []string{
 		"UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-		"UPDATE refresh_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
-		"UPDATE access_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+		grantTree + " UPDATE grants SET revoked_at = $1 WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL",
+		grantTree + " UPDATE refresh_tokens SET revoked_at = $1 WHERE grant_id IN (SELECT id FROM tree) AND revoked_at IS NULL",
+		grantTree + " UPDATE access_tokens SET revoked_at = $1 WHERE grant_id IN (SELECT id FROM tree) AND revoked_at IS NULL",
 	} {
 		b.Queue(update, now, id)
 	}

@@ -29,7 +29,8 @@ type refreshRow struct {
 
 // selectRefresh reads a refresh token and its grant's state by digest.
 const selectRefresh = `SELECT r.digest, r.grant_id, r.client_id, r.user_id, r.scopes, r.resources, r.jkt,
-	r.created_at, r.expires_at, r.rotated_at, r.next_digest, r.revoked_at, g.revoked_at, g.expires_at
+	r.created_at, r.expires_at, r.rotated_at, r.next_digest, r.revoked_at, g.revoked_at, g.expires_at,
+	g.subject, g.act
 	FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.digest = $1`
 
 // scanRefresh reads one row of selectRefresh.
@@ -37,7 +38,8 @@ func scanRefresh(row pgx.Row) (refreshRow, error) {
 	var t refreshRow
 	err := row.Scan(&t.Digest, &t.GrantID, &t.ClientID, textCol{&t.UserID}, listCol{&t.Scopes},
 		listCol{&t.Resources}, &t.JKT, tsCol{&t.CreatedAt}, tsCol{&t.ExpiresAt}, tsCol{&t.RotatedAt}, textCol{&t.Next},
-		tsCol{&t.RevokedAt}, tsCol{&t.GrantRevokedAt}, tsCol{&t.GrantExpiresAt})
+		tsCol{&t.RevokedAt}, tsCol{&t.GrantRevokedAt}, tsCol{&t.GrantExpiresAt},
+		&t.GrantSubject, &t.GrantAct)
 	return t, err
 }
 

@@ -11,10 +11,10 @@ import (
 // insertAccess stores an opaque access token.
 func insertAccess(ctx context.Context, tx execer, a store.AccessToken) error {
 	const q = `INSERT INTO access_tokens (digest, jti, grant_id, client_id, subject, user_id,
-		scopes, audience, jkt, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		scopes, audience, jkt, act, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	_, err := tx.ExecContext(ctx, q, a.Digest, a.JTI, nullOf(a.GrantID), a.ClientID, a.Subject, nullOf(a.UserID),
-		listOf(a.Scopes), listOf(a.Audience), a.JKT, msOf(a.CreatedAt), msOf(a.ExpiresAt))
+		listOf(a.Scopes), listOf(a.Audience), a.JKT, a.Act, msOf(a.CreatedAt), msOf(a.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("access token: %w", err)
 	}
@@ -26,12 +26,12 @@ func insertAccess(ctx context.Context, tx execer, a store.AccessToken) error {
 // its grant).
 func (s *Store) GetAccessToken(ctx context.Context, digest string) (store.AccessToken, error) {
 	const q = `SELECT a.digest, a.jti, a.grant_id, a.client_id, a.subject, a.user_id, a.scopes, a.audience,
-		a.jkt, a.created_at, a.expires_at
+		a.jkt, a.act, a.created_at, a.expires_at
 		FROM access_tokens a LEFT JOIN grants g ON g.id = a.grant_id
 		WHERE a.digest = ? AND a.revoked_at IS NULL AND g.revoked_at IS NULL`
 	var a store.AccessToken
 	err := s.r.QueryRowContext(ctx, q, digest).Scan(&a.Digest, &a.JTI, textCol{&a.GrantID}, &a.ClientID,
-		&a.Subject, textCol{&a.UserID}, listCol{&a.Scopes}, listCol{&a.Audience}, &a.JKT,
+		&a.Subject, textCol{&a.UserID}, listCol{&a.Scopes}, listCol{&a.Audience}, &a.JKT, &a.Act,
 		timeCol{&a.CreatedAt}, timeCol{&a.ExpiresAt})
 	if err != nil {
 		return store.AccessToken{}, s.fail("get access token", err)

@@ -12,28 +12,29 @@ import (
 // clientSettings is the JSON of the settings column: every field of
 // store.Client that has no column of its own. Durations are nanoseconds.
 type clientSettings struct {
-	RedirectURIs           []string `json:"redirect_uris,omitempty"`
-	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
-	GrantTypes             []string `json:"grant_types,omitempty"`
-	Scopes                 []string `json:"scopes,omitempty"`
-	DefaultScopes          []string `json:"default_scopes,omitempty"`
-	Audience               []string `json:"audience,omitempty"`
-	AccessTokenFormat      string   `json:"access_token_format,omitempty"`
-	AccessTokenTTL         int64    `json:"access_token_ttl_ns,omitempty"`
-	RefreshTokenTTL        int64    `json:"refresh_token_ttl_ns,omitempty"`
-	RefreshGrace           int64    `json:"refresh_grace_ns,omitempty"`
-	IDTokenAlg             string   `json:"id_token_alg,omitempty"`
-	Introspection          bool     `json:"introspection,omitempty"`
-	SkipConsent            bool     `json:"skip_consent,omitempty"`
-	AuthMethod             string   `json:"token_endpoint_auth_method,omitempty"`
-	JWKS                   string   `json:"jwks,omitempty"`
-	JWKSURI                string   `json:"jwks_uri,omitempty"`
-	Resources              []string `json:"resources,omitempty"`
-	DPoPBoundAccessTokens  bool     `json:"dpop_bound_access_tokens,omitempty"`
-	RequireDPoPNonce       bool     `json:"require_dpop_nonce,omitempty"`
-	RequirePAR             bool     `json:"require_pushed_authorization_requests,omitempty"`
-	Profile                string   `json:"profile,omitempty"`
-	RefreshRotation        string   `json:"refresh_rotation,omitempty"`
+	RedirectURIs           []string          `json:"redirect_uris,omitempty"`
+	PostLogoutRedirectURIs []string          `json:"post_logout_redirect_uris,omitempty"`
+	GrantTypes             []string          `json:"grant_types,omitempty"`
+	Scopes                 []string          `json:"scopes,omitempty"`
+	DefaultScopes          []string          `json:"default_scopes,omitempty"`
+	Audience               []string          `json:"audience,omitempty"`
+	AccessTokenFormat      string            `json:"access_token_format,omitempty"`
+	AccessTokenTTL         int64             `json:"access_token_ttl_ns,omitempty"`
+	RefreshTokenTTL        int64             `json:"refresh_token_ttl_ns,omitempty"`
+	RefreshGrace           int64             `json:"refresh_grace_ns,omitempty"`
+	IDTokenAlg             string            `json:"id_token_alg,omitempty"`
+	Introspection          bool              `json:"introspection,omitempty"`
+	SkipConsent            bool              `json:"skip_consent,omitempty"`
+	AuthMethod             string            `json:"token_endpoint_auth_method,omitempty"`
+	JWKS                   string            `json:"jwks,omitempty"`
+	JWKSURI                string            `json:"jwks_uri,omitempty"`
+	Resources              []string          `json:"resources,omitempty"`
+	DPoPBoundAccessTokens  bool              `json:"dpop_bound_access_tokens,omitempty"`
+	RequireDPoPNonce       bool              `json:"require_dpop_nonce,omitempty"`
+	RequirePAR             bool              `json:"require_pushed_authorization_requests,omitempty"`
+	Profile                string            `json:"profile,omitempty"`
+	RefreshRotation        string            `json:"refresh_rotation,omitempty"`
+	TokenExchange          *exchangeSettings `json:"token_exchange,omitempty"`
 }
 
 // settingsOf encodes the settings column of c.
@@ -61,6 +62,7 @@ func settingsOf(c store.Client) string {
 		RequirePAR:             c.RequirePAR,
 		Profile:                c.Profile,
 		RefreshRotation:        c.RefreshRotation,
+		TokenExchange:          exchangePolicyOf(c.TokenExchange),
 	})
 	return string(b)
 }
@@ -102,7 +104,28 @@ func scanClient(row scanner) (store.Client, error) {
 	c.RequirePAR = cs.RequirePAR
 	c.Profile = cs.Profile
 	c.RefreshRotation = cs.RefreshRotation
+	if x := cs.TokenExchange; x != nil {
+		c.TokenExchange = store.ExchangePolicy{AllowedSubjectClients: x.AllowedSubjectClients,
+			Impersonation: x.Impersonation, RefreshTokens: x.RefreshTokens, BeyondSubjectLifetime: x.BeyondSubjectLifetime}
+	}
 	return c, nil
+}
+
+// exchangeSettings is store.ExchangePolicy in the settings column.
+type exchangeSettings struct {
+	AllowedSubjectClients []string `json:"allowed_subject_clients,omitempty"`
+	Impersonation         bool     `json:"impersonation,omitempty"`
+	RefreshTokens         bool     `json:"refresh_tokens,omitempty"`
+	BeyondSubjectLifetime bool     `json:"beyond_subject_lifetime,omitempty"`
+}
+
+// exchangePolicyOf is p for the settings column, or nil when it is the
+// zero policy (so records without one stay as they were).
+func exchangePolicyOf(p store.ExchangePolicy) *exchangeSettings {
+	if len(p.AllowedSubjectClients) == 0 && !p.Impersonation && !p.RefreshTokens && !p.BeyondSubjectLifetime {
+		return nil
+	}
+	return &exchangeSettings{p.AllowedSubjectClients, p.Impersonation, p.RefreshTokens, p.BeyondSubjectLifetime}
 }
 
 // clientArgs are the values of clientColumns for c.

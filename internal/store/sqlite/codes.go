@@ -100,14 +100,8 @@ func (s *Store) SaveIssue(ctx context.Context, iss store.Issue) error {
 // saveIssue inserts the parts of iss that are set, grant first.
 func saveIssue(ctx context.Context, tx execer, iss store.Issue) error {
 	if g := iss.Grant; g != nil {
-		const q = `INSERT INTO grants (id, client_id, user_id, scopes, resources, auth_time, nonce,
-			created_at, expires_at, revoked_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-		_, err := tx.ExecContext(ctx, q, g.ID, g.ClientID, nullOf(g.UserID), listOf(g.Scopes),
-			listOf(g.Resources), msOf(g.AuthTime),
-			g.Nonce, msOf(g.CreatedAt), msOf(g.ExpiresAt), msOf(g.RevokedAt))
-		if err != nil {
-			return fmt.Errorf("grant: %w", err)
+		if err := insertGrant(ctx, tx, *g); err != nil {
+			return err
 		}
 	}
 	if iss.Refresh != nil {
@@ -123,12 +117,34 @@ func saveIssue(ctx context.Context, tx execer, iss store.Issue) error {
 	return nil
 }
 
+// insertGrant stores g. A grant with a parent is stored only while the
+// parent stands: the writer transaction holds the database, so no
+// revocation of the parent can come between the check and the insert.
+func insertGrant(ctx context.Context, tx execer, g store.Grant) error {
+	const q = `INSERT INTO grants (id, client_id, user_id, parent_id, subject, act, scopes, resources,
+		auth_time, nonce, created_at, expires_at, revoked_at)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13
+		WHERE ?4 IS NULL OR EXISTS (SELECT 1 FROM grants p WHERE p.id = ?4 AND p.revoked_at IS NULL
+			AND (p.expires_at IS NULL OR p.expires_at > ?11))`
+	res, err := tx.ExecContext(ctx, q, g.ID, g.ClientID, nullOf(g.UserID), nullOf(g.ParentID), g.Subject, g.Act,
+		listOf(g.Scopes), listOf(g.Resources), msOf(g.AuthTime), g.Nonce, msOf(g.CreatedAt), msOf(g.ExpiresAt), msOf(g.RevokedAt))
+	if err != nil {
+		return fmt.Errorf("grant: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("grant: parent grant revoked or gone: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
 // GetGrant returns the grant with id, revoked or not, or store.ErrNotFound.
 func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
-	const q = `SELECT id, client_id, user_id, scopes, resources, auth_time, nonce, created_at, expires_at, revoked_at
+	const q = `SELECT id, client_id, user_id, parent_id, subject, act, scopes, resources, auth_time, nonce,
+		created_at, expires_at, revoked_at
 		FROM grants WHERE id = ?`
 	var g store.Grant
-	err := s.r.QueryRowContext(ctx, q, id).Scan(&g.ID, &g.ClientID, textCol{&g.UserID}, listCol{&g.Scopes},
+	err := s.r.QueryRowContext(ctx, q, id).Scan(&g.ID, &g.ClientID, textCol{&g.UserID}, textCol{&g.ParentID},
+		&g.Subject, &g.Act, listCol{&g.Scopes},
 		listCol{&g.Resources}, timeCol{&g.AuthTime}, &g.Nonce, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt})
 	if err != nil {
 		return store.Grant{}, s.fail("get grant", err)
@@ -137,8 +153,8 @@ func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
 }
 
 // RevokeGrant marks the grant revoked at now with every refresh token and
-// opaque access token under it. Earlier revocation times are kept, and
-// unknown ids are not an error.
+// opaque access token under it, and so every grant descended from it.
+// Earlier revocation times are kept, and unknown ids are not an error.
 func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error {
 	err := s.inTx(ctx, func(tx txn) error { return revokeGrant(ctx, tx, id, now) })
 	if err != nil {
@@ -147,12 +163,16 @@ func (s *Store) RevokeGrant(ctx context.Context, id string, now time.Time) error
 	return nil
 }
 
+// grantTree selects the ids of a grant (?2) and of all its descendants.
+const grantTree = `WITH RECURSIVE tree (id) AS (
+		SELECT ?2 UNION SELECT g.id FROM grants g JOIN tree t ON g.parent_id = t.id)`
+
 // revokeGrant is RevokeGrant inside a transaction.
 func revokeGrant(ctx context.Context, tx execer, id string, now time.Time) error {
 	for _, q := range []string{
-		"UPDATE grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-		"UPDATE refresh_tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL",
-		"UPDATE access_tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL",
+		grantTree + " UPDATE grants SET revoked_at = ?1 WHERE id IN tree AND revoked_at IS NULL",
+		grantTree + " UPDATE refresh_tokens SET revoked_at = ?1 WHERE grant_id IN tree AND revoked_at IS NULL",
+		grantTree + " UPDATE access_tokens SET revoked_at = ?1 WHERE grant_id IN tree AND revoked_at IS NULL",
 	} {
 		if _, err := tx.ExecContext(ctx, q, now.UnixMilli(), id); err != nil {
 			return err

@@ -37,12 +37,14 @@ type refreshRow struct {
 // getRefresh reads the refresh token with digest and its grant's state.
 func getRefresh(ctx context.Context, db queryer, digest string) (refreshRow, error) {
 	const q = `SELECT r.digest, r.grant_id, r.client_id, r.user_id, r.scopes, r.resources, r.jkt,
-		r.created_at, r.expires_at, r.rotated_at, r.next_digest, r.revoked_at, g.revoked_at, g.expires_at
+		r.created_at, r.expires_at, r.rotated_at, r.next_digest, r.revoked_at, g.revoked_at, g.expires_at,
+		g.subject, g.act
 		FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.digest = ?`
 	var t refreshRow
 	err := db.QueryRowContext(ctx, q, digest).Scan(&t.Digest, &t.GrantID, &t.ClientID, textCol{&t.UserID},
 		listCol{&t.Scopes}, listCol{&t.Resources}, &t.JKT, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.RotatedAt},
-		textCol{&t.Next}, timeCol{&t.RevokedAt}, timeCol{&t.GrantRevokedAt}, timeCol{&t.GrantExpiresAt})
+		textCol{&t.Next}, timeCol{&t.RevokedAt}, timeCol{&t.GrantRevokedAt}, timeCol{&t.GrantExpiresAt},
+		&t.GrantSubject, &t.GrantAct)
 	return t, err
 }
 

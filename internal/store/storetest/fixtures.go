@@ -69,9 +69,11 @@ func fullClient(id string) store.Client {
 		RequirePAR:              true,
 		Profile:                 "fapi2",
 		RefreshRotation:         "reuse",
-		Source:                  "cli",
-		CreatedAt:               at(-48*time.Hour + 123*ms),
-		UpdatedAt:               at(-24*time.Hour + 456*ms),
+		TokenExchange: store.ExchangePolicy{AllowedSubjectClients: []string{"web", "mobile"},
+			Impersonation: true, RefreshTokens: true, BeyondSubjectLifetime: true},
+		Source:    "cli",
+		CreatedAt: at(-48*time.Hour + 123*ms),
+		UpdatedAt: at(-24*time.Hour + 456*ms),
 	}
 }
 

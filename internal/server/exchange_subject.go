@@ -1,0 +1,159 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/protocol"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// exchangeToken is what Latchkey verified of a subject or actor token of a
+// token exchange (RFC 8693 §2.1).
+type exchangeToken struct {
+	subject  string
+	userID   string // when subject is a Latchkey user
+	clientID string // the client it was issued to; "" for an external token
+	issuer   string // "" for Latchkey's own tokens
+	scopes   []string
+	audience []string
+	grantID  string // "" when it rests on no grant
+	expiry   time.Time
+	act      *token.Actor
+	// identity marks an ID token: it proves who the user is and carries
+	// no scope or resource of its own.
+	identity bool
+}
+
+// badExchangeToken is the one answer to a subject or actor token that is
+// unknown, forged, expired, revoked or of another type than stated: the
+// description never says which.
+func badExchangeToken(which string) *protocol.Error {
+	return protocol.Errorf(protocol.ErrInvalidGrant, "the %s is invalid, expired or revoked", which)
+}
+
+// resolveExchangeToken verifies raw as a token of type typ (RFC 8693 §3)
+// and returns what it says, or invalid_grant when it is not an active
+// token Latchkey issued (which names it in the description).
+func (s *Server) resolveExchangeToken(ctx context.Context, raw, typ, which string, now time.Time) (exchangeToken, error) {
+	var ti tokenInfo
+	var ok bool
+	var err error
+	switch {
+	case typ == protocol.TokenTypeIDToken:
+		return s.resolveIDToken(ctx, raw, which, now)
+	case typ == protocol.TokenTypeRefreshToken && token.HasPrefix(raw, token.PrefixRefresh):
+		ti, ok, err = s.lookupRefresh(ctx, raw, now)
+	case typ == protocol.TokenTypeAccessToken && token.HasPrefix(raw, token.PrefixAccess):
+		ti, ok, err = s.lookupOpaque(ctx, raw, now)
+	case (typ == protocol.TokenTypeAccessToken || typ == protocol.TokenTypeJWT) && strings.Count(raw, ".") == 2:
+		ti, ok, err = s.lookupJWT(ctx, raw, now)
+	}
+	if err != nil {
+		return exchangeToken{}, fmt.Errorf("token exchange: %s: %w", which, err)
+	}
+	if !ok || !ti.active || !now.Before(ti.expiry) {
+		return exchangeToken{}, badExchangeToken(which)
+	}
+	tok := exchangeToken{
+		subject: ti.subject, userID: ti.userID, clientID: ti.clientID, scopes: ti.scopes,
+		audience: ti.audience, grantID: ti.grantID, expiry: ti.expiry, act: ti.act,
+	}
+	return tok, s.checkUser(ctx, tok, which)
+}
+
+// resolveIDToken verifies an ID token Latchkey issued: signature, type,
+// issuer, and expiry (unlike an id_token_hint, it must be current). Its
+// aud is the client it was issued to; it rests on no grant.
+func (s *Server) resolveIDToken(ctx context.Context, raw, which string, now time.Time) (exchangeToken, error) {
+	claims, err := token.VerifyID(s.keys, raw, s.issuer)
+	if err != nil {
+		return exchangeToken{}, badExchangeToken(which)
+	}
+	exp, _ := claims["exp"].(float64)
+	sub, _ := claims["sub"].(string)
+	aud := audienceOf(claims["aud"])
+	if sub == "" || len(aud) == 0 || float64(now.Unix()) >= exp {
+		return exchangeToken{}, badExchangeToken(which)
+	}
+	clientID, _ := claims["azp"].(string)
+	if clientID == "" && len(aud) == 1 {
+		clientID = aud[0]
+	}
+	tok := exchangeToken{subject: sub, clientID: clientID, audience: aud, expiry: time.Unix(int64(exp), 0), identity: true}
+	if isUserSubject(sub) {
+		tok.userID = sub
+	}
+	return tok, s.checkUser(ctx, tok, which)
+}
+
+// audienceOf reads an aud claim, a string or an array of strings.
+func audienceOf(v any) []string {
+	switch a := v.(type) {
+	case string:
+		return []string{a}
+	case []any:
+		out := make([]string, 0, len(a))
+		for _, x := range a {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// checkUser refuses a token whose user no longer exists.
+func (s *Server) checkUser(ctx context.Context, tok exchangeToken, which string) error {
+	if tok.userID == "" {
+		return nil
+	}
+	_, err := s.st.GetUser(ctx, tok.userID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return badExchangeToken(which)
+	case err != nil:
+		return fmt.Errorf("token exchange: look up user: %w", err)
+	}
+	return nil
+}
+
+// mayExchange is the client's token exchange policy: a subject token is
+// accepted when it was issued to one of the clients it lists, or when its
+// aud names the client or one of its resources (so the token was meant for
+// this client to receive).
+func mayExchange(c store.Client, tok exchangeToken) bool {
+	if tok.clientID != "" && tok.issuer == "" && slices.Contains(c.TokenExchange.AllowedSubjectClients, tok.clientID) {
+		return true
+	}
+	for _, a := range tok.audience {
+		if a == c.ID || slices.Contains(c.Resources, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// subjectGrant returns the grant the subject token rests on, or nil when
+// it rests on none. lookupToken has checked that it stands.
+func (s *Server) subjectGrant(ctx context.Context, tok exchangeToken, now time.Time) (*store.Grant, error) {
+	if tok.grantID == "" {
+		return nil, nil
+	}
+	g, err := s.st.GetGrant(ctx, tok.grantID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, badExchangeToken("subject token")
+	case err != nil:
+		return nil, fmt.Errorf("token exchange: look up grant: %w", err)
+	case !g.RevokedAt.IsZero() || (!g.ExpiresAt.IsZero() && !now.Before(g.ExpiresAt)):
+		return nil, badExchangeToken("subject token")
+	}
+	return &g, nil
+}
