@@ -29,8 +29,11 @@ latchkey demo --browser`
 // clients and user it plays with.
 type demoSetup struct {
 	issuer, notesURL string
-	user, password   string
-	secrets          map[string]string
+	// calendarURL is the second resource server, which the notes API
+	// calls for the user with an exchanged token.
+	calendarURL    string
+	user, password string
+	secrets        map[string]string
 	// stopped is closed when Latchkey has stopped and closed its store.
 	stopped chan struct{}
 }
@@ -71,7 +74,13 @@ func startDemo(ctx context.Context, dir string, e env) (*demoSetup, error) {
 		asLn.Close()
 		return nil, err
 	}
-	d := &demoSetup{issuer: "http://" + asLn.Addr().String(), notesURL: "http://" + rsLn.Addr().String(),
+	calLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		asLn.Close()
+		rsLn.Close()
+		return nil, err
+	}
+	d := &demoSetup{issuer: "http://" + asLn.Addr().String(), notesURL: "http://" + rsLn.Addr().String(), calendarURL: "http://" + calLn.Addr().String(),
 		user: "alice", password: randomHex(8), secrets: map[string]string{}, stopped: make(chan struct{})}
 	cfg := demoConfig(d, dir)
 	if err := cfg.Validate(rules()); err != nil {
@@ -92,10 +101,19 @@ func startDemo(ctx context.Context, dir string, e env) (*demoSetup, error) {
 	}
 	rs := &http.Server{Handler: notes.NewHandler(v), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = rs.Serve(rsLn) }()
+	cv, err := bearer.New(ctx, bearer.Config{Issuer: d.issuer, Audience: d.calendarURL, PublicURL: d.calendarURL})
+	if err != nil {
+		v.Close()
+		return nil, fmt.Errorf("calendar API: %w", err)
+	}
+	cs := &http.Server{Handler: calendarHandler(cv), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = cs.Serve(calLn) }()
 	go func() {
 		<-ctx.Done()
 		rs.Close()
+		cs.Close()
 		v.Close()
+		cv.Close()
 	}()
 	return d, nil
 }
@@ -109,13 +127,14 @@ func demoConfig(d *demoSetup, dir string) config.Config {
 	cfg.Storage = config.StorageURL("sqlite://" + filepath.Join(dir, "latchkey.db"))
 	cfg.Secrets.System = config.Secret(randomHex(32))
 	cfg.Log.Level = "error"
-	for _, id := range []string{"notes-web", "notes-cli", "notes-sync", "notes-bank"} {
+	for _, id := range []string{"notes-web", "notes-cli", "notes-sync", "notes-bank", "notes-api"} {
 		d.secrets[id] = randomHex(24)
 	}
 	aud := []string{d.notesURL}
 	cfg.Clients = []config.Client{
 		{ID: "notes-web", Name: "Notes Web", Secret: config.Secret(d.secrets["notes-web"]), RedirectURIs: []string{"http://127.0.0.1/callback"},
-			GrantTypes: []string{protocol.GrantAuthorizationCode, protocol.GrantRefreshToken}, Scopes: []string{"openid", "profile", "read", "write"}, Audience: aud},
+			GrantTypes: []string{protocol.GrantAuthorizationCode, protocol.GrantRefreshToken}, Scopes: []string{"openid", "profile", "read", "write"}, Audience: aud,
+			Resources: []string{d.notesURL, d.calendarURL}},
 		{ID: "notes-cli", Name: "Notes CLI", Secret: config.Secret(d.secrets["notes-cli"]),
 			GrantTypes: []string{protocol.GrantPassword, protocol.GrantRefreshToken}, Scopes: []string{"read", "write"}, Audience: aud},
 		{ID: "notes-sync", Name: "Notes Sync", Secret: config.Secret(d.secrets["notes-sync"]),
@@ -123,6 +142,11 @@ func demoConfig(d *demoSetup, dir string) config.Config {
 		{ID: "notes-bank", Name: "Notes Bank", Secret: config.Secret(d.secrets["notes-bank"]),
 			GrantTypes: []string{protocol.GrantClientCredentials}, Scopes: []string{"read"}, Audience: aud,
 			DPoPBoundAccessTokens: true},
+		// The notes API's own client: it trades the tokens users bring it
+		// for tokens to the calendar API (RFC 8693), always as itself (act).
+		{ID: "notes-api", Name: "Notes API", Secret: config.Secret(d.secrets["notes-api"]),
+			GrantTypes: []string{protocol.GrantTokenExchange}, Scopes: []string{"read"}, Resources: []string{d.calendarURL},
+			TokenExchange: &config.TokenExchange{AllowedSubjectClients: []string{"notes-web"}}},
 	}
 	cfg.Users = []config.User{{Username: d.user, Password: config.Secret(d.password),
 		Claims: map[string]any{"name": "Alice Liddell", "email": "alice@example.com", "email_verified": true}}}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,8 +10,10 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey/dpop"
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/formflow"
 	"github.com/latchkey/latchkey/internal/oauthclient"
+	"github.com/latchkey/latchkey/internal/protocol"
 )
 
 // player walks through the seed's grants, printing every exchange.
@@ -40,6 +43,7 @@ func (p *player) play(ctx context.Context) error {
 		{"password", p.password},
 		{"client credentials", p.clientCredentials},
 		{"sender-constrained token", p.senderConstrained},
+		{"token exchange", p.tokenExchange},
 		{"implicit", p.implicit},
 	} {
 		if err := part.run(ctx); err != nil {
@@ -154,6 +158,65 @@ func (p *player) senderConstrained(ctx context.Context) error {
 		"the thief signs a proof with a key of its own: the key is not the token's, refused")
 }
 
+// tokenExchange shows a service calling another for the user (RFC 8693):
+// the notes API trades the user's token, meant for it alone, for one to
+// the calendar API, still the user's, whose act claim names the notes API.
+func (p *player) tokenExchange(ctx context.Context) error {
+	p.heading("Token exchange: an API calling another API for the user", "Alice lets Notes Web reach the notes API and her calendar, but her access token is for the\nnotes API alone. To show her calendar next to her notes, the notes API trades her token at\nLatchkey for one meant for the calendar API (RFC 8693). The new token is still Alice's, and\nits act claim says who is acting for her: the notes API.")
+	web, err := oauthclient.New(ctx, oauthclient.Config{Issuer: p.d.issuer, ClientID: "notes-web", ClientSecret: config.Secret(p.d.secrets["notes-web"]),
+		Scopes: []string{"read"}, Resources: []string{p.d.notesURL, p.d.calendarURL}, Trace: p.out})
+	if err != nil {
+		return err
+	}
+	open := p.scriptedBrowser(web)
+	if p.browser {
+		p.say("Sign in as %s with password %s if asked, and allow both APIs.", p.d.user, p.d.password)
+		open = browserOpener(false, p.e)
+	}
+	resp, err := web.AuthorizationCode(ctx, oauthclient.AuthCodeOptions{Open: open, TokenResources: []string{p.d.notesURL}})
+	if err != nil {
+		return err
+	}
+	userToken := resp.Token.AccessToken
+	p.say("✓ Notes Web has Alice's token; its aud is the notes API alone, though she consented to both.")
+	if _, err := p.callAt(ctx, web, http.MethodGet, p.d.calendarURL+"/events", "Bearer", userToken, nil, http.StatusUnauthorized,
+		"Alice's token sent to the calendar API directly: it is not meant for it (aud), refused"); err != nil {
+		return err
+	}
+	api, err := oauthclient.New(ctx, oauthclient.Config{Issuer: p.d.issuer, ClientID: "notes-api", ClientSecret: config.Secret(p.d.secrets["notes-api"]),
+		Scopes: []string{"read"}, Resources: []string{p.d.calendarURL}, Trace: p.out})
+	if err != nil {
+		return err
+	}
+	x, err := api.TokenExchange(ctx, oauthclient.Exchange{SubjectToken: userToken, SubjectTokenType: protocol.TokenTypeAccessToken})
+	if err != nil {
+		return err
+	}
+	if itt, _ := x.Token.Extra("issued_token_type").(string); itt != protocol.TokenTypeAccessToken {
+		return fmt.Errorf("issued_token_type %q, want %s", itt, protocol.TokenTypeAccessToken)
+	}
+	p.say("✓ the notes API has a token for the calendar API (issued_token_type access_token).")
+	body, err := p.callAt(ctx, api, http.MethodGet, p.d.calendarURL+"/events", "Bearer", x.Token.AccessToken, nil, http.StatusOK,
+		"the notes API calls the calendar API with the exchanged token")
+	if err != nil {
+		return err
+	}
+	var events struct {
+		Subject string `json:"subject"`
+		Act     struct {
+			Subject string `json:"sub"`
+		} `json:"act"`
+	}
+	if err := json.Unmarshal(body, &events); err != nil {
+		return fmt.Errorf("the calendar API's answer: %w", err)
+	}
+	if events.Act.Subject != "client:notes-api" {
+		return fmt.Errorf("the calendar API saw act %q, want client:notes-api", events.Act.Subject)
+	}
+	p.say("✓ the calendar API served Alice's events (sub %s) and sees who acts for her: act.sub %s.", events.Subject, events.Act.Subject)
+	return nil
+}
+
 // implicit shows why the implicit grant is refused: it would put the
 // access token in the redirect, where the client cannot prove it is the
 // one receiving it.
@@ -194,19 +257,26 @@ func (p *player) callNotesWith(ctx context.Context, c *oauthclient.Client, schem
 }
 
 func (p *player) call(ctx context.Context, c *oauthclient.Client, method, scheme, token string, prover *dpop.Prover, want int, note string) error {
+	_, err := p.callAt(ctx, c, method, p.d.notesURL+"/notes", scheme, token, prover, want, note)
+	return err
+}
+
+// callAt calls a resource server at target with token, checks the status
+// and returns the answer's body.
+func (p *player) callAt(ctx context.Context, c *oauthclient.Client, method, target, scheme, token string, prover *dpop.Prover, want int, note string) ([]byte, error) {
 	var body io.Reader
 	if method == http.MethodPost {
 		body = strings.NewReader(`{"text":"written during the Latchkey demo"}`)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, p.d.notesURL+"/notes", body)
+	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Authorization", scheme+" "+token)
 	if prover != nil {
-		proof, err := prover.Proof(method, p.d.notesURL+"/notes", token, "")
+		proof, err := prover.Proof(method, target, token, "")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		req.Header.Set("DPoP", proof)
 	}
@@ -216,15 +286,18 @@ func (p *player) call(ctx context.Context, c *oauthclient.Client, method, scheme
 	c.Tracer().Step(note)
 	resp, err := c.HTTPClient().Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
 	if resp.StatusCode != want {
-		b, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("the notes API answered %s, want %d: %s", resp.Status, want, b)
+		return nil, fmt.Errorf("%s answered %s, want %d: %s", target, resp.Status, want, b)
 	}
 	p.say("✓ the resource server answered %s as expected.", resp.Status)
-	return nil
+	return b, nil
 }
 
 // browserNote says what a step of the scripted browser is.
