@@ -40,6 +40,7 @@ func (p *player) play(ctx context.Context) error {
 		{"password", p.password},
 		{"client credentials", p.clientCredentials},
 		{"sender-constrained token", p.senderConstrained},
+		{"device", p.device},
 		{"implicit", p.implicit},
 	} {
 		if err := part.run(ctx); err != nil {

@@ -50,7 +50,8 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("latchkey demo: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), stderr.String())
 	}
 	got := out.String()
-	for _, part := range []string{"Authorization code grant", "Password grant", "Client credentials grant", "Sender-constrained token (DPoP)", "Implicit grant: refused"} {
+	for _, part := range []string{"Authorization code grant", "Password grant", "Client credentials grant", "Sender-constrained token (DPoP)",
+		"Device authorization grant", "Implicit grant: refused"} {
 		if !strings.Contains(got, "════════ "+part) {
 			t.Errorf("the demo has no %q part", part)
 		}
@@ -61,8 +62,9 @@ func TestDemo(t *testing.T) {
 		statuses = append(statuses, m[1])
 	}
 	// The DPoP act: the key's holder is served (200), the stolen token as
-	// Bearer and with the thief's own proof are not (401, 401).
-	if want := []string{"200", "201", "200", "200", "403", "200", "401", "401"}; !slices.Equal(statuses, want) {
+	// Bearer and with the thief's own proof are not (401, 401). The device
+	// act: the TV reads the notes (200).
+	if want := []string{"200", "201", "200", "200", "403", "200", "401", "401", "200"}; !slices.Equal(statuses, want) {
 		t.Errorf("the notes API calls answered %v, want %v", statuses, want)
 	}
 	for _, line := range []string{
@@ -74,6 +76,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("the demo does not say %q", line)
 		}
 	}
+	checkDeviceAct(t, got)
 	if strings.Contains(got, "✗") {
 		t.Errorf("a step failed")
 	}
@@ -85,6 +88,60 @@ func TestDemo(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(tmp, "latchkey-demo-*")); len(left) > 0 {
 		t.Errorf("the demo left %v behind", left)
+	}
+}
+
+// deviceActRE reads the device act: what the TV shows, its first poll's
+// answer, the user's part on the phone, then the poll that gets the token.
+var deviceActRE = regexp.MustCompile(`(?s)The TV shows:  Open (\S+) and enter the code ([BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4})\n` +
+	`.*?, poll 1\n.*?"error": "authorization_pending".*?✓ authorization_pending: the user has not approved yet, so the TV asks again every 1s\.\n` +
+	`── Step \d+: on a phone, the user opens the verification URI the TV shows.*?-> GET (\S+)\n` +
+	`.*?user_code=([A-Z-]+)\n.*?password=\*\*\*\*.*?decision=approve&user_code=([A-Z-]+)\n` +
+	`.*?✓ the phone shows Device connected; the TV's next poll gets the tokens\.\n` +
+	`.*?, poll 2\n.*?<- 200 OK\n.*?"access_token": .*?✓ the TV has an access token for the user`)
+
+// checkDeviceAct checks the device act's order (RFC 8628 §3.3-§3.5):
+// the TV shows a code of the BCDF-GHJK shape (S193) and the URI, polls
+// and is told authorization_pending (S190), the user opens that URI,
+// types that code, signs in and approves, and the next poll gets tokens.
+func checkDeviceAct(t *testing.T, out string) {
+	t.Helper()
+	m := deviceActRE.FindStringSubmatch(out)
+	if m == nil {
+		t.Errorf("the device act is not: the TV shows the code, poll 1 is authorization_pending, the user approves on the phone, poll 2 gets a token")
+		return
+	}
+	uri, code := m[1], m[2]
+	if m[3] != uri || m[4] != code || m[5] != code {
+		t.Errorf("the phone opened %s with code %s and approved %s; the TV showed %s and %s", m[3], m[4], m[5], uri, code)
+	}
+}
+
+// TestDemoDeviceActEndsWhenTheUserCannot: when the user's part fails
+// (here a wrong password), the act fails at once with the reason, rather
+// than polling until the code expires.
+func TestDemoDeviceActEndsWhenTheUserCannot(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e := env{getenv: envOf(nil), stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
+	d, err := startDemo(ctx, t.TempDir(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.password = "not-alice-s-password"
+	var out testkit.Buffer
+	p := &player{d: d, out: &out, e: e}
+	start := time.Now()
+	err = p.device(ctx)
+	if err == nil || !strings.Contains(err.Error(), "the scripted browser: ") || !strings.Contains(err.Error(), "login failed") {
+		t.Fatalf("the device act with a wrong password: %v, want the scripted browser's login failed\n%s", err, out.String())
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the act took %s to fail, want it to stop polling at once", took)
+	}
+	if strings.Contains(out.String(), "poll 2") {
+		t.Errorf("the TV polled again after the user's part failed:\n%s", out.String())
 	}
 }
 
