@@ -147,7 +147,11 @@ func demoConfig(d *demoSetup, dir string) config.Config {
 		{ID: "notes-api", Name: "Notes API", Secret: config.Secret(d.secrets["notes-api"]),
 			GrantTypes: []string{protocol.GrantTokenExchange}, Scopes: []string{"read"}, Resources: []string{d.calendarURL},
 			TokenExchange: &config.TokenExchange{AllowedSubjectClients: []string{"notes-web"}}},
+		{ID: demoTV, Name: "Notes TV", Public: true,
+			GrantTypes: []string{protocol.GrantDeviceCode}, Scopes: []string{"read"}, Audience: aud},
 	}
+	// The TV polls every second, not every 5 s, so the act does not drag.
+	cfg.Device.Interval = config.Duration(time.Second)
 	cfg.Users = []config.User{{Username: d.user, Password: config.Secret(d.password),
 		Claims: map[string]any{"name": "Alice Liddell", "email": "alice@example.com", "email_verified": true}}}
 	return cfg

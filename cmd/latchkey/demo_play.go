@@ -43,6 +43,7 @@ func (p *player) play(ctx context.Context) error {
 		{"password", p.password},
 		{"client credentials", p.clientCredentials},
 		{"sender-constrained token", p.senderConstrained},
+		{"device", p.device},
 		{"token exchange", p.tokenExchange},
 		{"implicit", p.implicit},
 	} {

@@ -1,9 +1,11 @@
 // What every test file needs: the server's metadata, the clients' keys and
-// a DPoP key, and a browser's part of the code flow, done with fetch.
+// a DPoP key, a browser's part of the code flow, done with fetch, and the
+// user's part of the device flow, done by the Go test's browser.
 //
 // LATCHKEY_ISSUER, LATCHKEY_USERNAME, LATCHKEY_PASSWORD,
-// LATCHKEY_REDIRECT_URI and LATCHKEY_KEYS ({"<client_id>": {"private":
-// JWK}}, as keys.mjs prints it) come from oauth4webapi_test.go.
+// LATCHKEY_REDIRECT_URI, LATCHKEY_KEYS ({"<client_id>": {"private":
+// JWK}}, as keys.mjs prints it) and LATCHKEY_BROWSER (see userDecides)
+// come from oauth4webapi_test.go.
 import * as oauth from 'oauth4webapi'
 
 export function env(name) {
@@ -117,4 +119,19 @@ function unescapeHTML(s) {
     if (ref[0] !== '#') return named[ref] ?? all
     return String.fromCodePoint(ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : Number(ref.slice(1)))
   })
+}
+
+// userDecides has the user open verificationURI in a browser, type
+// userCode (none when the URI carries it), sign in and press decision
+// ('approve' or 'deny'). The browser is the Go test's (LATCHKEY_BROWSER),
+// which reads Latchkey's pages as a browser does; it answers with the
+// outcome the last page shows.
+export async function userDecides(verificationURI, userCode, decision) {
+  const res = await fetch(env('BROWSER'), {
+    method: 'POST',
+    body: new URLSearchParams({ verification_uri: verificationURI, user_code: userCode ?? '', decision }),
+  })
+  const text = await res.text()
+  if (!res.ok) throw new Error(`the user's browser at ${verificationURI}: HTTP ${res.status}: ${text}`)
+  return text
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/formflow"
 	"github.com/latchkey/latchkey/internal/testenv"
 	"github.com/latchkey/latchkey/internal/testkit"
 )
@@ -41,13 +43,14 @@ const (
 
 // The client ids of the configuration; the tests find their private keys
 // under these names in LATCHKEY_KEYS.
-var clientIDs = []string{"svc-jwt", "svc-nonce", "web", "web-nonce", "fapi"}
+var clientIDs = []string{"svc-jwt", "svc-nonce", "web", "web-nonce", "fapi", "box"}
 
 // TestOAuth4WebAPI runs the node:test files of this directory against a
 // real Latchkey and fails with node's output when any of them fails.
 func TestOAuth4WebAPI(t *testing.T) {
 	node, npm := needNode(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	// device.test.mjs waits for a device code to expire: a minute.
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	npmCI(t, ctx, npm)
 
@@ -70,6 +73,7 @@ func TestOAuth4WebAPI(t *testing.T) {
 		return map[string]any{"keys": []any{keys[id].Public}}
 	}))
 	issuer, logs := serve(t, cfgPath)
+	browser := serveBrowser(t)
 
 	// 3. The client tests.
 	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec")
@@ -79,6 +83,7 @@ func TestOAuth4WebAPI(t *testing.T) {
 		"LATCHKEY_PASSWORD="+userPass,
 		"LATCHKEY_REDIRECT_URI="+redirectURI,
 		"LATCHKEY_KEYS="+string(out),
+		"LATCHKEY_BROWSER="+browser,
 	)
 	start := time.Now()
 	res, err := cmd.CombinedOutput()
@@ -157,6 +162,36 @@ func serveJWKS(t *testing.T, key map[string]any) string {
 	return srv.URL + "/jwks.json"
 }
 
+// deviceDoneRE finds the outcome on the last device page.
+var deviceDoneRE = regexp.MustCompile(`<h1 id="device-done">([^<]*)</h1>`)
+
+// serveBrowser is the user's browser for device.test.mjs, which cannot
+// be in the device: a POST of verification_uri, user_code (empty when the
+// URI carries it) and decision (approve or deny) makes it do the user's
+// part on Latchkey's /device pages, reading each form as a browser does
+// (formflow), and it answers with the heading of the page it ended on, or
+// 502 and why it could not.
+func serveBrowser(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		walker := &formflow.Walker{Username: username, Password: userPass}
+		page, err := walker.Device(r.Context(), r.PostFormValue("verification_uri"), r.PostFormValue("user_code"),
+			r.PostFormValue("decision") == "approve")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		heading := deviceDoneRE.FindSubmatch(page)
+		if heading == nil {
+			http.Error(w, "the walk ended on a page without the device-done heading:\n"+string(page), http.StatusBadGateway)
+			return
+		}
+		_, _ = w.Write(heading[1])
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 // serverConfig is the configuration the client tests expect: what each
 // client is for is in the comment beside it. jwks gives a client's
 // inline JWK Set.
@@ -168,9 +203,13 @@ func serverConfig(dir, jwksURI string, jwks func(id string) map[string]any) conf
 	c.Log = config.Log{Level: "info", Format: "json"}
 	c.Passwords = config.Argon2{MemoryKiB: 8192, Iterations: 1, Parallelism: 1}
 	c.ClientAssertions.AllowLoopbackJWKS = true
+	// The device grant: polls every second, and codes that expire within
+	// the run (the shortest lifetime config validate accepts).
+	c.Device = config.Device{CodeLifetime: config.Duration(time.Minute), Interval: config.Duration(time.Second)}
 	const pkjwt = "private_key_jwt"
 	api := []string{"https://api.example.com/", "https://files.example.com/"}
 	code := []string{"authorization_code", "refresh_token"}
+	const deviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
 	c.Clients = []config.Client{
 		// client credentials with private_key_jwt and DPoP; resource indicators;
 		// it may introspect
@@ -191,6 +230,12 @@ func serverConfig(dir, jwksURI string, jwks func(id string) map[string]any) conf
 		// the FAPI 2.0 profile: PAR, private_key_jwt and DPoP required
 		{ID: "fapi", Name: "FAPI", Profile: "fapi2", JWKS: jwks("fapi"), RedirectURIs: []string{redirectURI},
 			GrantTypes: code, Scopes: []string{"openid", "read"}, SkipConsent: true},
+		// the device grant, a public client that may refresh
+		{ID: "tv", Name: "Living Room TV", Public: true, GrantTypes: []string{deviceGrant, "refresh_token"},
+			Scopes: []string{"openid", "read", "offline_access"}},
+		// the device grant, a confidential client with private_key_jwt
+		{ID: "box", Name: "Set-top Box", TokenEndpointAuthMethod: pkjwt, JWKS: jwks("box"),
+			GrantTypes: []string{deviceGrant}, Scopes: []string{"read"}},
 	}
 	c.Users = []config.User{{Username: username, Password: userPass, Claims: map[string]any{"name": "Alice"}}}
 	return c

@@ -27,6 +27,9 @@ type Form struct {
 	// Login reports a form with a password field: a login form. Any other
 	// form is taken for a consent form.
 	Login bool
+	// CodeEntry reports a form with a visible field named user_code: the
+	// code form of a device verification page (RFC 8628 §3.3).
+	CodeEntry bool
 
 	fields  []field // the controls a submission carries, in document order
 	submits []button
@@ -39,6 +42,7 @@ const (
 	asIs     fieldKind = iota // the value the page gave it
 	username                  // the user's username
 	password                  // the user's password
+	userCode                  // the user code of the device flow
 )
 
 type field struct {
@@ -118,7 +122,11 @@ func (f *Form) addInput(n *html.Node) {
 			return
 		}
 		kind := asIs
-		if t != "hidden" && isUsernameField(name, attr(n, "autocomplete")) {
+		switch {
+		case t == "hidden":
+		case name == UserCodeField:
+			kind, f.CodeEntry = userCode, true
+		case isUsernameField(name, attr(n, "autocomplete")):
 			kind = username
 		}
 		f.fields = append(f.fields, field{name: name, value: value, kind: kind})
@@ -158,6 +166,13 @@ func (f *Form) Values() url.Values {
 // first submit button; a form without a password field is taken for a
 // consent form and submitted with the button that approves.
 func (f *Form) Submission(user, pass string) (method string, target *url.URL, body string) {
+	return f.submission(user, pass, "", true)
+}
+
+// submission is Submission that also types code into a user_code field
+// (when code is not empty), and that presses the first button that does
+// not approve when approve is false.
+func (f *Form) submission(user, pass, code string, approve bool) (method string, target *url.URL, body string) {
 	var b strings.Builder
 	add := func(name, value string) {
 		if b.Len() > 0 {
@@ -173,12 +188,17 @@ func (f *Form) Submission(user, pass string) (method string, target *url.URL, bo
 			add(fl.name, user)
 		case password:
 			add(fl.name, pass)
+		case userCode:
+			if code == "" {
+				code = fl.value
+			}
+			add(fl.name, code)
 		default:
 			add(fl.name, fl.value)
 		}
 	}
 	method, action := f.Method, f.Action
-	if btn, ok := f.button(); ok {
+	if btn, ok := f.button(approve); ok {
 		if btn.name != "" {
 			add(btn.name, btn.value)
 		}
@@ -196,14 +216,15 @@ func (f *Form) Submission(user, pass string) (method string, target *url.URL, bo
 }
 
 // button chooses the submit button: the first one, except in a form
-// without a password field, where it is the first that approves.
-func (f *Form) button() (button, bool) {
+// without a password field, where it is the first that approves, or with
+// approve false the first that does not.
+func (f *Form) button(approve bool) (button, bool) {
 	if len(f.submits) == 0 {
 		return button{}, false
 	}
 	if !f.Login {
 		for _, b := range f.submits {
-			if approves(b) {
+			if approves(b) == approve {
 				return b, true
 			}
 		}

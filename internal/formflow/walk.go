@@ -6,7 +6,9 @@
 // fields, the username and password fields, the button that approves), so
 // the walker serves any server, not only Latchkey: `latchkey bench` runs
 // it under load, `latchkey demo` prints each of its steps, and the tests
-// walk Latchkey with it.
+// walk Latchkey with it. Walker.Device does the user's part of the device
+// grant the same way (RFC 8628 §3.3): the code form, the login, Approve
+// or Deny.
 package formflow
 
 import (
