@@ -142,7 +142,9 @@ func (s *Server) mustLogin(req *authRequest, sess *store.Session) bool {
 }
 
 // needConsent: unless the client is first-party, the user must have
-// consented to every requested scope, and prompt=consent asks again.
+// consented to every requested scope and resource (RFC 8707: the consent
+// page names the APIs the tokens will reach, and what an exchanged token
+// may address is bounded by them), and prompt=consent asks again.
 func (s *Server) needConsent(ctx context.Context, req *authRequest, user store.User) (bool, error) {
 	if req.client.SkipConsent {
 		return false, nil
@@ -157,7 +159,7 @@ func (s *Server) needConsent(ctx context.Context, req *authRequest, user store.U
 	if err != nil {
 		return false, fmt.Errorf("read consent: %w", err)
 	}
-	return !protocol.SubsetOf(req.scopes, c.Scopes), nil
+	return !protocol.SubsetOf(req.scopes, c.Scopes) || !protocol.SubsetOf(req.resources, c.Resources), nil
 }
 
 // identifiedClient reports whether a remembered consent may be reused for

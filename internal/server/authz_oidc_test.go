@@ -175,6 +175,46 @@ func TestAuthzConsentMemory(t *testing.T) {
 	}
 }
 
+// TestAuthzConsentMemoryResources: a remembered consent covers the
+// resources (RFC 8707, S205) the user saw on the consent page, not only
+// the scopes: the same client asking, with consented scopes, for an API
+// the user never allowed shows the page again, naming it. What a token
+// exchange may later address is bounded by the consented resources, so a
+// silent widening here would widen that too.
+func TestAuthzConsentMemoryResources(t *testing.T) {
+	s := newAZ(t, testenv.Options{})
+	c := azWebClient("api-web")
+	c.Resources = []string{notesAPI, calendarAPI}
+	s.AddClient(t, c)
+	b := s.browser(t)
+	ask := func(resources ...string) azResp {
+		p, _ := azParams("api-web")
+		p.Set("scope", "openid read")
+		p["resource"] = resources
+		return b.authorize(p)
+	}
+	page := b.follow(b.login(ask(notesAPI), azUser, azPassword))
+	if !page.isConsent() || !strings.Contains(page.body, notesAPI) {
+		t.Fatalf("first request: %d, want the consent page naming %s", page.status, notesAPI)
+	}
+	b.consent(page, "allow").callback(t, azCB)
+	if r := ask(notesAPI); r.status != http.StatusSeeOther {
+		t.Errorf("the consented resource again: %d, want the redirect without the consent page", r.status)
+	}
+	r := ask(notesAPI, calendarAPI)
+	if !r.isConsent() || !strings.Contains(r.body, calendarAPI) {
+		t.Fatalf("a resource never consented to: %d, want the consent page naming %s", r.status, calendarAPI)
+	}
+	b.consent(r, "allow").callback(t, azCB)
+	got, err := s.Store.GetConsent(context.Background(), s.user.ID, "api-web")
+	if err != nil || !slices.Contains(got.Resources, notesAPI) || !slices.Contains(got.Resources, calendarAPI) {
+		t.Fatalf("remembered consent resources %v %v, want both APIs", got.Resources, err)
+	}
+	if r := ask(calendarAPI); r.status != http.StatusSeeOther {
+		t.Errorf("a consented resource alone: %d, want the redirect", r.status)
+	}
+}
+
 // TestAuthzConsentNativeClient is S039 (RFC 6749 §10.2, RFC 8252 §8.6): a
 // public client whose redirect URI is a loopback address can be
 // impersonated by any program on the machine, so its earlier consent is

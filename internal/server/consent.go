@@ -100,25 +100,31 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) error {
 	return malformedForm()
 }
 
-// rememberConsent adds the granted scopes to what the user consented to
-// for this client before.
+// rememberConsent adds the granted scopes and resources to what the user
+// consented to for this client before.
 func (s *Server) rememberConsent(r *http.Request, req *authRequest, user store.User) error {
 	ctx := r.Context()
-	scopes := slices.Clone(req.scopes)
+	scopes, resources := slices.Clone(req.scopes), slices.Clone(req.resources)
 	old, err := s.st.GetConsent(ctx, user.ID, req.client.ID)
 	switch {
 	case err == nil:
-		for _, sc := range old.Scopes {
-			if !slices.Contains(scopes, sc) {
-				scopes = append(scopes, sc)
-			}
-		}
+		scopes, resources = union(scopes, old.Scopes), union(resources, old.Resources)
 	case !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("read consent: %w", err)
 	}
-	err = s.st.SaveConsent(ctx, store.Consent{UserID: user.ID, ClientID: req.client.ID, Scopes: scopes, GrantedAt: s.now()})
+	err = s.st.SaveConsent(ctx, store.Consent{UserID: user.ID, ClientID: req.client.ID, Scopes: scopes, Resources: resources, GrantedAt: s.now()})
 	if err != nil {
 		return fmt.Errorf("save consent: %w", err)
 	}
 	return nil
+}
+
+// union is a followed by the members of b it lacks.
+func union(a, b []string) []string {
+	for _, v := range b {
+		if !slices.Contains(a, v) {
+			a = append(a, v)
+		}
+	}
+	return a
 }

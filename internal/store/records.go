@@ -264,6 +264,9 @@ type Consent struct {
 	UserID    string
 	ClientID  string
 	Scopes    []string
+	// Resources are the resource indicators (RFC 8707) the user allowed
+	// the client to reach; a request for another asks again.
+	Resources []string
 	GrantedAt time.Time
 }
 

@@ -38,9 +38,9 @@ func (s *Store) DeleteSession(ctx context.Context, digest string) error {
 // SaveConsent remembers c, replacing the user's earlier consent to the same
 // client.
 func (s *Store) SaveConsent(ctx context.Context, c store.Consent) error {
-	const q = `INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`
-	return s.exec(ctx, "save consent", q, c.UserID, c.ClientID, list(c.Scopes), ts(c.GrantedAt))
+	const q = `INSERT INTO consents (user_id, client_id, scopes, resources, granted_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, resources = excluded.resources, granted_at = excluded.granted_at`
+	return s.exec(ctx, "save consent", q, c.UserID, c.ClientID, list(c.Scopes), list(c.Resources), ts(c.GrantedAt))
 }
 
 // GetConsent returns the user's consent to the client, or
@@ -48,9 +48,9 @@ func (s *Store) SaveConsent(ctx context.Context, c store.Consent) error {
 func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (store.Consent, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	const q = `SELECT user_id, client_id, scopes, granted_at FROM consents WHERE user_id = $1 AND client_id = $2`
+	const q = `SELECT user_id, client_id, scopes, resources, granted_at FROM consents WHERE user_id = $1 AND client_id = $2`
 	var c store.Consent
-	err := s.pool.QueryRow(ctx, q, userID, clientID).Scan(&c.UserID, &c.ClientID, listCol{&c.Scopes}, tsCol{&c.GrantedAt})
+	err := s.pool.QueryRow(ctx, q, userID, clientID).Scan(&c.UserID, &c.ClientID, listCol{&c.Scopes}, listCol{&c.Resources}, tsCol{&c.GrantedAt})
 	if err != nil {
 		return store.Consent{}, s.fail("get consent", err)
 	}

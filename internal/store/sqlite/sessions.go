@@ -43,9 +43,9 @@ func (s *Store) DeleteSession(ctx context.Context, digest string) error {
 // SaveConsent remembers c, replacing the user's earlier consent to the same
 // client.
 func (s *Store) SaveConsent(ctx context.Context, c store.Consent) error {
-	const q = `INSERT INTO consents (user_id, client_id, scopes, granted_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at`
-	if _, err := s.w.ExecContext(ctx, q, c.UserID, c.ClientID, listOf(c.Scopes), msOf(c.GrantedAt)); err != nil {
+	const q = `INSERT INTO consents (user_id, client_id, scopes, resources, granted_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, resources = excluded.resources, granted_at = excluded.granted_at`
+	if _, err := s.w.ExecContext(ctx, q, c.UserID, c.ClientID, listOf(c.Scopes), listOf(c.Resources), msOf(c.GrantedAt)); err != nil {
 		return s.fail("save consent", err)
 	}
 	return nil
@@ -54,9 +54,9 @@ func (s *Store) SaveConsent(ctx context.Context, c store.Consent) error {
 // GetConsent returns the user's consent to the client, or
 // store.ErrNotFound.
 func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (store.Consent, error) {
-	const q = `SELECT user_id, client_id, scopes, granted_at FROM consents WHERE user_id = ? AND client_id = ?`
+	const q = `SELECT user_id, client_id, scopes, resources, granted_at FROM consents WHERE user_id = ? AND client_id = ?`
 	var c store.Consent
-	err := s.r.QueryRowContext(ctx, q, userID, clientID).Scan(&c.UserID, &c.ClientID, listCol{&c.Scopes}, timeCol{&c.GrantedAt})
+	err := s.r.QueryRowContext(ctx, q, userID, clientID).Scan(&c.UserID, &c.ClientID, listCol{&c.Scopes}, listCol{&c.Resources}, timeCol{&c.GrantedAt})
 	if err != nil {
 		return store.Consent{}, s.fail("get consent", err)
 	}

@@ -61,7 +61,7 @@ func testConsent(t *testing.T, s store.Store) {
 	wantErr(t, "GetConsent before SaveConsent", err, store.ErrNotFound)
 
 	first := store.Consent{UserID: f.user.ID, ClientID: f.client.ID,
-		Scopes: []string{"openid", "profile"}, GrantedAt: at(444 * ms)}
+		Scopes: []string{"openid", "profile"}, Resources: []string{"https://api.example", "https://files.example"}, GrantedAt: at(444 * ms)}
 	must(t, s.SaveConsent(ctx, first))
 	got, err := s.GetConsent(ctx, f.user.ID, f.client.ID)
 	must(t, err)
