@@ -17,9 +17,10 @@ import (
 // token exchange (RFC 8693 §2.1).
 type exchangeToken struct {
 	subject  string
-	userID   string // when subject is a Latchkey user
-	clientID string // the client it was issued to; "" for an external token
-	issuer   string // "" for Latchkey's own tokens
+	userID   string      // when subject is a Latchkey user
+	user     *store.User // that user, read once
+	clientID string      // the client it was issued to; "" for an external token
+	issuer   string      // "" for Latchkey's own tokens
 	scopes   []string
 	audience []string
 	grantID  string // "" when it rests on no grant
@@ -64,7 +65,7 @@ func (s *Server) resolveExchangeToken(ctx context.Context, raw, typ, which strin
 		subject: ti.subject, userID: ti.userID, clientID: ti.clientID, scopes: ti.scopes,
 		audience: ti.audience, grantID: ti.grantID, expiry: ti.expiry, act: ti.act,
 	}
-	return tok, s.checkUser(ctx, tok, which)
+	return s.withUser(ctx, tok, which)
 }
 
 // resolveIDToken verifies an ID token Latchkey issued: signature, type,
@@ -89,7 +90,7 @@ func (s *Server) resolveIDToken(ctx context.Context, raw, which string, now time
 	if isUserSubject(sub) {
 		tok.userID = sub
 	}
-	return tok, s.checkUser(ctx, tok, which)
+	return s.withUser(ctx, tok, which)
 }
 
 // audienceOf reads an aud claim, a string or an array of strings.
@@ -109,19 +110,21 @@ func audienceOf(v any) []string {
 	return nil
 }
 
-// checkUser refuses a token whose user no longer exists.
-func (s *Server) checkUser(ctx context.Context, tok exchangeToken, which string) error {
+// withUser adds the token's user, and refuses a token whose user no
+// longer exists.
+func (s *Server) withUser(ctx context.Context, tok exchangeToken, which string) (exchangeToken, error) {
 	if tok.userID == "" {
-		return nil
+		return tok, nil
 	}
-	_, err := s.st.GetUser(ctx, tok.userID)
+	u, err := s.st.GetUser(ctx, tok.userID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return badExchangeToken(which)
+		return exchangeToken{}, badExchangeToken(which)
 	case err != nil:
-		return fmt.Errorf("token exchange: look up user: %w", err)
+		return exchangeToken{}, fmt.Errorf("token exchange: look up user: %w", err)
 	}
-	return nil
+	tok.user = &u
+	return tok, nil
 }
 
 // mayExchange is the client's token exchange policy: a subject token is

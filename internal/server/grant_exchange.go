@@ -62,9 +62,11 @@ func (s *Server) grantTokenExchange(t tokenRequest) (protocol.TokenResponse, err
 		return protocol.TokenResponse{}, err
 	}
 	// 5. Issue under a child grant.
-	is := issuance{client: t.client, scopes: scopes, resources: aud, granted: aud, jkt: t.jkt, act: act}
-	if err := s.exchangeSubject(ctx, &is, subj); err != nil {
-		return protocol.TokenResponse{}, err
+	// The issued token is the subject's: its user's, or else under its
+	// subject (a client or an external subject).
+	is := issuance{client: t.client, user: subj.user, scopes: scopes, resources: aud, granted: aud, jkt: t.jkt, act: act}
+	if subj.user == nil {
+		is.sub = subj.subject
 	}
 	return s.issueExchange(t, &is, subj, parent, wantRefresh, now)
 }
@@ -165,25 +167,6 @@ func (s *Server) exchangeTargets(x exchangeRequest, subj exchangeToken, parent *
 		}
 	}
 	return asked, nil
-}
-
-// exchangeSubject makes the issued token the subject token's: for its
-// user when it has one, else under its subject (a client or an external
-// subject).
-func (s *Server) exchangeSubject(ctx context.Context, is *issuance, subj exchangeToken) error {
-	if subj.userID == "" {
-		is.sub = subj.subject
-		return nil
-	}
-	u, err := s.st.GetUser(ctx, subj.userID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return badExchangeToken("subject token")
-	case err != nil:
-		return fmt.Errorf("token exchange: look up user: %w", err)
-	}
-	is.user = &u
-	return nil
 }
 
 // issueExchange stores the child grant with what it issues and answers
