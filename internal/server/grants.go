@@ -27,6 +27,8 @@ func grantRegistry() []grantDef {
 			run: (*Server).grantClientCredentials},
 		{GrantInfo: protocol.GrantInfo{Type: protocol.GrantDeviceCode, Summary: "a device without a browser shows a code the user enters elsewhere",
 			Public: true, User: true, Refresh: true}, run: (*Server).grantDeviceCode},
+		{GrantInfo: protocol.GrantInfo{Type: protocol.GrantJWTBearer, Summary: "a workload's JWT from a trusted issuer is traded for a token"},
+			run: (*Server).grantJWTBearer},
 		{GrantInfo: protocol.GrantInfo{Type: protocol.GrantPassword, Summary: "the client sends the user's username and password",
 			User: true, Refresh: true, Legacy: true}, run: (*Server).grantPassword},
 	}

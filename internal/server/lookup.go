@@ -58,7 +58,9 @@ func (s *Server) lookupJWT(ctx context.Context, raw string, now time.Time) (toke
 	if c.Confirmation != nil {
 		ti.jkt = c.Confirmation.JKT
 	}
-	if !strings.HasPrefix(c.Subject, ClientSubjectPrefix) {
+	// A Latchkey user id never holds a colon; "client:…" and a trusted
+	// issuer's "<name>:…" subjects are not users.
+	if !strings.Contains(c.Subject, ":") {
 		ti.userID = c.Subject
 	}
 	revoked, err := s.st.IsRevoked(ctx, c.JTI, c.GrantID)

@@ -262,7 +262,7 @@ func replayKey(name, jti string) string {
 	h.Write(n[:])
 	h.Write([]byte(name))
 	h.Write([]byte(jti))
-	return "trusted-jti:" + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+	return "jti:" + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
 
 func (v *Verifier) now() time.Time {
