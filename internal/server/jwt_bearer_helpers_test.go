@@ -50,7 +50,7 @@ func newBearerWorld(t *testing.T, edit func([]server.TrustedIssuer)) *bearerWorl
 				Scopes: []string{"payments.read", "payments.write"}},
 			{Name: "github", Issuer: ghIss, JWKS: pkJWKS(t, w.ghKey), AllowedClients: []string{"deployer"},
 				AllowedSubjects: []string{"repo:octo-org/payments:ref:refs/heads/*", "repo:octo-org/payments:environment:prod"},
-				Scopes: []string{"deploy"}, Audience: "https://github.com/octo-org"},
+				Scopes:          []string{"deploy"}, Audience: "https://github.com/octo-org"},
 		}
 		if edit != nil {
 			edit(c.TrustedIssuers)
