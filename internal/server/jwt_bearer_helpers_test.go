@@ -49,8 +49,8 @@ func newBearerWorld(t *testing.T, edit func([]server.TrustedIssuer)) *bearerWorl
 			{Name: "k8s", Issuer: k8sIss, JWKSURI: w.host.URL + "/jwks", AllowedClients: []string{"deployer"},
 				Scopes: []string{"payments.read", "payments.write"}},
 			{Name: "github", Issuer: ghIss, JWKS: pkJWKS(t, w.ghKey), AllowedClients: []string{"deployer"},
-				AllowedSubjects: []string{"repo:octo-org/payments:ref:refs/heads/*", "repo:octo-org/payments:environment:prod"},
-				Scopes:          []string{"deploy"}, Audience: "https://github.com/octo-org"},
+				Scopes: []string{"deploy"}, Audience: "https://github.com/octo-org",
+				AllowedSubjects: []string{"repo:octo-org/payments:ref:refs/heads/*", "repo:octo-org/payments:environment:prod"}},
 		}
 		if edit != nil {
 			edit(c.TrustedIssuers)

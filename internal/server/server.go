@@ -96,7 +96,8 @@ func newServer(d Deps) (*Server, error) {
 		d.Metrics = prometheus.NewRegistry()
 	}
 	u, _ := url.Parse(cfg.Issuer) // withDefaults parsed it
-	if cfg.JWKSFetcher == nil {   // one SSRF guard for every key set fetched
+	// One SSRF guard fetches every key set: clients' and trusted issuers'.
+	if cfg.JWKSFetcher == nil {
 		cfg.JWKSFetcher = safefetch.New(safefetch.Options{AllowLoopback: cfg.ClientAssertions.AllowLoopbackJWKS})
 	}
 	s := &Server{
