@@ -101,8 +101,8 @@ func (w *bearerWorld) exchange(t testing.TB, assertion string, kv ...string) res
 	return post(t, w.Env, "/token", bearerForm(assertion, kv...), basic("deployer", w.secret))
 }
 
-// trustRefusals are the reasons of "trusted issuer token refused" log
-// lines, oldest first.
+// trustRefusals are the reasons (and causes) of "trusted issuer token
+// refused" log lines, oldest first.
 func trustRefusals(t testing.TB, env *testenv.Env) []string {
 	t.Helper()
 	var out []string
@@ -113,7 +113,8 @@ func trustRefusals(t testing.TB, env *testenv.Env) []string {
 		}
 		if rec["msg"] == "trusted issuer token refused" {
 			r, _ := rec["reason"].(string)
-			out = append(out, r)
+			c, _ := rec["cause"].(string)
+			out = append(out, r+" ("+c+")")
 		}
 	}
 	return out

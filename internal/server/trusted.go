@@ -113,14 +113,18 @@ func newTrustedIssuer(c TrustedIssuer, serverIssuer string) (*trustedIssuer, err
 func (s *Server) verifyExternal(ctx context.Context, raw string, client store.Client, now time.Time) (externalSubject, error) {
 	// 1. The issuer the token names, and whether this client may bring
 	// its tokens: checked before any key is fetched.
+	if len(raw) > clientjwt.MaxAssertionBytes {
+		s.refusedExternal(ctx, client, "", "larger than 16 KiB", nil)
+		return externalSubject{}, protocol.Errorf(protocol.ErrInvalidGrant, "the assertion is larger than 16 KiB")
+	}
 	iss, _ := trustjwt.UnsafeIssuer(raw)
 	ti := s.issuers.byIssuer[iss]
 	if ti == nil {
-		s.refusedExternal(ctx, client, "", "not a JWT of a trusted issuer")
+		s.refusedExternal(ctx, client, "", "not a JWT of a trusted issuer", nil)
 		return externalSubject{}, protocol.Errorf(protocol.ErrInvalidGrant, "the assertion is not a JWT of a trusted issuer")
 	}
 	if !slices.Contains(ti.allowedClients, client.ID) {
-		s.refusedExternal(ctx, client, ti.spec.Name, "client not in allowed_clients")
+		s.refusedExternal(ctx, client, ti.spec.Name, "client not in allowed_clients", nil)
 		return externalSubject{}, protocol.Errorf(protocol.ErrInvalidGrant, "this client may not present tokens of this issuer")
 	}
 	// 2. The token itself, at the caller's clock.
@@ -128,7 +132,7 @@ func (s *Server) verifyExternal(ctx context.Context, raw string, client store.Cl
 	v.Now = func() time.Time { return now }
 	tok, err := v.Verify(ctx, raw, ti.spec)
 	if refused, ok := errors.AsType[*trustjwt.Error](err); ok {
-		s.refusedExternal(ctx, client, ti.spec.Name, refused.Error())
+		s.refusedExternal(ctx, client, ti.spec.Name, refused.Description, refused.Err)
 		return externalSubject{}, protocol.Errorf(protocol.ErrInvalidGrant, "%s", refused.Description)
 	}
 	if err != nil {
@@ -136,7 +140,7 @@ func (s *Server) verifyExternal(ctx context.Context, raw string, client store.Cl
 	}
 	// 3. The subject, when the issuer's subjects are restricted.
 	if !subjectAllowed(tok.Subject, ti.allowedSubjects) {
-		s.refusedExternal(ctx, client, ti.spec.Name, "subject not in allowed_subjects")
+		s.refusedExternal(ctx, client, ti.spec.Name, "subject not in allowed_subjects", nil)
 		return externalSubject{}, protocol.Errorf(protocol.ErrInvalidGrant, "the token's subject is not allowed for this issuer")
 	}
 	return externalSubject{Subject: ti.spec.Name + ":" + tok.Subject, Issuer: iss, Name: ti.spec.Name,
@@ -144,10 +148,14 @@ func (s *Server) verifyExternal(ctx context.Context, raw string, client store.Cl
 }
 
 // refusedExternal logs why a token was refused, for the operator; never
-// the token. reason may hold the cause's detail (an address the SSRF
-// guard refused), which the client is not told.
-func (s *Server) refusedExternal(ctx context.Context, client store.Client, issuer, reason string) {
-	s.log.InfoContext(ctx, "trusted issuer token refused", "client_id", client.ID, "trusted_issuer", issuer, "reason", reason)
+// the token. cause, when set, is the detail the client is not told (the
+// address the SSRF guard refused, the parser's complaint).
+func (s *Server) refusedExternal(ctx context.Context, client store.Client, issuer, reason string, cause error) {
+	attrs := []any{"client_id", client.ID, "trusted_issuer", issuer, "reason", reason}
+	if cause != nil {
+		attrs = append(attrs, "cause", cause.Error())
+	}
+	s.log.InfoContext(ctx, "trusted issuer token refused", attrs...)
 }
 
 // subjectAllowed reports whether sub matches one of patterns (an exact
