@@ -32,7 +32,7 @@ func TestTrustedIssuerRules(t *testing.T) {
 			"2: trusted_issuers[0].issuer: is required"},
 		{"no keys", y("trusted_issuers:", "  - name: a", "    issuer: https://a.example", "    allowed_clients: [c]"),
 			"2: trusted_issuers[0]: needs the issuer's public keys"},
-		{"both key sources", trusted("    jwks: {keys: ["+testJWK+"]}"), "4: trusted_issuers[0].jwks_uri: set only one of jwks and jwks_uri"},
+		{"both key sources", trusted("    jwks: {keys: [" + testJWK + "]}"), "4: trusted_issuers[0].jwks_uri: set only one of jwks and jwks_uri"},
 		{"jwks_uri http", y("trusted_issuers:", "  - name: a", "    issuer: https://a.example", "    jwks_uri: http://a.example/jwks", "    allowed_clients: [c]"),
 			"4: trusted_issuers[0].jwks_uri: must use https"},
 		{"jwks_uri loopback (A25)", y("trusted_issuers:", "  - name: a", "    issuer: https://a.example", "    jwks_uri: https://127.0.0.1/jwks", "    allowed_clients: [c]"),
