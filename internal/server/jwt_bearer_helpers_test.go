@@ -38,7 +38,7 @@ type bearerWorld struct {
 
 // newBearerWorld starts the world; edit, when set, changes the trusted
 // issuers (k8s first, github second) before the server starts.
-func newBearerWorld(t *testing.T, edit func([]server.TrustedIssuer)) *bearerWorld {
+func newBearerWorld(t testing.TB, edit func([]server.TrustedIssuer)) *bearerWorld {
 	t.Helper()
 	w := &bearerWorld{k8sKey: newPKKey(t, jose.RS256, "sa-1"), ghKey: newPKKey(t, jose.RS256, "gh-1")}
 	w.host = newJWKSHost(t, pkJWKS(t, w.k8sKey), false, nil)
