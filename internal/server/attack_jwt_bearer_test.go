@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -241,5 +242,33 @@ func TestJWTBearerDPoP(t *testing.T) {
 	body := wantBound(t, r, p.Thumbprint())
 	if _, claims := azJWT(t, body["access_token"].(string)); claims["sub"] != "k8s:"+k8sSA {
 		t.Errorf("sub = %v", claims["sub"])
+	}
+}
+
+// TestJWTBearerConcurrentReplay: the same single-use token sent by many
+// requests at once is exchanged exactly once; the others are
+// invalid_grant (the store's UseOnce has one winner).
+func TestJWTBearerConcurrentReplay(t *testing.T) {
+	w := newBearerWorld(t, nil)
+	job := w.ghKey.sign(t, ghClaims(w.Env), nil)
+	const n = 12
+	results := make(chan result, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { results <- w.exchange(t, job) })
+	}
+	wg.Wait()
+	close(results)
+	ok := 0
+	for r := range results {
+		switch {
+		case r.Status == http.StatusOK:
+			ok++
+		case r.Status != http.StatusBadRequest || r.str(t, "error") != "invalid_grant":
+			t.Errorf("status %d %s, want 200 once and invalid_grant otherwise", r.Status, r.Body)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d of %d concurrent exchanges of one token succeeded, want exactly 1", ok, n)
 	}
 }
