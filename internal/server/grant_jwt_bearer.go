@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
@@ -56,7 +57,7 @@ func externalScope(raw string, c store.Client, issuerScopes []string) ([]string,
 	if err != nil {
 		return nil, err
 	}
-	if raw == "" {
+	if strings.TrimSpace(raw) == "" {
 		return slices.DeleteFunc(scopes, func(sc string) bool { return !slices.Contains(issuerScopes, sc) }), nil
 	}
 	if !protocol.SubsetOf(scopes, issuerScopes) {

@@ -182,7 +182,7 @@ func (v *Verifier) checkClaims(payload []byte, iss Issuer, now time.Time) (Token
 		return Token{}, refuse(ErrIssuer, "the token's iss is not the trusted issuer")
 	}
 	if !slices.Contains(c.Audience, iss.Audience) {
-		return Token{}, refuse(ErrAudience, "the token's aud does not name this server")
+		return Token{}, refuse(ErrAudience, "the token's aud does not contain the audience configured for its issuer")
 	}
 	if err := v.checkTimes(&c, iss, now); err != nil {
 		return Token{}, err
