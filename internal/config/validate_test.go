@@ -189,7 +189,7 @@ func TestClientRules(t *testing.T) {
 // server's grant registry, in its order.
 func TestGrantMessagesFollowTheRegistry(t *testing.T) {
 	probs := loadProblems(t, y("clients:", "  - id: c", "    secret: "+testSecret, "    grant_types: [implicit]"))
-	want := `"implicit" is not a grant type; use authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:device_code or password`
+	want := `"implicit" is not a grant type; use authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:device_code, urn:ietf:params:oauth:grant-type:jwt-bearer or password`
 	if len(probs) != 1 || !strings.Contains(probs[0].String(), want) {
 		t.Fatalf("problems %v, want %q", probs, want)
 	}

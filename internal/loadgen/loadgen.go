@@ -44,11 +44,16 @@ const (
 	// AuthorizationCode is the whole code flow with PKCE (RFC 6749 §4.1, RFC 7636):
 	// authorization request, login and consent forms, and the code exchange.
 	AuthorizationCode Grant = "authorization-code"
+	// JWTBearer is one token request with the JWT bearer grant (RFC 7523
+	// §2.1), presenting Config.Assertion every time: its issuer must be
+	// one that allows token reuse, or every request after the first is
+	// refused as a replay.
+	JWTBearer Grant = "jwt-bearer"
 )
 
 // Grants lists every grant in the order the help text shows them.
 func Grants() []Grant {
-	return []Grant{ClientCredentials, Password, Refresh, Introspect, AuthorizationCode}
+	return []Grant{ClientCredentials, Password, Refresh, Introspect, AuthorizationCode, JWTBearer}
 }
 
 // Config describes one run. The zero values of the tuning fields take
@@ -79,6 +84,9 @@ type Config struct {
 	// required by AuthorizationCode; given to Refresh, the workers get
 	// their refresh tokens by the code flow instead of the password grant.
 	RedirectURI string
+	// Assertion is the JWT that JWTBearer presents (a Kubernetes service
+	// account token, a CI provider's OIDC token).
+	Assertion string
 	// Token is the token Introspect asks about (default: one access token
 	// from the client credentials grant, taken before the run).
 	Token string
@@ -197,8 +205,18 @@ func (c Config) checkGrant() []error {
 	case AuthorizationCode:
 		needRedirect("the authorization code flow")
 		needLogin("the authorization code flow (to sign in)")
+	case JWTBearer:
+		if c.ClientSecret == "" {
+			errs = append(errs, fmt.Errorf("%s needs the client secret", c.Grant))
+		}
+		if c.Assertion == "" {
+			errs = append(errs, fmt.Errorf("%s needs the assertion to present", c.Grant))
+		}
 	default:
 		errs = append(errs, fmt.Errorf("unknown grant %q: use one of %s", c.Grant, joinGrants()))
+	}
+	if c.Assertion != "" && c.Grant != JWTBearer {
+		errs = append(errs, errors.New("an assertion is only for the jwt-bearer grant"))
 	}
 	if c.Token != "" && c.Grant != Introspect {
 		errs = append(errs, errors.New("a token to introspect is only for the introspect grant"))
