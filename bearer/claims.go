@@ -18,8 +18,10 @@ const ClientSubjectPrefix = "client:"
 type Claims struct {
 	// Issuer is iss: the authorization server.
 	Issuer string
-	// Subject is sub: the user, or "client:<client_id>" for a token a
-	// client obtained for itself.
+	// Subject is sub: the user, "client:<client_id>" for a token a
+	// client obtained for itself, or "<issuer name>:<subject>" for a
+	// workload whose token from a trusted issuer a client traded (the
+	// JWT bearer grant): only a user's has no colon.
 	Subject string
 	// Audience is aud: the resource servers the token is meant for.
 	Audience []string

@@ -43,6 +43,10 @@ inside the measured window, which starts after --warmup. One request is:
                        cookies, so after its first flow the server may skip login and
                        consent ("pages per flow" near 1). With --fresh-session every
                        flow starts without cookies and signs in through the form.
+  jwt-bearer           a token request with the JWT bearer grant (RFC 7523) presenting
+                       the JWT in --assertion-file (a Kubernetes service account token,
+                       a CI job's OIDC token) every time: its trusted issuer must have
+                       allow_token_reuse, or every request after the first is a replay
 
 With --dpop every token request carries a fresh DPoP proof (RFC 9449), ES256,
 signed by the worker's own key (one per worker, made before the run), so making
@@ -63,13 +67,16 @@ const benchExample = `latchkey bench --issuer http://127.0.0.1:8080 --client-id 
 latchkey bench --grant password --client-id demo-app --username demo --requests 1000 --json
 latchkey bench --grant authorization-code --client-id demo-web --username demo --redirect-uri http://127.0.0.1:9999/callback --fresh-session
 latchkey bench --grant client-credentials --client-id demo-service --dpop --concurrency 16 --duration 10s
-latchkey bench --grant token-exchange --client-id notes-api --token "$USER_TOKEN" --scope read`
+latchkey bench --grant token-exchange --client-id notes-api --token "$USER_TOKEN" --scope read
+
+latchkey bench --grant jwt-bearer --client-id deployer --assertion-file /var/run/secrets/tokens/latchkey`
 
 // benchFlags are the flags of latchkey bench.
 type benchFlags struct {
 	serverFlags
 	grant                                         string
 	username, password, scope, redirectURI, token string
+	assertionFile, assertion                      string
 	concurrency                                   int
 	requests                                      int64
 	duration, warmup, timeout                     time.Duration
@@ -78,12 +85,13 @@ type benchFlags struct {
 
 func (b *benchFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	b.serverFlags.register(fs, getenv)
-	fs.StringVar(&b.grant, "grant", string(loadgen.ClientCredentials), "the `grant` one request makes: client-credentials, password, refresh, introspect, authorization-code or token-exchange")
+	fs.StringVar(&b.grant, "grant", string(loadgen.ClientCredentials), "the `grant` one request makes: client-credentials, password, refresh, introspect, authorization-code, token-exchange or jwt-bearer")
 	fs.StringVar(&b.username, "username", getenv("LATCHKEY_USERNAME"), "resource owner's `username` (LATCHKEY_USERNAME; password, refresh, authorization-code)")
 	fs.StringVar(&b.password, "password", "", "resource owner's `password` (prefer LATCHKEY_PASSWORD: flags show in ps)")
 	fs.StringVar(&b.scope, "scope", "", "requested `scopes`, space-separated (default: the server's)")
 	fs.StringVar(&b.redirectURI, "redirect-uri", "", "the client's redirect `URI` (authorization-code; refresh by the code flow)")
 	fs.StringVar(&b.token, "token", "", "the `token` to introspect (introspect) or to exchange (token-exchange); default: one taken before the run")
+	fs.StringVar(&b.assertionFile, "assertion-file", "", "the `file` holding the JWT to present (jwt-bearer)")
 	fs.BoolVar(&b.freshSession, "fresh-session", false, "authorization-code: a new cookie jar for every flow, so every request signs in through the login form")
 	fs.BoolVar(&b.dpop, "dpop", false, "a fresh DPoP proof (ES256, a key per worker) with every token request; answers not DPoP-bound are failures (not introspect)")
 	fs.IntVar(&b.concurrency, "concurrency", 16, "number of workers, each with one request in flight")
@@ -110,6 +118,13 @@ func runBench(ctx context.Context, args []string, e env) error {
 	b.secretFromEnv(e.getenv)
 	if b.password == "" {
 		b.password = e.getenv("LATCHKEY_PASSWORD")
+	}
+	if b.assertionFile != "" {
+		raw, err := os.ReadFile(b.assertionFile)
+		if err != nil {
+			return usageError{fmt.Sprintf("--assertion-file: %v", err)}
+		}
+		b.assertion = strings.TrimSpace(string(raw))
 	}
 	cfg, err := b.config(set)
 	if err != nil {
@@ -144,17 +159,21 @@ func (b benchFlags) config(set map[string]bool) (loadgen.Config, error) {
 	var problem string
 	switch {
 	case !validGrant(g):
-		problem = fmt.Sprintf("unknown --grant %q: use client-credentials, password, refresh, introspect, authorization-code or token-exchange", b.grant)
+		problem = fmt.Sprintf("unknown --grant %q: use client-credentials, password, refresh, introspect, authorization-code, token-exchange or jwt-bearer", b.grant)
 	case !validIssuer(b.issuer):
 		problem = fmt.Sprintf("--issuer %q is not an http or https URL", b.issuer)
 	case b.clientID == "":
 		problem = "--client-id (or LATCHKEY_CLIENT_ID) is required"
-	case (g == loadgen.ClientCredentials || g == loadgen.Introspect || g == loadgen.TokenExchange) && b.secret == "":
+	case (g == loadgen.ClientCredentials || g == loadgen.Introspect || g == loadgen.TokenExchange || g == loadgen.JWTBearer) && b.secret == "":
 		problem = fmt.Sprintf("--grant %s needs the client secret: set LATCHKEY_CLIENT_SECRET (or --client-secret)", g)
 	case (g == loadgen.Password || g == loadgen.Refresh || g == loadgen.AuthorizationCode) && !login:
 		problem = fmt.Sprintf("--grant %s needs --username (or LATCHKEY_USERNAME) and the password in LATCHKEY_PASSWORD (or --password)", g)
 	case g == loadgen.AuthorizationCode && b.redirectURI == "":
 		problem = "--grant authorization-code needs --redirect-uri, one of the client's registered redirect URIs"
+	case g == loadgen.JWTBearer && b.assertion == "":
+		problem = "--grant jwt-bearer needs --assertion-file, the file holding the JWT to present"
+	case b.assertion != "" && g != loadgen.JWTBearer:
+		problem = "--assertion-file is only for --grant jwt-bearer"
 	case b.token != "" && g != loadgen.Introspect && g != loadgen.TokenExchange:
 		problem = "--token is only for --grant introspect and token-exchange"
 	case b.freshSession && g != loadgen.AuthorizationCode:
@@ -178,7 +197,7 @@ func (b benchFlags) config(set map[string]bool) (loadgen.Config, error) {
 		return loadgen.Config{}, usageError{problem}
 	}
 	cfg := loadgen.Config{Issuer: b.issuer, Grant: g, ClientID: b.clientID, ClientSecret: b.secret, AuthMethod: b.authMethod.method(),
-		Username: b.username, Password: b.password, Scope: b.scope, RedirectURI: b.redirectURI, Token: b.token,
+		Username: b.username, Password: b.password, Scope: b.scope, RedirectURI: b.redirectURI, Token: b.token, Assertion: b.assertion,
 		FreshSession: b.freshSession, DPoP: b.dpop, Concurrency: b.concurrency, Duration: b.duration, Warmup: b.warmup, Timeout: b.timeout}
 	if set["requests"] {
 		cfg.Duration, cfg.Requests = 0, b.requests

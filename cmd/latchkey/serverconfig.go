@@ -44,7 +44,21 @@ func serverConfig(cfg config.Config) (server.Config, error) {
 			AllowLoopbackJWKS: cfg.ClientAssertions.AllowLoopbackJWKS},
 		Device: server.DeviceConfig{CodeLifetime: cfg.Device.CodeLifetime.D(), Interval: cfg.Device.Interval.D(),
 			VerificationURI: cfg.Device.VerificationURI},
+		TrustedIssuers: trustedIssuers(cfg.TrustedIssuers),
 	}, nil
+}
+
+// trustedIssuers maps trusted_issuers (validated) onto the server's,
+// the inline JWK Sets written as JSON.
+func trustedIssuers(list []config.TrustedIssuer) []server.TrustedIssuer {
+	var out []server.TrustedIssuer
+	for _, ti := range list {
+		out = append(out, server.TrustedIssuer{Name: ti.Name, Issuer: ti.Issuer, JWKS: jwksJSON(ti.JWKS), JWKSURI: ti.JWKSURI,
+			Audience: ti.Audience, SubjectClaim: ti.SubjectClaim, AllowedClients: ti.AllowedClients,
+			AllowedSubjects: ti.AllowedSubjects, Scopes: ti.Scopes, MaxTokenAge: ti.MaxTokenAge.D(),
+			Algorithms: ti.Algorithms, AllowTokenReuse: ti.AllowTokenReuse})
+	}
+	return out
 }
 
 // prefixes reads trusted_proxies: each entry an IP address or a CIDR range.

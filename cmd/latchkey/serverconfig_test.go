@@ -35,6 +35,14 @@ func TestServerConfigMapsEveryField(t *testing.T) {
 	cfg.Limits.PerIP = 7
 	cfg.Device = config.Device{CodeLifetime: config.Duration(5 * time.Minute), Interval: config.Duration(7 * time.Second),
 		VerificationURI: "https://auth.example.com/activate"}
+	cfg.TrustedIssuers = []config.TrustedIssuer{{Name: "k8s", Issuer: "https://k8s.example", JWKS: map[string]any{"keys": []any{}},
+		Audience: "https://auth.example.com", SubjectClaim: "sub", AllowedClients: []string{"deployer"},
+		AllowedSubjects: []string{"system:serviceaccount:payments:*"}, Scopes: []string{"read"},
+		MaxTokenAge: config.Duration(2 * time.Hour), Algorithms: []string{"ES256"}, AllowTokenReuse: true}}
+	wantTrusted := []server.TrustedIssuer{{Name: "k8s", Issuer: "https://k8s.example", JWKS: `{"keys":[]}`,
+		Audience: "https://auth.example.com", SubjectClaim: "sub", AllowedClients: []string{"deployer"},
+		AllowedSubjects: []string{"system:serviceaccount:payments:*"}, Scopes: []string{"read"},
+		MaxTokenAge: 2 * time.Hour, Algorithms: []string{"ES256"}, AllowTokenReuse: true}}
 	got, err := serverConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +51,7 @@ func TestServerConfigMapsEveryField(t *testing.T) {
 		netip.MustParsePrefix("192.0.2.0/24")}
 	wantDevice := server.DeviceConfig{CodeLifetime: 5 * time.Minute, Interval: 7 * time.Second, VerificationURI: "https://auth.example.com/activate"}
 	if got.Issuer != cfg.Issuer || got.CodeTTL != 30e9 || got.Limits.PerIP != 7 || !reflect.DeepEqual(got.TrustedProxies, wantProxies) ||
-		got.Device != wantDevice {
+		got.Device != wantDevice || !reflect.DeepEqual(got.TrustedIssuers, wantTrusted) {
 		t.Errorf("serverConfig = %+v", got)
 	}
 	cfg.TrustedProxies = []string{"not-an-ip"}

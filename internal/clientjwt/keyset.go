@@ -153,8 +153,9 @@ func suits(k jose.JSONWebKey, alg jose.SignatureAlgorithm) bool {
 	return false
 }
 
-// asymmetric reports whether alg is one private_key_jwt may use.
-func asymmetric(alg jose.SignatureAlgorithm) bool {
+// Asymmetric reports whether alg is an asymmetric signature algorithm
+// Verify and trustjwt may accept: never none nor HMAC (A13).
+func Asymmetric(alg jose.SignatureAlgorithm) bool {
 	switch alg {
 	case jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512,
 		jose.ES256, jose.ES384, jose.ES512, jose.EdDSA:

@@ -16,22 +16,34 @@ func refusedHeaders() []string {
 	return []string{"jwk", "jku", "x5u", "x5c", "crit", "b64", "zip", "cty", "enc"}
 }
 
-// parseJWS parses a compact JWS signed with one of algs after checking
-// its size and its protected header.
+// parseJWS parses a client assertion: ParseJWS with the typ values of S213.
 func parseJWS(assertion string, algs []jose.SignatureAlgorithm) (*jose.JSONWebSignature, error) {
+	return ParseJWS(assertion, algs, "JWT", "client-authentication+jwt")
+}
+
+// ParseJWS parses a compact JWS of at most MaxAssertionBytes signed with
+// one of algs, with exactly one signature, after checking its protected
+// header: no member that brings a key or a place to fetch one (jwk, jku,
+// x5u, x5c: A14; the key comes from what was registered or configured),
+// no crit, and a typ that is absent or one of typs (compared without case
+// and without the application/ prefix RFC 7515 §4.1.9 lets senders
+// omit). It does not verify the signature. The error is an *Error; its
+// Description never repeats the input. trustjwt uses it for JWTs of
+// other issuers.
+func ParseJWS(assertion string, algs []jose.SignatureAlgorithm, typs ...string) (*jose.JSONWebSignature, error) {
 	if len(assertion) > MaxAssertionBytes {
 		return nil, refuse(ErrMalformed, "the assertion is larger than 16 KiB")
 	}
 	if strings.Count(assertion, ".") != 2 {
 		return nil, refuse(ErrMalformed, "the assertion is not a compact JWS (encrypted assertions are not accepted)")
 	}
-	if err := checkHeader(assertion[:strings.IndexByte(assertion, '.')]); err != nil {
+	if err := checkHeader(assertion[:strings.IndexByte(assertion, '.')], typs); err != nil {
 		return nil, err
 	}
 	jws, err := jose.ParseSignedCompact(assertion, algs)
 	if err != nil {
 		if _, ok := errors.AsType[*jose.ErrUnexpectedSignatureAlgorithm](err); ok {
-			return nil, refuseBecause(ErrAlgorithm, "the assertion's alg is not accepted for this client", err)
+			return nil, refuseBecause(ErrAlgorithm, "the assertion's alg is not accepted", err)
 		}
 		return nil, refuseBecause(ErrMalformed, "the assertion is not a well-formed JWS", err)
 	}
@@ -47,7 +59,7 @@ func parseJWS(assertion string, algs []jose.SignatureAlgorithm) (*jose.JSONWebSi
 // checkHeader checks the protected header's members before go-jose reads
 // it: go-jose would accept an embedded jwk or x5c, and keep jku and x5u
 // for the caller to refuse; here any of them refuses the assertion.
-func checkHeader(segment string) error {
+func checkHeader(segment string, typs []string) error {
 	raw, err := base64.RawURLEncoding.DecodeString(segment)
 	if err != nil {
 		return refuseBecause(ErrMalformed, "the assertion's header is not base64url", err)
@@ -58,13 +70,13 @@ func checkHeader(segment string) error {
 	}
 	for _, name := range refusedHeaders() {
 		if _, ok := h[name]; ok {
-			return refuse(ErrHeader, "the assertion's header must not carry jwk, jku, x5u, x5c, crit, b64, zip, cty or enc: the key comes from the client's registration")
+			return refuse(ErrHeader, "the assertion's header must not carry jwk, jku, x5u, x5c, crit, b64, zip, cty or enc: the key comes from the registered or configured keys")
 		}
 	}
 	if t, ok := h["typ"]; ok {
 		var typ string
-		if json.Unmarshal(t, &typ) != nil || !typAccepted(typ) {
-			return refuse(ErrHeader, "the assertion's typ must be absent, JWT or client-authentication+jwt")
+		if json.Unmarshal(t, &typ) != nil || !typAccepted(typ, typs) {
+			return refuse(ErrHeader, "the assertion's typ must be absent or one of "+strings.Join(typs, ", "))
 		}
 	}
 	return nil

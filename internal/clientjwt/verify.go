@@ -140,7 +140,7 @@ func (v *Verifier) algorithms(client Client) ([]jose.SignatureAlgorithm, error) 
 		algs = DefaultAlgs()
 	}
 	for _, a := range algs {
-		if !asymmetric(a) {
+		if !Asymmetric(a) {
 			return nil, fmt.Errorf("clientjwt: Verifier.Algs lists %q, not an asymmetric algorithm", a)
 		}
 	}
@@ -293,10 +293,15 @@ func (v *Verifier) maxLifetime() time.Duration {
 	return v.MaxLifetime
 }
 
-// typAccepted reports whether a typ header may mark a client assertion
-// (S213): JWT or client-authentication+jwt, with or without the
-// application/ prefix RFC 7515 §4.1.9 lets senders omit.
-func typAccepted(typ string) bool {
+// typAccepted reports whether a typ header is one of typs, with or
+// without the application/ prefix RFC 7515 §4.1.9 lets senders omit
+// (S213 for client assertions: JWT or client-authentication+jwt).
+func typAccepted(typ string, typs []string) bool {
 	t := strings.TrimPrefix(strings.ToLower(typ), "application/")
-	return t == "jwt" || t == "client-authentication+jwt"
+	for _, want := range typs {
+		if t == strings.ToLower(want) {
+			return true
+		}
+	}
+	return false
 }

@@ -36,6 +36,10 @@ type Config struct {
 	// Device tunes the device authorization grant (RFC 8628).
 	Device Device `yaml:"device"`
 
+	// TrustedIssuers are the external issuers whose JWTs clients may
+	// trade for access tokens (RFC 7523 §2.1, token exchange).
+	TrustedIssuers []TrustedIssuer `yaml:"trusted_issuers"`
+
 	Clients []Client `yaml:"clients"`
 	Users   []User   `yaml:"users"`
 
@@ -120,6 +124,41 @@ type Device struct {
 	// VerificationURI is the page where users enter their code; "" means
 	// the issuer's /device.
 	VerificationURI string `yaml:"verification_uri"`
+}
+
+// TrustedIssuer is an external issuer (a Kubernetes cluster, a CI
+// provider) whose JWTs identify workloads. A workload's tokens carry the
+// subject "<name>:<subject>", which never equals a Latchkey user id.
+type TrustedIssuer struct {
+	// Name is short (a-z, 0-9, -) and unique: the namespace of the
+	// issuer's subjects. "client" is reserved.
+	Name string `yaml:"name"`
+	// Issuer is the exact iss of its tokens.
+	Issuer string `yaml:"issuer"`
+	// JWKSURI (https, fetched through the SSRF guard) or JWKS (inline)
+	// holds its public keys.
+	JWKSURI string         `yaml:"jwks_uri"`
+	JWKS    map[string]any `yaml:"jwks"`
+	// Audience is what the tokens' aud must contain; "" means the issuer
+	// of this server.
+	Audience string `yaml:"audience"`
+	// SubjectClaim names the claim identifying the workload; "" means sub.
+	SubjectClaim string `yaml:"subject_claim"`
+	// AllowedClients are the clients that may present its tokens.
+	AllowedClients []string `yaml:"allowed_clients"`
+	// AllowedSubjects, when set, are the subjects accepted: exact, or a
+	// prefix ending in * ("system:serviceaccount:payments:*").
+	AllowedSubjects []string `yaml:"allowed_subjects"`
+	// Scopes are the most its tokens may be given.
+	Scopes []string `yaml:"scopes"`
+	// MaxTokenAge bounds iat's age and exp − iat; 0 means 1h.
+	MaxTokenAge Duration `yaml:"max_token_age"`
+	// Algorithms is the signature allowlist; empty means RS256, ES256,
+	// PS256 and EdDSA. none and HMAC are never accepted.
+	Algorithms []string `yaml:"algorithms"`
+	// AllowTokenReuse accepts a token more than once within its life
+	// (Kubernetes projected tokens); otherwise each jti is used once.
+	AllowTokenReuse bool `yaml:"allow_token_reuse"`
 }
 
 // Tokens sets lifetimes and formats.

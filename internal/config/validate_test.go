@@ -175,7 +175,7 @@ func TestClientRules(t *testing.T) {
 		{"code without redirect URI", y("clients:", "  - id: spa", "    public: true", "    grant_types: [authorization_code]"),
 			"2: clients[0].redirect_uris: authorization_code needs at least one redirect URI"},
 		{"refresh alone", y("clients:", "  - id: c", "    secret: "+testSecret, "    grant_types: [client_credentials, refresh_token]"),
-			"4: clients[0].grant_types: refresh_token alone is never issued; add authorization_code, urn:ietf:params:oauth:grant-type:device_code or password, or remove refresh_token"},
+			"4: clients[0].grant_types: refresh_token alone is never issued; add authorization_code, urn:ietf:params:oauth:grant-type:device_code, urn:ietf:params:oauth:grant-type:token-exchange or password, or remove refresh_token"},
 		{"unknown auth method", confidential("    token_endpoint_auth_method: client_secret_jwt"),
 			`5: clients[0].token_endpoint_auth_method: "client_secret_jwt" is not a client authentication method; use client_secret_basic, client_secret_post, none or private_key_jwt`},
 		{"confidential with none (S038)", confidential("    token_endpoint_auth_method: none"),
@@ -189,7 +189,7 @@ func TestClientRules(t *testing.T) {
 // server's grant registry, in its order.
 func TestGrantMessagesFollowTheRegistry(t *testing.T) {
 	probs := loadProblems(t, y("clients:", "  - id: c", "    secret: "+testSecret, "    grant_types: [implicit]"))
-	want := `"implicit" is not a grant type; use authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:device_code or password`
+	want := `"implicit" is not a grant type; use authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:device_code, urn:ietf:params:oauth:grant-type:jwt-bearer, urn:ietf:params:oauth:grant-type:token-exchange or password`
 	if len(probs) != 1 || !strings.Contains(probs[0].String(), want) {
 		t.Fatalf("problems %v, want %q", probs, want)
 	}

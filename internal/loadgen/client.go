@@ -43,8 +43,8 @@ type runner struct {
 	// authParams are appended to every body: client_id (and client_secret
 	// with client_secret_post, or client_id alone for a public client).
 	authParams string
-	// fixedBody is the body of the ClientCredentials, Password and
-	// Introspect requests; passwordBody that of a password grant.
+	// fixedBody is the body of the ClientCredentials, Password,
+	// JWTBearer and Introspect requests; passwordBody that of a password grant.
 	fixedBody, passwordBody []byte
 }
 
@@ -172,6 +172,8 @@ func (r *runner) buildBodies() {
 	case TokenExchange:
 		r.fixedBody = []byte("grant_type=" + esc(protocol.GrantTokenExchange) + "&subject_token=" + esc(c.Token) +
 			"&subject_token_type=" + esc(protocol.TokenTypeAccessToken) + scope + r.authParams)
+	case JWTBearer:
+		r.fixedBody = []byte("grant_type=" + esc(protocol.GrantJWTBearer) + "&assertion=" + esc(c.Assertion) + scope + r.authParams)
 	}
 }
 

@@ -47,11 +47,16 @@ const (
 	// TokenExchange is one token exchange (RFC 8693 §2.1) of a subject
 	// access token for a new one.
 	TokenExchange Grant = "token-exchange"
+	// JWTBearer is one token request with the JWT bearer grant (RFC 7523
+	// §2.1), presenting Config.Assertion every time: its issuer must be
+	// one that allows token reuse, or every request after the first is
+	// refused as a replay.
+	JWTBearer Grant = "jwt-bearer"
 )
 
 // Grants lists every grant in the order the help text shows them.
 func Grants() []Grant {
-	return []Grant{ClientCredentials, Password, Refresh, Introspect, AuthorizationCode, TokenExchange}
+	return []Grant{ClientCredentials, Password, Refresh, Introspect, AuthorizationCode, TokenExchange, JWTBearer}
 }
 
 // Config describes one run. The zero values of the tuning fields take
@@ -82,6 +87,9 @@ type Config struct {
 	// required by AuthorizationCode; given to Refresh, the workers get
 	// their refresh tokens by the code flow instead of the password grant.
 	RedirectURI string
+	// Assertion is the JWT that JWTBearer presents (a Kubernetes service
+	// account token, a CI provider's OIDC token).
+	Assertion string
 	// Token is the token Introspect asks about, or the subject token
 	// TokenExchange trades (default: one access token taken before the
 	// run, by the password grant when there is a username, else by the
@@ -202,8 +210,18 @@ func (c Config) checkGrant() []error {
 	case AuthorizationCode:
 		needRedirect("the authorization code flow")
 		needLogin("the authorization code flow (to sign in)")
+	case JWTBearer:
+		if c.ClientSecret == "" {
+			errs = append(errs, fmt.Errorf("%s needs the client secret", c.Grant))
+		}
+		if c.Assertion == "" {
+			errs = append(errs, fmt.Errorf("%s needs the assertion to present", c.Grant))
+		}
 	default:
 		errs = append(errs, fmt.Errorf("unknown grant %q: use one of %s", c.Grant, joinGrants()))
+	}
+	if c.Assertion != "" && c.Grant != JWTBearer {
+		errs = append(errs, errors.New("an assertion is only for the jwt-bearer grant"))
 	}
 	if c.Token != "" && c.Grant != Introspect && c.Grant != TokenExchange {
 		errs = append(errs, errors.New("a token is only for the introspect and token-exchange grants"))

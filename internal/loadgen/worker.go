@@ -144,7 +144,7 @@ func (w *worker) do(ctx context.Context) outcome {
 	case AuthorizationCode:
 		_, o := w.codeFlow(ctx, w.r.cfg.FreshSession)
 		return o
-	default: // ClientCredentials, Password, TokenExchange
+	default: // ClientCredentials, Password, TokenExchange, JWTBearer
 		return w.lean(ctx)
 	}
 }

@@ -135,3 +135,11 @@ func isLoopbackHost(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// CheckAddress reports whether a Client with AllowLoopback set as given
+// would dial ip: nil, or an error wrapping ErrForbiddenAddress. It lets
+// configuration validation refuse a URL whose host is an IP literal the
+// guard will never reach, before any fetch.
+func CheckAddress(ip netip.Addr, allowLoopback bool) error {
+	return checkAddr(ip, allowLoopback)
+}

@@ -32,7 +32,7 @@ type jwksHost struct {
 
 // newJWKSHost starts a host serving body at /jwks (over TLS unless
 // plain); handler, when set, answers instead.
-func newJWKSHost(t *testing.T, body string, plain bool, handler http.HandlerFunc) *jwksHost {
+func newJWKSHost(t testing.TB, body string, plain bool, handler http.HandlerFunc) *jwksHost {
 	t.Helper()
 	h := &jwksHost{}
 	h.body.Store(&body)

@@ -56,6 +56,9 @@ type Config struct {
 	ClientAssertions AssertionConfig
 	// Device tunes the device authorization grant (RFC 8628).
 	Device DeviceConfig
+	// TrustedIssuers are the external issuers whose JWTs the JWT bearer
+	// grant (RFC 7523 §2.1) and token exchange accept.
+	TrustedIssuers []TrustedIssuer
 
 	// JWKSFetcher fetches the jwks_uri of private_key_jwt clients; nil
 	// means the production policy of safefetch (tests trust their own
@@ -111,6 +114,41 @@ type DeviceConfig struct {
 	// VerificationURI is where users enter their code (verification_uri);
 	// "" means the issuer's /device page.
 	VerificationURI string
+}
+
+// TrustedIssuer is an external issuer whose JWTs authenticate workloads
+// (a Kubernetes cluster's service accounts, a CI provider's jobs). Their
+// tokens' subjects become "<Name>:<subject>", which no Latchkey user id
+// (never a colon) nor client subject ("client:…") can equal.
+type TrustedIssuer struct {
+	// Name is short ([a-z0-9-], not "client") and unique: the namespace of
+	// the issuer's subjects.
+	Name string
+	// Issuer is the exact iss of its tokens; unique among trusted issuers.
+	Issuer string
+	// JWKS (a JWK Set as JSON) or JWKSURI (https, fetched through the
+	// SSRF guard) holds its public keys; exactly one is set.
+	JWKS, JWKSURI string
+	// Audience is what the tokens' aud must contain; "" means this
+	// server's issuer.
+	Audience string
+	// SubjectClaim names the claim identifying the workload; "" means sub.
+	SubjectClaim string
+	// AllowedClients are the clients that may present its tokens.
+	AllowedClients []string
+	// AllowedSubjects, when set, are the subjects accepted: exact values,
+	// or prefixes written with a final * ("system:serviceaccount:ns:*").
+	AllowedSubjects []string
+	// Scopes are the most a token of this issuer may be given.
+	Scopes []string
+	// MaxTokenAge bounds iat's age and exp − iat; 0 means one hour.
+	MaxTokenAge time.Duration
+	// Algorithms is the signature allowlist; nil means RS256, ES256,
+	// PS256 and EdDSA. none and HMAC are never accepted.
+	Algorithms []string
+	// AllowTokenReuse accepts one token several times within its life;
+	// otherwise each jti is accepted once.
+	AllowTokenReuse bool
 }
 
 // AssertionConfig tunes JWT client authentication (RFC 7523 §2.2).

@@ -17,9 +17,10 @@ import (
 // token exchange (RFC 8693 §2.1).
 type exchangeToken struct {
 	subject  string
-	userID   string // when subject is a Latchkey user
-	clientID string // the client it was issued to; "" for an external token
-	issuer   string // "" for Latchkey's own tokens
+	userID   string      // when subject is a Latchkey user
+	user     *store.User // that user, read once
+	clientID string      // the client it was issued to; "" for an external token
+	issuer   string      // "" for Latchkey's own tokens
 	scopes   []string
 	audience []string
 	grantID  string // "" when it rests on no grant
@@ -38,9 +39,11 @@ func badExchangeToken(which string) *protocol.Error {
 }
 
 // resolveExchangeToken verifies raw as a token of type typ (RFC 8693 §3)
-// and returns what it says, or invalid_grant when it is not an active
-// token Latchkey issued (which names it in the description).
-func (s *Server) resolveExchangeToken(ctx context.Context, raw, typ, which string, now time.Time) (exchangeToken, error) {
+// presented by client and returns what it says, or invalid_grant when it
+// is not an active token Latchkey issued, nor (type jwt) one of a trusted
+// issuer that client may present. The description names which token it
+// was, never what was wrong with it.
+func (s *Server) resolveExchangeToken(ctx context.Context, client store.Client, raw, typ, which string, now time.Time) (exchangeToken, error) {
 	var ti tokenInfo
 	var ok bool
 	var err error
@@ -57,6 +60,9 @@ func (s *Server) resolveExchangeToken(ctx context.Context, raw, typ, which strin
 	if err != nil {
 		return exchangeToken{}, fmt.Errorf("token exchange: %s: %w", which, err)
 	}
+	if !ok && typ == protocol.TokenTypeJWT {
+		return s.resolveExternal(ctx, client, raw, which, now)
+	}
 	if !ok || !ti.active || !now.Before(ti.expiry) {
 		return exchangeToken{}, badExchangeToken(which)
 	}
@@ -64,7 +70,7 @@ func (s *Server) resolveExchangeToken(ctx context.Context, raw, typ, which strin
 		subject: ti.subject, userID: ti.userID, clientID: ti.clientID, scopes: ti.scopes,
 		audience: ti.audience, grantID: ti.grantID, expiry: ti.expiry, act: ti.act,
 	}
-	return tok, s.checkUser(ctx, tok, which)
+	return s.withUser(ctx, tok, which)
 }
 
 // resolveIDToken verifies an ID token Latchkey issued: signature, type,
@@ -89,7 +95,22 @@ func (s *Server) resolveIDToken(ctx context.Context, raw, which string, now time
 	if isUserSubject(sub) {
 		tok.userID = sub
 	}
-	return tok, s.checkUser(ctx, tok, which)
+	return s.withUser(ctx, tok, which)
+}
+
+// resolveExternal verifies raw as a JWT of a trusted issuer that client
+// may present. Its scopes are the most the issuer's configuration allows;
+// it rests on no grant and names no user. verifyExternal logs why it
+// refused a token, for the operator; the client hears only invalid_grant.
+func (s *Server) resolveExternal(ctx context.Context, client store.Client, raw, which string, now time.Time) (exchangeToken, error) {
+	ext, err := s.verifyExternal(ctx, raw, client, now)
+	if perr, ok := errors.AsType[*protocol.Error](err); ok && perr.Code == protocol.ErrInvalidGrant {
+		return exchangeToken{}, badExchangeToken(which)
+	}
+	if err != nil {
+		return exchangeToken{}, err
+	}
+	return exchangeToken{subject: ext.Subject, issuer: ext.Issuer, scopes: ext.Scopes, expiry: ext.Expiry}, nil
 }
 
 // audienceOf reads an aud claim, a string or an array of strings.
@@ -109,26 +130,32 @@ func audienceOf(v any) []string {
 	return nil
 }
 
-// checkUser refuses a token whose user no longer exists.
-func (s *Server) checkUser(ctx context.Context, tok exchangeToken, which string) error {
+// withUser adds the token's user, and refuses a token whose user no
+// longer exists.
+func (s *Server) withUser(ctx context.Context, tok exchangeToken, which string) (exchangeToken, error) {
 	if tok.userID == "" {
-		return nil
+		return tok, nil
 	}
-	_, err := s.st.GetUser(ctx, tok.userID)
+	u, err := s.st.GetUser(ctx, tok.userID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return badExchangeToken(which)
+		return exchangeToken{}, badExchangeToken(which)
 	case err != nil:
-		return fmt.Errorf("token exchange: look up user: %w", err)
+		return exchangeToken{}, fmt.Errorf("token exchange: look up user: %w", err)
 	}
-	return nil
+	tok.user = &u
+	return tok, nil
 }
 
 // mayExchange is the client's token exchange policy: a subject token is
 // accepted when it was issued to one of the clients it lists, or when its
 // aud names the client or one of its resources (so the token was meant for
-// this client to receive).
+// this client to receive). A trusted issuer's token is accepted when the
+// issuer's allowed_clients name the client, which verifyExternal checked.
 func mayExchange(c store.Client, tok exchangeToken) bool {
+	if tok.issuer != "" {
+		return true
+	}
 	if tok.clientID != "" && tok.issuer == "" && slices.Contains(c.TokenExchange.AllowedSubjectClients, tok.clientID) {
 		return true
 	}

@@ -330,3 +330,19 @@ func TestTokenExchangeNarrowing(t *testing.T) {
 		t.Errorf("narrowed: scope %v aud %v, want notes and the notes API", body["scope"], audOf(t, body["access_token"].(string)))
 	}
 }
+
+// TestTokenExchangeDPoP: a DPoP proof with the exchange binds the issued
+// token to its key (RFC 9449 §5, S163, S166), as for every other grant.
+func TestTokenExchangeDPoP(t *testing.T) {
+	f := newExchangeFixture(t, notesAPIClient(store.ExchangePolicy{}))
+	user := f.userToken(t, "notes")["access_token"].(string)
+	p := newProver(t, f.Clock)
+	form := subject(user, protocol.TokenTypeAccessToken)
+	form.Set("grant_type", grantExchange)
+	r := post(t, f.Env, "/token", form, basic("notes-api", f.secrets["notes-api"]),
+		header("DPoP", proof(t, p, f.Env, http.MethodPost, "/token", "", "")))
+	body := wantBound(t, r, p.Thumbprint())
+	if body["issued_token_type"] != protocol.TokenTypeAccessToken {
+		t.Errorf("issued_token_type = %v", body["issued_token_type"])
+	}
+}

@@ -36,7 +36,7 @@ func (s *Server) grantTokenExchange(t tokenRequest) (protocol.TokenResponse, err
 	ctx := t.r.Context()
 	now := s.now()
 	// 2. The subject token: active, Latchkey's, and one this client may exchange.
-	subj, err := s.resolveExchangeToken(ctx, x.subjectToken, x.subjectType, "subject token", now)
+	subj, err := s.resolveExchangeToken(ctx, t.client, x.subjectToken, x.subjectType, "subject token", now)
 	if err != nil {
 		return protocol.TokenResponse{}, err
 	}
@@ -62,9 +62,11 @@ func (s *Server) grantTokenExchange(t tokenRequest) (protocol.TokenResponse, err
 		return protocol.TokenResponse{}, err
 	}
 	// 5. Issue under a child grant.
-	is := issuance{client: t.client, scopes: scopes, resources: aud, granted: aud, jkt: t.jkt, act: act}
-	if err := s.exchangeSubject(ctx, &is, subj); err != nil {
-		return protocol.TokenResponse{}, err
+	// The issued token is the subject's: its user's, or else under its
+	// subject (a client or an external subject).
+	is := issuance{client: t.client, user: subj.user, scopes: scopes, resources: aud, granted: aud, jkt: t.jkt, act: act}
+	if subj.user == nil {
+		is.sub = subj.subject
 	}
 	return s.issueExchange(t, &is, subj, parent, wantRefresh, now)
 }
@@ -79,17 +81,18 @@ func (s *Server) exchangeRefreshes(c store.Client) bool {
 // actor token's subject when one is sent, else the client itself unless
 // it may impersonate; the actor token's own chain nested inside, and the
 // subject token's chain, the earlier actors, innermost. An actor token
-// must be issued to the client presenting it: a client may not name a
-// party as actor by showing a token it merely holds.
+// must be issued to the client presenting it, or come from a trusted
+// issuer whose tokens it may present: a client may not name a party as
+// actor by showing a token it merely holds.
 func (s *Server) exchangeActor(ctx context.Context, c store.Client, x exchangeRequest, subj exchangeToken, now time.Time) (*token.Actor, error) {
 	var head *token.Actor
 	switch {
 	case x.actorToken != "":
-		a, err := s.resolveExchangeToken(ctx, x.actorToken, x.actorType, "actor token", now)
+		a, err := s.resolveExchangeToken(ctx, c, x.actorToken, x.actorType, "actor token", now)
 		if err != nil {
 			return nil, err
 		}
-		if a.issuer != "" || a.clientID != c.ID {
+		if a.issuer == "" && a.clientID != c.ID {
 			return nil, protocol.Errorf(protocol.ErrInvalidGrant, "the actor token must be issued to the client presenting it")
 		}
 		head = actorOf(a)
@@ -142,11 +145,17 @@ func (s *Server) exchangeTargets(x exchangeRequest, subj exchangeToken, parent *
 	if parent != nil && len(parent.Resources) > 0 {
 		carried = parent.Resources
 	}
+	// An ID token or an external token names no resource of Latchkey's:
+	// the client's own bound it alone.
+	open := subj.identity || subj.issuer != ""
 	may := func(target string) bool {
-		return (subj.identity || slices.Contains(carried, target)) &&
+		return (open || slices.Contains(carried, target)) &&
 			(slices.Contains(c.Resources, target) || slices.Contains(c.Audience, target))
 	}
 	asked := dedupe(append(slices.Clone(x.resources), x.audiences...))
+	if len(asked) == 0 && open {
+		return nil, nil // the client's default audience, as for its other grants
+	}
 	if len(asked) == 0 {
 		var out []string
 		for _, target := range carried {
@@ -165,25 +174,6 @@ func (s *Server) exchangeTargets(x exchangeRequest, subj exchangeToken, parent *
 		}
 	}
 	return asked, nil
-}
-
-// exchangeSubject makes the issued token the subject token's: for its
-// user when it has one, else under its subject (a client or an external
-// subject).
-func (s *Server) exchangeSubject(ctx context.Context, is *issuance, subj exchangeToken) error {
-	if subj.userID == "" {
-		is.sub = subj.subject
-		return nil
-	}
-	u, err := s.st.GetUser(ctx, subj.userID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return badExchangeToken("subject token")
-	case err != nil:
-		return fmt.Errorf("token exchange: look up user: %w", err)
-	}
-	is.user = &u
-	return nil
 }
 
 // issueExchange stores the child grant with what it issues and answers

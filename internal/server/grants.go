@@ -27,6 +27,8 @@ func grantRegistry() []grantDef {
 			run: (*Server).grantClientCredentials},
 		{GrantInfo: protocol.GrantInfo{Type: protocol.GrantDeviceCode, Summary: "a device without a browser shows a code the user enters elsewhere",
 			Public: true, User: true, Refresh: true}, run: (*Server).grantDeviceCode},
+		{GrantInfo: protocol.GrantInfo{Type: protocol.GrantJWTBearer, Summary: "a workload's JWT from a trusted issuer is traded for a token"},
+			run: (*Server).grantJWTBearer},
 		{GrantInfo: protocol.GrantInfo{Type: protocol.GrantTokenExchange, Summary: "a service trades a token it received for one to call another service for the same subject",
 			Refresh: true}, // only under a policy with refresh_tokens: true
 			run: (*Server).grantTokenExchange},

@@ -8,6 +8,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/latchkey/latchkey/dpop"
+	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres"
@@ -15,8 +16,8 @@ import (
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
-// TestReplayAcrossInstances: the jti caches of DPoP proofs (S174, A19) and
-// of client assertions (S214) live in the store, so what one instance
+// TestReplayAcrossInstances: the jti caches of DPoP proofs (S174, A19), of
+// client assertions (S214) and of trusted issuers' tokens live in the store, so what one instance
 // accepted every other instance on the same PostgreSQL refuses.
 //
 // The two instances are two complete servers in this process, each with
@@ -32,12 +33,18 @@ import (
 // own listener.
 func TestReplayAcrossInstances(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	a := testenv.New(t, testenv.Options{Store: openPostgres(t, dsn), Configure: generous})
-	b := testenv.New(t, testenv.Options{Store: openPostgres(t, dsn), Configure: func(c *server.Config) {
+	ci := newPKKey(t, jose.ES256, "ci-1")
+	trust := func(c *server.Config) {
 		generous(c)
+		c.TrustedIssuers = []server.TrustedIssuer{{Name: "github", Issuer: ghIss, JWKS: pkJWKS(t, ci),
+			AllowedClients: []string{"app"}, Audience: "https://github.com/octo-org"}}
+	}
+	a := testenv.New(t, testenv.Options{Store: openPostgres(t, dsn), Configure: trust})
+	b := testenv.New(t, testenv.Options{Store: openPostgres(t, dsn), Configure: func(c *server.Config) {
+		trust(c)
 		c.Issuer = a.URL
 	}})
-	secret := a.AddClient(t, store.Client{ID: "app", GrantTypes: []string{"client_credentials"}})
+	secret := a.AddClient(t, store.Client{ID: "app", GrantTypes: []string{"client_credentials", protocol.GrantJWTBearer}})
 	k := newPKKey(t, jose.ES256, "k1")
 	pkClient(t, a, "svc", k)
 	cc := formOf("grant_type", "client_credentials")
@@ -74,6 +81,13 @@ func TestReplayAcrossInstances(t *testing.T) {
 		as = k.sign(t, pkClaims(b, "svc"), nil)
 		wantToken(t, post(t, b, "/token", ccWithAssertion(as)))
 		wantOAuthError(t, post(t, a, "/token", ccWithAssertion(as)), http.StatusUnauthorized, "invalid_client")
+	})
+	t.Run("trusted issuer token", func(t *testing.T) {
+		job := ci.sign(t, ghClaims(a), nil)
+		wantToken(t, post(t, a, "/token", bearerForm(job), basic("app", secret)))
+		wantOAuthError(t, post(t, b, "/token", bearerForm(job), basic("app", secret)), http.StatusBadRequest, "invalid_grant")
+		wantTrustRefusedFor(t, b, "used before")
+		wantToken(t, post(t, b, "/token", bearerForm(ci.sign(t, ghClaims(a), nil)), basic("app", secret)))
 	})
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/protocol"
+	"github.com/latchkey/latchkey/internal/safefetch"
 	"github.com/latchkey/latchkey/internal/web"
 )
 
@@ -67,6 +68,8 @@ type Server struct {
 	httpsIssuer bool
 	// userCodeKey keys the stored digests of device user codes (RFC 8628).
 	userCodeKey []byte
+	// issuers are the trusted external issuers whose JWTs are grants (RFC 7523).
+	issuers *trustedIssuers
 }
 
 // New returns the server's http.Handler.
@@ -93,6 +96,10 @@ func newServer(d Deps) (*Server, error) {
 		d.Metrics = prometheus.NewRegistry()
 	}
 	u, _ := url.Parse(cfg.Issuer) // withDefaults parsed it
+	// One SSRF guard fetches every key set: clients' and trusted issuers'.
+	if cfg.JWKSFetcher == nil {
+		cfg.JWKSFetcher = safefetch.New(safefetch.Options{AllowLoopback: cfg.ClientAssertions.AllowLoopbackJWKS})
+	}
 	s := &Server{
 		cfg:     cfg,
 		issuer:  cfg.Issuer,
@@ -113,6 +120,9 @@ func newServer(d Deps) (*Server, error) {
 	s.userCodeKey = deriveKey(d.SystemSecret, "latchkey device user code v1")
 	s.proofs = newProofs(cfg.DPoP, d.Store, d.Now, d.SystemSecret)
 	s.auth = s.authenticators(cfg.ClientAuthenticators)
+	if s.issuers, err = newTrustedIssuers(s, cfg, cfg.JWKSFetcher); err != nil {
+		return nil, err
+	}
 	if s.metrics, err = newMetrics(d.Metrics); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/sqlite"
+)
+
+// TestSyncTokenExchangePolicy: a client's token_exchange block reaches the
+// store, and a client without one has the zero policy.
+func TestSyncTokenExchangePolicy(t *testing.T) {
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "latchkey.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cfg := config.Default()
+	cfg.Clients = []config.Client{
+		{ID: "web", Secret: "a-long-random-secret-of-32-or-more-characters", GrantTypes: []string{"client_credentials"}},
+		{ID: "notes-api", Secret: "another-long-random-secret-of-32-or-more-chars",
+			GrantTypes: []string{"urn:ietf:params:oauth:grant-type:token-exchange", "refresh_token"},
+			TokenExchange: &config.TokenExchange{AllowedSubjectClients: []string{"web"}, Impersonation: true,
+				RefreshTokens: true, BeyondSubjectLifetime: true}},
+	}
+	if err := syncConfig(t.Context(), st, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.GetClient(t.Context(), "notes-api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := store.ExchangePolicy{AllowedSubjectClients: []string{"web"}, Impersonation: true, RefreshTokens: true, BeyondSubjectLifetime: true}
+	if p := got.TokenExchange; !slices.Equal(p.AllowedSubjectClients, want.AllowedSubjectClients) || p.Impersonation != want.Impersonation ||
+		p.RefreshTokens != want.RefreshTokens || p.BeyondSubjectLifetime != want.BeyondSubjectLifetime {
+		t.Errorf("stored policy = %+v, want %+v", p, want)
+	}
+	web, err := st.GetClient(t.Context(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := web.TokenExchange; len(p.AllowedSubjectClients) != 0 || p.Impersonation || p.RefreshTokens || p.BeyondSubjectLifetime {
+		t.Errorf("a client without token_exchange has policy %+v", p)
+	}
+}
