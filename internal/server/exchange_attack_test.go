@@ -112,6 +112,11 @@ func TestTokenExchangeDeadOrForgedSubject(t *testing.T) {
 		}
 	}
 
+	// The operator learns why; the log never holds the token (no secrets in logs).
+	if logs := f.Logs.String(); !strings.Contains(logs, `"reason":"revoked or expired"`) || strings.Contains(logs, revokedAT) {
+		t.Errorf("logs lack the refusal reason, or hold the token:\n%s", logs)
+	}
+
 	// The grant revoked: the live tokens die, and so does what was exchanged from them.
 	exchanged := f.exchangeToken(t, "notes-api", subject(at, protocol.TokenTypeAccessToken))
 	wantRevoked200(t, post(t, f.Env, "/revoke", formOf("token", rt), basic("web", f.secrets["web"])))
