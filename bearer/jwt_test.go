@@ -164,6 +164,14 @@ func TestClaimRules(t *testing.T) {
 		{"exp string", func(c map[string]any) { c["exp"] = "tomorrow" }, bearer.ErrMalformed},
 		{"scope array", func(c map[string]any) { c["scope"] = []string{"read"} }, bearer.ErrMalformed},
 		{"aud other", func(c map[string]any) { c["aud"] = []string{"https://a.example"} }, bearer.ErrAudience},
+		// RFC 8693 §4.1: act is an object with a sub, at every level.
+		{"act chain", func(c map[string]any) {
+			c["act"] = map[string]any{"sub": "client:gw", "act": map[string]any{"sub": "client:edge"}}
+		}, nil},
+		{"act string", func(c map[string]any) { c["act"] = "client:gw" }, bearer.ErrMalformed},
+		{"act without sub", func(c map[string]any) { c["act"] = map[string]any{"client_id": "gw"} }, bearer.ErrMalformed},
+		{"nested act not an object", func(c map[string]any) { c["act"] = map[string]any{"sub": "a", "act": []string{"b"}} }, bearer.ErrMalformed},
+		{"act 17 deep", func(c map[string]any) { c["act"] = deepAct(17) }, bearer.ErrMalformed},
 	}
 	for _, tc := range cases {
 		c := claimsFor(f.URL, now)
@@ -180,6 +188,35 @@ func TestClaimRules(t *testing.T) {
 			continue
 		}
 		wantErr(t, err, tc.wantE)
+	}
+}
+
+// deepAct is an act chain of n actors.
+func deepAct(n int) map[string]any {
+	act := map[string]any{"sub": "a0"}
+	for i := 1; i < n; i++ {
+		act = map[string]any{"sub": "a", "act": act}
+	}
+	return act
+}
+
+// TestActorChain: the act chain of a delegated token reaches the handler
+// as Claims.Actor, most recent actor first (RFC 8693 §4.1).
+func TestActorChain(t *testing.T) {
+	f := newFakeIssuer(t)
+	v, _ := newValidator(t, f.URL, time.Now, nil)
+	c := claimsFor(f.URL, time.Now())
+	c["act"] = map[string]any{"sub": "client:gw", "client_id": "gw", "act": map[string]any{"sub": "k8s:api", "iss": "https://k8s"}}
+	got, err := v.Validate(context.Background(), f.sign(t, nil, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Actor.Chain(), []string{"client:gw", "k8s:api"}) || got.Actor.ClientID != "gw" || got.Actor.Actor.Issuer != "https://k8s" {
+		t.Errorf("Actor = %+v (chain %v)", got.Actor, got.Actor.Chain())
+	}
+	plain, err := v.Validate(context.Background(), f.sign(t, nil, claimsFor(f.URL, time.Now())))
+	if err != nil || plain.Actor != nil || plain.Actor.Chain() != nil {
+		t.Errorf("an undelegated token: Actor %+v, err %v", plain.Actor, err)
 	}
 }
 

@@ -112,13 +112,21 @@ func TestTokenExchangeDeadOrForgedSubject(t *testing.T) {
 		}
 	}
 
+	// The operator learns why; the log never holds the token (no secrets in logs).
+	if logs := f.Logs.String(); !strings.Contains(logs, `"reason":"revoked or expired"`) || strings.Contains(logs, revokedAT) {
+		t.Errorf("logs lack the refusal reason, or hold the token:\n%s", logs)
+	}
+
 	// The grant revoked: the live tokens die, and so does what was exchanged from them.
 	exchanged := f.exchangeToken(t, "notes-api", subject(at, protocol.TokenTypeAccessToken))
+	if got := introspect(t, f.Env, "rs", f.secrets["rs"], exchanged); got["active"] != true { // now in the read cache
+		t.Fatalf("exchanged token inactive before any revocation: %v", got)
+	}
 	wantRevoked200(t, post(t, f.Env, "/revoke", formOf("token", rt), basic("web", f.secrets["web"])))
 	before = f.countRows(t)
 	f.wantRefused(t, before, f.exchange(t, "notes-api", subject(at, protocol.TokenTypeAccessToken)), "invalid_grant")
 	f.wantRefused(t, before, f.exchange(t, "notes-api", subject(rt, protocol.TokenTypeRefreshToken)), "invalid_grant")
-	wantInactive(t, introspect(t, f.Env, "rs", f.secrets["rs"], exchanged))
+	wantInactive(t, introspect(t, f.Env, "rs", f.secrets["rs"], exchanged)) // at once: the revocation purged the cache
 
 	// Expired: 15 minutes of life, 16 gone.
 	fresh := f.userToken(t, "notes")["access_token"].(string)

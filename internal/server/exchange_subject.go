@@ -49,7 +49,7 @@ func (s *Server) resolveExchangeToken(ctx context.Context, client store.Client, 
 	var err error
 	switch {
 	case typ == protocol.TokenTypeIDToken:
-		return s.resolveIDToken(ctx, raw, which, now)
+		return s.resolveIDToken(ctx, client, raw, which, now)
 	case typ == protocol.TokenTypeRefreshToken && token.HasPrefix(raw, token.PrefixRefresh):
 		ti, ok, err = s.lookupRefresh(ctx, raw, now)
 	case typ == protocol.TokenTypeAccessToken && token.HasPrefix(raw, token.PrefixAccess):
@@ -63,8 +63,11 @@ func (s *Server) resolveExchangeToken(ctx context.Context, client store.Client, 
 	if !ok && typ == protocol.TokenTypeJWT {
 		return s.resolveExternal(ctx, client, raw, which, now)
 	}
-	if !ok || !ti.active || !now.Before(ti.expiry) {
-		return exchangeToken{}, badExchangeToken(which)
+	switch {
+	case !ok:
+		return exchangeToken{}, s.refusedExchange(ctx, client, which, "not a token Latchkey issued, or not of the stated type")
+	case !ti.active || !now.Before(ti.expiry):
+		return exchangeToken{}, s.refusedExchange(ctx, client, which, "revoked or expired")
 	}
 	tok := exchangeToken{
 		subject: ti.subject, userID: ti.userID, clientID: ti.clientID, scopes: ti.scopes,
@@ -76,16 +79,16 @@ func (s *Server) resolveExchangeToken(ctx context.Context, client store.Client, 
 // resolveIDToken verifies an ID token Latchkey issued: signature, type,
 // issuer, and expiry (unlike an id_token_hint, it must be current). Its
 // aud is the client it was issued to; it rests on no grant.
-func (s *Server) resolveIDToken(ctx context.Context, raw, which string, now time.Time) (exchangeToken, error) {
+func (s *Server) resolveIDToken(ctx context.Context, client store.Client, raw, which string, now time.Time) (exchangeToken, error) {
 	claims, err := token.VerifyID(s.keys, raw, s.issuer)
 	if err != nil {
-		return exchangeToken{}, badExchangeToken(which)
+		return exchangeToken{}, s.refusedExchange(ctx, client, which, "not an ID token Latchkey issued")
 	}
 	exp, _ := claims["exp"].(float64)
 	sub, _ := claims["sub"].(string)
 	aud := audienceOf(claims["aud"])
 	if sub == "" || len(aud) == 0 || float64(now.Unix()) >= exp {
-		return exchangeToken{}, badExchangeToken(which)
+		return exchangeToken{}, s.refusedExchange(ctx, client, which, "ID token expired or without sub or aud")
 	}
 	clientID, _ := claims["azp"].(string)
 	if clientID == "" && len(aud) == 1 {
@@ -111,6 +114,13 @@ func (s *Server) resolveExternal(ctx context.Context, client store.Client, raw, 
 		return exchangeToken{}, err
 	}
 	return exchangeToken{subject: ext.Subject, issuer: ext.Issuer, scopes: ext.Scopes, expiry: ext.Expiry}, nil
+}
+
+// refusedExchange logs why a token was refused, for the operator (never
+// the token), and returns the one answer the client gets.
+func (s *Server) refusedExchange(ctx context.Context, client store.Client, which, reason string) error {
+	s.log.InfoContext(ctx, "token exchange refused", "client_id", client.ID, "token", which, "reason", reason)
+	return badExchangeToken(which)
 }
 
 // audienceOf reads an aud claim, a string or an array of strings.

@@ -41,6 +41,8 @@ func (s *Server) grantTokenExchange(t tokenRequest) (protocol.TokenResponse, err
 		return protocol.TokenResponse{}, err
 	}
 	if !mayExchange(t.client, subj) {
+		s.log.InfoContext(ctx, "token exchange refused", "client_id", t.client.ID, "token", "subject token",
+			"reason", "issued to a client not in allowed_subject_clients, for an audience not the client's")
 		return protocol.TokenResponse{}, protocol.Errorf(protocol.ErrInvalidGrant, "this client may not exchange the subject token")
 	}
 	parent, err := s.subjectGrant(ctx, subj, now)
