@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -267,6 +268,18 @@ func showKeysAndConstraints(out map[string]any, c store.Client) {
 			out[name] = true
 		}
 	}
+	if x := c.TokenExchange; slices.Contains(c.GrantTypes, protocol.GrantTokenExchange) {
+		out["token_exchange"] = map[string]any{"allowed_subject_clients": nonNil(x.AllowedSubjectClients),
+			"impersonation": x.Impersonation, "refresh_tokens": x.RefreshTokens, "beyond_subject_lifetime": x.BeyondSubjectLifetime}
+	}
+}
+
+// nonNil shows an empty list as [] rather than null.
+func nonNil(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
 }
 
 func getClient(ctx context.Context, st store.Store, id string) (store.Client, error) {

@@ -15,7 +15,8 @@ import (
 // TestSyncTokenExchangePolicy: a client's token_exchange block reaches the
 // store, and a client without one has the zero policy.
 func TestSyncTokenExchangePolicy(t *testing.T) {
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "latchkey.db"))
+	path := filepath.Join(t.TempDir(), "latchkey.db")
+	st, err := sqlite.Open(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,5 +47,16 @@ func TestSyncTokenExchangePolicy(t *testing.T) {
 	}
 	if p := web.TokenExchange; len(p.AllowedSubjectClients) != 0 || p.Impersonation || p.RefreshTokens || p.BeyondSubjectLifetime {
 		t.Errorf("a client without token_exchange has policy %+v", p)
+	}
+
+	// client show prints the policy of a client with the grant, and none for one without.
+	show := decodeJSON(t, mustRun(t, nil, "", "client", "show", "notes-api", "--storage", "sqlite://"+path))
+	x, _ := show["token_exchange"].(map[string]any)
+	if subs, _ := x["allowed_subject_clients"].([]any); len(subs) != 1 || subs[0] != "web" || x["impersonation"] != true ||
+		x["refresh_tokens"] != true || x["beyond_subject_lifetime"] != true {
+		t.Errorf("client show: token_exchange = %v", show["token_exchange"])
+	}
+	if show := decodeJSON(t, mustRun(t, nil, "", "client", "show", "web", "--storage", "sqlite://"+path)); show["token_exchange"] != nil {
+		t.Errorf("client show of a client without the grant: token_exchange = %v", show["token_exchange"])
 	}
 }

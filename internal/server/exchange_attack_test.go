@@ -153,7 +153,14 @@ func TestTokenExchangeForeignSubject(t *testing.T) {
 		"another client's client credentials token": {"notes-api",
 			subject(f.clientToken(t, "intruder"), protocol.TokenTypeAccessToken)},
 	} {
-		t.Run(name, func(t *testing.T) { f.wantRefused(t, before, f.exchange(t, tc.client, tc.form), "invalid_grant") })
+		t.Run(name, func(t *testing.T) {
+			r := f.exchange(t, tc.client, tc.form)
+			f.wantRefused(t, before, r, "invalid_grant")
+			// The same answer as for a dead token: no oracle on tokens held by others (A23).
+			if d := r.str(t, "error_description"); d != "the subject token is invalid, expired or revoked" {
+				t.Errorf("description %q", d)
+			}
+		})
 	}
 }
 
@@ -199,6 +206,9 @@ func TestTokenExchangeActSpoofing(t *testing.T) {
 			r := f.exchange(t, "notes-api", subject(user, protocol.TokenTypeAccessToken,
 				"actor_token", actor, "actor_token_type", protocol.TokenTypeJWT))
 			f.wantRefused(t, before, r, "invalid_grant")
+			if d := r.str(t, "error_description"); d != "the actor token is invalid, expired or revoked" {
+				t.Errorf("description %q", d)
+			}
 		})
 	}
 	// An act parameter is not a parameter of RFC 8693: it is ignored.

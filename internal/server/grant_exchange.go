@@ -40,10 +40,9 @@ func (s *Server) grantTokenExchange(t tokenRequest) (protocol.TokenResponse, err
 	if err != nil {
 		return protocol.TokenResponse{}, err
 	}
-	if !mayExchange(t.client, subj) {
-		s.log.InfoContext(ctx, "token exchange refused", "client_id", t.client.ID, "token", "subject token",
-			"reason", "issued to a client not in allowed_subject_clients, for an audience not the client's")
-		return protocol.TokenResponse{}, protocol.Errorf(protocol.ErrInvalidGrant, "this client may not exchange the subject token")
+	if !mayExchange(t.client, subj) { // answered as a bad token: no oracle for tokens held by others
+		return protocol.TokenResponse{}, s.refusedExchange(ctx, t.client, "subject token",
+			"issued to a client not in allowed_subject_clients, for an audience not the client's")
 	}
 	parent, err := s.subjectGrant(ctx, subj, now)
 	if err != nil {
@@ -63,9 +62,8 @@ func (s *Server) grantTokenExchange(t tokenRequest) (protocol.TokenResponse, err
 	if err != nil {
 		return protocol.TokenResponse{}, err
 	}
-	// 5. Issue under a child grant.
-	// The issued token is the subject's: its user's, or else under its
-	// subject (a client or an external subject).
+	// 5. Issue under a child grant, for the subject's user, or else under
+	// its subject (a client or an external subject).
 	is := issuance{client: t.client, user: subj.user, scopes: scopes, resources: aud, granted: aud, jkt: t.jkt, act: act}
 	if subj.user == nil {
 		is.sub = subj.subject
@@ -95,7 +93,7 @@ func (s *Server) exchangeActor(ctx context.Context, c store.Client, x exchangeRe
 			return nil, err
 		}
 		if a.issuer == "" && a.clientID != c.ID {
-			return nil, protocol.Errorf(protocol.ErrInvalidGrant, "the actor token must be issued to the client presenting it")
+			return nil, s.refusedExchange(ctx, c, "actor token", "issued to another client than the one presenting it")
 		}
 		head = actorOf(a)
 	case !c.TokenExchange.Impersonation:
