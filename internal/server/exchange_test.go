@@ -143,8 +143,13 @@ func TestTokenExchangeDelegation(t *testing.T) {
 	if got["active"] != true || gotAct["sub"] != "client:notes-api" || got["username"] != "alice" {
 		t.Errorf("introspection = %v, want active with act client:notes-api for alice", got)
 	}
-	if n := f.queryStrings(t, "SELECT parent_id FROM grants WHERE client_id = 'notes-api'"); len(n) != 1 || n[0] != subj["gid"] {
-		t.Errorf("child grant parent_id = %v, want the subject's grant %v", n, subj["gid"])
+	// Without a refresh token nothing outlives the access token: it rests
+	// on the subject's grant and the exchange writes no grant of its own.
+	if claims["gid"] != subj["gid"] {
+		t.Errorf("gid = %v, want the subject's grant %v", claims["gid"], subj["gid"])
+	}
+	if n := f.queryStrings(t, "SELECT id FROM grants WHERE client_id = 'notes-api'"); len(n) != 0 {
+		t.Errorf("the exchange stored grants %v, want none", n)
 	}
 }
 
@@ -296,6 +301,11 @@ func TestTokenExchangeRefreshTokens(t *testing.T) {
 	if body["issued_token_type"] != protocol.TokenTypeRefreshToken || body["token_type"] != "N_A" ||
 		!strings.HasPrefix(rt, "lk_rt_") || body["refresh_token"] != nil {
 		t.Fatalf("response = %v, want a refresh token in access_token, N_A (RFC 8693 §2.2.1)", body)
+	}
+	// A refresh token outlives the access token, so it lives in a child
+	// grant of the subject's, which revoking the user's grant revokes.
+	if n := f.queryStrings(t, "SELECT parent_id FROM grants WHERE client_id = 'notes-api'"); len(n) != 1 || n[0] != subj["gid"] {
+		t.Errorf("child grant parent_id = %v, want the subject's grant %v", n, subj["gid"])
 	}
 	refreshed := wantToken(t, post(t, f.Env, "/token", formOf("grant_type", "refresh_token", "refresh_token", rt),
 		basic("notes-api", f.secrets["notes-api"])))

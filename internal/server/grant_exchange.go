@@ -21,8 +21,9 @@ const tokenTypeNA = "N_A"
 // same subject. What it may exchange is its policy (mayExchange); what it
 // gets may only narrow what the subject token carries; the issued token
 // names who acts (act, delegation) unless the client may impersonate; and
-// it lives in a child grant of the subject's, so that revoking what the
-// user granted revokes what was exchanged from it.
+// it rests on the subject's grant (a child grant of it when a refresh
+// token is issued too), so that revoking what the user granted revokes
+// what was exchanged from it.
 func (s *Server) grantTokenExchange(t tokenRequest) (protocol.TokenResponse, error) {
 	// 1. The request's form.
 	x, perr := parseExchange(t.form)
@@ -196,6 +197,9 @@ func (s *Server) issueExchange(t tokenRequest, is *issuance, subj exchangeToken,
 		return protocol.TokenResponse{}, badExchangeToken("subject token")
 	}
 	is.life = life
+	if !s.exchangeRefreshes(t.client) {
+		return s.issueExchangedAccess(t, is, subj, now)
+	}
 	g, err := s.childGrant(is, subj, parent, end, now)
 	if err != nil {
 		return protocol.TokenResponse{}, err
@@ -221,6 +225,28 @@ func (s *Server) issueExchange(t tokenRequest, is *issuance, subj exchangeToken,
 		return protocol.TokenResponse{}, fmt.Errorf("token exchange: store grant: %w", err)
 	}
 	return exchangeResponse(*is, access, refresh, iss, wantRefresh, now), nil
+}
+
+// issueExchangedAccess issues an exchanged access token that no refresh
+// token outlives, so it needs no grant of its own: it carries its
+// subject's grant (gid), and revoking what the user granted revokes it
+// with the grant, at no write here. An exchange racing that revocation
+// cannot outlive it either: the token is checked against the grant when
+// it is used. A JWT costs no database write at all; an opaque token
+// stores its own record, as elsewhere.
+func (s *Server) issueExchangedAccess(t tokenRequest, is *issuance, subj exchangeToken, now time.Time) (protocol.TokenResponse, error) {
+	is.grantID = subj.grantID
+	access, rec, err := s.mintAccess(*is, now)
+	if err != nil {
+		return protocol.TokenResponse{}, err
+	}
+	iss := store.Issue{Access: rec}
+	if rec != nil {
+		if err := s.st.SaveIssue(t.r.Context(), iss); err != nil {
+			return protocol.TokenResponse{}, fmt.Errorf("token exchange: store token: %w", err)
+		}
+	}
+	return exchangeResponse(*is, access, "", iss, false, now), nil
 }
 
 // exchangeResponse is RFC 8693 §2.2.1's answer: issued_token_type always;
