@@ -184,6 +184,7 @@ func (p *player) tokenExchange(ctx context.Context) error {
 		"Alice's token sent to the calendar API directly: it is not meant for it (aud), refused"); err != nil {
 		return err
 	}
+	p.say("\nNow the notes API, with Alice's token in hand and its own client credentials (client notes-api):")
 	api, err := oauthclient.New(ctx, oauthclient.Config{Issuer: p.d.issuer, ClientID: "notes-api", ClientSecret: config.Secret(p.d.secrets["notes-api"]),
 		Scopes: []string{"read"}, Resources: []string{p.d.calendarURL}, Trace: p.out})
 	if err != nil {
