@@ -24,6 +24,7 @@ curl -H "Authorization: Bearer $(latchkey token client-credentials --client-id d
 latchkey token password --client-id demo-app --username demo --scope "openid read" --trace
 latchkey token authorization-code --client-id demo-web --scope "openid profile"
 latchkey token device --client-id demo-tv --scope "openid read"
+latchkey token jwt-bearer --client-id deployer --assertion-file /var/run/secrets/tokens/latchkey --scope deploy
 latchkey token exchange --client-id notes-api --subject-token "$USER_TOKEN" --resource https://calendar.example --scope read
 latchkey token refresh --client-id demo-app REFRESH_TOKEN
 latchkey token introspect --client-id demo-service TOKEN
@@ -48,6 +49,7 @@ type tokenFlags struct {
 	resources                  repeatFlag
 	device                     deviceFlags
 	exchange                   exchangeFlags
+	assertionFile              string
 	set                        map[string]bool // the flags given
 }
 
@@ -77,6 +79,8 @@ func (t *tokenFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 		"--resource https://api.example --resource https://files.example (not introspect, revoke)")
 	t.device.register(fs)
 	t.exchange.register(fs)
+	fs.StringVar(&t.assertionFile, "assertion-file", "", "the `FILE` holding the JWT to present, read at each run (jwt-bearer; - reads standard\n"+
+		"input), e.g. --assertion-file /var/run/secrets/tokens/latchkey")
 }
 
 // check refuses the combinations of flags that cannot work for sub.
@@ -98,6 +102,9 @@ func (t *tokenFlags) check(sub string, getenv func(string) string) error {
 	}
 	if err := t.exchange.check(sub, t.set); err != nil {
 		return err
+	}
+	if t.set["assertion-file"] && sub != "jwt-bearer" {
+		return usageError{"--assertion-file is for latchkey token jwt-bearer only"}
 	}
 	if t.par && sub != "authorization-code" {
 		return usageError{"--par pushes an authorization request: it is for authorization-code only"}
@@ -155,7 +162,7 @@ func (t *tokenFlags) keys(cfg *oauthclient.Config, e env) error {
 }
 
 func runToken(ctx context.Context, args []string, e env) error {
-	fs := newFlags("token", "token client-credentials|password|authorization-code|device|exchange|refresh|introspect|revoke [flags] [TOKEN]", tokenExample, e.stdout)
+	fs := newFlags("token", "token client-credentials|password|authorization-code|device|exchange|jwt-bearer|refresh|introspect|revoke [flags] [TOKEN]", tokenExample, e.stdout)
 	var t tokenFlags
 	t.register(fs, e.getenv)
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
@@ -163,7 +170,7 @@ func runToken(ctx context.Context, args []string, e env) error {
 			return err
 		}
 		fs.Usage()
-		return usageError{"expected a subcommand: client-credentials, password, authorization-code, device, exchange, refresh, introspect or revoke"}
+		return usageError{"expected a subcommand: client-credentials, password, authorization-code, device, exchange, jwt-bearer, refresh, introspect or revoke"}
 	}
 	sub := args[0]
 	if done, err := parse(fs, args[1:]); done {
@@ -185,9 +192,9 @@ func runToken(ctx context.Context, args []string, e env) error {
 	fs.Visit(func(f *flag.Flag) { t.set[f.Name] = true })
 	t.secretFromEnv(e.getenv)
 	switch sub { // before discovery, so a typo is not reported as a network error
-	case "client-credentials", "password", "authorization-code", "device", "exchange", "refresh", "introspect", "revoke":
+	case "client-credentials", "password", "authorization-code", "device", "exchange", "jwt-bearer", "refresh", "introspect", "revoke":
 	default:
-		return usageError{fmt.Sprintf("unknown token subcommand %q: use client-credentials, password, authorization-code, device, exchange, refresh, introspect or revoke", sub)}
+		return usageError{fmt.Sprintf("unknown token subcommand %q: use client-credentials, password, authorization-code, device, exchange, jwt-bearer, refresh, introspect or revoke", sub)}
 	}
 	if t.clientID == "" {
 		return usageError{"--client-id is required"}
@@ -239,6 +246,8 @@ func runTokenSub(ctx context.Context, c *oauthclient.Client, sub string, rest []
 		resp, err = tokenDevice(ctx, c, t, e)
 	case "exchange":
 		resp, err = tokenExchange(ctx, c, t.exchange, e.stdin)
+	case "jwt-bearer":
+		resp, err = tokenJWTBearer(ctx, c, t.assertionFile, e.stdin)
 	case "refresh":
 		if arg == "" {
 			return usageError{"give the refresh token: latchkey token refresh [flags] REFRESH_TOKEN"}

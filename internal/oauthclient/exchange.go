@@ -78,3 +78,14 @@ func (c *Client) TokenExchange(ctx context.Context, x Exchange) (Response, error
 	c.tracer.Step("the client trades a token it holds for someone for a new one (token exchange, RFC 8693)")
 	return c.tokenRequest(ctx, c.withScope(form))
 }
+
+// JWTBearer runs the JWT bearer grant (RFC 7523 §2.1): the client presents
+// a JWT another issuer gave its workload (a Kubernetes service account
+// token, a CI provider's OIDC token) for an access token.
+func (c *Client) JWTBearer(ctx context.Context, assertion string) (Response, error) {
+	if assertion == "" {
+		return Response{}, errors.New("the JWT bearer grant needs an assertion")
+	}
+	c.tracer.Step("the client presents a JWT from another issuer for an access token (JWT bearer grant, RFC 7523 §2.1)")
+	return c.tokenRequest(ctx, c.withScope(url.Values{"grant_type": {protocol.GrantJWTBearer}, "assertion": {assertion}}))
+}
