@@ -6,6 +6,8 @@ package main
 import (
 	"context"
 	"fmt"
+	mathrand "math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -123,10 +125,26 @@ func wantToken(t *testing.T, what string, status int, body map[string]any) {
 	}
 }
 
+// portBelowEphemeral is a free loopback address whose port is below
+// Linux's ephemeral range (32768 and up), so that no listener asking for
+// port 0 is handed it while a test restarts a server on the same address.
+func portBelowEphemeral(t *testing.T) string {
+	t.Helper()
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+mathrand.IntN(12000))
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			ln.Close()
+			return addr
+		}
+	}
+	t.Fatal("no free loopback port between 20000 and 32000")
+	return ""
+}
+
 func TestServeDevAsANewUser(t *testing.T) {
 	t.Parallel()
 	storage := sqliteStorage(t)
-	first := startServe(t, nil, "--dev", "--listen", "127.0.0.1:0", "--storage", storage)
+	first := startServe(t, nil, "--dev", "--listen", portBelowEphemeral(t), "--storage", storage)
 	d := parseDevOutput(t, first.stdout.String(), first.url)
 
 	t.Run("printed curl lines", func(t *testing.T) {
