@@ -66,7 +66,19 @@ type Client struct {
 	// TokenExchange is what the client may do with token exchange (RFC
 	// 8693); it matters only when GrantTypes lists the grant.
 	TokenExchange ExchangePolicy
-	// Source says who owns the record: "config", "cli" or "dev".
+	// ClientURI and LogoURI are what a self-registered client asserts
+	// about itself (RFC 7591 §2): shown as text, never fetched (S202).
+	ClientURI string
+	LogoURI   string
+	// Metadata holds the rest of a registered client's self-asserted
+	// metadata (policy_uri, tos_uri, contacts, software_id,
+	// software_version) as a JSON object, or "".
+	Metadata string
+	// RegistrationTokenHash is the digest of the client's RFC 7592
+	// registration access token, or "" when it has none.
+	RegistrationTokenHash string
+	// Source says who owns the record: "config", "cli", "dev", or
+	// "registration" (RFC 7591 dynamic registration).
 	Source    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
