@@ -287,9 +287,9 @@ type Session struct {
 
 // Consent is a user's remembered decision to grant scopes to a client.
 type Consent struct {
-	UserID    string
-	ClientID  string
-	Scopes    []string
+	UserID   string
+	ClientID string
+	Scopes   []string
 	// Resources are the resource indicators (RFC 8707) the user allowed
 	// the client to reach; a request for another asks again.
 	Resources []string
