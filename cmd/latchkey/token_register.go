@@ -17,8 +17,8 @@ latchkey token register --grant-type client_credentials --auth-method private_ke
 // registerFlags are the flags of token register.
 type registerFlags struct {
 	issuer, scope, name, authMethod, jwksURI, jwksFile, initialToken string
-	redirects, grants                                               repeatFlag
-	trace                                                           bool
+	redirects, grants                                                repeatFlag
+	trace                                                            bool
 }
 
 // runTokenRegister registers a client with any server that offers
@@ -113,4 +113,3 @@ func (f registerFlags) metadata() (map[string]any, error) {
 // isRegister reports whether the token subcommand is register, which
 // takes flags of its own.
 func isRegister(args []string) bool { return len(args) > 0 && args[0] == "register" }
-
