@@ -56,6 +56,10 @@ func TestRegistrationTokenAndRegister(t *testing.T) {
 	if list := mustRun(t, nil, "", "client", "list", "--storage", st); !regexp.MustCompile(id + `\s.*\sregistration`).MatchString(list) {
 		t.Errorf("client list does not show the registered client's origin:\n%s", list)
 	}
+	if show := decodeJSON(t, mustRun(t, nil, "", "client", "show", id, "--storage", st)); show["source"] != "registration" ||
+		show["verified"] != false || show["name"] != "Reports" || show["has_secret"] != true {
+		t.Errorf("client show of a registered client: %v", show)
+	}
 	list := mustRun(t, nil, "", "registration", "token", "list", "--storage", st)
 	fields := strings.Fields(strings.Split(strings.TrimSpace(list), "\n")[1])
 	if len(fields) != 4 || fields[2] != "0" || strings.Contains(list, iat) {

@@ -78,7 +78,7 @@ func (s *Server) updateRegistration(w http.ResponseWriter, r *http.Request, old 
 	if err != nil {
 		return err
 	}
-	p := s.registrationPolicy()
+	p := s.regPolicy
 	p.ClientID = old.ID
 	if m, err = clientmeta.Validate(m, p); err != nil {
 		return err
