@@ -15,7 +15,11 @@ import (
 // insert (an indexed count), the response. Open registration with the
 // per-IP limit raised, so the throttle write is measured too.
 func BenchmarkRegister(b *testing.B) {
-	f := newFixture(b, func(c *server.Config) { regOpen(c); c.Registration.PerIP = 1 << 30; c.Registration.Policy.MaxClients = 1 << 30 })
+	f := newFixture(b, func(c *server.Config) {
+		regOpen(c)
+		c.Registration.PerIP = 1 << 30
+		c.Registration.Policy.MaxClients = 1 << 30
+	})
 	const body = `{"redirect_uris":["http://127.0.0.1:33418/callback"],"client_name":"Agent",
 		"grant_types":["authorization_code","refresh_token"],"token_endpoint_auth_method":"none"}`
 	h := f.Server.Config.Handler
