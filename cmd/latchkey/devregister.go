@@ -41,10 +41,10 @@ func printDevRegistration(w io.Writer, cfg config.Config) {
 	if r.Policy.RedirectURIs != (config.RegistrationRedirects{Loopback: true}) {
 		redirects = "the configured redirect URIs"
 	}
-	fmt.Fprintf(w, `# dynamic client registration (RFC 7591) is on, %s, for %s (%s): an MCP client or
-# any local agent registers itself and gets a client_id at once
+	fmt.Fprintf(w, `# dynamic client registration (RFC 7591) is on, %s, for %s and token_endpoint_auth_method %s:
+# an MCP client or any local agent registers itself and gets a client_id at once
 curl -s -H 'Content-Type: application/json' -d '{"redirect_uris":["http://127.0.0.1:8976/callback"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"]}' %s/register
-`, open, redirects, strings.Join(r.Policy.AuthMethods, ", "), cfg.Issuer)
+`, open, redirects, strings.Join(r.Policy.AuthMethods, " or "), cfg.Issuer)
 	if len(r.Policy.Resources) == 0 {
 		fmt.Fprintln(w, "# an agent that sends resource= needs it in registration.policy.resources (e.g. your MCP server's URL)")
 	}

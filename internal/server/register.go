@@ -150,7 +150,7 @@ func bearerToken(r *http.Request) (string, error) {
 	}
 	name, rest, _ := strings.Cut(auth[0], " ")
 	if !strings.EqualFold(name, protocol.TokenTypeBearer) || strings.TrimSpace(rest) == "" {
-		return "", bearerError(protocol.ErrInvalidToken, "send the token as Authorization: Bearer <token>")
+		return "", bearerError(protocol.ErrInvalidToken, "send the token in Authorization: Bearer")
 	}
 	return strings.TrimSpace(rest), nil
 }

@@ -51,7 +51,7 @@ func (s *Server) registeredClient(r *http.Request) (store.Client, error) {
 	}
 	if raw == "" {
 		return store.Client{}, &protocol.Error{Code: protocol.ErrInvalidToken, Challenge: `Bearer realm="latchkey"`,
-			Description: "send the registration access token as Authorization: Bearer <token>"}
+			Description: "send the registration access token in Authorization: Bearer"}
 	}
 	refused := bearerError(protocol.ErrInvalidToken, "the registration access token is not valid for this client")
 	c, err := s.clientUncached(r.Context(), r.PathValue("id"))
