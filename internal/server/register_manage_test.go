@@ -159,3 +159,26 @@ func TestRegistrationDelete(t *testing.T) {
 		t.Errorf("refresh after delete: %d %s", resp.status, resp.body)
 	}
 }
+
+// TestRegistrationDeleteEndsClientCredentialsTokens checks what deleting
+// a registered client means for its client credentials access tokens:
+// introspection reports them inactive.
+func TestRegistrationDeleteEndsClientCredentialsTokens(t *testing.T) {
+	f := newFixture(t, regOpen)
+	rsSecret := f.AddClient(t, azWebClient("rs"))
+	stored, _ := f.Store.GetClient(t.Context(), "rs")
+	stored.Introspection = true
+	if err := f.Store.UpsertClient(t.Context(), stored); err != nil {
+		t.Fatal(err)
+	}
+	a := wantRegistered(t, register(t, f.Env, `{"grant_types":["client_credentials"],"scope":"openid"}`))
+	tok := wantToken(t, post(t, f.Env, "/token", url.Values{"grant_type": {"client_credentials"}}, basic(a.ClientID, a.ClientSecret)))
+	at := tok["access_token"].(string)
+	if got := introspect(t, f.Env, "rs", rsSecret, at); got["active"] != true {
+		t.Fatalf("before delete: %v", got)
+	}
+	if r := manage(t, f.Env, http.MethodDelete, a, a.RegistrationAccessToken, ""); r.Status != http.StatusNoContent {
+		t.Fatalf("delete: %d", r.Status)
+	}
+	wantInactive(t, introspect(t, f.Env, "rs", rsSecret, at))
+}
