@@ -73,7 +73,28 @@ func (s *Server) lookupJWT(ctx context.Context, raw string, now time.Time) (toke
 		return tokenInfo{}, false, fmt.Errorf("check revocation: %w", err)
 	}
 	ti.active = !revoked
+	if ti.active && c.GrantID == "" {
+		// A token with no grant (client credentials) ends with its client:
+		// a grant's tokens end with the grant, which deleting the client
+		// deletes, but this one has nothing else to end it before its exp.
+		if ti.active, err = s.clientExists(ctx, c.ClientID); err != nil {
+			return tokenInfo{}, false, err
+		}
+	}
 	return ti, true, nil
+}
+
+// clientExists reports whether the client is still registered, through
+// the read cache.
+func (s *Server) clientExists(ctx context.Context, id string) (bool, error) {
+	_, err := s.st.GetClient(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("look up the token's client: %w", err)
+	}
+	return true, nil
 }
 
 func (s *Server) lookupOpaque(ctx context.Context, raw string, now time.Time) (tokenInfo, bool, error) {
