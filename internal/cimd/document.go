@@ -76,6 +76,11 @@ func ParseDocument(clientID string, body []byte, p Policy) (store.Client, error)
 		return store.Client{}, invalid("its client_id %q is not the URL it was fetched from", shorten(d.ClientID))
 	}
 	c := store.Client{ID: clientID, Source: Source, Name: strings.TrimSpace(d.ClientName), Resources: slices.Clone(p.Resources)}
+	if c.Name == "" { // the consent page shows something the user can check
+		if u, err := url.Parse(clientID); err == nil {
+			c.Name = u.Host
+		}
+	}
 	if len(c.Name) > maxNameLen {
 		return store.Client{}, invalid("client_name is longer than %d bytes", maxNameLen)
 	}
