@@ -51,7 +51,7 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *authRe
 		// ClientHost is the host of a client identified by a metadata
 		// document: self-asserted, not verified by this server (S155).
 		ClientHost string
-		Scopes                                                  []scopeView
+		Scopes     []scopeView
 		// Resources are the APIs the tokens will be for (RFC 8707).
 		Resources []string
 	}{
