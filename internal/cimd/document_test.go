@@ -104,6 +104,10 @@ func TestParseDocument(t *testing.T) {
 	if err != nil || !slices.Equal(c.Scopes, []string{"openid", "mcp:tools"}) {
 		t.Errorf("scope narrowing: %v, %v; want [openid mcp:tools] (admin is not the server's to give)", c.Scopes, err)
 	}
+	c, err = cimd.ParseDocument(docURL, []byte(doc(`,"scope":"admin"`)), policy)
+	if err != nil || len(c.Scopes) != 0 {
+		t.Errorf("a document asking only for scopes the server does not grant got %v, %v; want none", c.Scopes, err)
+	}
 	c, err = cimd.ParseDocument(docURL, []byte(doc(`,"token_endpoint_auth_method":"private_key_jwt","jwks_uri":"https://app.example.com/jwks.json"`)), policy)
 	if err != nil || c.Public || c.JWKSURI != "https://app.example.com/jwks.json" {
 		t.Errorf("private_key_jwt with jwks_uri: %+v, %v", c, err)
@@ -141,6 +145,9 @@ func TestParseDocument(t *testing.T) {
 		"two objects":                doc(``) + doc(``),
 		"null":                       `null`,
 		"empty":                      ``,
+		"repeated member":            `{"client_id":"` + docURL + `","client_id":"` + docURL + `","redirect_uris":["https://a.example/cb"]}`,
+		"refresh without code":       doc(`,"grant_types":["refresh_token"]`),
+		"jwks_uri at metadata IP":    doc(`,"token_endpoint_auth_method":"private_key_jwt","jwks_uri":"https://169.254.169.254/jwks"`),
 	} {
 		if _, err := cimd.ParseDocument(docURL, []byte(body), policy); !errors.Is(err, cimd.ErrInvalidDocument) {
 			t.Errorf("%s: ParseDocument = %v, want ErrInvalidDocument", name, err)

@@ -51,8 +51,10 @@ func (s *Server) newResolver(st Store) (*cimd.Resolver, error) {
 	if c.Fetcher == nil {
 		c.Fetcher = safefetch.New(cimd.FetchOptions(safefetch.Options{AllowLoopback: c.AllowLoopback}))
 	}
+	policy := c.Policy
+	policy.AllowLoopbackJWKS = s.cfg.ClientAssertions.AllowLoopbackJWKS
 	return cimd.NewResolver(cimd.Config{Fetch: c.Fetcher, Store: resolverStore{s, up}, Now: s.now,
-		Hosts: c.Hosts, Policy: c.Policy, Log: s.log})
+		Hosts: c.Hosts, Policy: policy, Log: s.log})
 }
 
 // resolverStore reads client rows past the read cache and writes them.

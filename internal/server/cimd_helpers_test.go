@@ -106,6 +106,7 @@ func newCIMD(t testing.TB, h *cimdHost, edit func(*server.CIMDConfig)) *azSetup 
 		if h != nil {
 			c.CIMD.Fetcher = cimdFetcher(h, 2*time.Second)
 			// A document's jwks_uri goes through the JWKS fetcher.
+			c.ClientAssertions.AllowLoopbackJWKS = true
 			pool := x509.NewCertPool()
 			pool.AddCert(h.Certificate())
 			c.JWKSFetcher = safefetch.New(safefetch.Options{AllowLoopback: true,
