@@ -13,6 +13,9 @@ import (
 
 	"github.com/latchkey/latchkey/internal/cimd"
 	"github.com/latchkey/latchkey/internal/protocol"
+	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/store/postgres/pgtest"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // TestCIMDPublicClientCodeFlow: a client whose client_id is the https URL
@@ -111,4 +114,39 @@ func cloneForm(f url.Values) url.Values {
 		out[k] = append([]string(nil), v...)
 	}
 	return out
+}
+
+// TestCIMDAcrossInstances: two instances on one PostgreSQL, as behind a
+// load balancer. The user signs in on A, which fetches the document and
+// writes the client's row; B redeems the code and refreshes, fetching the
+// document for its own cache but finding the row already right, so it
+// writes nothing to the client.
+func TestCIMDAcrossInstances(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	h := newCIMDHost(t)
+	id := h.publish("/agent.json", publicAgent, "max-age=3600")
+	a := newCIMDOn(t, h, testenv.Options{Store: openPostgres(t, dsn)}, nil)
+	b := newCIMDOn(t, h, testenv.Options{Store: openPostgres(t, dsn), Configure: func(c *server.Config) { c.Issuer = a.URL }}, nil)
+
+	code, verifier := cimdCode(t, a, id)
+	row, err := a.Store.GetClient(context.Background(), id)
+	if err != nil || row.Source != cimd.Source {
+		t.Fatalf("row after A's flow: %+v, %v", row, err)
+	}
+	b.Clock.Advance(30 * time.Second) // a rewrite by B would show in updated_at
+	onB := func(form url.Values) result {
+		req, _ := http.NewRequest(http.MethodPost, b.URL+"/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return do(t, http.DefaultClient, req)
+	}
+	tok := wantToken(t, onB(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {azCB},
+		"code_verifier": {verifier}, "client_id": {id}, "resource": {"https://mcp.example/mcp"}}))
+	wantToken(t, onB(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}, "client_id": {id}}))
+	if n := h.fetches("/agent.json"); n != 2 {
+		t.Errorf("document fetched %d times by two instances, want 2 (once each)", n)
+	}
+	again, err := b.Store.GetClient(context.Background(), id)
+	if err != nil || !again.UpdatedAt.Equal(row.UpdatedAt) {
+		t.Errorf("B rewrote an unchanged client: updated %v, was %v (%v)", again.UpdatedAt, row.UpdatedAt, err)
+	}
 }
