@@ -150,3 +150,33 @@ func TestCIMDAcrossInstances(t *testing.T) {
 		t.Errorf("B rewrote an unchanged client: updated %v, was %v (%v)", again.UpdatedAt, row.UpdatedAt, err)
 	}
 }
+
+// TestCIMDPARAndDevice: a CIMD client pushes its authorization request
+// (RFC 9126) and then uses it at /authorize; one that lists the device
+// grant starts a device authorization (RFC 8628 §3.1). Both endpoints
+// resolve the client the same way the token endpoint does.
+func TestCIMDPARAndDevice(t *testing.T) {
+	h := newCIMDHost(t)
+	id := h.publish("/agent.json", `"redirect_uris":["`+azCB+`"],"grant_types":["authorization_code","refresh_token",`+
+		`"urn:ietf:params:oauth:grant-type:device_code"],"scope":"openid read"`, "")
+	s := newCIMD(t, h, nil)
+
+	params, _ := azParamsWith(id, "scope", "openid read")
+	pushed := post(t, s.Env, "/par", params)
+	if pushed.Status != http.StatusCreated {
+		t.Fatalf("/par: %d %s", pushed.Status, pushed.Body)
+	}
+	uri := pushed.str(t, "request_uri")
+	login := s.browser(t).authorize(url.Values{"client_id": {id}, "request_uri": {uri}})
+	if !login.isLogin() {
+		t.Errorf("/authorize with the pushed request: %d\n%.1000s", login.status, login.body)
+	}
+
+	dev := post(t, s.Env, "/device_authorization", url.Values{"client_id": {id}, "scope": {"openid read"}})
+	if dev.Status != http.StatusOK || dev.str(t, "device_code") == "" {
+		t.Errorf("/device_authorization: %d %s", dev.Status, dev.Body)
+	}
+	if n := h.fetches("/agent.json"); n != 1 {
+		t.Errorf("document fetched %d times, want 1", n)
+	}
+}
