@@ -136,7 +136,8 @@ func newCIMDOn(t testing.TB, h *cimdHost, opts testenv.Options, edit func(*serve
 }
 
 // publicAgent is the document of a public MCP-style agent.
-const publicAgent = `"client_name":"Example Agent","redirect_uris":["` + azCB + `"],` +
+const publicAgent = `"client_name":"Example Agent","redirect_uris":["` + azCB + `"],"client_uri":"https://agent.example/",` +
+	`"logo_uri":"https://agent.example/logo.png","contacts":["dev@agent.example"],"software_id":"agent",` +
 	`"grant_types":["authorization_code","refresh_token"],"token_endpoint_auth_method":"none","scope":"openid read"`
 
 // cimdCode runs the code flow for client id through the real pages and
