@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/latchkey/latchkey/internal/cimd"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/token"
@@ -46,6 +47,7 @@ func serverConfig(cfg config.Config) (server.Config, error) {
 		Device: server.DeviceConfig{CodeLifetime: cfg.Device.CodeLifetime.D(), Interval: cfg.Device.Interval.D(),
 			VerificationURI: cfg.Device.VerificationURI},
 		TrustedIssuers: trustedIssuers(cfg.TrustedIssuers),
+		CIMD:           clientIDDocuments(cfg.Registration),
 		Registration:   registration(cfg.Registration),
 	}, nil
 }
@@ -81,6 +83,13 @@ func trustedIssuers(list []config.TrustedIssuer) []server.TrustedIssuer {
 			Algorithms: ti.Algorithms, AllowTokenReuse: ti.AllowTokenReuse})
 	}
 	return out
+}
+
+// clientIDDocuments maps the registration.client_id_* keys onto the server's.
+func clientIDDocuments(d config.Registration) server.CIMDConfig {
+	return server.CIMDConfig{Enabled: d.ClientIDDocuments, AllowLoopback: d.ClientIDAllowLoopback,
+		Hosts:  cimd.Hosts{Allow: d.ClientIDHosts.Allow, Deny: d.ClientIDHosts.Deny},
+		Policy: cimd.Policy{Scopes: d.ClientIDScopes, Resources: d.ClientIDResources}}
 }
 
 // prefixes reads trusted_proxies: each entry an IP address or a CIDR range.

@@ -147,6 +147,27 @@ type Registration struct {
 	Policy RegistrationPolicy `yaml:"policy"`
 	// RateLimit bounds anonymous registrations per client IP.
 	RateLimit RegistrationRateLimit `yaml:"rate_limit"`
+
+	// The client_id_* keys are Client ID Metadata Documents
+	// (draft-ietf-oauth-client-id-metadata-document): a client_id that is
+	// an https URL names the client's own metadata, fetched through the
+	// SSRF guard. They do not depend on Enabled.
+
+	// ClientIDDocuments accepts https URLs as client_ids and advertises
+	// client_id_metadata_document_supported.
+	ClientIDDocuments bool `yaml:"client_id_metadata_documents"`
+	// ClientIDHosts limit which hosts may publish documents.
+	ClientIDHosts ClientIDHosts `yaml:"client_id_hosts"`
+	// ClientIDScopes are the most such a client may be granted; a
+	// document's scope narrows them. Empty grants none.
+	ClientIDScopes []string `yaml:"client_id_scopes"`
+	// ClientIDResources are the resource indicators (RFC 8707) such
+	// clients may ask tokens for: the MCP servers and APIs behind this
+	// server.
+	ClientIDResources []string `yaml:"client_id_resources"`
+	// ClientIDAllowLoopback lets documents be fetched from loopback
+	// addresses, for development only.
+	ClientIDAllowLoopback bool `yaml:"client_id_allow_loopback"`
 }
 
 // RegistrationPolicy is what a self-registered client may ask for.

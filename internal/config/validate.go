@@ -40,6 +40,7 @@ func (c *Config) problems(r Rules) Problems {
 	v.device()
 	v.registration()
 	v.trustedIssuers()
+	v.clientIDDocuments()
 	v.clients()
 	v.users()
 	return v.probs

@@ -61,6 +61,9 @@ type Config struct {
 	// grant (RFC 7523 §2.1) and token exchange accept.
 	TrustedIssuers []TrustedIssuer
 
+	// CIMD turns on Client ID Metadata Documents: https URLs as client_ids.
+	CIMD CIMDConfig
+
 	// Registration turns on dynamic client registration (RFC 7591, RFC
 	// 7592); off unless Enabled.
 	Registration RegistrationConfig

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 
+	"github.com/latchkey/latchkey/internal/cimd"
 	"github.com/latchkey/latchkey/internal/clientmeta"
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
@@ -73,9 +74,16 @@ type clientView struct {
 	Name           string
 	Unverified     bool
 	Site, LogoHost string
+	// DocumentHost is the host of a client_id URL: the client describes
+	// itself in a metadata document there (CIMD).
+	DocumentHost string
 }
 
 func viewClient(c store.Client) clientView {
+	if c.Source == cimd.Source {
+		return clientView{Name: displayName(c), Unverified: true, DocumentHost: clientHost(c),
+			Site: clientmeta.Host(c.ClientURI), LogoHost: clientmeta.Host(c.LogoURI)}
+	}
 	if c.Source != clientmeta.SourceRegistration {
 		return clientView{Name: displayName(c)}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/latchkey/latchkey/internal/cimd"
 	"github.com/latchkey/latchkey/internal/clientmeta"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/password"
@@ -71,6 +72,8 @@ type Server struct {
 	userCodeKey []byte
 	// issuers are the trusted external issuers whose JWTs are grants (RFC 7523).
 	issuers *trustedIssuers
+	// cimd resolves URL client_ids (Client ID Metadata Documents), or is nil.
+	cimd *cimd.Resolver
 	// regPolicy is the registration policy in clientmeta's terms (RFC 7591).
 	regPolicy clientmeta.Policy
 }
@@ -125,6 +128,9 @@ func newServer(d Deps) (*Server, error) {
 	s.auth = s.authenticators(cfg.ClientAuthenticators)
 	s.regPolicy = s.registrationPolicy()
 	if s.issuers, err = newTrustedIssuers(s, cfg, cfg.JWKSFetcher); err != nil {
+		return nil, err
+	}
+	if s.cimd, err = s.newResolver(d.Store); err != nil {
 		return nil, err
 	}
 	if s.metrics, err = newMetrics(d.Metrics); err != nil {
