@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -16,6 +18,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/latchkey/latchkey/bearer"
+	"github.com/latchkey/latchkey/dpop"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
@@ -345,4 +348,89 @@ func TestCalledTools(t *testing.T) {
 			t.Errorf("calledTools(%s) = %q, want %q", body, got, want)
 		}
 	}
+}
+
+// A DPoP-bound token (RFC 9449) passes bearer's checks with its proof and
+// reaches the tools; sent as a bearer token it is refused (S169).
+func TestDPoPBoundToken(t *testing.T) {
+	s := newStack(t, testenv.Options{})
+	secret := s.env.AddClient(t, store.Client{ID: "ci", GrantTypes: []string{"client_credentials"},
+		Scopes: []string{scopeRead}, Resources: []string{s.resource}})
+	key, err := dpop.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := dpop.NewProver(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := dpopClientToken(t, s, "ci", secret, holder)
+
+	send := func(scheme, session, body string, withProof bool) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, s.resource, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Authorization", scheme+" "+tok)
+		if withProof {
+			proof, err := holder.Proof(http.MethodPost, s.resource, tok, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("DPoP", proof)
+		}
+		if session != "" {
+			req.Header.Set("Mcp-Session-Id", session)
+			req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	init := send("DPoP", "", initializeBody, true)
+	session := init.Header.Get("Mcp-Session-Id")
+	if init.StatusCode != http.StatusOK || session == "" {
+		t.Fatalf("initialize with a DPoP-bound token: %d, session %q", init.StatusCode, session)
+	}
+	send("DPoP", session, `{"jsonrpc":"2.0","method":"notifications/initialized"}`, true)
+	call := send("DPoP", session, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami"}}`, true)
+	body, _ := io.ReadAll(call.Body)
+	if call.StatusCode != http.StatusOK || !strings.Contains(string(body), `\"subject\":\"client:ci\"`) {
+		t.Errorf("whoami with DPoP: %d %s", call.StatusCode, body)
+	}
+	asBearer := send("Bearer", session, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"whoami"}}`, false)
+	if ch := asBearer.Header.Get("WWW-Authenticate"); asBearer.StatusCode != http.StatusUnauthorized || !strings.Contains(ch, `error="invalid_token"`) {
+		t.Errorf("the bound token as a bearer token: %d %q, want 401 invalid_token", asBearer.StatusCode, ch)
+	}
+}
+
+// dpopClientToken gets a client credentials token for the MCP server bound
+// to holder's key.
+func dpopClientToken(t *testing.T, s *stack, id, secret string, holder *dpop.Prover) string {
+	t.Helper()
+	proof, err := holder.Proof(http.MethodPost, s.env.URL+"/token", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"grant_type": {"client_credentials"}, "resource": {s.resource}}
+	req, _ := http.NewRequest(http.MethodPost, s.env.URL+"/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("DPoP", proof)
+	req.SetBasicAuth(id, secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != http.StatusOK || tok.TokenType != "DPoP" {
+		t.Fatalf("DPoP token: %d %v %+v", resp.StatusCode, err, tok)
+	}
+	return tok.AccessToken
 }

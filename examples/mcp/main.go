@@ -95,10 +95,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // serve runs the MCP server on ln until ctx ends, then shuts it down,
 // giving requests in flight five seconds.
 func serve(ctx context.Context, ln net.Listener, o options, stdout io.Writer, log *slog.Logger) error {
-	u, err := url.Parse(o.resource)
-	if err != nil {
+	if _, err := bearer.MetadataURL(o.resource); err != nil {
 		return fmt.Errorf("--resource: %w", err)
 	}
+	u, _ := url.Parse(o.resource) // checked by MetadataURL
 	path := u.EscapedPath()
 	if path == "" {
 		path = "/"
