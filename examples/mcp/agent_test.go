@@ -29,6 +29,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/latchkey/latchkey/internal/browsertest"
+	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
 	"github.com/latchkey/latchkey/internal/testkit"
@@ -49,16 +50,22 @@ type stack struct {
 	logs     *testkit.Buffer
 }
 
-// newStack starts Latchkey and the MCP server on a loopback listener (with
-// --resource naming it), and stops both when the test ends.
-func newStack(t *testing.T, opts testenv.Options) *stack {
+// newStack starts Latchkey, its configuration edited by configure (when
+// not nil) knowing the MCP endpoint, and the MCP server on a loopback
+// listener (with --resource naming it); both stop when the test ends.
+func newStack(t *testing.T, configure func(c *server.Config, resource string)) *stack {
 	t.Helper()
-	env := testenv.New(t, opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{env: env, resource: "http://" + ln.Addr().String() + "/mcp", logs: &testkit.Buffer{}}
+	resource := "http://" + ln.Addr().String() + "/mcp"
+	var opts testenv.Options
+	if configure != nil {
+		opts.Configure = func(c *server.Config) { configure(c, resource) }
+	}
+	env := testenv.New(t, opts)
+	s := &stack{env: env, resource: resource, logs: &testkit.Buffer{}}
 	s.alice = env.AddUser(t, aliceName, alicePassword, map[string]any{"name": "Alice Liddell"})
 
 	ctx, cancel := context.WithCancel(context.Background())

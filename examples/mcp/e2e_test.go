@@ -20,7 +20,6 @@ import (
 	"github.com/latchkey/latchkey/bearer"
 	"github.com/latchkey/latchkey/dpop"
 	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // TestAgentWithConfiguredClient runs the MCP authorization flow end to end
@@ -32,7 +31,7 @@ import (
 // and consent pages, calls tools that see alice's identity, and refreshes
 // its token.
 func TestAgentWithConfiguredClient(t *testing.T) {
-	s := newStack(t, testenv.Options{})
+	s := newStack(t, nil)
 	cb := newCallback(t)
 	s.env.AddClient(t, store.Client{ID: "agent", Name: "Notes agent", Public: true, TokenEndpointAuthMethod: "none",
 		GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{scopeRead, scopeWrite},
@@ -160,7 +159,7 @@ func checkRefresh(t *testing.T, a *agent) {
 // with scope= for step-up, S058), and another caller's token on a session
 // (the SDK binds sessions to bearer's subject).
 func TestMCPRefusals(t *testing.T) {
-	s := newStack(t, testenv.Options{})
+	s := newStack(t, nil)
 	metadataURL, _ := bearer.MetadataURL(s.resource)
 	secret := s.env.AddClient(t, store.Client{ID: "ci", GrantTypes: []string{"client_credentials"},
 		Scopes: []string{scopeRead}, Resources: []string{s.resource, otherResource}})
@@ -353,7 +352,7 @@ func TestCalledTools(t *testing.T) {
 // A DPoP-bound token (RFC 9449) passes bearer's checks with its proof and
 // reaches the tools; sent as a bearer token it is refused (S169).
 func TestDPoPBoundToken(t *testing.T) {
-	s := newStack(t, testenv.Options{})
+	s := newStack(t, nil)
 	secret := s.env.AddClient(t, store.Client{ID: "ci", GrantTypes: []string{"client_credentials"},
 		Scopes: []string{scopeRead}, Resources: []string{s.resource}})
 	key, err := dpop.GenerateKey()
