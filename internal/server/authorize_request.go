@@ -67,9 +67,12 @@ func (s *Server) parseAuthorize(ctx context.Context, params url.Values) (*authRe
 	if !ok || clientID == "" {
 		return nil, badClientPage()
 	}
-	client, err := s.clientUncached(ctx, clientID)
+	client, err := s.findClient(ctx, clientID, true)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, badClientPage()
+	}
+	if pe := protocol.AsError(err); pe != nil { // a refused metadata document
+		return nil, badClientDocPage(pe)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("authorize: look up client: %w", err)

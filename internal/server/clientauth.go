@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/cimd"
 	"github.com/latchkey/latchkey/internal/clientjwt"
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
@@ -121,15 +122,19 @@ func (s *Server) authenticateClient(r *http.Request, form protocol.Form) (store.
 		_ = s.guard.fail(ctx, s.guard.local, keys, now)
 		return store.Client{}, "", protocol.InvalidClient("client authentication failed")
 	}
-	c, err := s.st.GetClient(ctx, id)
+	c, err := s.findClient(ctx, id, false)
 	if errors.Is(err, store.ErrNotFound) {
 		return failed()
+	}
+	if pe := protocol.AsError(err); pe != nil { // a refused metadata document
+		_ = s.guard.fail(ctx, s.guard.local, keys, now)
+		return store.Client{}, "", pe
 	}
 	if err != nil {
 		return store.Client{}, "", fmt.Errorf("authenticate client: %w", err)
 	}
 	method, ok, err := s.verifyClient(ctx, c, creds)
-	if err == nil && !ok && method != "" {
+	if err == nil && !ok && method != "" && c.Source != cimd.Source {
 		// A cached record may predate a change made elsewhere (a rotated
 		// secret): a failure reads the client again before it counts.
 		if fr, isFresh := s.st.(freshReader); isFresh {

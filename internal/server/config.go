@@ -60,6 +60,9 @@ type Config struct {
 	// grant (RFC 7523 §2.1) and token exchange accept.
 	TrustedIssuers []TrustedIssuer
 
+	// CIMD turns on Client ID Metadata Documents: https URLs as client_ids.
+	CIMD CIMDConfig
+
 	// JWKSFetcher fetches the jwks_uri of private_key_jwt clients; nil
 	// means the production policy of safefetch (tests trust their own
 	// TLS certificate through it).

@@ -48,12 +48,19 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *authRe
 	}
 	v := struct {
 		Base, ClientName, Username, CSRF, Request, RedirectHost string
-		Scopes                                                  []scopeView
+		// ClientHost is the host of a client identified by a metadata
+		// document: self-asserted, not verified by this server (S155).
+		ClientHost string
+		Scopes     []scopeView
 		// Resources are the APIs the tokens will be for (RFC 8707).
 		Resources []string
 	}{
 		Base: s.prefix, ClientName: req.client.Name, Username: user.Username, Resources: req.resources,
 		CSRF: s.csrfToken("consent", sess.Digest), Request: s.carried(req, req.params).Encode(), RedirectHost: host,
+		ClientHost: clientHost(req.client),
+	}
+	if v.ClientName == "" {
+		v.ClientName = v.ClientHost
 	}
 	v.Scopes = scopeViews(req.scopes)
 	s.render(w, r, web.Consent, v)

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/cimd"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -72,7 +73,13 @@ func (s *Server) buildMetadata(ctx context.Context) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metadata: list clients: %w", err)
 	}
+	// Clients resolved from metadata documents come and go; what they may
+	// get is the CIMD policy, advertised while CIMD is on.
+	clients = slices.DeleteFunc(clients, func(c store.Client) bool { return c.Source == cimd.Source })
 	var scopes []string
+	if s.cimd != nil {
+		scopes = slices.Clone(s.cfg.CIMD.Policy.Scopes)
+	}
 	for _, c := range clients {
 		for _, sc := range c.Scopes {
 			if !slices.Contains(scopes, sc) {
@@ -97,6 +104,9 @@ func (s *Server) buildMetadata(ctx context.Context) (map[string]any, error) {
 		"scopes_supported": scopes,
 	}
 	doc["device_authorization_endpoint"] = s.endpoint("/device_authorization") // S192
+	if s.cimd != nil {
+		doc["client_id_metadata_document_supported"] = true
+	}
 	s.addAuthorizationMetadata(doc)
 	return doc, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/latchkey/latchkey/internal/cimd"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/protocol"
@@ -70,6 +71,8 @@ type Server struct {
 	userCodeKey []byte
 	// issuers are the trusted external issuers whose JWTs are grants (RFC 7523).
 	issuers *trustedIssuers
+	// cimd resolves URL client_ids (Client ID Metadata Documents), or is nil.
+	cimd *cimd.Resolver
 }
 
 // New returns the server's http.Handler.
@@ -121,6 +124,9 @@ func newServer(d Deps) (*Server, error) {
 	s.proofs = newProofs(cfg.DPoP, d.Store, d.Now, d.SystemSecret)
 	s.auth = s.authenticators(cfg.ClientAuthenticators)
 	if s.issuers, err = newTrustedIssuers(s, cfg, cfg.JWKSFetcher); err != nil {
+		return nil, err
+	}
+	if s.cimd, err = s.newResolver(d.Store); err != nil {
 		return nil, err
 	}
 	if s.metrics, err = newMetrics(d.Metrics); err != nil {
