@@ -75,4 +75,3 @@ func TestAgentWithClientIDMetadataDocument(t *testing.T) {
 	checkTools(t, s, a, docURL)
 	checkRefresh(t, a)
 }
-
