@@ -443,3 +443,56 @@ func dpopClientToken(t *testing.T, s *stack, id, secret string, holder *dpop.Pro
 	}
 	return tok.AccessToken
 }
+
+// TestAgentStepUp: an agent that first asks only for notes:read calls
+// notes_add; the 403 insufficient_scope with scope="notes:write" (RFC 6750
+// §3.1, S058) makes the SDK's client authorize again for both scopes (the
+// MCP spec's step-up), and the retried call succeeds.
+func TestAgentStepUp(t *testing.T) {
+	s := newStack(t, nil)
+	cb := newCallback(t)
+	s.env.AddClient(t, store.Client{ID: "agent", Public: true, TokenEndpointAuthMethod: "none",
+		GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{scopeRead, scopeWrite},
+		RedirectURIs: []string{cb.URL + "/cb"}, Resources: []string{s.resource}})
+	a := connect(t, s, cb, func(c *auth.AuthorizationCodeHandlerConfig) {
+		c.PreregisteredClient = &oauthex.ClientCredentials{ClientID: "agent", Issuer: s.env.URL}
+		// At first the agent asks for the least it needs: of the
+		// metadata's scopes, notes:read; a challenge's scopes pass as they are.
+		c.ScopeFilter = func(discovered []string) []string {
+			if slices.Equal(discovered, []string{scopeRead, scopeWrite}) {
+				return []string{scopeRead}
+			}
+			return discovered
+		}
+	})
+	var me Identity
+	a.call(t, "whoami", nil, &me)
+	if !slices.Equal(me.Scopes, []string{scopeRead}) {
+		t.Fatalf("first token's scopes %q, want only %s", me.Scopes, scopeRead)
+	}
+	var added AddResult
+	a.call(t, "notes_add", map[string]any{"text": "step up"}, &added)
+	if added.Count != 1 {
+		t.Errorf("notes_add after step-up: %+v", added)
+	}
+	if len(a.authURL) != 2 {
+		t.Fatalf("%d authorization requests, want 2 (the first and the step-up)", len(a.authURL))
+	}
+	u, _ := url.Parse(a.authURL[1])
+	if got := u.Query().Get("scope"); got != scopeRead+" "+scopeWrite {
+		t.Errorf("step-up asked for scope %q, want %q", got, scopeRead+" "+scopeWrite)
+	}
+	var forbidden []exchange
+	for _, x := range a.rec.exchanges() {
+		if x.status == http.StatusForbidden {
+			forbidden = append(forbidden, x)
+		}
+	}
+	if len(forbidden) != 1 || challengeParam(forbidden[0].challenge, "Bearer", "scope") != scopeWrite {
+		t.Errorf("403 answers %+v, want one naming scope %s", forbidden, scopeWrite)
+	}
+	a.call(t, "whoami", nil, &me)
+	if !slices.Contains(me.Scopes, scopeWrite) || me.Subject != s.alice.ID {
+		t.Errorf("after step-up whoami %+v", me)
+	}
+}
