@@ -107,6 +107,9 @@ func (s *Server) buildMetadata(ctx context.Context) (map[string]any, error) {
 	if s.cimd != nil {
 		doc["client_id_metadata_document_supported"] = true
 	}
+	if s.cfg.Registration.Enabled {
+		doc["registration_endpoint"] = s.endpoint("/register") // RFC 8414 §2, RFC 7591 §3
+	}
 	s.addAuthorizationMetadata(doc)
 	return doc, nil
 }
