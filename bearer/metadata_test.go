@@ -164,7 +164,8 @@ const otherResource = "https://calendar.example"
 // resource_metadata of every challenge (§5.1), the audience and the DPoP
 // URL defaulted from Resource (S162, S205), the refusal of a token for
 // another resource (S091), and 403 insufficient_scope with scope= for
-// step-up (S058).
+// step-up (S058). The metadata's resource is the URL called (S061), and
+// it is readable cross-origin, never with credentials (A22).
 func TestResourceWithLatchkey(t *testing.T) {
 	env := testenv.New(t, testenv.Options{})
 	api := httptest.NewServer(nil)
@@ -208,9 +209,14 @@ func TestResourceWithLatchkey(t *testing.T) {
 		if post.StatusCode != http.StatusMethodNotAllowed || post.Header.Get("Allow") != "GET, HEAD, OPTIONS" {
 			t.Errorf("POST: %d, Allow %q", post.StatusCode, post.Header.Get("Allow"))
 		}
-		pre := do(t, "OPTIONS", v.MetadataURL(), "", map[string]string{"Origin": "https://app.example", "Access-Control-Request-Method": "GET"})
+		pre := do(t, "OPTIONS", v.MetadataURL(), "", map[string]string{"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
 		if pre.StatusCode != http.StatusNoContent || pre.Header.Get("Access-Control-Allow-Origin") != "*" {
 			t.Errorf("preflight: %d %v", pre.StatusCode, pre.Header)
+		}
+		for _, r := range []*http.Response{resp, pre} {
+			if r.Header.Get("Access-Control-Allow-Credentials") != "" {
+				t.Errorf("a wildcard origin with credentials (A22): %v", r.Header)
+			}
 		}
 	})
 
