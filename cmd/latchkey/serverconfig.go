@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/latchkey/latchkey/internal/cimd"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/server"
 )
@@ -45,6 +46,7 @@ func serverConfig(cfg config.Config) (server.Config, error) {
 		Device: server.DeviceConfig{CodeLifetime: cfg.Device.CodeLifetime.D(), Interval: cfg.Device.Interval.D(),
 			VerificationURI: cfg.Device.VerificationURI},
 		TrustedIssuers: trustedIssuers(cfg.TrustedIssuers),
+		CIMD:           clientIDDocuments(cfg.Registration),
 	}, nil
 }
 
@@ -59,6 +61,13 @@ func trustedIssuers(list []config.TrustedIssuer) []server.TrustedIssuer {
 			Algorithms: ti.Algorithms, AllowTokenReuse: ti.AllowTokenReuse})
 	}
 	return out
+}
+
+// clientIDDocuments maps the registration.client_id_* keys onto the server's.
+func clientIDDocuments(d config.Registration) server.CIMDConfig {
+	return server.CIMDConfig{Enabled: d.Enabled, AllowLoopback: d.AllowLoopback,
+		Hosts:  cimd.Hosts{Allow: d.Hosts.Allow, Deny: d.Hosts.Deny},
+		Policy: cimd.Policy{Scopes: d.Scopes, Resources: d.Resources}}
 }
 
 // prefixes reads trusted_proxies: each entry an IP address or a CIDR range.

@@ -124,15 +124,16 @@ func NewResolver(cfg Config) (*Resolver, error) {
 // error wraps ErrNotAllowed, ErrInvalidDocument or ErrUnavailable (all
 // the client's fault or its host's), ErrRegistered, or is the store's.
 func (r *Resolver) Resolve(ctx context.Context, clientID string) (store.Client, error) {
+	// Only URLs that passed the checks below are ever remembered.
+	if e := r.cached(clientID, r.cfg.Now()); e != nil {
+		return e.result()
+	}
 	u, err := CheckURL(clientID)
 	if err != nil {
 		return store.Client{}, err
 	}
 	if !r.cfg.Hosts.Allowed(u.Hostname()) {
 		return store.Client{}, fmt.Errorf("%w: this server does not accept clients from %s", ErrNotAllowed, u.Hostname())
-	}
-	if e := r.cached(clientID, r.cfg.Now()); e != nil {
-		return e.result()
 	}
 	ch := r.group.DoChan(clientID, func() (any, error) {
 		// The fetch outlives a caller that gives up: others may wait

@@ -319,3 +319,35 @@ func TestResolverBounded(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkResolveCached: a remembered document costs one map lookup
+// under a mutex: no fetch, no store read, no write.
+//
+//	go test ./internal/cimd -run '^$' -bench BenchmarkResolveCached -benchmem
+func BenchmarkResolveCached(b *testing.B) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	h := &docHost{}
+	h.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.hits.Add(1)
+		(*h.handle.Load())(w, r)
+	}))
+	defer h.Close()
+	h.serve("", "Cache-Control", "max-age=86400")
+	r, _ := cimd.NewResolver(cimd.Config{Fetch: fetcher(h, 2*time.Second), Store: st, Policy: policy})
+	id := h.URL + "/c"
+	if _, err := r.Resolve(context.Background(), id); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := r.Resolve(context.Background(), id); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if h.hits.Load() != 1 {
+		b.Errorf("%d fetches, want 1", h.hits.Load())
+	}
+}

@@ -40,6 +40,9 @@ type Config struct {
 	// trade for access tokens (RFC 7523 §2.1, token exchange).
 	TrustedIssuers []TrustedIssuer `yaml:"trusted_issuers"`
 
+	// Registration is how clients may appear without being configured.
+	Registration Registration `yaml:"registration"`
+
 	Clients []Client `yaml:"clients"`
 	Users   []User   `yaml:"users"`
 

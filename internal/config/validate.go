@@ -39,6 +39,7 @@ func (c *Config) problems(r Rules) Problems {
 	v.senderConstraints()
 	v.device()
 	v.trustedIssuers()
+	v.clientIDDocuments()
 	v.clients()
 	v.users()
 	return v.probs

@@ -105,9 +105,11 @@ func (s *Server) cimdError(err error) error {
 	return fmt.Errorf("resolve client metadata document: %w", err)
 }
 
-// cimdReason is err's message without the package prefix.
+// cimdReason is err's message without the package prefix, its double
+// quotes made single (error_description allows no '"', RFC 6749 §5.2).
 func cimdReason(err error) string {
-	return protocol.SafeDescription(strings.TrimPrefix(err.Error(), "cimd: "))
+	msg := strings.ReplaceAll(strings.TrimPrefix(err.Error(), "cimd: "), `"`, "'")
+	return protocol.SafeDescription(msg)
 }
 
 // badClientDocPage: the client_id names a metadata document that cannot

@@ -30,7 +30,11 @@ func cimdTokenTry(id string) url.Values {
 func wantClientRefused(t *testing.T, s *azSetup, id, page string) {
 	t.Helper()
 	wantErrorPage(t, s.browser(t).authorize(azReq(id)), page)
-	wantOAuthError(t, post(t, s.Env, "/token", cimdTokenTry(id)), http.StatusUnauthorized, protocol.ErrInvalidClient)
+	r := post(t, s.Env, "/token", cimdTokenTry(id))
+	wantOAuthError(t, r, http.StatusUnauthorized, protocol.ErrInvalidClient)
+	if desc, _ := r.JSON(t)["error_description"].(string); page != "Unknown application" && !strings.Contains(desc, page) {
+		t.Errorf("error_description %q does not say %q", desc, page)
+	}
 	if _, err := s.Store.GetClient(context.Background(), id); err == nil {
 		t.Errorf("a refused client_id %s has a client row", id)
 	}
