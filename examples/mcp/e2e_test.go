@@ -240,6 +240,17 @@ func TestMCPRefusals(t *testing.T) {
 
 	})
 
+	t.Run("a batch is gated by every tool it calls", func(t *testing.T) {
+		tok := clientToken(t, s, "ci", secret, s.resource)
+		batch := `[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"notes_list"}},` +
+			`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"notes_add","arguments":{"text":"x"}}}]`
+		resp := post(t, s.resource, tok, "", batch)
+		if ch := resp.Header.Values("WWW-Authenticate"); resp.StatusCode != http.StatusForbidden ||
+			challengeParam(ch, "Bearer", "scope") != scopeRead+" "+scopeWrite {
+			t.Errorf("batch: %d %q, want 403 naming both scopes", resp.StatusCode, ch)
+		}
+	})
+
 	t.Run("another caller's token on a session", func(t *testing.T) {
 		// The SDK compares the session's user with bearer's subject.
 		tok := clientToken(t, s, "ci", secret, s.resource)

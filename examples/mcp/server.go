@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -48,13 +49,10 @@ func newHandler(v *bearer.Validator, path string, notes *noteStore, log *slog.Lo
 	server := newMCPServer(notes)
 	streamable := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server },
 		&mcp.StreamableHTTPOptions{Logger: log})
-	gates := map[string]http.Handler{}
-	for tool, scopes := range toolScopes() {
-		gates[tool] = v.RequireScope(scopes...)(withTokenInfo(streamable))
-	}
+	sdk := withTokenInfo(streamable)
 	mux := http.NewServeMux()
 	mux.Handle(v.MetadataPath(), v.MetadataHandler())
-	mux.Handle(path, v.Middleware(scopeGate(gates, withTokenInfo(streamable))))
+	mux.Handle(path, v.Middleware(scopeGate(v, sdk)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	return mux
 }
@@ -63,11 +61,13 @@ func newHandler(v *bearer.Validator, path string, notes *noteStore, log *slog.Lo
 // limit (mcp.DefaultMaxRequestBodyBytes).
 const maxPeek = mcp.DefaultMaxRequestBodyBytes
 
-// scopeGate sends a POST whose JSON-RPC message calls a tool of gates to
-// that tool's gate, and everything else to next. The body is put back for
-// the SDK to read. The tools check their scopes again themselves: the
-// gate exists to answer at the HTTP level, where clients step up.
-func scopeGate(gates map[string]http.Handler, next http.Handler) http.Handler {
+// scopeGate lets a POST whose JSON-RPC message calls tools through to
+// next only with the scopes those tools need (toolScopes), answering
+// bearer's 403 insufficient_scope otherwise; the body is put back for the
+// SDK to read. The tools check their scopes again themselves: the gate
+// exists to answer at the HTTP level, where clients step up.
+func scopeGate(v *bearer.Validator, next http.Handler) http.Handler {
+	need := toolScopes()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || r.Body == nil {
 			next.ServeHTTP(w, r)
@@ -79,13 +79,19 @@ func scopeGate(gates map[string]http.Handler, next http.Handler) http.Handler {
 			http.Error(w, "cannot read the request", http.StatusBadRequest)
 			return
 		}
+		var scopes []string
 		for _, tool := range calledTools(body) {
-			if gate, ok := gates[tool]; ok {
-				gate.ServeHTTP(w, r)
-				return
+			for _, s := range need[tool] {
+				if !slices.Contains(scopes, s) {
+					scopes = append(scopes, s)
+				}
 			}
 		}
-		next.ServeHTTP(w, r)
+		if len(scopes) == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		v.RequireScope(scopes...)(next).ServeHTTP(w, r)
 	})
 }
 
