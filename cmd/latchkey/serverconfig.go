@@ -7,6 +7,7 @@ import (
 	"github.com/latchkey/latchkey/internal/cimd"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/token"
 )
 
 // rules are what configuration validation takes from the server: the
@@ -47,7 +48,28 @@ func serverConfig(cfg config.Config) (server.Config, error) {
 			VerificationURI: cfg.Device.VerificationURI},
 		TrustedIssuers: trustedIssuers(cfg.TrustedIssuers),
 		CIMD:           clientIDDocuments(cfg.Registration),
+		Registration:   registration(cfg.Registration),
 	}, nil
+}
+
+// registration maps the registration section onto the server's: the
+// initial access tokens of the file become the digests they are compared
+// against.
+func registration(r config.Registration) server.RegistrationConfig {
+	var digests []string
+	for _, t := range r.InitialAccessTokens {
+		digests = append(digests, token.HashSecret(t.Reveal()))
+	}
+	p := r.Policy
+	return server.RegistrationConfig{
+		Enabled: r.Enabled, Open: r.Open, InitialTokenDigests: digests,
+		Policy: server.RegistrationPolicy{GrantTypes: p.GrantTypes, AuthMethods: p.AuthMethods,
+			DefaultAuthMethod: p.DefaultAuthMethod, Scopes: p.Scopes, DefaultScopes: p.DefaultScopes,
+			Resources: p.Resources, MaxClients: p.MaxClients,
+			Redirects: server.RedirectRules{HTTPS: p.RedirectURIs.HTTPS, Loopback: p.RedirectURIs.Loopback,
+				PrivateSchemes: p.RedirectURIs.PrivateSchemes}},
+		PerIP: r.RateLimit.PerIP, Window: r.RateLimit.Window.D(),
+	}
 }
 
 // trustedIssuers maps trusted_issuers (validated) onto the server's,
@@ -65,9 +87,9 @@ func trustedIssuers(list []config.TrustedIssuer) []server.TrustedIssuer {
 
 // clientIDDocuments maps the registration.client_id_* keys onto the server's.
 func clientIDDocuments(d config.Registration) server.CIMDConfig {
-	return server.CIMDConfig{Enabled: d.Enabled, AllowLoopback: d.AllowLoopback,
-		Hosts:  cimd.Hosts{Allow: d.Hosts.Allow, Deny: d.Hosts.Deny},
-		Policy: cimd.Policy{Scopes: d.Scopes, Resources: d.Resources}}
+	return server.CIMDConfig{Enabled: d.ClientIDDocuments, AllowLoopback: d.ClientIDAllowLoopback,
+		Hosts:  cimd.Hosts{Allow: d.ClientIDHosts.Allow, Deny: d.ClientIDHosts.Deny},
+		Policy: cimd.Policy{Scopes: d.ClientIDScopes, Resources: d.ClientIDResources}}
 }
 
 // prefixes reads trusted_proxies: each entry an IP address or a CIDR range.

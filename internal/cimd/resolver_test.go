@@ -56,7 +56,7 @@ func (h *docHost) serve(extra string, header ...string) {
 		for i := 0; i+1 < len(header); i += 2 {
 			w.Header().Set(header[i], header[i+1])
 		}
-		fmt.Fprintf(w, `{"client_id":%q,"client_name":"Agent","redirect_uris":["http://127.0.0.1/cb"]%s}`, h.URL+r.URL.RequestURI(), extra)
+		fmt.Fprintf(w, `{"client_id":%q,"client_name":"Agent","redirect_uris":["http://127.0.0.1/cb"],"logo_uri":"https://a.example/l.png","contacts":["x@a.example"]%s}`, h.URL+r.URL.RequestURI(), extra)
 	})
 	h.handle.Store(&f)
 }

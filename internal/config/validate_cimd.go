@@ -11,7 +11,7 @@ import (
 // registration:.
 func (v *validator) clientIDDocuments() {
 	d := v.c.Registration
-	lists := map[string][]string{"registration.client_id_hosts.allow": d.Hosts.Allow, "registration.client_id_hosts.deny": d.Hosts.Deny}
+	lists := map[string][]string{"registration.client_id_hosts.allow": d.ClientIDHosts.Allow, "registration.client_id_hosts.deny": d.ClientIDHosts.Deny}
 	for path, list := range lists {
 		for i, h := range list {
 			if err := cimd.CheckHostPattern(h); err != nil {
@@ -19,18 +19,19 @@ func (v *validator) clientIDDocuments() {
 			}
 		}
 	}
-	for i, s := range d.Scopes {
+	for i, s := range d.ClientIDScopes {
 		if sc, ok := protocol.ParseScope(s); !ok || len(sc) != 1 {
 			v.add(fmt.Sprintf("registration.client_id_scopes[%d]", i), "must be one scope token (RFC 6749 §3.3), like read or mcp:tools")
 		}
 	}
-	for i, r := range d.Resources {
+	for i, r := range d.ClientIDResources {
 		if msg := protocol.ResourceProblem(r); msg != "" {
 			v.add(fmt.Sprintf("registration.client_id_resources[%d]", i), "%s", msg)
 		}
 	}
-	set := len(d.Hosts.Allow)+len(d.Hosts.Deny)+len(d.Scopes)+len(d.Resources) > 0 || d.AllowLoopback
-	if set && !d.Enabled {
+	set := len(d.ClientIDHosts.Allow)+len(d.ClientIDHosts.Deny)+len(d.ClientIDScopes)+len(d.ClientIDResources) > 0 ||
+		d.ClientIDAllowLoopback
+	if set && !d.ClientIDDocuments {
 		v.add("registration.client_id_metadata_documents", "is off, but other client_id_* keys are set: turn it on (true) or remove them")
 	}
 }

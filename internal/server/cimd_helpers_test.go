@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -100,7 +101,17 @@ var cimdPolicy = cimd.Policy{Scopes: []string{"openid", "profile", "read"}, Reso
 // allowed unless edit says otherwise), with the user alice.
 func newCIMD(t testing.TB, h *cimdHost, edit func(*server.CIMDConfig)) *azSetup {
 	t.Helper()
-	env := testenv.New(t, testenv.Options{Configure: func(c *server.Config) {
+	return newCIMDOn(t, h, testenv.Options{}, edit)
+}
+
+// newCIMDOn is newCIMD on the store and issuer of opts.
+func newCIMDOn(t testing.TB, h *cimdHost, opts testenv.Options, edit func(*server.CIMDConfig)) *azSetup {
+	t.Helper()
+	configure := opts.Configure
+	opts.Configure = func(c *server.Config) {
+		if configure != nil {
+			configure(c)
+		}
 		generous(c)
 		c.CIMD = server.CIMDConfig{Enabled: true, Policy: cimdPolicy}
 		if h != nil {
@@ -115,14 +126,18 @@ func newCIMD(t testing.TB, h *cimdHost, edit func(*server.CIMDConfig)) *azSetup 
 		if edit != nil {
 			edit(&c.CIMD)
 		}
-	}})
+	}
+	env := testenv.New(t, opts)
 	s := &azSetup{Env: env}
-	s.user = env.AddUser(t, azUser, azPassword, nil)
+	if _, err := env.Store.GetUserByUsername(context.Background(), azUser); err != nil {
+		s.user = env.AddUser(t, azUser, azPassword, nil)
+	}
 	return s
 }
 
 // publicAgent is the document of a public MCP-style agent.
-const publicAgent = `"client_name":"Example Agent","redirect_uris":["` + azCB + `"],` +
+const publicAgent = `"client_name":"Example Agent","redirect_uris":["` + azCB + `"],"client_uri":"https://agent.example/",` +
+	`"logo_uri":"https://agent.example/logo.png","contacts":["dev@agent.example"],"software_id":"agent",` +
 	`"grant_types":["authorization_code","refresh_token"],"token_endpoint_auth_method":"none","scope":"openid read"`
 
 // cimdCode runs the code flow for client id through the real pages and

@@ -13,6 +13,9 @@ import (
 
 	"github.com/latchkey/latchkey/internal/cimd"
 	"github.com/latchkey/latchkey/internal/protocol"
+	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/store/postgres/pgtest"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // TestCIMDPublicClientCodeFlow: a client whose client_id is the https URL
@@ -111,4 +114,69 @@ func cloneForm(f url.Values) url.Values {
 		out[k] = append([]string(nil), v...)
 	}
 	return out
+}
+
+// TestCIMDAcrossInstances: two instances on one PostgreSQL, as behind a
+// load balancer. The user signs in on A, which fetches the document and
+// writes the client's row; B redeems the code and refreshes, fetching the
+// document for its own cache but finding the row already right, so it
+// writes nothing to the client.
+func TestCIMDAcrossInstances(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	h := newCIMDHost(t)
+	id := h.publish("/agent.json", publicAgent, "max-age=3600")
+	a := newCIMDOn(t, h, testenv.Options{Store: openPostgres(t, dsn)}, nil)
+	b := newCIMDOn(t, h, testenv.Options{Store: openPostgres(t, dsn), Configure: func(c *server.Config) { c.Issuer = a.URL }}, nil)
+
+	code, verifier := cimdCode(t, a, id)
+	row, err := a.Store.GetClient(context.Background(), id)
+	if err != nil || row.Source != cimd.Source {
+		t.Fatalf("row after A's flow: %+v, %v", row, err)
+	}
+	b.Clock.Advance(30 * time.Second) // a rewrite by B would show in updated_at
+	onB := func(form url.Values) result {
+		req, _ := http.NewRequest(http.MethodPost, b.URL+"/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return do(t, http.DefaultClient, req)
+	}
+	tok := wantToken(t, onB(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {azCB},
+		"code_verifier": {verifier}, "client_id": {id}, "resource": {"https://mcp.example/mcp"}}))
+	wantToken(t, onB(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}, "client_id": {id}}))
+	if n := h.fetches("/agent.json"); n != 2 {
+		t.Errorf("document fetched %d times by two instances, want 2 (once each)", n)
+	}
+	again, err := b.Store.GetClient(context.Background(), id)
+	if err != nil || !again.UpdatedAt.Equal(row.UpdatedAt) {
+		t.Errorf("B rewrote an unchanged client: updated %v, was %v (%v)", again.UpdatedAt, row.UpdatedAt, err)
+	}
+}
+
+// TestCIMDPARAndDevice: a CIMD client pushes its authorization request
+// (RFC 9126) and then uses it at /authorize; one that lists the device
+// grant starts a device authorization (RFC 8628 §3.1). Both endpoints
+// resolve the client the same way the token endpoint does.
+func TestCIMDPARAndDevice(t *testing.T) {
+	h := newCIMDHost(t)
+	id := h.publish("/agent.json", `"redirect_uris":["`+azCB+`"],"grant_types":["authorization_code","refresh_token",`+
+		`"urn:ietf:params:oauth:grant-type:device_code"],"scope":"openid read"`, "")
+	s := newCIMD(t, h, nil)
+
+	params, _ := azParamsWith(id, "scope", "openid read")
+	pushed := post(t, s.Env, "/par", params)
+	if pushed.Status != http.StatusCreated {
+		t.Fatalf("/par: %d %s", pushed.Status, pushed.Body)
+	}
+	uri := pushed.str(t, "request_uri")
+	login := s.browser(t).authorize(url.Values{"client_id": {id}, "request_uri": {uri}})
+	if !login.isLogin() {
+		t.Errorf("/authorize with the pushed request: %d\n%.1000s", login.status, login.body)
+	}
+
+	dev := post(t, s.Env, "/device_authorization", url.Values{"client_id": {id}, "scope": {"openid read"}})
+	if dev.Status != http.StatusOK || dev.str(t, "device_code") == "" {
+		t.Errorf("/device_authorization: %d %s", dev.Status, dev.Body)
+	}
+	if n := h.fetches("/agent.json"); n != 1 {
+		t.Errorf("document fetched %d times, want 1", n)
+	}
 }

@@ -239,8 +239,9 @@ func DefaultConfig() Config {
 			Window: 15 * time.Minute, BaseDelay: time.Second, MaxDelay: 15 * time.Minute},
 		DPoP: DPoPConfig{NonceLifetime: 5 * time.Minute, ProofWindow: 60 * time.Second,
 			Algs: []string{"ES256", "EdDSA", "PS256"}},
-		PAR:    PARConfig{Lifetime: 60 * time.Second},
-		Device: DeviceConfig{CodeLifetime: 10 * time.Minute, Interval: 5 * time.Second},
+		PAR:          PARConfig{Lifetime: 60 * time.Second},
+		Device:       DeviceConfig{CodeLifetime: 10 * time.Minute, Interval: 5 * time.Second},
+		Registration: defaultRegistration(),
 	}
 }
 
@@ -353,34 +354,52 @@ func (s *Server) clientUncached(ctx context.Context, id string) (store.Client, e
 // errMissingDeps is returned by New when a required dependency is missing.
 var errMissingDeps = errors.New("server: store, keys, clock, randomness and a system secret of 16 bytes or more are required")
 
-// withDefaults fills the zero fields of a registration configuration.
+// defaultRegistration is registration off, with the policy and limits it
+// takes when turned on.
+func defaultRegistration() RegistrationConfig {
+	return RegistrationConfig{
+		Policy: RegistrationPolicy{
+			GrantTypes: []string{protocol.GrantAuthorizationCode, protocol.GrantRefreshToken,
+				protocol.GrantClientCredentials, protocol.GrantDeviceCode},
+			AuthMethods: []string{string(protocol.AuthBasic), string(protocol.AuthPost),
+				string(protocol.AuthPrivateKeyJWT), string(protocol.AuthNone)},
+			Scopes:     []string{"openid", "profile", "email", "offline_access"},
+			Redirects:  RedirectRules{HTTPS: true, Loopback: true, PrivateSchemes: true},
+			MaxClients: 10000,
+		},
+		PerIP:  10,
+		Window: time.Hour,
+	}
+}
+
+// withDefaults fills the zero fields of a registration configuration from
+// defaultRegistration; DefaultScopes empty means all of Scopes.
 func (r RegistrationConfig) withDefaults() RegistrationConfig {
+	d := defaultRegistration()
 	p := &r.Policy
 	if len(p.GrantTypes) == 0 {
-		p.GrantTypes = []string{protocol.GrantAuthorizationCode, protocol.GrantRefreshToken,
-			protocol.GrantClientCredentials, protocol.GrantDeviceCode}
+		p.GrantTypes = d.Policy.GrantTypes
 	}
 	if len(p.AuthMethods) == 0 {
-		p.AuthMethods = []string{string(protocol.AuthBasic), string(protocol.AuthPost),
-			string(protocol.AuthPrivateKeyJWT), string(protocol.AuthNone)}
+		p.AuthMethods = d.Policy.AuthMethods
 	}
 	if len(p.Scopes) == 0 {
-		p.Scopes = []string{"openid", "profile", "email", "offline_access"}
+		p.Scopes = d.Policy.Scopes
 	}
 	if len(p.DefaultScopes) == 0 {
 		p.DefaultScopes = p.Scopes
 	}
 	if p.Redirects == (RedirectRules{}) {
-		p.Redirects = RedirectRules{HTTPS: true, Loopback: true, PrivateSchemes: true}
+		p.Redirects = d.Policy.Redirects
 	}
 	if p.MaxClients == 0 {
-		p.MaxClients = 10000
+		p.MaxClients = d.Policy.MaxClients
 	}
 	if r.PerIP == 0 {
-		r.PerIP = 10
+		r.PerIP = d.PerIP
 	}
 	if r.Window == 0 {
-		r.Window = time.Hour
+		r.Window = d.Window
 	}
 	return r
 }
