@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/latchkey/latchkey/internal/cimd"
+	"github.com/latchkey/latchkey/internal/clientmeta"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/protocol"
@@ -73,6 +74,8 @@ type Server struct {
 	issuers *trustedIssuers
 	// cimd resolves URL client_ids (Client ID Metadata Documents), or is nil.
 	cimd *cimd.Resolver
+	// regPolicy is the registration policy in clientmeta's terms (RFC 7591).
+	regPolicy clientmeta.Policy
 }
 
 // New returns the server's http.Handler.
@@ -123,6 +126,7 @@ func newServer(d Deps) (*Server, error) {
 	s.userCodeKey = deriveKey(d.SystemSecret, "latchkey device user code v1")
 	s.proofs = newProofs(cfg.DPoP, d.Store, d.Now, d.SystemSecret)
 	s.auth = s.authenticators(cfg.ClientAuthenticators)
+	s.regPolicy = s.registrationPolicy()
 	if s.issuers, err = newTrustedIssuers(s, cfg, cfg.JWKSFetcher); err != nil {
 		return nil, err
 	}
