@@ -47,9 +47,32 @@ type Config struct {
 	// or http on a loopback address. Required.
 	Issuer string
 
+	// Resource is this resource server's resource identifier (RFC 9728
+	// §1.2, RFC 8707 §2): the URL its clients call, for example
+	// "https://mcp.example/mcp", which they send as the resource parameter
+	// and which the authorization server then puts in the tokens' aud.
+	// Setting it publishes Protected Resource Metadata (RFC 9728) about
+	// this server (see MetadataHandler), makes every challenge point to it
+	// with resource_metadata (RFC 9728 §5.1), and gives Audience and
+	// PublicURL their defaults. It must be https, or http on a loopback
+	// address, without query or fragment. Optional.
+	Resource string
+
 	// Audience is this resource server's identifier: a token is accepted
-	// only if its aud contains it (RFC 9068 §4, RFC 8707). Required.
+	// only if its aud contains it (RFC 9068 §4, RFC 8707). Empty means
+	// Resource; one of the two is required. Set both only when the
+	// authorization server maps the resource indicator to another
+	// audience.
 	Audience string
+
+	// ScopesSupported are the scopes this resource server understands,
+	// published as scopes_supported in its metadata (RFC 9728 §2) so that
+	// clients know what to ask for. Optional.
+	ScopesSupported []string
+
+	// ResourceName is a human-readable name of this resource server,
+	// published as resource_name in its metadata (RFC 9728 §2). Optional.
+	ResourceName string
 
 	// Algorithms are the JWS algorithms accepted (RFC 8725 §3.1). Empty
 	// means ES256, RS256 and EdDSA. "none" and the HMAC algorithms are
@@ -77,7 +100,9 @@ type Config struct {
 	// rebuilt from each request, https if it came over TLS and http
 	// otherwise, with its Host header: right only when clients reach this
 	// server directly, since behind a proxy or load balancer neither can
-	// be trusted (A21). It must be https, or http on a loopback address.
+	// be trusted (A21). When Resource is set, empty means Resource's
+	// scheme and host, which clients do call. It must be https, or http on
+	// a loopback address.
 	PublicURL string
 
 	// DPoP configures DPoP-bound access tokens (RFC 9449). Its zero value
@@ -169,9 +194,7 @@ func (c Config) withDefaults() (Config, error) {
 	if err := checkURL("issuer", c.Issuer); err != nil {
 		errs = append(errs, err)
 	}
-	if c.Audience == "" {
-		errs = append(errs, errors.New("bearer: Audience is required"))
-	}
+	errs = append(errs, c.resourceDefaults()...)
 	if len(c.Algorithms) == 0 {
 		c.Algorithms = []string{string(jose.ES256), string(jose.RS256), string(jose.EdDSA)}
 	}
@@ -215,6 +238,44 @@ func (c Config) withDefaults() (Config, error) {
 		c.Introspection = &cp
 	}
 	return c, errors.Join(errs...)
+}
+
+// resourceDefaults checks Resource and the metadata fields, and defaults
+// Audience and PublicURL to Resource.
+func (c *Config) resourceDefaults() []error {
+	var errs []error
+	if c.Resource != "" {
+		if err := checkURL("Resource", c.Resource); err != nil {
+			errs = append(errs, err)
+		} else if c.PublicURL == "" {
+			u, _ := url.Parse(c.Resource) // checked above
+			c.PublicURL = u.Scheme + "://" + u.Host
+		}
+		if c.Audience == "" {
+			c.Audience = c.Resource
+		}
+	}
+	if c.Audience == "" {
+		errs = append(errs, errors.New("bearer: Audience is required (or Resource, its default)"))
+	}
+	for _, s := range c.ScopesSupported {
+		if !isScopeToken(s) {
+			errs = append(errs, fmt.Errorf("bearer: ScopesSupported: %q is not a scope (RFC 6749 §3.3)", s))
+		}
+	}
+	c.ScopesSupported = slices.Clone(c.ScopesSupported)
+	if strings.ContainsFunc(c.ResourceName, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		errs = append(errs, errors.New("bearer: ResourceName has control characters"))
+	}
+	return errs
+}
+
+// isScopeToken reports whether s is a scope-token of RFC 6749 §3.3:
+// 1*( %x21 / %x23-5B / %x5D-7E ).
+func isScopeToken(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return r < 0x21 || r > 0x7e || r == '"' || r == '\\'
+	})
 }
 
 // dpopDefaults checks PublicURL and DPoP and fills in their defaults.

@@ -49,6 +49,17 @@
 // credentials gets a challenge for each scheme (Bearer realm=…, and DPoP
 // algs=…); with Config.DPoP.Require only DPoP is accepted.
 //
+// With Config.Resource, the resource server describes itself in Protected
+// Resource Metadata (RFC 9728): Validator.MetadataHandler serves the
+// document at Validator.MetadataPath (RFC 9728 §3.1's well-known URL,
+// with the resource's path appended), naming Config.Issuer as the
+// authorization server, Config.ScopesSupported, the header as the only way
+// to send a token, and the DPoP algorithms. Every challenge then carries
+// resource_metadata (RFC 9728 §5.1), so that a client that knows only the
+// resource's URL, an MCP client for one, can find where to get a token.
+// Resource is also the default Audience, as RFC 8707 resource indicators
+// put it in aud, and its origin the default PublicURL.
+//
 // The package uses only the standard library, go-jose, x/sync and the
 // project's public dpop package.
 package bearer

@@ -182,12 +182,12 @@ func (v *Validator) writeError(w http.ResponseWriter, e *Error) {
 		secs := max(1, int((e.RetryAfter+time.Second-1)/time.Second))
 		h.Set("Retry-After", strconv.Itoa(secs))
 	case e.Code == "" && !v.cfg.DPoP.Require:
-		h.Add("WWW-Authenticate", challenge("Bearer", v.cfg.Realm, e, ""))
-		h.Add("WWW-Authenticate", challenge("DPoP", "", e, v.dpopAlgs))
+		h.Add("WWW-Authenticate", v.challenge("Bearer", e))
+		h.Add("WWW-Authenticate", v.challenge("DPoP", e))
 	case e.dpop || v.cfg.DPoP.Require:
-		h.Set("WWW-Authenticate", challenge("DPoP", "", e, v.dpopAlgs))
+		h.Set("WWW-Authenticate", v.challenge("DPoP", e))
 	default:
-		h.Set("WWW-Authenticate", challenge("Bearer", v.cfg.Realm, e, ""))
+		h.Set("WWW-Authenticate", v.challenge("Bearer", e))
 	}
 	if e.DPoPNonce != "" {
 		h.Set("DPoP-Nonce", e.DPoPNonce)
@@ -196,14 +196,27 @@ func (v *Validator) writeError(w http.ResponseWriter, e *Error) {
 	_, _ = w.Write(errorBody(e))
 }
 
+// challenge builds v's challenge of scheme for e: Bearer's names the
+// realm, DPoP's the algorithms accepted.
+func (v *Validator) challenge(scheme string, e *Error) string {
+	if scheme == "DPoP" {
+		return challenge(scheme, "", e, v.dpopAlgs, v.metadataURL)
+	}
+	return challenge(scheme, v.cfg.Realm, e, "", v.metadataURL)
+}
+
 // challenge builds a WWW-Authenticate value (RFC 6750 §3, RFC 9449 §7.1):
-// scheme, then realm and algs when given, and error, error_description
-// and scope when e has them. A request without a token gets no error
-// attribute (RFC 6750 §3.1, S056).
-func challenge(scheme, realm string, e *Error, algs string) string {
+// scheme, then realm and resource_metadata (RFC 9728 §5.1) when given,
+// error, error_description and scope when e has them, and algs when
+// given. A request without a token gets no error attribute (RFC 6750
+// §3.1, S056).
+func challenge(scheme, realm string, e *Error, algs, metadataURL string) string {
 	var params []string
 	if realm != "" {
 		params = append(params, `realm="`+quote(realm)+`"`)
+	}
+	if metadataURL != "" {
+		params = append(params, `resource_metadata="`+quote(metadataURL)+`"`)
 	}
 	if e.Code != "" {
 		params = append(params, `error="`+e.Code+`"`)

@@ -236,3 +236,44 @@ func ExampleDPoPConfig() {
 	// 401 DPoP error="use_dpop_nonce", error_description="the DPoP proof must carry the nonce the server gives in DPoP-Nonce", algs="ES256 EdDSA PS256"
 	// 200 hello, alice
 }
+
+// Publish Protected Resource Metadata (RFC 9728) so that a client, an MCP
+// client for one, finds the authorization server from the first 401:
+// every challenge names the metadata in resource_metadata. Resource is
+// also the audience the tokens must carry (RFC 8707).
+func ExampleValidator_MetadataHandler() {
+	issuer := newExampleIssuer()
+	defer issuer.Close()
+	v, err := bearer.New(context.Background(), bearer.Config{
+		Issuer:          issuer.URL,
+		Resource:        "https://notes.example",
+		ScopesSupported: []string{"read", "write"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+
+	mux := http.NewServeMux()
+	mux.Handle(v.MetadataPath(), v.MetadataHandler())
+	mux.Handle("GET /notes", v.RequireScope("read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "[]")
+	})))
+
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest("GET", "/notes", nil))
+	fmt.Println(w.Code, w.Header().Values("WWW-Authenticate")[0])
+
+	w = httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest("GET", "/.well-known/oauth-protected-resource", nil))
+	var meta bearer.ResourceMetadata
+	if err := json.Unmarshal(w.Body.Bytes(), &meta); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(w.Code, meta.Resource, meta.ScopesSupported, meta.BearerMethodsSupported)
+	fmt.Println("authorization server is the issuer:", meta.AuthorizationServers[0] == issuer.URL)
+	// Output:
+	// 401 Bearer realm="https://notes.example", resource_metadata="https://notes.example/.well-known/oauth-protected-resource"
+	// 200 https://notes.example [read write] [header]
+	// authorization server is the issuer: true
+}

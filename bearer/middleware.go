@@ -32,6 +32,9 @@ const maxFormPeek = 1 << 20
 //     DPoP-Nonce header when Config.DPoP.Nonces asks for nonces;
 //   - an authorization server that cannot be reached: 503 with Retry-After.
 //
+// With Config.Resource, every challenge also carries resource_metadata,
+// the URL of this server's metadata (RFC 9728 §5.1).
+//
 // Tokens in the query string (RFC 6750 §2.3) or in a form body (§2.2) are
 // never accepted (RFC 9700 §4.3.2).
 func (v *Validator) Middleware(next http.Handler) http.Handler {
@@ -47,7 +50,8 @@ func (v *Validator) Middleware(next http.Handler) http.Handler {
 
 // RequireScope returns middleware that lets a request through only with a
 // valid token granted every one of scopes, answering 403
-// insufficient_scope otherwise (RFC 6750 §3.1). It validates the token as
+// insufficient_scope otherwise, with the scopes in the challenge's scope
+// attribute so that the client can ask for them (RFC 6750 §3.1). It validates the token as
 // Middleware does, unless Middleware of the same Validator already did for
 // this request.
 func (v *Validator) RequireScope(scopes ...string) func(http.Handler) http.Handler {

@@ -26,6 +26,8 @@ type Validator struct {
 	proofs   *dpop.Verifier
 	dpopAlgs string // the challenge's algs
 
+	metadataURL string // RFC 9728 §3.1; "" without Config.Resource
+
 	stop      context.CancelFunc
 	done      chan struct{}
 	closeOnce sync.Once
@@ -61,6 +63,9 @@ func New(ctx context.Context, cfg Config) (*Validator, error) {
 		v.proofs.Algs = append(v.proofs.Algs, jose.SignatureAlgorithm(a))
 	}
 	v.dpopAlgs = strings.Join(cfg.DPoP.Algorithms, " ")
+	if cfg.Resource != "" {
+		v.metadataURL, _ = MetadataURL(cfg.Resource) // checked by withDefaults
+	}
 	if cfg.Introspection != nil {
 		if err := checkURL("introspection_endpoint", meta.IntrospectionEndpoint); err != nil {
 			return nil, fmt.Errorf("%w (Introspection is configured, so the issuer's metadata must name it)", err)
