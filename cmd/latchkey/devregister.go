@@ -9,10 +9,17 @@ import (
 	"github.com/latchkey/latchkey/internal/protocol"
 )
 
+// devMCPResource is the MCP endpoint examples/mcp serves by default
+// (--addr 127.0.0.1:9091), which registered clients may ask tokens for
+// under serve --dev, with its scopes notes:read and notes:write.
+const devMCPResource = "http://127.0.0.1:9091/mcp"
+
 // devRegistration opens dynamic client registration (RFC 7591) to local
 // agents under serve --dev, so an MCP client connects at once: public
 // clients only, loopback redirect URIs only, the code grant with refresh
-// tokens. A configuration that enables registration itself is kept.
+// tokens, for the resource examples/mcp serves by default (MCP clients
+// always send resource=, RFC 8707). A configuration that enables
+// registration itself is kept.
 func devRegistration(r config.Registration) config.Registration {
 	if r.Enabled {
 		return r
@@ -21,9 +28,10 @@ func devRegistration(r config.Registration) config.Registration {
 	r.Policy.GrantTypes = []string{protocol.GrantAuthorizationCode, protocol.GrantRefreshToken}
 	r.Policy.AuthMethods = []string{string(protocol.AuthNone)}
 	r.Policy.DefaultAuthMethod = string(protocol.AuthNone)
-	r.Policy.Scopes = []string{"openid", "profile", "email", "offline_access", "read", "write"}
-	r.Policy.DefaultScopes = []string{"openid", "read"}
+	r.Policy.Scopes = []string{"openid", "profile", "email", "offline_access", "read", "write", "notes:read", "notes:write"}
+	r.Policy.DefaultScopes = []string{"openid", "read", "notes:read", "notes:write"}
 	r.Policy.RedirectURIs = config.RegistrationRedirects{Loopback: true}
+	r.Policy.Resources = []string{devMCPResource}
 	return r
 }
 
@@ -47,6 +55,9 @@ curl -s -H 'Content-Type: application/json' -d '{"redirect_uris":["http://127.0.
 `, open, redirects, strings.Join(r.Policy.AuthMethods, " or "), cfg.Issuer)
 	if len(r.Policy.Resources) == 0 {
 		fmt.Fprintln(w, "# an agent that sends resource= needs it in registration.policy.resources (e.g. your MCP server's URL)")
+	} else {
+		fmt.Fprintf(w, "# registered clients may ask for resource %s (examples/mcp's default endpoint: go run ./examples/mcp --issuer %s --resource %s)\n",
+			strings.Join(r.Policy.Resources, " "), cfg.Issuer, devMCPResource)
 	}
 	fmt.Fprintln(w)
 }

@@ -143,6 +143,9 @@ func portBelowEphemeral(t *testing.T) string {
 	return ""
 }
 
+// noRedirects is an HTTP client that shows redirects instead of following them.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 func TestServeDevAsANewUser(t *testing.T) {
 	t.Parallel()
 	storage := sqliteStorage(t)
@@ -191,6 +194,28 @@ func TestServeDevAsANewUser(t *testing.T) {
 		https := strings.Replace(d.curl["register"], "http://127.0.0.1:8976/callback", "https://agent.example/callback", 1)
 		if status, body := runCurl(t, https); status != http.StatusBadRequest || body["error"] != "invalid_redirect_uri" {
 			t.Fatalf("an https redirect under --dev: %d %v, want 400 invalid_redirect_uri", status, body)
+		}
+		// An MCP client sends resource= (RFC 8707): the registered client may
+		// ask for examples/mcp's default endpoint, and no other.
+		if !strings.Contains(first.stdout.String(), "may ask for resource "+devMCPResource) {
+			t.Errorf("the dev banner does not name the resource registered clients may ask for:\n%s", first.stdout.String())
+		}
+		for resource, wantLogin := range map[string]bool{devMCPResource: true, "http://127.0.0.1:9092/other": false} {
+			q := url.Values{"response_type": {"code"}, "client_id": {reg["client_id"].(string)}, "redirect_uri": {"http://127.0.0.1:8976/callback"},
+				"scope": {"openid notes:read notes:write"}, "state": {"s"}, "code_challenge": {protocol.S256Challenge("v-0123456789012345678901234567890123456789")},
+				"code_challenge_method": {"S256"}, "resource": {resource}}
+			resp, err := noRedirects.Get(first.url + "/authorize?" + q.Encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			loc, _ := url.Parse(resp.Header.Get("Location"))
+			switch {
+			case wantLogin && resp.StatusCode != http.StatusOK:
+				t.Errorf("/authorize with resource %s: %s (%s), want the login page", resource, resp.Status, loc)
+			case !wantLogin && (loc == nil || loc.Query().Get("error") != "invalid_target"):
+				t.Errorf("/authorize with resource %s: %s (%s), want a redirect with invalid_target", resource, resp.Status, loc)
+			}
 		}
 	})
 
