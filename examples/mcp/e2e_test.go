@@ -490,8 +490,9 @@ func TestAgentStepUp(t *testing.T) {
 		t.Fatalf("%d authorization requests, want 2 (the first and the step-up)", len(a.authURL))
 	}
 	u, _ := url.Parse(a.authURL[1])
-	if got := u.Query().Get("scope"); got != scopeRead+" "+scopeWrite {
-		t.Errorf("step-up asked for scope %q, want %q", got, scopeRead+" "+scopeWrite)
+	// Scopes are a set (RFC 6749 §3.3): the order the client sends them in is its own.
+	if got := strings.Fields(u.Query().Get("scope")); !sameScopes(got, []string{scopeRead, scopeWrite}) {
+		t.Errorf("step-up asked for scope %q, want %s and %s", got, scopeRead, scopeWrite)
 	}
 	var forbidden []exchange
 	for _, x := range a.rec.exchanges() {
@@ -506,4 +507,12 @@ func TestAgentStepUp(t *testing.T) {
 	if !slices.Contains(me.Scopes, scopeWrite) || me.Subject != s.alice.ID {
 		t.Errorf("after step-up whoami %+v", me)
 	}
+}
+
+// sameScopes reports whether a and b hold the same scopes, in any order.
+func sameScopes(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
