@@ -18,24 +18,24 @@ import (
 	"github.com/latchkey/latchkey/internal/testenv"
 )
 
-// auditAZ is azSetup with audit on: a real audit.Writer into the server's
-// SQLite file, its log lines captured in auditLogs.
-type auditAZ struct {
-	*azSetup
+// auditRec is a running Latchkey with audit on: a real audit.Writer into
+// the server's SQLite file, its log lines captured in auditLogs.
+type auditRec struct {
+	env       *testenv.Env
 	auditLogs *testenv.Buffer
 	writer    *audit.Writer
 	// secrets are values no event and no log line may contain.
 	secrets []string
 }
 
-func newAuditAZ(t *testing.T, configure func(*server.Config)) *auditAZ {
+func newAuditEnv(t *testing.T, configure func(*server.Config)) *auditRec {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "latchkey.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	a := &auditAZ{auditLogs: &testenv.Buffer{}}
+	a := &auditRec{auditLogs: &testenv.Buffer{}}
 	a.writer, err = audit.NewWriter(audit.Options{Sink: st, FlushEvery: 5 * time.Millisecond,
 		Logger: slog.New(slog.NewJSONHandler(a.auditLogs, nil))})
 	if err != nil {
@@ -43,17 +43,32 @@ func newAuditAZ(t *testing.T, configure func(*server.Config)) *auditAZ {
 	}
 	go a.writer.Run(context.WithoutCancel(t.Context()))
 	t.Cleanup(func() { a.closeWriter(t) })
-	a.azSetup = newAZ(t, testenv.Options{Store: st, Configure: func(c *server.Config) {
+	a.env = testenv.New(t, testenv.Options{Store: st, Configure: func(c *server.Config) {
 		c.Audit = a.writer
 		if configure != nil {
 			configure(c)
 		}
 	}})
-	a.secrets = append(a.secrets, azPassword, a.secret)
 	return a
 }
 
-func (a *auditAZ) closeWriter(t *testing.T) {
+// auditAZ is azSetup (client web, user alice) with audit on.
+type auditAZ struct {
+	*azSetup
+	*auditRec
+}
+
+func newAuditAZ(t *testing.T, configure func(*server.Config)) *auditAZ {
+	t.Helper()
+	rec := newAuditEnv(t, configure)
+	s := &azSetup{Env: rec.env}
+	s.secret = rec.env.AddClient(t, azWebClient("web"))
+	s.user = rec.env.AddUser(t, azUser, azPassword, map[string]any{"name": "Alice Liddell", "email": "alice@example.com"})
+	rec.secrets = append(rec.secrets, azPassword, s.secret)
+	return &auditAZ{azSetup: s, auditRec: rec}
+}
+
+func (a *auditRec) closeWriter(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := a.writer.Close(ctx); err != nil {
@@ -62,7 +77,7 @@ func (a *auditAZ) closeWriter(t *testing.T) {
 }
 
 // keep notes token values the test received, which must appear nowhere.
-func (a *auditAZ) keep(values ...string) {
+func (a *auditRec) keep(values ...string) {
 	for _, v := range values {
 		if v != "" {
 			a.secrets = append(a.secrets, v)
@@ -73,11 +88,11 @@ func (a *auditAZ) keep(values ...string) {
 // waitEvents returns the stored events of typ once there are at least n,
 // failing the test if they do not come within 5 s (the writer flushes
 // every 5 ms; the deadline only bounds a broken test).
-func (a *auditAZ) waitEvents(t *testing.T, typ audit.Type, n int) []store.AuditEvent {
+func (a *auditRec) waitEvents(t *testing.T, typ audit.Type, n int) []store.AuditEvent {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		got, err := a.Store.ListAuditEvents(t.Context(), store.AuditQuery{Types: []string{string(typ)}})
+		got, err := a.env.Store.ListAuditEvents(t.Context(), store.AuditQuery{Types: []string{string(typ)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,16 +108,16 @@ func (a *auditAZ) waitEvents(t *testing.T, typ audit.Type, n int) []store.AuditE
 
 // noSecrets flushes the writer and checks that no stored event, no audit
 // log line and no server log line contains a secret of the test.
-func (a *auditAZ) noSecrets(t *testing.T) {
+func (a *auditRec) noSecrets(t *testing.T) {
 	t.Helper()
 	a.closeWriter(t)
-	all, err := a.Store.ListAuditEvents(t.Context(), store.AuditQuery{})
+	all, err := a.env.Store.ListAuditEvents(t.Context(), store.AuditQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	stored, _ := json.Marshal(all)
 	for _, where := range []struct{ name, text string }{
-		{"stored events", string(stored)}, {"audit log", a.auditLogs.String()}, {"server log", a.Logs.String()},
+		{"stored events", string(stored)}, {"audit log", a.auditLogs.String()}, {"server log", a.env.Logs.String()},
 	} {
 		for _, s := range a.secrets {
 			if strings.Contains(where.text, s) {
@@ -293,5 +308,37 @@ func TestAuditLogout(t *testing.T) {
 	}
 	ended := a.waitEvents(t, audit.SessionEnded, 1)
 	wantFields(t, ended[0], store.AuditEvent{Actor: a.user.ID, UserID: a.user.ID, Details: map[string]string{"via": "logout"}})
+	a.noSecrets(t)
+}
+
+// The device flow: the approval is a consent.given (flow device), the
+// device code's token a token.issued, and the device code presented again
+// a code.replay that names the revoked grant (S019 applied to device codes).
+func TestAuditDeviceConsentAndReplay(t *testing.T) {
+	a := newAuditEnv(t, nil)
+	s := newDVOn(t, &fixture{Env: a.env})
+	a.keep(dvPassword, s.boxSecret, s.webSecret, s.rsSecret)
+	auth := s.tvAuthorize(t, "read")
+	a.keep(auth.DeviceCode, auth.UserCode)
+	b := s.browser(t)
+	login := b.enter(b.open(auth.VerificationURIComplete), auth.UserCode)
+	consent := b.follow(b.submit(login, nil))
+	if done := b.decide(consent, "approve"); done.status != http.StatusOK {
+		t.Fatalf("approve: %d", done.status)
+	}
+	s.Clock.Advance(5 * time.Second)
+	tok := wantToken(t, s.poll(t, "tv", auth.DeviceCode))
+	a.keep(tok["access_token"].(string))
+	s.Clock.Advance(5 * time.Second)
+	wantOAuthError(t, s.poll(t, "tv", auth.DeviceCode), http.StatusBadRequest, "invalid_grant")
+	_, claims := azJWT(t, tok["access_token"].(string))
+	given := a.waitEvents(t, audit.ConsentGiven, 1)
+	wantFields(t, given[0], store.AuditEvent{ClientID: "tv", UserID: s.user.ID, Details: map[string]string{"scope": "read", "flow": "device"}})
+	issued := a.waitEvents(t, audit.TokenIssued, 1)
+	wantFields(t, issued[0], store.AuditEvent{ClientID: "tv", UserID: s.user.ID,
+		Details: map[string]string{"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "jti": claims["jti"].(string)}})
+	replay := a.waitEvents(t, audit.CodeReplay, 1)
+	wantFields(t, replay[0], store.AuditEvent{ClientID: "tv", UserID: s.user.ID,
+		Details: map[string]string{"code": "device_code", "gid": claims["gid"].(string)}})
 	a.noSecrets(t)
 }
