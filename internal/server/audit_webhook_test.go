@@ -17,6 +17,7 @@ import (
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/webhook"
 )
 
 // With the webhook's receiver down, its queue fills and batches are
@@ -34,7 +35,7 @@ func TestAuditWebhookReceiverDown(t *testing.T) {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
 		}
-		if audit.Verify(secret, r.Header.Get(audit.SignatureHeader), body, time.Now(), time.Minute) != nil {
+		if webhook.Verify(secret, r.Header.Get(webhook.Header), body, time.Now(), time.Minute) != nil {
 			badSig.Add(1)
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
