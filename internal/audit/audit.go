@@ -12,6 +12,8 @@ package audit
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -174,8 +176,8 @@ func (e Event) LogValue() slog.Value {
 			attrs = append(attrs, slog.String(f.k, f.v))
 		}
 	}
-	for k, v := range e.Details {
-		attrs = append(attrs, slog.String(k, v))
+	for _, k := range slices.Sorted(maps.Keys(e.Details)) {
+		attrs = append(attrs, slog.String(k, e.Details[k]))
 	}
 	return slog.GroupValue(attrs...)
 }
