@@ -50,7 +50,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if sess != nil {
-		if err := s.st.DeleteSession(r.Context(), sess.Digest); err != nil {
+		if err := s.endSession(r.Context(), *sess, "logout"); err != nil {
 			return err
 		}
 	}

@@ -70,6 +70,8 @@ type Server struct {
 	userCodeKey []byte
 	// issuers are the trusted external issuers whose JWTs are grants (RFC 7523).
 	issuers *trustedIssuers
+	// backchannel delivers logout tokens (Back-Channel Logout 1.0).
+	backchannel *backchannel
 }
 
 // New returns the server's http.Handler.
@@ -120,6 +122,7 @@ func newServer(d Deps) (*Server, error) {
 	s.userCodeKey = deriveKey(d.SystemSecret, "latchkey device user code v1")
 	s.proofs = newProofs(cfg.DPoP, d.Store, d.Now, d.SystemSecret)
 	s.auth = s.authenticators(cfg.ClientAuthenticators)
+	s.backchannel = newBackchannel(cfg, d.Logger)
 	if s.issuers, err = newTrustedIssuers(s, cfg, cfg.JWKSFetcher); err != nil {
 		return nil, err
 	}
