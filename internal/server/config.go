@@ -273,6 +273,8 @@ type Store interface {
 	GetUser(ctx context.Context, id string) (store.User, error)
 	// GetUserByUsername returns the user with username, or store.ErrNotFound.
 	GetUserByUsername(ctx context.Context, username string) (store.User, error)
+	// SetUserPassword replaces the user's password hash (the account page).
+	SetUserPassword(ctx context.Context, id, passwordHash string, now time.Time) error
 	store.TokenStore
 	store.SessionStore
 	store.ThrottleStore
