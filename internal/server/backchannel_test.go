@@ -290,4 +290,3 @@ func mustURL(t *testing.T, raw string) *url.URL {
 	}
 	return u
 }
-
