@@ -198,6 +198,28 @@ func verifyLogoutToken(t *testing.T, env *testenv.Env, raw string) map[string]an
 	return claims
 }
 
+// Ending a session from the account page (another browser's) sends the
+// logout token of that session, not of the one doing it.
+func TestBackchannelOnAccountEndSession(t *testing.T) {
+	rc := newBCReceiver(t)
+	s, secret := bcSetup(t, rc, true)
+	signedIn := s.browser(t)
+	_, idClaims := azJWT(t, bcSignIn(t, s, signedIn, "rp", secret).IDToken)
+	admin := s.browser(t)
+	tokens := accountTokens(t, accountBrowser(t, s, admin).body)
+	r := admin.post(s.URL+"/account/sessions/end", url.Values{"csrf": {tokens["/account/sessions/end"]}, "sid": {idClaims["sid"].(string)}})
+	if r.status != http.StatusSeeOther || r.location() != s.URL+"/account?done=session" {
+		t.Fatalf("end session: %d %q", r.status, r.location())
+	}
+	claims := verifyLogoutToken(t, s.Env, rc.next(t).form.Get("logout_token"))
+	if claims["sid"] != idClaims["sid"] || claims["sub"] != s.user.ID {
+		t.Fatalf("logout token sid %v sub %v, want %v %s", claims["sid"], claims["sub"], idClaims["sid"], s.user.ID)
+	}
+	if page := signedIn.get(s.URL + "/account"); !strings.Contains(page.body, `action="/account/login"`) {
+		t.Fatal("the ended session still signs in")
+	}
+}
+
 func TestBackchannelRetriedAfter500(t *testing.T) {
 	rc := newBCReceiver(t, http.StatusInternalServerError, http.StatusServiceUnavailable)
 	s, secret := bcSetup(t, rc, true)
