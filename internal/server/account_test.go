@@ -110,11 +110,11 @@ func TestAccountCSRF_A7(t *testing.T) {
 	}
 	change := url.Values{"current_password": {azPassword}, "new_password": {"a brand new one"}, "confirm_password": {"a brand new one"}}
 	for name, csrf := range map[string]string{
-		"none":                     "",
-		"wrong":                    "AAAA" + tokens["/account/password"][4:],
-		"another form's":           tokens["/account/sessions/end"],
-		"another session's":        otherTokens["/account/password"],
-		"the sign-in form's":       loginCSRF(t, s.browser(t).get(s.URL+"/account").body),
+		"none":               "",
+		"wrong":              "AAAA" + tokens["/account/password"][4:],
+		"another form's":     tokens["/account/sessions/end"],
+		"another session's":  otherTokens["/account/password"],
+		"the sign-in form's": loginCSRF(t, s.browser(t).get(s.URL+"/account").body),
 	} {
 		f := url.Values{}
 		for k, v := range change {
