@@ -39,6 +39,7 @@ type Store interface {
 	ReplayStore
 	PushedRequestStore
 	DeviceStore
+	AuditStore
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
