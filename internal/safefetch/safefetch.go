@@ -31,7 +31,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -100,9 +99,6 @@ type Options struct {
 type Client struct {
 	opts Options
 	http *http.Client
-	// post shares http's transport (and so its dialer's address check)
-	// but follows no redirect: a form is never re-sent elsewhere.
-	post *http.Client
 	// exempt, set only by this package's tests, lets a dial to one
 	// address through as if it were public.
 	exempt func(netip.AddrPort) bool
@@ -139,44 +135,14 @@ func New(o Options) *Client {
 		},
 		CheckRedirect: c.checkRedirect,
 	}
-	c.post = &http.Client{
-		Transport:     c.http.Transport,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
 	return c
 }
 
-// PostForm posts form to rawURL (a back-channel logout token, say) under
-// the same rules as Get, and follows no redirect: a 3xx, like any status
-// outside 2xx, is a *StatusError. The response body is read up to
-// MaxBytes and discarded.
+// PostForm posts form to rawURL (a back-channel logout token, say)
+// through Post: the same rules as Get, no redirect followed.
 func (c *Client) PostForm(ctx context.Context, rawURL string, form url.Values) error {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return fmt.Errorf("safefetch: %w: not a URL", ErrForbiddenURL)
-	}
-	where := u.Scheme + "://" + u.Host + u.EscapedPath()
-	if err := c.checkURL(u); err != nil {
-		return fmt.Errorf("safefetch: POST %s: %w", where, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
-	if err != nil {
-		return fmt.Errorf("safefetch: POST %s: %w", where, err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("User-Agent", "latchkey")
-	resp, err := c.post.Do(req)
-	if err != nil {
-		return fmt.Errorf("safefetch: POST %s: %w", where, err)
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, c.opts.MaxBytes)) // lets the connection be reused
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("safefetch: POST %s: %w", where, &StatusError{StatusCode: resp.StatusCode})
-	}
-	return nil
+	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	return c.Post(ctx, rawURL, h, []byte(form.Encode()))
 }
 
 // Get fetches rawURL and returns the body of its 2xx response and the

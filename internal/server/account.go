@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
@@ -220,10 +222,11 @@ func (s *Server) handleAccountPassword(w http.ResponseWriter, r *http.Request) e
 	if err := s.setPassword(r.Context(), user, next); err != nil {
 		return err
 	}
-	if err := s.endOtherSessions(r.Context(), sess, "password changed"); err != nil {
+	s.emit(r.Context(), r, audit.Event{Type: audit.PasswordChanged, Actor: user.ID, UserID: user.ID,
+		Details: map[string]string{"via": "account"}})
+	if err := s.endOtherSessions(r, sess); err != nil {
 		return err
 	}
-	s.audit(r.Context(), "password.changed", user.ID, "")
 	s.seeOther(w, s.endpoint("/account")+"?done=password")
 	return nil
 }
@@ -257,7 +260,8 @@ func (s *Server) setPassword(ctx context.Context, user store.User, pw string) er
 }
 
 // endOtherSessions ends every session of the user of keep but keep.
-func (s *Server) endOtherSessions(ctx context.Context, keep *store.Session, reason string) error {
+func (s *Server) endOtherSessions(r *http.Request, keep *store.Session) error {
+	ctx := r.Context()
 	sessions, err := s.st.ListSessions(ctx, keep.UserID, s.now())
 	if err != nil {
 		return fmt.Errorf("account: list sessions: %w", err)
@@ -266,10 +270,9 @@ func (s *Server) endOtherSessions(ctx context.Context, keep *store.Session, reas
 		if o.Digest == keep.Digest {
 			continue
 		}
-		if err := s.endSession(ctx, o, reason); err != nil {
+		if err := s.endSession(ctx, r, o, keep.UserID, "password_changed"); err != nil {
 			return err
 		}
-		s.audit(ctx, "session.ended", o.UserID, o.SID)
 	}
 	return nil
 }
@@ -283,15 +286,14 @@ func (s *Server) handleAccountEndSession(w http.ResponseWriter, r *http.Request)
 	}
 	sid := form.Get("sid")
 	if sid == sess.SID {
-		if err := s.endSession(r.Context(), *sess, "ended from the account page"); err != nil {
+		if err := s.endSession(r.Context(), r, *sess, user.ID, "account"); err != nil {
 			return err
 		}
-		s.audit(r.Context(), "session.ended", user.ID, sid)
 		s.clearCookie(w, s.sessionCookie())
 		s.seeOther(w, s.endpoint("/account"))
 		return nil
 	}
-	err = s.EndSession(r.Context(), user.ID, sid, "ended from the account page")
+	err = s.EndSession(r.Context(), user.ID, sid, user.ID, "account")
 	if errors.Is(err, store.ErrNotFound) { // ended already, or never the user's: nothing to do
 		s.seeOther(w, s.endpoint("/account"))
 		return nil
@@ -299,7 +301,6 @@ func (s *Server) handleAccountEndSession(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	s.audit(r.Context(), "session.ended", user.ID, sid)
 	s.seeOther(w, s.endpoint("/account")+"?done=session")
 	return nil
 }
@@ -333,16 +334,10 @@ func (s *Server) handleAccountWithdraw(w http.ResponseWriter, r *http.Request) e
 	if err := s.st.DeleteConsent(ctx, user.ID, clientID); err != nil {
 		return fmt.Errorf("account: delete consent: %w", err)
 	}
-	s.audit(ctx, "consent.withdrawn", user.ID, clientID)
+	s.emit(ctx, r, audit.Event{Type: audit.ConsentWithdrawn, Actor: user.ID, UserID: user.ID, ClientID: clientID,
+		Details: map[string]string{"via": "account", "grants_revoked": strconv.Itoa(len(grants))}})
 	s.seeOther(w, s.endpoint("/account")+"?done=consent")
 	return nil
-}
-
-// audit records an account event. The audit package lands separately;
-// until it is wired in, the event is a structured log line with the same
-// name.
-func (s *Server) audit(ctx context.Context, event, userID, subject string) {
-	s.log.InfoContext(ctx, "audit", "event", event, "user_id", userID, "subject", subject)
 }
 
 // accountNotAllowed is the page a method other than GET or HEAD gets.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
@@ -287,4 +288,50 @@ func TestAccountWithdrawUnknownAndEndUnknown(t *testing.T) {
 	if r := b.post(s.URL+"/account/password?%zz", nil); r.status != http.StatusForbidden && r.status != http.StatusBadRequest {
 		t.Fatalf("a malformed query: %d", r.status)
 	}
+}
+
+// The account page's audit events: password.changed, session.ended for
+// each other session it ends and for one ended by hand, and
+// consent.withdrawn with the number of grants revoked; none holds a
+// password or token.
+func TestAccountAuditEvents(t *testing.T) {
+	a := newAuditAZ(t, nil)
+	a.secrets = append(a.secrets, "a new password!")
+	other := a.browser(t)
+	params, verifier := azParams("web") // a consent and a grant, in another session
+	if resp, _ := azRedeem(t, a.Env, "web", a.secret, other.code(params), verifier); resp.status != http.StatusOK {
+		t.Fatalf("redeem: %d %s", resp.status, resp.body)
+	}
+	b := a.browser(t)
+	tokens := accountTokens(t, accountBrowser(t, a.azSetup, b).body)
+
+	r := b.post(a.URL+"/account/password", url.Values{"csrf": {tokens["/account/password"]},
+		"current_password": {azPassword}, "new_password": {"a new password!"}, "confirm_password": {"a new password!"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("change password: %d", r.status)
+	}
+	changed := a.waitEvents(t, audit.PasswordChanged, 1)
+	wantFields(t, changed[0], store.AuditEvent{Actor: a.user.ID, UserID: a.user.ID, IP: "127.0.0.1"})
+	ended := a.waitEvents(t, audit.SessionEnded, 1)
+	wantFields(t, ended[0], store.AuditEvent{Actor: a.user.ID, UserID: a.user.ID, Details: map[string]string{"via": "password_changed"}})
+
+	page := accountPage(t, a.azSetup, b)
+	tokens = accountTokens(t, page.body)
+	r = b.post(a.URL+"/account/consents/withdraw", url.Values{"csrf": {tokens["/account/consents/withdraw"]}, "client_id": {"web"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("withdraw: %d", r.status)
+	}
+	withdrawn := a.waitEvents(t, audit.ConsentWithdrawn, 1)
+	wantFields(t, withdrawn[0], store.AuditEvent{Actor: a.user.ID, UserID: a.user.ID, ClientID: "web",
+		Details: map[string]string{"via": "account", "grants_revoked": "1"}})
+
+	sessions, _ := a.Store.ListSessions(context.Background(), a.user.ID, a.Clock.Now())
+	r = b.post(a.URL+"/account/sessions/end", url.Values{"csrf": {tokens["/account/sessions/end"]}, "sid": {sessions[0].SID}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("end session: %d", r.status)
+	}
+	ended = a.waitEvents(t, audit.SessionEnded, 2)
+	wantFields(t, ended[1], store.AuditEvent{Actor: a.user.ID, UserID: a.user.ID,
+		Details: map[string]string{"via": "account", "sid": sessions[0].SID}})
+	a.noSecrets(t)
 }

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/safefetch"
 	"github.com/latchkey/latchkey/internal/store"
@@ -216,29 +218,34 @@ func (s *Server) notifyClient(ctx context.Context, clientID string, sess store.S
 
 // EndSession ends the session of userID whose sid is sid: the session is
 // deleted, so its browser is signed out at its next request on any
-// instance, and every client that got a grant in it and registered for
-// back-channel logout is sent a logout token. reason is logged. It
-// returns store.ErrNotFound when the user has no such live session. The
-// account page and the admin API both end sessions through it.
-func (s *Server) EndSession(ctx context.Context, userID, sid, reason string) error {
+// instance; a session.ended audit event names actor (a user id,
+// "admin:<name>") and via (what ended it: "account", "admin"); and every
+// client that got a grant in the session and registered for back-channel
+// logout is sent a logout token. It returns store.ErrNotFound when the
+// user has no such live session. The account page and the admin API both
+// end sessions through it.
+func (s *Server) EndSession(ctx context.Context, userID, sid, actor, via string) error {
 	sessions, err := s.st.ListSessions(ctx, userID, s.now())
 	if err != nil {
 		return fmt.Errorf("end session: %w", err)
 	}
 	for _, sess := range sessions {
 		if sid != "" && sess.SID == sid {
-			return s.endSession(ctx, sess, reason)
+			return s.endSession(ctx, nil, sess, actor, via)
 		}
 	}
 	return store.ErrNotFound
 }
 
-// endSession deletes sess and notifies its clients.
-func (s *Server) endSession(ctx context.Context, sess store.Session, reason string) error {
+// endSession deletes sess, records it (r, when not nil, gives the
+// address) and notifies its clients.
+func (s *Server) endSession(ctx context.Context, r *http.Request, sess store.Session, actor, via string) error {
 	if err := s.st.DeleteSession(ctx, sess.Digest); err != nil {
 		return fmt.Errorf("end session: %w", err)
 	}
-	s.log.InfoContext(ctx, "session ended", "user_id", sess.UserID, "sid", sess.SID, "reason", reason)
+	s.log.InfoContext(ctx, "session ended", "user_id", sess.UserID, "sid", sess.SID, "via", via)
+	s.emit(ctx, r, audit.Event{Type: audit.SessionEnded, Actor: actor, UserID: sess.UserID,
+		Details: map[string]string{"via": via, "sid": sess.SID}})
 	s.notifyLogout(ctx, sess)
 	return nil
 }
