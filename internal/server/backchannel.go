@@ -11,6 +11,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/keys"
+	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/safefetch"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -165,7 +166,7 @@ func (s *Server) idTokenAlg(c store.Client) string {
 	switch {
 	case c.IDTokenAlg != "":
 		return c.IDTokenAlg
-	case c.Profile == "fapi2":
+	case c.Profile == protocol.ProfileFAPI2:
 		return keys.ES256 // FAPI 2.0 §5.4 refuses RS256
 	default:
 		return keys.RS256 // OpenID Connect's default
