@@ -102,10 +102,13 @@ func (s *Server) mintAccess(ctx context.Context, is issuance, now time.Time) (st
 	if err != nil {
 		return "", nil, err
 	}
-	info(ctx).issued = &issuedToken{jti: jti, grantID: is.grantID, subject: is.subject(), scopes: is.scopes}
+	issued := &issuedToken{jti: jti, grantID: is.grantID, subject: is.subject(), scopes: is.scopes}
 	if is.user != nil {
-		info(ctx).issued.userID = is.user.ID
+		issued.userID = is.user.ID
 	}
+	// One lookup: outside the observe middleware info returns a fresh
+	// record each time, and a second lookup would find no issued token.
+	info(ctx).issued = issued
 	exp := now.Add(s.accessLife(is))
 	if is.client.AccessTokenFormat == "opaque" {
 		value, digest, err := token.New(token.PrefixAccess, s.rand)
