@@ -2,7 +2,6 @@ package server
 
 import (
 	"crypto/rand"
-	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -51,8 +50,7 @@ func TestRegistryUserFlagIsEnforced(t *testing.T) {
 		{"declared none, issued without", false, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// grantTokens reads the request's context (the audit ids).
-			req := tokenRequest{r: httptest.NewRequest("POST", "/token", nil), client: client, grant: grantDef{GrantInfo: protocol.GrantInfo{Type: "urn:test", User: tc.declared, Refresh: true}}}
+			req := tokenRequest{client: client, grant: grantDef{GrantInfo: protocol.GrantInfo{Type: "urn:test", User: tc.declared, Refresh: true}}}
 			_, _, err := s.grantTokens(req, &issuance{client: client, user: tc.user, scopes: []string{"read"}}, time.Now())
 			if (err != nil) != tc.wantErr {
 				t.Errorf("grantTokens: %v, want an error: %v", err, tc.wantErr)

@@ -106,8 +106,6 @@ func (s *Server) mintAccess(ctx context.Context, is issuance, now time.Time) (st
 	if is.user != nil {
 		issued.userID = is.user.ID
 	}
-	// One lookup: outside the observe middleware info returns a fresh
-	// record each time, and a second lookup would find no issued token.
 	info(ctx).issued = issued
 	exp := now.Add(s.accessLife(is))
 	if is.client.AccessTokenFormat == "opaque" {
@@ -247,7 +245,7 @@ func (s *Server) grantTokens(t tokenRequest, is *issuance, now time.Time) (minte
 	if err != nil {
 		return minted{}, store.Issue{}, err
 	}
-	access, accessRec, err := s.mintAccess(t.r.Context(), *is, now)
+	access, accessRec, err := s.mintAccess(t.context(), *is, now)
 	if err != nil {
 		return minted{}, store.Issue{}, err
 	}
