@@ -66,6 +66,7 @@ func clientFromConfig(cc config.Client, now time.Time) store.Client {
 		IDTokenAlg: cc.IDTokenSignedResponseAlg, Introspection: cc.Introspection, SkipConsent: cc.SkipConsent,
 		TokenEndpointAuthMethod: method,
 		JWKS:                    jwksJSON(cc.JWKS), JWKSURI: cc.JWKSURI, Resources: cc.Resources,
+		BackchannelLogoutURI: cc.BackchannelLogoutURI, BackchannelLogoutSessionRequired: cc.BackchannelLogoutSessionRequired,
 		DPoPBoundAccessTokens: cc.DPoPBoundAccessTokens || fapi, RequireDPoPNonce: cc.RequireDPoPNonce,
 		RequirePAR: cc.RequirePushedAuthorizationRequests || fapi, Profile: cc.Profile,
 		RefreshRotation: cc.RefreshTokenRotation, TokenExchange: exchangePolicy(cc.TokenExchange),

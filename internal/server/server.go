@@ -76,6 +76,8 @@ type Server struct {
 	cimd *cimd.Resolver
 	// regPolicy is the registration policy in clientmeta's terms (RFC 7591).
 	regPolicy clientmeta.Policy
+	// backchannel delivers logout tokens (Back-Channel Logout 1.0).
+	backchannel *backchannel
 }
 
 // New returns the server's http.Handler.
@@ -127,6 +129,7 @@ func newServer(d Deps) (*Server, error) {
 	s.proofs = newProofs(cfg.DPoP, d.Store, d.Now, d.SystemSecret)
 	s.auth = s.authenticators(cfg.ClientAuthenticators)
 	s.regPolicy = s.registrationPolicy()
+	s.backchannel = newBackchannel(cfg, d.Logger)
 	if s.issuers, err = newTrustedIssuers(s, cfg, cfg.JWKSFetcher); err != nil {
 		return nil, err
 	}
