@@ -6,6 +6,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/token"
 )
 
 // rules are what configuration validation takes from the server: the
@@ -45,7 +46,28 @@ func serverConfig(cfg config.Config) (server.Config, error) {
 		Device: server.DeviceConfig{CodeLifetime: cfg.Device.CodeLifetime.D(), Interval: cfg.Device.Interval.D(),
 			VerificationURI: cfg.Device.VerificationURI},
 		TrustedIssuers: trustedIssuers(cfg.TrustedIssuers),
+		Registration:   registration(cfg.Registration),
 	}, nil
+}
+
+// registration maps the registration section onto the server's: the
+// initial access tokens of the file become the digests they are compared
+// against.
+func registration(r config.Registration) server.RegistrationConfig {
+	var digests []string
+	for _, t := range r.InitialAccessTokens {
+		digests = append(digests, token.HashSecret(t.Reveal()))
+	}
+	p := r.Policy
+	return server.RegistrationConfig{
+		Enabled: r.Enabled, Open: r.Open, InitialTokenDigests: digests,
+		Policy: server.RegistrationPolicy{GrantTypes: p.GrantTypes, AuthMethods: p.AuthMethods,
+			DefaultAuthMethod: p.DefaultAuthMethod, Scopes: p.Scopes, DefaultScopes: p.DefaultScopes,
+			Resources: p.Resources, MaxClients: p.MaxClients,
+			Redirects: server.RedirectRules{HTTPS: p.RedirectURIs.HTTPS, Loopback: p.RedirectURIs.Loopback,
+				PrivateSchemes: p.RedirectURIs.PrivateSchemes}},
+		PerIP: r.RateLimit.PerIP, Window: r.RateLimit.Window.D(),
+	}
 }
 
 // trustedIssuers maps trusted_issuers (validated) onto the server's,

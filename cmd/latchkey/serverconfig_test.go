@@ -8,6 +8,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/server"
+	"github.com/latchkey/latchkey/internal/token"
 )
 
 // TestServerConfigDefaults holds the two sets of defaults together: the
@@ -57,5 +58,29 @@ func TestServerConfigMapsEveryField(t *testing.T) {
 	cfg.TrustedProxies = []string{"not-an-ip"}
 	if _, err := serverConfig(cfg); err == nil {
 		t.Error("an unparsable trusted proxy was accepted")
+	}
+}
+
+// TestServerConfigRegistration: every registration setting reaches the
+// server, and the file's initial access tokens only as digests.
+func TestServerConfigRegistration(t *testing.T) {
+	cfg := config.Default()
+	const tok = "an-initial-access-token-of-32-characters-or-more"
+	cfg.Registration = config.Registration{Enabled: true, Open: true, InitialAccessTokens: []config.Secret{tok},
+		Policy: config.RegistrationPolicy{GrantTypes: []string{"authorization_code"}, AuthMethods: []string{"none"},
+			DefaultAuthMethod: "none", Scopes: []string{"a", "b"}, DefaultScopes: []string{"a"}, Resources: []string{"https://mcp.example/"},
+			RedirectURIs: config.RegistrationRedirects{Loopback: true}, MaxClients: 3},
+		RateLimit: config.RegistrationRateLimit{PerIP: 4, Window: config.Duration(time.Minute)}}
+	got, err := serverConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := server.RegistrationConfig{Enabled: true, Open: true, InitialTokenDigests: []string{token.HashSecret(tok)},
+		Policy: server.RegistrationPolicy{GrantTypes: []string{"authorization_code"}, AuthMethods: []string{"none"},
+			DefaultAuthMethod: "none", Scopes: []string{"a", "b"}, DefaultScopes: []string{"a"}, Resources: []string{"https://mcp.example/"},
+			Redirects: server.RedirectRules{Loopback: true}, MaxClients: 3},
+		PerIP: 4, Window: time.Minute}
+	if !reflect.DeepEqual(got.Registration, want) {
+		t.Errorf("registration = %+v\nwant %+v", got.Registration, want)
 	}
 }

@@ -35,6 +35,9 @@ type Config struct {
 	ClientAssertions ClientAssertions `yaml:"client_assertions"`
 	// Device tunes the device authorization grant (RFC 8628).
 	Device Device `yaml:"device"`
+	// Registration turns on dynamic client registration (RFC 7591, RFC
+	// 7592); off by default.
+	Registration Registration `yaml:"registration"`
 
 	// TrustedIssuers are the external issuers whose JWTs clients may
 	// trade for access tokens (RFC 7523 §2.1, token exchange).
@@ -124,6 +127,60 @@ type Device struct {
 	// VerificationURI is the page where users enter their code; "" means
 	// the issuer's /device.
 	VerificationURI string `yaml:"verification_uri"`
+}
+
+// Registration configures dynamic client registration (RFC 7591) and
+// its management (RFC 7592). Settings of Client ID Metadata Documents
+// belong here too (registration.client_id_metadata_documents).
+type Registration struct {
+	// Enabled serves POST /register and names registration_endpoint in
+	// the metadata.
+	Enabled bool `yaml:"enabled"`
+	// Open lets anyone register without an initial access token, within
+	// RateLimit; otherwise a token is required (S196).
+	Open bool `yaml:"open"`
+	// InitialAccessTokens are bearer tokens that allow registering, at
+	// least 32 characters each; more can be minted with
+	// latchkey registration token create.
+	InitialAccessTokens []Secret `yaml:"initial_access_tokens"`
+	// Policy is what a registered client may be.
+	Policy RegistrationPolicy `yaml:"policy"`
+	// RateLimit bounds anonymous registrations per client IP.
+	RateLimit RegistrationRateLimit `yaml:"rate_limit"`
+}
+
+// RegistrationPolicy is what a self-registered client may ask for.
+type RegistrationPolicy struct {
+	GrantTypes  []string `yaml:"grant_types"`
+	AuthMethods []string `yaml:"auth_methods"`
+	// DefaultAuthMethod applies when a request names none; "" means
+	// client_secret_basic (RFC 7591 §2).
+	DefaultAuthMethod string `yaml:"default_auth_method"`
+	// Scopes a client may register; DefaultScopes when it names none
+	// (empty means all of Scopes).
+	Scopes        []string `yaml:"scopes"`
+	DefaultScopes []string `yaml:"default_scopes"`
+	// Resources are the resource indicators (RFC 8707) every registered
+	// client may ask for, such as an MCP server's URL.
+	Resources    []string              `yaml:"resources"`
+	RedirectURIs RegistrationRedirects `yaml:"redirect_uris"`
+	// MaxClients caps the number of registered clients.
+	MaxClients int `yaml:"max_clients"`
+}
+
+// RegistrationRedirects are the redirect URI forms a registered client
+// may use (S198).
+type RegistrationRedirects struct {
+	HTTPS          bool `yaml:"https"`
+	Loopback       bool `yaml:"loopback"`
+	PrivateSchemes bool `yaml:"private_schemes"`
+}
+
+// RegistrationRateLimit bounds anonymous registrations: PerIP within
+// Window, counted in the store so every instance agrees.
+type RegistrationRateLimit struct {
+	PerIP  int      `yaml:"per_ip"`
+	Window Duration `yaml:"window"`
 }
 
 // TrustedIssuer is an external issuer (a Kubernetes cluster, a CI
@@ -338,6 +395,17 @@ func Default() Config {
 			SigningAlgs: []string{"ES256", "EdDSA", "PS256"}},
 		PAR:    PAR{Lifetime: Duration(60 * time.Second)},
 		Device: Device{CodeLifetime: Duration(10 * time.Minute), Interval: Duration(5 * time.Second)},
+		Registration: Registration{
+			Policy: RegistrationPolicy{
+				GrantTypes: []string{"authorization_code", "refresh_token", "client_credentials",
+					"urn:ietf:params:oauth:grant-type:device_code"},
+				AuthMethods:  []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
+				Scopes:       []string{"openid", "profile", "email", "offline_access"},
+				RedirectURIs: RegistrationRedirects{HTTPS: true, Loopback: true, PrivateSchemes: true},
+				MaxClients:   10000,
+			},
+			RateLimit: RegistrationRateLimit{PerIP: 10, Window: Duration(time.Hour)},
+		},
 	}
 }
 

@@ -134,8 +134,13 @@ func setValue(v reflect.Value, raw string) error {
 			return fmt.Errorf("must be a whole number from 0 to %d", uint64(math.MaxUint64>>(64-bits)))
 		}
 		v.SetUint(n)
-	case reflect.Slice:
-		v.Set(reflect.ValueOf(splitList(raw)))
+	case reflect.Slice: // of strings, or of a string type such as Secret
+		items := splitList(raw)
+		list := reflect.MakeSlice(v.Type(), len(items), len(items))
+		for i, item := range items {
+			list.Index(i).SetString(item)
+		}
+		v.Set(list)
 	}
 	return nil
 }

@@ -90,7 +90,7 @@ func TestEnvNames(t *testing.T) {
 		}
 	}
 	for _, name := range names {
-		if !strings.HasPrefix(name, "LATCHKEY_") || strings.Contains(name, "CLIENTS") || strings.Contains(name, "USERS") ||
+		if !strings.HasPrefix(name, "LATCHKEY_") || strings.HasPrefix(name, "LATCHKEY_CLIENTS") || strings.HasPrefix(name, "LATCHKEY_USERS") ||
 			name == "LATCHKEY_FILE" {
 			t.Errorf("EnvNames() has %s", name)
 		}

@@ -38,6 +38,7 @@ func (c *Config) problems(r Rules) Problems {
 	v.limits()
 	v.senderConstraints()
 	v.device()
+	v.registration()
 	v.trustedIssuers()
 	v.clients()
 	v.users()

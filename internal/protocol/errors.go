@@ -44,6 +44,9 @@ const (
 	ErrAuthorizationPending = "authorization_pending"
 	ErrSlowDown             = "slow_down"
 	ErrExpiredToken         = "expired_token"
+	// Dynamic client registration errors (RFC 7591 §3.2.2).
+	ErrInvalidRedirectURI    = "invalid_redirect_uri"
+	ErrInvalidClientMetadata = "invalid_client_metadata"
 )
 
 // Error is an OAuth error as RFC 6749 §5.2 describes it. Handlers return it;

@@ -11,6 +11,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/password"
+	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/safefetch"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -60,6 +61,10 @@ type Config struct {
 	// grant (RFC 7523 §2.1) and token exchange accept.
 	TrustedIssuers []TrustedIssuer
 
+	// Registration turns on dynamic client registration (RFC 7591, RFC
+	// 7592); off unless Enabled.
+	Registration RegistrationConfig
+
 	// JWKSFetcher fetches the jwks_uri of private_key_jwt clients; nil
 	// means the production policy of safefetch (tests trust their own
 	// TLS certificate through it).
@@ -69,6 +74,58 @@ type Config struct {
 	// built-in ones (client_secret_basic, client_secret_post, none), or
 	// replaces one of the same name.
 	ClientAuthenticators []ClientAuthenticator
+}
+
+// RegistrationConfig tunes dynamic client registration (RFC 7591, RFC
+// 7592). Its zero value is off.
+type RegistrationConfig struct {
+	// Enabled serves POST /register and the RFC 7592 client configuration
+	// endpoint, and names registration_endpoint in the metadata.
+	Enabled bool
+	// Open lets anyone register without an initial access token (S196),
+	// limited to PerIP registrations per client IP within Window.
+	Open bool
+	// InitialTokenDigests are the token.HashSecret digests of the initial
+	// access tokens from the configuration file; tokens minted by the CLI
+	// live in the store.
+	InitialTokenDigests []string
+	// Policy is what a registered client may be.
+	Policy RegistrationPolicy
+	// PerIP and Window bound anonymous registrations per client IP; zero
+	// means 10 per hour.
+	PerIP  int
+	Window time.Duration
+}
+
+// RegistrationPolicy is what a self-registered client may ask for. Zero
+// fields take the defaults that withDefaults documents.
+type RegistrationPolicy struct {
+	// GrantTypes a client may register; empty means authorization_code,
+	// refresh_token, client_credentials and the device grant.
+	GrantTypes []string
+	// AuthMethods a client may register; empty means client_secret_basic,
+	// client_secret_post, private_key_jwt and none.
+	AuthMethods []string
+	// DefaultAuthMethod applies when a request names none; empty means
+	// client_secret_basic (RFC 7591 §2).
+	DefaultAuthMethod string
+	// Scopes a client may register; empty means openid, profile, email
+	// and offline_access. DefaultScopes are registered when a request
+	// names none; empty means all of Scopes.
+	Scopes, DefaultScopes []string
+	// Resources are the resource indicators (RFC 8707) every registered
+	// client may ask for (an MCP server's URL).
+	Resources []string
+	// Redirects are the redirect URI forms allowed; the zero value means
+	// all of https, loopback http and private-use schemes.
+	Redirects RedirectRules
+	// MaxClients caps the number of registered clients; 0 means 10 000.
+	MaxClients int
+}
+
+// RedirectRules are the redirect URI forms a registered client may use.
+type RedirectRules struct {
+	HTTPS, Loopback, PrivateSchemes bool
 }
 
 // Limits guard against guessing (RFC 6749 §4.3.2, §10.10): failures
@@ -179,8 +236,9 @@ func DefaultConfig() Config {
 			Window: 15 * time.Minute, BaseDelay: time.Second, MaxDelay: 15 * time.Minute},
 		DPoP: DPoPConfig{NonceLifetime: 5 * time.Minute, ProofWindow: 60 * time.Second,
 			Algs: []string{"ES256", "EdDSA", "PS256"}},
-		PAR:    PARConfig{Lifetime: 60 * time.Second},
-		Device: DeviceConfig{CodeLifetime: 10 * time.Minute, Interval: 5 * time.Second},
+		PAR:          PARConfig{Lifetime: 60 * time.Second},
+		Device:       DeviceConfig{CodeLifetime: 10 * time.Minute, Interval: 5 * time.Second},
+		Registration: defaultRegistration(),
 	}
 }
 
@@ -225,6 +283,7 @@ func (c Config) withDefaults() (Config, error) {
 	set(&c.PAR.Lifetime, d.PAR.Lifetime)
 	set(&c.Device.CodeLifetime, d.Device.CodeLifetime)
 	set(&c.Device.Interval, d.Device.Interval)
+	c.Registration = c.Registration.withDefaults()
 	u, err := url.Parse(c.Issuer)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return c, fmt.Errorf("server: issuer %q is not an absolute http(s) URL without query or fragment", c.Issuer)
@@ -244,7 +303,8 @@ func (c Config) withDefaults() (Config, error) {
 // Store is what the server needs from persistence: reading clients and
 // users, and everything about codes, device codes, grants, tokens,
 // sessions, consents and throttles. Creating, changing and deleting
-// clients and users is the CLI's business, not the server's.
+// clients and users is the CLI's business, except for clients that
+// register themselves.
 type Store interface {
 	// GetClient returns the client with id, or store.ErrNotFound.
 	GetClient(ctx context.Context, id string) (store.Client, error)
@@ -260,6 +320,11 @@ type Store interface {
 	store.ReplayStore
 	store.PushedRequestStore
 	store.DeviceStore
+	// RegistrationStore and DeleteClient serve dynamic client
+	// registration (RFC 7591, RFC 7592), the one place where the server
+	// itself creates, changes and deletes clients.
+	store.RegistrationStore
+	DeleteClient(ctx context.Context, id string) error
 	// Ping reports whether the backend is reachable (/readyz).
 	Ping(ctx context.Context) error
 }
@@ -285,3 +350,53 @@ func (s *Server) clientUncached(ctx context.Context, id string) (store.Client, e
 
 // errMissingDeps is returned by New when a required dependency is missing.
 var errMissingDeps = errors.New("server: store, keys, clock, randomness and a system secret of 16 bytes or more are required")
+
+// defaultRegistration is registration off, with the policy and limits it
+// takes when turned on.
+func defaultRegistration() RegistrationConfig {
+	return RegistrationConfig{
+		Policy: RegistrationPolicy{
+			GrantTypes: []string{protocol.GrantAuthorizationCode, protocol.GrantRefreshToken,
+				protocol.GrantClientCredentials, protocol.GrantDeviceCode},
+			AuthMethods: []string{string(protocol.AuthBasic), string(protocol.AuthPost),
+				string(protocol.AuthPrivateKeyJWT), string(protocol.AuthNone)},
+			Scopes:     []string{"openid", "profile", "email", "offline_access"},
+			Redirects:  RedirectRules{HTTPS: true, Loopback: true, PrivateSchemes: true},
+			MaxClients: 10000,
+		},
+		PerIP:  10,
+		Window: time.Hour,
+	}
+}
+
+// withDefaults fills the zero fields of a registration configuration from
+// defaultRegistration; DefaultScopes empty means all of Scopes.
+func (r RegistrationConfig) withDefaults() RegistrationConfig {
+	d := defaultRegistration()
+	p := &r.Policy
+	if len(p.GrantTypes) == 0 {
+		p.GrantTypes = d.Policy.GrantTypes
+	}
+	if len(p.AuthMethods) == 0 {
+		p.AuthMethods = d.Policy.AuthMethods
+	}
+	if len(p.Scopes) == 0 {
+		p.Scopes = d.Policy.Scopes
+	}
+	if len(p.DefaultScopes) == 0 {
+		p.DefaultScopes = p.Scopes
+	}
+	if p.Redirects == (RedirectRules{}) {
+		p.Redirects = d.Policy.Redirects
+	}
+	if p.MaxClients == 0 {
+		p.MaxClients = d.Policy.MaxClients
+	}
+	if r.PerIP == 0 {
+		r.PerIP = d.PerIP
+	}
+	if r.Window == 0 {
+		r.Window = d.Window
+	}
+	return r
+}

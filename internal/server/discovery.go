@@ -97,6 +97,9 @@ func (s *Server) buildMetadata(ctx context.Context) (map[string]any, error) {
 		"scopes_supported": scopes,
 	}
 	doc["device_authorization_endpoint"] = s.endpoint("/device_authorization") // S192
+	if s.cfg.Registration.Enabled {
+		doc["registration_endpoint"] = s.endpoint("/register") // RFC 8414 §2, RFC 7591 §3
+	}
 	s.addAuthorizationMetadata(doc)
 	return doc, nil
 }

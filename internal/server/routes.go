@@ -17,6 +17,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(p+"/introspect", s.oauthJSON(http.MethodPost, s.handleIntrospect))
 	mux.Handle(p+"/revoke", s.cors(s.oauthJSON(http.MethodPost, s.handleRevoke)))
 	mux.Handle(p+"/userinfo", s.api(s.handleUserinfo))
+	if s.cfg.Registration.Enabled {
+		mux.Handle(p+"/register", s.oauthJSON(http.MethodPost, s.handleRegister))
+		mux.Handle(p+"/register/{id}", s.api(s.handleClientConfiguration))
+	}
 	mux.Handle("/.well-known/oauth-authorization-server"+p, s.readOnly(s.handleMetadata))
 	mux.Handle(p+"/.well-known/openid-configuration", s.readOnly(s.handleMetadata))
 	mux.Handle(p+"/jwks", s.readOnly(s.handleJWKS))

@@ -66,7 +66,19 @@ type Client struct {
 	// TokenExchange is what the client may do with token exchange (RFC
 	// 8693); it matters only when GrantTypes lists the grant.
 	TokenExchange ExchangePolicy
-	// Source says who owns the record: "config", "cli" or "dev".
+	// ClientURI and LogoURI are what a self-registered client asserts
+	// about itself (RFC 7591 §2): shown as text, never fetched (S202).
+	ClientURI string
+	LogoURI   string
+	// Metadata holds the rest of a registered client's self-asserted
+	// metadata (policy_uri, tos_uri, contacts, software_id,
+	// software_version) as a JSON object, or "".
+	Metadata string
+	// RegistrationTokenHash is the digest of the client's RFC 7592
+	// registration access token, or "" when it has none.
+	RegistrationTokenHash string
+	// Source says who owns the record: "config", "cli", "dev", or
+	// "registration" (RFC 7591 dynamic registration).
 	Source    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -91,6 +103,20 @@ type ExchangePolicy struct {
 // LogValue keeps the secret hash out of logs.
 func (c Client) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("id", c.ID), slog.Bool("public", c.Public), slog.String("source", c.Source))
+}
+
+// InitialToken is an initial access token (RFC 7591 §3) minted by the
+// CLI: a bearer credential that allows registering clients, stored by
+// digest.
+type InitialToken struct {
+	// ID names the token in listings and for revocation; it is not secret.
+	ID     string
+	Digest string
+	// UsesLeft is how many registrations it still allows; negative means
+	// no limit.
+	UsesLeft  int
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // User is a resource owner.

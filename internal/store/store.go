@@ -24,6 +24,9 @@ var (
 	// ErrUnavailable: the backend cannot be reached right now; retrying
 	// later may succeed. Backends wrap their driver's error with it.
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrLimit: creating the record would pass a limit the caller set (the
+	// maximum number of dynamically registered clients).
+	ErrLimit = errors.New("store: limit reached")
 )
 
 // Store is everything the server needs from persistence. Every method takes
@@ -39,6 +42,7 @@ type Store interface {
 	ReplayStore
 	PushedRequestStore
 	DeviceStore
+	RegistrationStore
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
@@ -67,6 +71,33 @@ type ClientStore interface {
 	// DeleteClient removes the client and everything issued to it, or
 	// returns ErrNotFound.
 	DeleteClient(ctx context.Context, id string) error
+}
+
+// RegistrationStore keeps what dynamic client registration needs (RFC
+// 7591, RFC 7592): the registered clients' life cycle and the initial
+// access tokens that allow registering.
+type RegistrationStore interface {
+	// RegisterClient adds c unless max > 0 and max clients with c's Source
+	// exist already (ErrLimit), or its id is taken (ErrConflict). The count
+	// and the insert are one atomic step, so concurrent registrations never
+	// pass max. Counting uses an index on the source.
+	RegisterClient(ctx context.Context, c Client, max int) error
+	// UpdateRegisteredClient replaces every field of the client c.ID except
+	// ID, Source and CreatedAt, only while its RegistrationTokenHash is
+	// still tokenHash (so of two updates presenting one token, one wins);
+	// otherwise ErrNotFound.
+	UpdateRegisteredClient(ctx context.Context, c Client, tokenHash string) error
+	// CreateInitialToken stores t, or returns ErrConflict when its digest
+	// or id is taken.
+	CreateInitialToken(ctx context.Context, t InitialToken) error
+	// UseInitialToken spends one use of the initial access token with
+	// digest, atomically: ErrNotFound when it is unknown, revoked, expired
+	// at now, or used up. Exactly one of concurrent callers wins its last use.
+	UseInitialToken(ctx context.Context, digest string, now time.Time) error
+	// ListInitialTokens returns every initial access token ordered by id.
+	ListInitialTokens(ctx context.Context) ([]InitialToken, error)
+	// DeleteInitialToken removes the token with id, or ErrNotFound.
+	DeleteInitialToken(ctx context.Context, id string) error
 }
 
 // UserStore keeps resource owners.

@@ -23,6 +23,10 @@ const (
 	PrefixClientSecret = "lk_cs_"
 	PrefixSession      = "lk_ss_"
 	PrefixDeviceCode   = "lk_dc_"
+	// PrefixRegistrationToken marks an RFC 7592 registration access token.
+	PrefixRegistrationToken = "lk_rat_"
+	// PrefixInitialToken marks an RFC 7591 §3 initial access token.
+	PrefixInitialToken = "lk_iat_"
 )
 
 // randomBytes is the entropy of every opaque value: 256 bits, above RFC 6749

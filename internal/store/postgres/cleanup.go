@@ -39,6 +39,8 @@ func expiredDeletes() []expiredDelete {
 		(SELECT key FROM replays WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
 		{"pushed requests", `DELETE FROM pushed_requests WHERE digest IN
 		(SELECT digest FROM pushed_requests WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
+		{"initial access tokens", `DELETE FROM initial_access_tokens WHERE id IN
+		(SELECT id FROM initial_access_tokens WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
 		{"grants", `DELETE FROM grants WHERE id IN
 		(SELECT g.id FROM grants g
 		WHERE (g.revoked_at IS NOT NULL OR g.expires_at < $1)

@@ -335,3 +335,34 @@ func (s *Store) Ping(ctx context.Context) error { return s.st.Ping(ctx) }
 func (s *Store) Close() error { return s.st.Close() }
 
 var _ store.Store = (*Store)(nil)
+
+// RegisterClient purges (errors are never cached, so this is for clarity).
+func (s *Store) RegisterClient(ctx context.Context, c store.Client, max int) error {
+	return s.after(s.st.RegisterClient(ctx, c, max))
+}
+
+// UpdateRegisteredClient purges: the record and its registration token
+// changed.
+func (s *Store) UpdateRegisteredClient(ctx context.Context, c store.Client, tokenHash string) error {
+	return s.after(s.st.UpdateRegisteredClient(ctx, c, tokenHash))
+}
+
+// CreateInitialToken passes through: initial tokens are not cached.
+func (s *Store) CreateInitialToken(ctx context.Context, t store.InitialToken) error {
+	return s.st.CreateInitialToken(ctx, t)
+}
+
+// UseInitialToken passes through.
+func (s *Store) UseInitialToken(ctx context.Context, digest string, now time.Time) error {
+	return s.st.UseInitialToken(ctx, digest, now)
+}
+
+// ListInitialTokens passes through.
+func (s *Store) ListInitialTokens(ctx context.Context) ([]store.InitialToken, error) {
+	return s.st.ListInitialTokens(ctx)
+}
+
+// DeleteInitialToken passes through.
+func (s *Store) DeleteInitialToken(ctx context.Context, id string) error {
+	return s.st.DeleteInitialToken(ctx, id)
+}

@@ -33,6 +33,8 @@ func expiredDeletes() []expiredDelete {
 		(SELECT key FROM replays WHERE expires_at < ?1 LIMIT ?2)`},
 		{"pushed requests", `DELETE FROM pushed_requests WHERE digest IN
 		(SELECT digest FROM pushed_requests WHERE expires_at < ?1 LIMIT ?2)`},
+		{"initial access tokens", `DELETE FROM initial_access_tokens WHERE id IN
+		(SELECT id FROM initial_access_tokens WHERE expires_at < ?1 LIMIT ?2)`},
 		{"grants", `DELETE FROM grants WHERE id IN
 		(SELECT g.id FROM grants g
 		WHERE (g.revoked_at IS NOT NULL OR g.expires_at < ?1)

@@ -35,6 +35,9 @@ type clientSettings struct {
 	Profile                string            `json:"profile,omitempty"`
 	RefreshRotation        string            `json:"refresh_rotation,omitempty"`
 	TokenExchange          *exchangeSettings `json:"token_exchange,omitempty"`
+	ClientURI              string            `json:"client_uri,omitempty"`
+	LogoURI                string            `json:"logo_uri,omitempty"`
+	Metadata               string            `json:"metadata,omitempty"`
 }
 
 // settingsOf encodes the settings column of c.
@@ -63,18 +66,21 @@ func settingsOf(c store.Client) string {
 		Profile:                c.Profile,
 		RefreshRotation:        c.RefreshRotation,
 		TokenExchange:          exchangePolicyOf(c.TokenExchange),
+		ClientURI:              c.ClientURI,
+		LogoURI:                c.LogoURI,
+		Metadata:               c.Metadata,
 	})
 	return string(b)
 }
 
-const clientColumns = `id, name, secret_hash, public, source, settings, created_at, updated_at`
+const clientColumns = `id, name, secret_hash, public, source, settings, created_at, updated_at, registration_token_hash`
 
 // scanClient reads one row of clientColumns.
 func scanClient(row scanner) (store.Client, error) {
 	var c store.Client
 	var settings string
 	err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.Public, &c.Source, &settings,
-		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt})
+		timeCol{&c.CreatedAt}, timeCol{&c.UpdatedAt}, &c.RegistrationTokenHash)
 	if err != nil {
 		return store.Client{}, err
 	}
@@ -104,6 +110,7 @@ func scanClient(row scanner) (store.Client, error) {
 	c.RequirePAR = cs.RequirePAR
 	c.Profile = cs.Profile
 	c.RefreshRotation = cs.RefreshRotation
+	c.ClientURI, c.LogoURI, c.Metadata = cs.ClientURI, cs.LogoURI, cs.Metadata
 	if x := cs.TokenExchange; x != nil {
 		c.TokenExchange = store.ExchangePolicy{AllowedSubjectClients: x.AllowedSubjectClients,
 			Impersonation: x.Impersonation, RefreshTokens: x.RefreshTokens, BeyondSubjectLifetime: x.BeyondSubjectLifetime}
@@ -130,7 +137,8 @@ func exchangePolicyOf(p store.ExchangePolicy) *exchangeSettings {
 
 // clientArgs are the values of clientColumns for c.
 func clientArgs(c store.Client) []any {
-	return []any{c.ID, c.Name, c.SecretHash, c.Public, c.Source, settingsOf(c), msOf(c.CreatedAt), msOf(c.UpdatedAt)}
+	return []any{c.ID, c.Name, c.SecretHash, c.Public, c.Source, settingsOf(c), msOf(c.CreatedAt), msOf(c.UpdatedAt),
+		c.RegistrationTokenHash}
 }
 
 // GetClient returns the client with id, or store.ErrNotFound.
@@ -166,7 +174,7 @@ func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
 
 // CreateClient adds c, or returns store.ErrConflict when its id is taken.
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
-	const q = "INSERT INTO clients (" + clientColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+	const q = "INSERT INTO clients (" + clientColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	if _, err := s.w.ExecContext(ctx, q, clientArgs(c)...); err != nil {
 		return s.fail("create client", err)
 	}
@@ -176,11 +184,12 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 // UpsertClient creates c or replaces every field of the client with its id
 // except CreatedAt.
 func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
-	const q = "INSERT INTO clients (" + clientColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)" + `
+	const q = "INSERT INTO clients (" + clientColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)" + `
 		ON CONFLICT (id) DO UPDATE SET
 			name = excluded.name, secret_hash = excluded.secret_hash,
 			public = excluded.public, source = excluded.source,
-			settings = excluded.settings, updated_at = excluded.updated_at`
+			settings = excluded.settings, updated_at = excluded.updated_at,
+			registration_token_hash = excluded.registration_token_hash`
 	if _, err := s.w.ExecContext(ctx, q, clientArgs(c)...); err != nil {
 		return s.fail("upsert client", err)
 	}

@@ -26,6 +26,9 @@ func concurrencyTests() []subtest {
 		{"RedeemDeviceCodeOnce_S191", testConcurrentRedeemDevice},
 		{"DecideDeviceCodeOnce_S195", testConcurrentDecideDevice},
 		{"PollDeviceCodeCountsAll_S190", testConcurrentPollDevice},
+		{"RegisterClientNeverPassesMax_S196", testConcurrentRegisterCapped},
+		{"UseInitialTokenLastUseOnce_S196", testConcurrentUseInitialToken},
+		{"UpdateRegisteredClientOnceperToken_RFC7592", testConcurrentUpdateRegistered},
 	}
 }
 

@@ -71,9 +71,13 @@ func fullClient(id string) store.Client {
 		RefreshRotation:         "reuse",
 		TokenExchange: store.ExchangePolicy{AllowedSubjectClients: []string{"web", "mobile"},
 			Impersonation: true, RefreshTokens: true, BeyondSubjectLifetime: true},
-		Source:    "cli",
-		CreatedAt: at(-48*time.Hour + 123*ms),
-		UpdatedAt: at(-24*time.Hour + 456*ms),
+		ClientURI:             "https://" + id + ".example/",
+		LogoURI:               "https://cdn." + id + ".example/logo.png",
+		Metadata:              `{"policy_uri":"https://` + id + `.example/policy","contacts":["ops@` + id + `.example"]}`,
+		RegistrationTokenHash: "sha256:reg-" + id,
+		Source:                "cli",
+		CreatedAt:             at(-48*time.Hour + 123*ms),
+		UpdatedAt:             at(-24*time.Hour + 456*ms),
 	}
 }
 
