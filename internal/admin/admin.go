@@ -1,0 +1,89 @@
+// Package admin is Latchkey's administration API under /admin/v1: clients,
+// users and signing keys as JSON resources, for automation (Terraform,
+// deploy scripts, back offices) and the remote CLI. Every route needs an
+// access token with an admin scope, checked by the public bearer package
+// as any resource server would; errors are RFC 9457 problem details,
+// updates are guarded by ETag and If-Match, and lists are keyset pages.
+package admin
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/latchkey/latchkey/bearer"
+	"github.com/latchkey/latchkey/internal/keys"
+	"github.com/latchkey/latchkey/internal/password"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Prefix is where the admin API lives.
+const Prefix = "/admin/v1"
+
+// Store is what the admin API needs from persistence: the server's store
+// with its admin side. Pass the read cache the server uses, so that its
+// writes purge what the server has cached.
+type Store interface {
+	store.Store
+	store.AdminStore
+}
+
+// Deps are what the admin API is built from.
+type Deps struct {
+	// Issuer is the authorization server whose tokens are accepted; they
+	// must name it as audience (the default for client credentials).
+	Issuer string
+	// OAuth is the authorization server's handler: its metadata and JWKS
+	// are read from it in-process.
+	OAuth  http.Handler
+	Store  Store
+	Keys   *keys.Manager
+	Logger *slog.Logger
+	// Passwords are the argon2id parameters of new password hashes.
+	Passwords password.Params
+	Now       func() time.Time
+	Rand      io.Reader
+}
+
+// API is the admin API's handler. Close it when done.
+type API struct {
+	st        Store
+	keys      *keys.Manager
+	log       *slog.Logger
+	v         *bearer.Validator
+	passwords password.Params
+	now       func() time.Time
+	rand      io.Reader
+	mux       *http.ServeMux
+}
+
+// New builds the admin API; ctx bounds reading the server's metadata.
+func New(ctx context.Context, d Deps) (*API, error) {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	v, err := newValidator(ctx, d.Issuer, d.OAuth, d.Now, d.Logger)
+	if err != nil {
+		return nil, err
+	}
+	a := &API{st: d.Store, keys: d.Keys, log: d.Logger, v: v, passwords: d.Passwords, now: d.Now, rand: d.Rand}
+	a.mux = a.routes()
+	return a, nil
+}
+
+// Close stops the validator's key refresh.
+func (a *API) Close() { a.v.Close() }
+
+// ServeHTTP serves the admin API's routes.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+// Mount serves the admin API under Prefix and everything else with
+// oauth: the admin API on the main listener.
+func Mount(oauth http.Handler, api http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(Prefix+"/", api)
+	mux.Handle("/", oauth)
+	return mux
+}

@@ -1,0 +1,63 @@
+package admin
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// keyView is the JSON of a signing key and its state at now: pending
+// (published, not signing yet), active (the newest of its algorithm that
+// signs), or retiring (still published for tokens it signed).
+func keyView(k store.Key, state string) map[string]any {
+	return map[string]any{"kid": k.KID, "alg": k.Alg, "state": state,
+		"created_at": k.CreatedAt.UTC().Format(time.RFC3339), "active_at": k.ActiveAt.UTC().Format(time.RFC3339)}
+}
+
+// keyStates names the state of each key of all (oldest first) at now.
+func keyStates(all []store.Key, now time.Time) []string {
+	states := make([]string, len(all))
+	signing := map[string]int{} // alg → index of the newest active key
+	for i, k := range all {
+		if k.ActiveAt.After(now) {
+			states[i] = "pending"
+			continue
+		}
+		states[i] = "retiring"
+		if j, ok := signing[k.Alg]; !ok || !all[j].ActiveAt.After(k.ActiveAt) {
+			signing[k.Alg] = i
+		}
+	}
+	for _, i := range signing {
+		states[i] = "active"
+	}
+	return states
+}
+
+func (a *API) listKeys(w http.ResponseWriter, r *http.Request) error {
+	all, err := a.st.ListKeys(r.Context())
+	if err != nil {
+		return err
+	}
+	states := keyStates(all, a.now())
+	out := listing{Items: []map[string]any{}}
+	for i, k := range all {
+		out.Items = append(out.Items, keyView(k, states[i]))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// rotateKeys stages a rotation: a new key of each algorithm, published at
+// once and signing after the activation delay, as latchkey keys rotate.
+func (a *API) rotateKeys(w http.ResponseWriter, r *http.Request) error {
+	added, err := a.keys.Rotate(r.Context())
+	if err != nil {
+		return err
+	}
+	out := listing{Items: []map[string]any{}}
+	for _, k := range added {
+		out.Items = append(out.Items, keyView(k, "pending"))
+	}
+	return writeJSON(w, http.StatusCreated, out)
+}
