@@ -99,10 +99,15 @@ func clientView(c store.Client) map[string]any {
 		"dpop_bound_access_tokens": c.DPoPBoundAccessTokens, "require_dpop_nonce": c.RequireDPoPNonce,
 		"require_pushed_authorization_requests": c.RequirePAR, "profile": c.Profile,
 		"refresh_token_rotation": c.RefreshRotation, "id_token_signed_response_alg": c.IDTokenAlg,
-		"access_token_ttl": duration(c.AccessTokenTTL), "refresh_token_ttl": duration(c.RefreshTokenTTL),
-		"refresh_grace": duration(c.RefreshGrace),
 		"source": c.Source, "has_secret": c.SecretHash != "",
 		"created_at": c.CreatedAt.UTC().Format(time.RFC3339), "updated_at": c.UpdatedAt.UTC().Format(time.RFC3339),
+	}
+	// Zero lifetimes (the server's defaults) are left out, as in the config file.
+	for name, d := range map[string]time.Duration{"access_token_ttl": c.AccessTokenTTL,
+		"refresh_token_ttl": c.RefreshTokenTTL, "refresh_grace": c.RefreshGrace} {
+		if d != 0 {
+			v[name] = d.String()
+		}
 	}
 	if c.JWKS != "" {
 		var set map[string]any
@@ -120,15 +125,6 @@ func clientView(c store.Client) map[string]any {
 // clientETag is the ETag of a client: its view and its secret.
 func clientETag(c store.Client) string {
 	return etagOf(clientView(c), c.SecretHash, c.RegistrationTokenHash)
-}
-
-// duration writes d as the config file does ("15m0s"), or "" for zero
-// (the server's default).
-func duration(d time.Duration) string {
-	if d == 0 {
-		return ""
-	}
-	return d.String()
 }
 
 // nonNil shows an empty list as [] rather than null.

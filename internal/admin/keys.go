@@ -57,7 +57,11 @@ func (a *API) rotateKeys(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := listing{Items: []map[string]any{}}
 	for _, k := range added {
-		out.Items = append(out.Items, keyView(k, "pending"))
+		state := "pending"
+		if !k.ActiveAt.After(a.now()) {
+			state = "active" // no activation delay configured
+		}
+		out.Items = append(out.Items, keyView(k, state))
 	}
 	return writeJSON(w, http.StatusCreated, out)
 }

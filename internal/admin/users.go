@@ -48,12 +48,12 @@ func validateUser(cu config.User) ([]FieldError, error) {
 	return out, nil
 }
 
-// checkUser validates a user as the config file would; the password is
-// checked only when set is true.
-func checkUser(username, pw string, claims map[string]any) error {
+// checkUser validates a user as the config file would, with a new
+// password pw or, when pw is "", the stored hash.
+func checkUser(username, pw, hash string, claims map[string]any) error {
 	cu := config.User{Username: username, Password: config.Secret(pw), Claims: claims}
 	if pw == "" {
-		cu.PasswordHash = "$argon2id$placeholder" // the password is not what changes
+		cu.PasswordHash = hash
 	}
 	errs, err := validateUser(cu)
 	if err != nil {
@@ -79,7 +79,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 	if body.Password == "" {
 		return invalid("the user needs a password", FieldError{Field: "password", Detail: "required"})
 	}
-	if err := checkUser(body.Username, body.Password, body.Claims); err != nil {
+	if err := checkUser(body.Username, body.Password, "", body.Claims); err != nil {
 		return err
 	}
 	hash, err := password.Hash(body.Password, a.passwords, a.rand)
@@ -160,7 +160,7 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if patch.Username != nil {
 		next.Username = *patch.Username
 	}
-	if err := checkUser(next.Username, "", next.Claims); err != nil {
+	if err := checkUser(next.Username, "", cur.PasswordHash, next.Claims); err != nil {
 		return err
 	}
 	next.UpdatedAt = a.now()
@@ -201,7 +201,7 @@ func (a *API) setPassword(w http.ResponseWriter, r *http.Request) error {
 	if body.Password == "" {
 		return invalid("the password must not be empty", FieldError{Field: "password", Detail: "required"})
 	}
-	if err := checkUser(cur.Username, body.Password, cur.Claims); err != nil {
+	if err := checkUser(cur.Username, body.Password, "", cur.Claims); err != nil {
 		return err
 	}
 	next := cur
