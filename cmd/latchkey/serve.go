@@ -105,6 +105,11 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 	}
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
+	h, stopAdmin, err := startAdmin(bg, cfg, h, cached, km, log)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	go km.Run(bg, cfg.Keys.ReloadInterval.D(), cfg.Keys.RotationPeriod.D())
 	go collectGarbage(bg, st, cfg, log)
 	if cfg.Debug.PprofListen != "" {

@@ -64,3 +64,14 @@ func allowed(mux *http.ServeMux, r *http.Request) string {
 	}
 	return strings.Join(methods, ", ")
 }
+
+// Routes lists every route of the admin API as "METHOD /path" under
+// Prefix, with {id} for path parameters (the OpenAPI document's form).
+func Routes() []string {
+	var a *API // the table only names the handlers
+	var out []string
+	for _, rt := range a.table() {
+		out = append(out, rt.method+" "+rt.path)
+	}
+	return out
+}
