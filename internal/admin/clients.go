@@ -96,7 +96,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	view := clientView(sc)
+	view := ClientView(sc)
 	w.Header().Set("ETag", clientETag(sc))
 	w.Header().Set("Location", Prefix+"/clients/"+sc.ID)
 	if secret != "" {
@@ -111,7 +111,7 @@ func (a *API) getClient(w http.ResponseWriter, r *http.Request) error {
 		return notFound(err, "client", r.PathValue("id"))
 	}
 	w.Header().Set("ETag", clientETag(c))
-	return writeJSON(w, http.StatusOK, clientView(c))
+	return writeJSON(w, http.StatusOK, ClientView(c))
 }
 
 // notFound turns the store's ErrNotFound into a 404 naming the record.
@@ -252,7 +252,7 @@ func (a *API) listClients(w http.ResponseWriter, r *http.Request) error {
 			out.NextCursor = cursorOf(all[i-1].ID)
 			break
 		}
-		out.Items = append(out.Items, clientView(c))
+		out.Items = append(out.Items, ClientView(c))
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

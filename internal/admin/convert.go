@@ -87,9 +87,9 @@ func ValidateClient(cc config.Client) ([]FieldError, error) {
 	return out, nil
 }
 
-// clientView is the JSON of a client, named as in the config file; the
+// ClientView is the JSON of a client, named as in the config file; the
 // secret hash never appears, only whether there is one.
-func clientView(c store.Client) map[string]any {
+func ClientView(c store.Client) map[string]any {
 	v := map[string]any{
 		"id": c.ID, "name": c.Name, "public": c.Public, "redirect_uris": nonNil(c.RedirectURIs),
 		"post_logout_redirect_uris": nonNil(c.PostLogoutRedirectURIs), "grant_types": nonNil(c.GrantTypes),
@@ -124,7 +124,7 @@ func clientView(c store.Client) map[string]any {
 
 // clientETag is the ETag of a client: its view and its secret.
 func clientETag(c store.Client) string {
-	return etagOf(clientView(c), c.SecretHash, c.RegistrationTokenHash)
+	return etagOf(ClientView(c), c.SecretHash, c.RegistrationTokenHash)
 }
 
 // nonNil shows an empty list as [] rather than null.

@@ -7,16 +7,16 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// keyView is the JSON of a signing key and its state at now: pending
+// KeyView is the JSON of a signing key and its state at now: pending
 // (published, not signing yet), active (the newest of its algorithm that
 // signs), or retiring (still published for tokens it signed).
-func keyView(k store.Key, state string) map[string]any {
+func KeyView(k store.Key, state string) map[string]any {
 	return map[string]any{"kid": k.KID, "alg": k.Alg, "state": state,
 		"created_at": k.CreatedAt.UTC().Format(time.RFC3339), "active_at": k.ActiveAt.UTC().Format(time.RFC3339)}
 }
 
-// keyStates names the state of each key of all (oldest first) at now.
-func keyStates(all []store.Key, now time.Time) []string {
+// KeyStates names the state of each key of all (oldest first) at now.
+func KeyStates(all []store.Key, now time.Time) []string {
 	states := make([]string, len(all))
 	signing := map[string]int{} // alg → index of the newest active key
 	for i, k := range all {
@@ -40,10 +40,10 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	states := keyStates(all, a.now())
+	states := KeyStates(all, a.now())
 	out := listing{Items: []map[string]any{}}
 	for i, k := range all {
-		out.Items = append(out.Items, keyView(k, states[i]))
+		out.Items = append(out.Items, KeyView(k, states[i]))
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -61,7 +61,7 @@ func (a *API) rotateKeys(w http.ResponseWriter, r *http.Request) error {
 		if !k.ActiveAt.After(a.now()) {
 			state = "active" // no activation delay configured
 		}
-		out.Items = append(out.Items, keyView(k, state))
+		out.Items = append(out.Items, KeyView(k, state))
 	}
 	return writeJSON(w, http.StatusCreated, out)
 }

@@ -16,8 +16,8 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// userView is the JSON of a user; the password hash never appears.
-func userView(u store.User) map[string]any {
+// UserView is the JSON of a user; the password hash never appears.
+func UserView(u store.User) map[string]any {
 	claims := u.Claims
 	if claims == nil {
 		claims = map[string]any{}
@@ -27,7 +27,7 @@ func userView(u store.User) map[string]any {
 }
 
 // userETag is the ETag of a user: its view and its password hash.
-func userETag(u store.User) string { return etagOf(userView(u), u.PasswordHash) }
+func userETag(u store.User) string { return etagOf(UserView(u), u.PasswordHash) }
 
 // validateUser runs the config file's rules on one user.
 func validateUser(cu config.User) ([]FieldError, error) {
@@ -103,7 +103,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("ETag", userETag(stored))
 	w.Header().Set("Location", Prefix+"/users/"+id)
-	return writeJSON(w, http.StatusCreated, userView(stored))
+	return writeJSON(w, http.StatusCreated, UserView(stored))
 }
 
 // newUserID is a random subject identifier, as the CLI makes them.
@@ -121,7 +121,7 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
 		return notFound(err, "user", r.PathValue("id"))
 	}
 	w.Header().Set("ETag", userETag(u))
-	return writeJSON(w, http.StatusOK, userView(u))
+	return writeJSON(w, http.StatusOK, UserView(u))
 }
 
 // userPatch is a JSON merge patch (RFC 7396) of a user: a claim set to
@@ -252,7 +252,7 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {
 			out.NextCursor = cursorOf(all[i-1].Username)
 			break
 		}
-		out.Items = append(out.Items, userView(u))
+		out.Items = append(out.Items, UserView(u))
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
