@@ -148,11 +148,11 @@ type apiClient struct {
 // record is the client as the store would hold it, for printClient; a
 // secret is marked, never known.
 func (a apiClient) record() store.Client {
-	c := store.Client{ID: a.ID, Name: a.Name, Public: a.Public, RedirectURIs: a.RedirectURIs,
-		PostLogoutRedirectURIs: a.PostLogoutRedirectURIs, GrantTypes: a.GrantTypes, Scopes: a.Scopes,
-		DefaultScopes: a.DefaultScopes, Audience: a.Audience, AccessTokenFormat: a.AccessTokenFormat,
+	c := store.Client{ID: a.ID, Name: a.Name, Public: a.Public, RedirectURIs: orNil(a.RedirectURIs),
+		PostLogoutRedirectURIs: orNil(a.PostLogoutRedirectURIs), GrantTypes: orNil(a.GrantTypes), Scopes: orNil(a.Scopes),
+		DefaultScopes: orNil(a.DefaultScopes), Audience: orNil(a.Audience), AccessTokenFormat: a.AccessTokenFormat,
 		Introspection: a.Introspection, SkipConsent: a.SkipConsent, TokenEndpointAuthMethod: a.AuthMethod,
-		JWKSURI: a.JWKSURI, Resources: a.Resources, DPoPBoundAccessTokens: a.DPoPBound, RequireDPoPNonce: a.RequireNonce,
+		JWKSURI: a.JWKSURI, Resources: orNil(a.Resources), DPoPBoundAccessTokens: a.DPoPBound, RequireDPoPNonce: a.RequireNonce,
 		RequirePAR: a.RequirePAR, Profile: a.Profile, RefreshRotation: a.Rotation, Source: a.Source, CreatedAt: a.CreatedAt.Local(),
 		TokenExchange: store.ExchangePolicy(a.TokenExchange)}
 	if len(a.JWKS) > 0 {
@@ -162,4 +162,12 @@ func (a apiClient) record() store.Client {
 		c.SecretHash = "(set)"
 	}
 	return c
+}
+
+// orNil is an empty list as the store returns it: nil.
+func orNil(l []string) []string {
+	if len(l) == 0 {
+		return nil
+	}
+	return l
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -62,17 +63,26 @@ type adminClient struct {
 	hc          *http.Client
 }
 
-// connect gets an admin token with scope by client credentials, as
-// latchkey token client-credentials does.
+// connect gets an admin token by client credentials, as latchkey token
+// client-credentials does: with the narrow scope the command needs, or,
+// when the client may not have that one, with latchkey:admin.
 func (r *remoteFlags) connect(ctx context.Context, scope string) (*adminClient, error) {
-	oc, err := oauthclient.New(ctx, oauthclient.Config{Issuer: strings.TrimSuffix(r.issuer, "/"), ClientID: r.clientID,
-		ClientSecret: config.Secret(r.secret), Scopes: []string{scope}})
-	if err != nil {
-		return nil, err
-	}
-	resp, err := oc.ClientCredentials(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("get an admin token (scope %s) for %s: %w", scope, r.clientID, err)
+	var resp oauthclient.Response
+	for _, s := range []string{scope, admin.ScopeAll} {
+		oc, err := oauthclient.New(ctx, oauthclient.Config{Issuer: strings.TrimSuffix(r.issuer, "/"), ClientID: r.clientID,
+			ClientSecret: config.Secret(r.secret), Scopes: []string{s}})
+		if err != nil {
+			return nil, err
+		}
+		resp, err = oc.ClientCredentials(ctx)
+		var oe *oauthclient.Error
+		if errors.As(err, &oe) && oe.Code == "invalid_scope" && s != admin.ScopeAll {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("get an admin token (scope %s or %s) for %s: %w", scope, admin.ScopeAll, r.clientID, err)
+		}
+		break
 	}
 	return &adminClient{base: strings.TrimSuffix(r.server, "/") + admin.Prefix, token: resp.Token.AccessToken,
 		hc: &http.Client{Timeout: 30 * time.Second}}, nil
