@@ -291,6 +291,7 @@ func printClient(c store.Client, e env) error {
 		out["token_endpoint_auth_method"] = c.TokenEndpointAuthMethod
 	}
 	showKeysAndConstraints(out, c)
+	showRegistered(out, c)
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
@@ -332,6 +333,26 @@ func nonNil(list []string) []string {
 		return []string{}
 	}
 	return list
+}
+
+// showRegistered adds what a self-registered client (RFC 7591) asserts
+// about itself: unverified, so client show says so.
+func showRegistered(out map[string]any, c store.Client) {
+	if c.Source != "registration" {
+		return
+	}
+	out["verified"] = false
+	for name, v := range map[string]string{"client_uri": c.ClientURI, "logo_uri": c.LogoURI} {
+		if v != "" {
+			out[name] = v
+		}
+	}
+	var more map[string]any
+	if c.Metadata != "" && json.Unmarshal([]byte(c.Metadata), &more) == nil {
+		for k, v := range more {
+			out[k] = v
+		}
+	}
 }
 
 func getClient(ctx context.Context, st store.Store, id string) (store.Client, error) {

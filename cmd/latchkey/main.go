@@ -57,6 +57,7 @@ func commands() []command {
 		{"migrate", "apply database migrations and exit", runMigrate},
 		{"gc", "remove expired codes, tokens, sessions and counters, then exit", runGC},
 		{"client", "manage clients (create, list, show, delete, rotate-secret)", runClient},
+		{"registration", "manage initial access tokens for dynamic client registration (token create, list, revoke)", runRegistration},
 		{"user", "manage users (create, list, delete, set-password)", runUser},
 		{"keys", "manage signing keys (list, rotate)", runKeys},
 		{"config", "check a configuration file (config validate FILE)", runConfig},

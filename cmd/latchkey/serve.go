@@ -86,7 +86,9 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 		if err != nil {
 			return err
 		}
+		cfg.Registration = devRegistration(cfg.Registration)
 		printDev(e.stdout, cfg.Issuer, d)
+		printDevRegistration(e.stdout, cfg)
 	}
 	scfg, err := serverConfig(cfg)
 	if err != nil {

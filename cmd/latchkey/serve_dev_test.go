@@ -68,11 +68,13 @@ func parseDevOutput(t *testing.T, out, issuer string) devOutput {
 			d.curl["introspect"] = line
 		case strings.HasSuffix(line, "/revoke"):
 			d.curl["revoke"] = line
+		case strings.HasSuffix(line, "/register"):
+			d.curl["register"] = line
 		default:
 			t.Errorf("serve --dev printed a curl line this test does not know: %s", line)
 		}
 	}
-	if d.user == "" || len(d.secrets) != 3 || len(d.curl) != 6 || d.authorize == "" {
+	if d.user == "" || len(d.secrets) != 3 || len(d.curl) != 7 || d.authorize == "" {
 		t.Fatalf("serve --dev output is incomplete (user %q, %d secrets, %d curl lines, authorize %q):\n%s",
 			d.user, len(d.secrets), len(d.curl), d.authorize, out)
 	}
@@ -176,6 +178,19 @@ func TestServeDevAsANewUser(t *testing.T) {
 		// access token of the same grant is no longer active.
 		if status, got := runCurl(t, introspect); status != http.StatusOK || got["active"] != false {
 			t.Fatalf("introspect after revoke: status %d, %v; want active:false", status, got)
+		}
+	})
+
+	t.Run("printed registration line", func(t *testing.T) {
+		needCurl(t)
+		status, reg := runCurl(t, d.curl["register"])
+		if status != http.StatusCreated || reg["client_id"] == nil || reg["token_endpoint_auth_method"] != "none" || reg["client_secret"] != nil {
+			t.Fatalf("register line: %d %v, want 201 with a public client", status, reg)
+		}
+		// Open to loopback redirect URIs only (S198): https is refused.
+		https := strings.Replace(d.curl["register"], "http://127.0.0.1:8976/callback", "https://agent.example/callback", 1)
+		if status, body := runCurl(t, https); status != http.StatusBadRequest || body["error"] != "invalid_redirect_uri" {
+			t.Fatalf("an https redirect under --dev: %d %v, want 400 invalid_redirect_uri", status, body)
 		}
 	})
 

@@ -29,6 +29,7 @@ latchkey token exchange --client-id notes-api --subject-token "$USER_TOKEN" --re
 latchkey token refresh --client-id demo-app REFRESH_TOKEN
 latchkey token introspect --client-id demo-service TOKEN
 latchkey token revoke --client-id demo-app TOKEN
+latchkey token register --redirect-uri http://127.0.0.1:9999/callback --grant-type authorization_code --auth-method none
 latchkey token client-credentials --client-id svc --private-key client.pem --dpop --scope read
 latchkey token client-credentials --client-id svc --private-key client.pem --key-id 2026-01 --resource https://api.example
 latchkey token authorization-code --client-id web --private-key client.pem --par --dpop-key dpop.pem --scope openid
@@ -162,7 +163,10 @@ func (t *tokenFlags) keys(cfg *oauthclient.Config, e env) error {
 }
 
 func runToken(ctx context.Context, args []string, e env) error {
-	fs := newFlags("token", "token client-credentials|password|authorization-code|device|exchange|jwt-bearer|refresh|introspect|revoke [flags] [TOKEN]", tokenExample, e.stdout)
+	if isRegister(args) {
+		return runTokenRegister(ctx, args[1:], e)
+	}
+	fs := newFlags("token", "token client-credentials|password|authorization-code|device|exchange|jwt-bearer|refresh|introspect|revoke|register [flags] [TOKEN]", tokenExample, e.stdout)
 	var t tokenFlags
 	t.register(fs, e.getenv)
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
@@ -170,7 +174,7 @@ func runToken(ctx context.Context, args []string, e env) error {
 			return err
 		}
 		fs.Usage()
-		return usageError{"expected a subcommand: client-credentials, password, authorization-code, device, exchange, jwt-bearer, refresh, introspect or revoke"}
+		return usageError{"expected a subcommand: client-credentials, password, authorization-code, device, exchange, jwt-bearer, refresh, introspect, revoke or register"}
 	}
 	sub := args[0]
 	if done, err := parse(fs, args[1:]); done {

@@ -39,6 +39,8 @@ const (
 	username    = "alice"
 	userPass    = "wonderland-e2e"
 	redirectURI = "http://127.0.0.1:9/cb"
+	// initialAccessToken allows registering clients (registration.test.mjs).
+	initialAccessToken = "lk_iat_oauth4webapi-e2e-initial-access-token"
 )
 
 // The client ids of the configuration; the tests find their private keys
@@ -84,6 +86,7 @@ func TestOAuth4WebAPI(t *testing.T) {
 		"LATCHKEY_REDIRECT_URI="+redirectURI,
 		"LATCHKEY_KEYS="+string(out),
 		"LATCHKEY_BROWSER="+browser,
+		"LATCHKEY_INITIAL_ACCESS_TOKEN="+initialAccessToken,
 	)
 	start := time.Now()
 	res, err := cmd.CombinedOutput()
@@ -238,6 +241,11 @@ func serverConfig(dir, jwksURI string, jwks func(id string) map[string]any) conf
 			GrantTypes: []string{deviceGrant}, Scopes: []string{"read"}},
 	}
 	c.Users = []config.User{{Username: username, Password: userPass, Claims: map[string]any{"name": "Alice"}}}
+	// Dynamic client registration (RFC 7591) with an initial access token.
+	c.Registration.Enabled = true
+	c.Registration.InitialAccessTokens = []config.Secret{initialAccessToken}
+	c.Registration.Policy.Scopes = []string{"openid", "read"}
+	c.Registration.Policy.Resources = []string{"https://mcp.example.com/mcp"}
 	return c
 }
 

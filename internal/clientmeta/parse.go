@@ -89,7 +89,7 @@ func Parse(data []byte) (Metadata, error) {
 	}
 	members, err := objectMembers(data)
 	if err != nil {
-		return m, invalid("the body must be one JSON object of client metadata (RFC 7591 §2): %v", err)
+		return m, invalid("the body must be one JSON object of client metadata (RFC 7591 section 2): %v", err)
 	}
 	known := fields()
 	for _, mem := range members {
@@ -126,7 +126,7 @@ func objectMembers(data []byte) ([]member, error) {
 		}
 		name, _ := tok.(string) // inside an object the decoder yields names as strings
 		if seen[name] {
-			return nil, fmt.Errorf("member %q appears twice", truncate(name, 40))
+			return nil, fmt.Errorf("member '%s' appears twice", truncate(name, 40))
 		}
 		seen[name] = true
 		var raw json.RawMessage

@@ -35,38 +35,38 @@ func (r RedirectRules) check(s string) error {
 	case s == "" || len(s) > maxURILen:
 		return badRedirect("a redirect URI must be 1 to %d characters", maxURILen)
 	case strings.Contains(s, "#"):
-		return badRedirect("redirect URI %q must not have a fragment (RFC 6749 §3.1.2)", shown)
+		return badRedirect("redirect URI '%s' must not have a fragment (RFC 6749 section 3.1.2)", shown)
 	case strings.Contains(s, "*"):
-		return badRedirect("redirect URI %q must not contain a wildcard; register every URI in full", shown)
+		return badRedirect("redirect URI '%s' must not contain a wildcard; register every URI in full", shown)
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme == "" || !u.IsAbs() {
-		return badRedirect("redirect URI %q must be an absolute URI", shown)
+		return badRedirect("redirect URI '%s' must be an absolute URI", shown)
 	}
 	if u.User != nil {
-		return badRedirect("redirect URI %q must not carry userinfo", shown)
+		return badRedirect("redirect URI '%s' must not carry userinfo", shown)
 	}
 	switch scheme := strings.ToLower(u.Scheme); {
 	case scheme == "https":
 		if !r.HTTPS {
-			return badRedirect("redirect URI %q: https redirect URIs are not allowed here; use a loopback http URI", shown)
+			return badRedirect("redirect URI '%s': https redirect URIs are not allowed here; use a loopback http URI", shown)
 		}
 		if u.Hostname() == "" {
-			return badRedirect("redirect URI %q needs a host", shown)
+			return badRedirect("redirect URI '%s' needs a host", shown)
 		}
 	case scheme == "http":
 		if !r.Loopback || !isLoopbackHost(u.Hostname()) {
-			return badRedirect("redirect URI %q: http is allowed only for 127.0.0.1, [::1] or localhost (RFC 8252 §7.3)", shown)
+			return badRedirect("redirect URI '%s': http is allowed only for 127.0.0.1, [::1] or localhost (RFC 8252 section 7.3)", shown)
 		}
 	case isReverseDNS(scheme):
 		if !r.PrivateSchemes {
-			return badRedirect("redirect URI %q: private-use schemes are not allowed here", shown)
+			return badRedirect("redirect URI '%s': private-use schemes are not allowed here", shown)
 		}
 		if u.Host != "" {
-			return badRedirect("redirect URI %q: a private-use scheme URI has no authority; write %s:/path (RFC 8252 §7.1)", shown, u.Scheme)
+			return badRedirect("redirect URI '%s': a private-use scheme URI has no authority; write %s:/path (RFC 8252 section 7.1)", shown, u.Scheme)
 		}
 	default:
-		return badRedirect("redirect URI %q: scheme %q is not allowed; use https, loopback http, or a reverse-DNS scheme like com.example.app", shown, truncate(u.Scheme, 40))
+		return badRedirect("redirect URI '%s': scheme '%s' is not allowed; use https, loopback http, or a reverse-DNS scheme like com.example.app", shown, truncate(u.Scheme, 40))
 	}
 	return nil
 }
@@ -104,24 +104,24 @@ func checkJWKSURI(s string, allowLoopback bool) error {
 	shown := truncate(s, 200)
 	u, err := url.Parse(s)
 	if err != nil || len(s) > maxURILen || u.Hostname() == "" {
-		return invalid("jwks_uri %q must be an absolute https URL", shown)
+		return invalid("jwks_uri '%s' must be an absolute https URL", shown)
 	}
 	if u.User != nil || u.Fragment != "" {
-		return invalid("jwks_uri %q must not carry userinfo or a fragment", shown)
+		return invalid("jwks_uri '%s' must not carry userinfo or a fragment", shown)
 	}
 	host := u.Hostname()
 	loopback := isLoopbackHost(host)
 	switch {
 	case u.Scheme == "http" && allowLoopback && loopback:
 	case u.Scheme != "https":
-		return invalid("jwks_uri %q must use https", shown)
+		return invalid("jwks_uri '%s' must use https", shown)
 	}
 	if strings.EqualFold(host, "localhost") && !allowLoopback {
-		return invalid("jwks_uri %q names this host; use a public https URL", shown)
+		return invalid("jwks_uri '%s' names this host; use a public https URL", shown)
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if err := safefetch.CheckAddress(ip, allowLoopback); err != nil {
-			return invalid("jwks_uri %q is at an address the server never fetches from: %v", shown, err)
+			return invalid("jwks_uri '%s' is at an address the server never fetches from: %v", shown, err)
 		}
 	}
 	return nil
@@ -143,7 +143,7 @@ func checkInfoURIs(m *Metadata, _ Policy) error {
 		ok := err == nil && len(f.value) <= maxURILen && (u.Scheme == "https" || u.Scheme == "http") &&
 			u.Hostname() != "" && u.User == nil
 		if !ok {
-			return invalid("%s %q must be an http or https URL with a host", f.name, truncate(f.value, 200))
+			return invalid("%s '%s' must be an http or https URL with a host", f.name, truncate(f.value, 200))
 		}
 	}
 	return nil

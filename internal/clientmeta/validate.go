@@ -48,7 +48,7 @@ type Policy struct {
 // §2 applied (S197): what the server registers, and answers with.
 func Validate(m Metadata, p Policy) (Metadata, error) {
 	if p.ClientID != "" && m.ClientID != p.ClientID {
-		return Metadata{}, invalid("client_id must be present and be %q", truncate(p.ClientID, 200))
+		return Metadata{}, invalid("client_id must be present and be '%s'", truncate(p.ClientID, 200))
 	}
 	steps := []func(*Metadata, Policy) error{
 		checkAuthMethod, checkGrants, checkResponseTypes, checkRedirects,
@@ -71,7 +71,7 @@ func checkAuthMethod(m *Metadata, p Policy) error {
 		}
 	}
 	if !slices.Contains(p.AuthMethods, protocol.AuthMethod(m.TokenEndpointAuthMethod)) {
-		return invalid("token_endpoint_auth_method %q is not allowed here; use %s",
+		return invalid("token_endpoint_auth_method '%s' is not allowed here; use %s",
 			truncate(m.TokenEndpointAuthMethod, 40), joinMethods(p.AuthMethods))
 	}
 	return nil
@@ -96,9 +96,9 @@ func checkGrants(m *Metadata, p Policy) error {
 		case g == "implicit":
 			return invalid("grant type implicit is not supported (OAuth 2.1 removes it); use authorization_code with PKCE")
 		case !ok:
-			return invalid("grant type %q is not allowed here; use %s", truncate(g, 80), joinGrants(p.Grants))
+			return invalid("grant type '%s' is not allowed here; use %s", truncate(g, 80), joinGrants(p.Grants))
 		case seen[g]:
-			return invalid("grant type %q is listed twice", g)
+			return invalid("grant type '%s' is listed twice", g)
 		case public && !info.Public:
 			return invalid("a public client (token_endpoint_auth_method none) cannot use %s (S203); register a confidential client", g)
 		}
@@ -123,14 +123,14 @@ func checkResponseTypes(m *Metadata, _ Policy) error {
 	}
 	for _, rt := range m.ResponseTypes {
 		if rt != "code" {
-			return invalid("response type %q is not supported; only code (the implicit flow is removed)", truncate(rt, 40))
+			return invalid("response type '%s' is not supported; only code (the implicit flow is removed)", truncate(rt, 40))
 		}
 	}
 	if len(m.ResponseTypes) > 1 {
 		return invalid("response_types lists code more than once")
 	}
 	if !code {
-		return invalid("response type code needs grant type authorization_code (RFC 7591 §2.1)")
+		return invalid("response type code needs grant type authorization_code (RFC 7591 section 2.1)")
 	}
 	return nil
 }
@@ -153,7 +153,7 @@ func checkRedirects(m *Metadata, p Policy) error {
 			return err
 		}
 		if slices.Contains(m.RedirectURIs[:i], u) {
-			return badRedirect("redirect URI %q is listed twice", truncate(u, 200))
+			return badRedirect("redirect URI '%s' is listed twice", truncate(u, 200))
 		}
 	}
 	return nil
@@ -165,7 +165,7 @@ func checkRedirects(m *Metadata, p Policy) error {
 func checkKeys(m *Metadata, p Policy) error {
 	hasSet, hasURI := len(m.JWKS) > 0, m.JWKSURI != ""
 	if hasSet && hasURI {
-		return invalid("jwks and jwks_uri must not both be present (RFC 7591 §2); send one")
+		return invalid("jwks and jwks_uri must not both be present (RFC 7591 section 2); send one")
 	}
 	if hasURI {
 		if err := checkJWKSURI(m.JWKSURI, p.AllowLoopbackJWKSURI); err != nil {
@@ -196,11 +196,11 @@ func checkScope(m *Metadata, p Policy) error {
 	}
 	scopes, ok := protocol.ParseScope(m.Scope)
 	if !ok {
-		return invalid("scope holds a character RFC 6749 §3.3 does not allow")
+		return invalid("scope holds a character RFC 6749 section 3.3 does not allow")
 	}
 	for _, s := range scopes {
 		if !slices.Contains(p.Scopes, s) {
-			return invalid("scope %q is not allowed here; ask for some of: %s", truncate(s, 80), strings.Join(p.Scopes, " "))
+			return invalid("scope '%s' is not allowed here; ask for some of: %s", truncate(s, 80), strings.Join(p.Scopes, " "))
 		}
 	}
 	m.Scope = strings.Join(scopes, " ")

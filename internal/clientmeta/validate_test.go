@@ -210,3 +210,20 @@ func TestA25NothingFetched(t *testing.T) {
 		t.Fatalf("the listener received %d requests; validation must fetch nothing", n)
 	}
 }
+
+// TestDescriptionsSurviveTheWire checks that refusals read well once
+// protocol.SafeDescription has kept only the characters RFC 6749 §5.2
+// allows: no quote or section sign turned into '?'.
+func TestDescriptionsSurviveTheWire(t *testing.T) {
+	for _, body := range []string{
+		`{"redirect_uris":["https://a.example/cb#x"]}`, `{"redirect_uris":["http://a.example/cb"]}`,
+		`{"redirect_uris":["https://a.example/cb"],"response_types":["token"]}`, `{"a":1,"a":2}`,
+		`{"grant_types":["client_credentials"],"jwks_uri":"https://10.0.0.1/j"}`,
+	} {
+		_, err := validate(t, body, policy())
+		pe := protocol.AsError(err)
+		if pe == nil || protocol.SafeDescription(pe.Description) != pe.Description {
+			t.Errorf("%s: description %q changes on the wire", body, pe.Description)
+		}
+	}
+}

@@ -36,6 +36,9 @@ type Metadata struct {
 	// DeviceAuthorizationEndpoint is where a device asks for its codes
 	// (RFC 8628 §4).
 	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint"`
+	// RegistrationEndpoint is where clients register themselves (RFC 7591
+	// §3).
+	RegistrationEndpoint string `json:"registration_endpoint"`
 }
 
 // Discover fetches the metadata of issuer: RFC 8414's well-known URL

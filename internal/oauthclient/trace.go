@@ -130,7 +130,7 @@ func printHeaders(w io.Writer, h http.Header, names ...string) {
 func isSecret(name string) bool {
 	switch name {
 	case "client_secret", "password", "code", "code_verifier", "refresh_token", "access_token", "id_token", "token", "device_code",
-		"client_assertion", "assertion", "subject_token", "actor_token":
+		"client_assertion", "assertion", "subject_token", "actor_token", "registration_access_token":
 		return true
 	}
 	return false

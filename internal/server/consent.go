@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 
+	"github.com/latchkey/latchkey/internal/clientmeta"
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/web"
@@ -51,13 +52,42 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *authRe
 		Scopes                                                  []scopeView
 		// Resources are the APIs the tokens will be for (RFC 8707).
 		Resources []string
+		Client    clientView
 	}{
-		Base: s.prefix, ClientName: req.client.Name, Username: user.Username, Resources: req.resources,
-		CSRF: s.csrfToken("consent", sess.Digest), Request: s.carried(req, req.params).Encode(), RedirectHost: host,
+		Base: s.prefix, ClientName: displayName(req.client), Username: user.Username, Resources: req.resources,
+		Client: viewClient(req.client),
+		CSRF:   s.csrfToken("consent", sess.Digest), Request: s.carried(req, req.params).Encode(), RedirectHost: host,
 	}
 	v.Scopes = scopeViews(req.scopes)
 	s.render(w, r, web.Consent, v)
 	return nil
+}
+
+// clientView is what a consent page says about who is asking (S155):
+// a client that registered itself is marked not verified, and the hosts
+// of the website and logo it claims are shown as text. Neither is ever
+// fetched nor turned into a link or an image (S202): the server would
+// reach where an attacker points, and the user would see a logo the
+// attacker chose.
+type clientView struct {
+	Name           string
+	Unverified     bool
+	Site, LogoHost string
+}
+
+func viewClient(c store.Client) clientView {
+	if c.Source != clientmeta.SourceRegistration {
+		return clientView{Name: displayName(c)}
+	}
+	return clientView{Name: displayName(c), Unverified: true, Site: clientmeta.Host(c.ClientURI), LogoHost: clientmeta.Host(c.LogoURI)}
+}
+
+// displayName is the client's name, or its id when it gave none.
+func displayName(c store.Client) string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
 }
 
 // scopeViews are the lines of a consent page for scopes.

@@ -121,8 +121,9 @@ func (s *Server) handleDeviceConsent(w http.ResponseWriter, r *http.Request) err
 		Base, ClientName, Username, CSRF, UserCode string
 		Scopes                                     []scopeView
 		Resources                                  []string
+		Client                                     clientView
 	}{
-		Base: s.prefix, ClientName: client.Name, Username: user.Username, UserCode: formatUserCode(code),
+		Base: s.prefix, ClientName: displayName(client), Username: user.Username, UserCode: formatUserCode(code), Client: viewClient(client),
 		CSRF: s.deviceToken("device-consent", sess.Digest, ucDigest), Scopes: scopeViews(d.Scopes), Resources: d.Resources,
 	}
 	s.render(w, r, web.DeviceConsent, v)

@@ -32,7 +32,7 @@ type registrationResponse struct {
 
 // registrationPolicy is the configured policy in clientmeta's terms: the
 // grant registry's entries the configuration allows, and the methods both
-// allowed and implemented.
+// allowed and implemented. The server builds it once.
 func (s *Server) registrationPolicy() clientmeta.Policy {
 	p := s.cfg.Registration.Policy
 	var grants []protocol.GrantInfo
@@ -71,7 +71,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if m, err = clientmeta.Validate(m, s.registrationPolicy()); err != nil {
+	if m, err = clientmeta.Validate(m, s.regPolicy); err != nil {
 		return err
 	}
 	id, err := randomID(s.rand)
@@ -150,7 +150,7 @@ func bearerToken(r *http.Request) (string, error) {
 	}
 	name, rest, _ := strings.Cut(auth[0], " ")
 	if !strings.EqualFold(name, protocol.TokenTypeBearer) || strings.TrimSpace(rest) == "" {
-		return "", bearerError(protocol.ErrInvalidToken, "send the token as Authorization: Bearer <token>")
+		return "", bearerError(protocol.ErrInvalidToken, "send the token in Authorization: Bearer")
 	}
 	return strings.TrimSpace(rest), nil
 }

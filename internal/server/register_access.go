@@ -27,7 +27,7 @@ func (s *Server) allowRegistration(r *http.Request) error {
 		// No error code in the challenge when no token was sent (RFC 6750
 		// §3.1); the body says what to do.
 		return &protocol.Error{Code: protocol.ErrInvalidToken, Challenge: `Bearer realm="latchkey"`,
-			Description: "registration needs an initial access token: send Authorization: Bearer <token> (create one with: latchkey registration token create)"}
+			Description: "registration needs an initial access token in Authorization: Bearer (create one with: latchkey registration token create)"}
 	}
 	return s.limitAnonymousRegistration(r)
 }

@@ -51,7 +51,7 @@ func (s *Server) registeredClient(r *http.Request) (store.Client, error) {
 	}
 	if raw == "" {
 		return store.Client{}, &protocol.Error{Code: protocol.ErrInvalidToken, Challenge: `Bearer realm="latchkey"`,
-			Description: "send the registration access token as Authorization: Bearer <token>"}
+			Description: "send the registration access token in Authorization: Bearer"}
 	}
 	refused := bearerError(protocol.ErrInvalidToken, "the registration access token is not valid for this client")
 	c, err := s.clientUncached(r.Context(), r.PathValue("id"))
@@ -78,7 +78,7 @@ func (s *Server) updateRegistration(w http.ResponseWriter, r *http.Request, old 
 	if err != nil {
 		return err
 	}
-	p := s.registrationPolicy()
+	p := s.regPolicy
 	p.ClientID = old.ID
 	if m, err = clientmeta.Validate(m, p); err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/latchkey/latchkey/internal/clientmeta"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/protocol"
@@ -70,6 +71,8 @@ type Server struct {
 	userCodeKey []byte
 	// issuers are the trusted external issuers whose JWTs are grants (RFC 7523).
 	issuers *trustedIssuers
+	// regPolicy is the registration policy in clientmeta's terms (RFC 7591).
+	regPolicy clientmeta.Policy
 }
 
 // New returns the server's http.Handler.
@@ -120,6 +123,7 @@ func newServer(d Deps) (*Server, error) {
 	s.userCodeKey = deriveKey(d.SystemSecret, "latchkey device user code v1")
 	s.proofs = newProofs(cfg.DPoP, d.Store, d.Now, d.SystemSecret)
 	s.auth = s.authenticators(cfg.ClientAuthenticators)
+	s.regPolicy = s.registrationPolicy()
 	if s.issuers, err = newTrustedIssuers(s, cfg, cfg.JWKSFetcher); err != nil {
 		return nil, err
 	}
