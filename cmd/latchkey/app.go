@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/latchkey/latchkey/internal/audit"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -133,12 +134,12 @@ func withStore(ctx context.Context, cf *configFlags, e env, use func(cfg config.
 // startKeys loads the signing keys from st, creating the first ones if
 // there are none, and returns their manager with the system secret that
 // encrypts them.
-func startKeys(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger) (*keys.Manager, []byte, error) {
+func startKeys(ctx context.Context, cfg config.Config, st store.Store, rec audit.Recorder, log *slog.Logger) (*keys.Manager, []byte, error) {
 	secret, err := systemSecret(cfg, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	km, err := keyManager(cfg, st, secret, log)
+	km, err := keyManager(cfg, st, secret, rec, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -195,13 +196,14 @@ func systemSecret(cfg config.Config, log *slog.Logger) ([]byte, error) {
 }
 
 // keyManager builds the signing-key manager for cfg.
-func keyManager(cfg config.Config, st store.Store, secret []byte, log *slog.Logger) (*keys.Manager, error) {
+func keyManager(cfg config.Config, st store.Store, secret []byte, rec audit.Recorder, log *slog.Logger) (*keys.Manager, error) {
 	return keys.NewManager(st, secret, keys.Options{
 		ActivationDelay: cfg.Keys.ActivationDelay.D(),
 		Retention:       retention(cfg),
 		Now:             time.Now,
 		Rand:            rand.Reader,
 		Logger:          log,
+		Audit:           rec,
 	})
 }
 

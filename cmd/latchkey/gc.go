@@ -9,7 +9,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// runGC removes expired rows now, in batches of gc.batch rows per kind,
+// runGC removes expired rows and audit events past audit.retention now, in batches of gc.batch rows per kind,
 // until a batch comes back short (serve does the same every gc.interval):
 // for a cron job, or to clean up at once after an outage or an import.
 func runGC(ctx context.Context, args []string, e env) error {
@@ -31,7 +31,12 @@ func runGC(ctx context.Context, args []string, e env) error {
 				break
 			}
 		}
+		events, err := pruneAudit(ctx, st, cfg, time.Now())
+		if err != nil {
+			return fmt.Errorf("gc: removed %d expired rows and %d audit events, then: %w", total, events, err)
+		}
 		fmt.Fprintf(e.stdout, "removed %d expired rows\n", total)
+		fmt.Fprintf(e.stdout, "removed %d audit events older than %s (audit.retention)\n", events, cfg.Audit.Retention)
 		return nil
 	})
 }

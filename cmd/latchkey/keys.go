@@ -33,7 +33,13 @@ func runKeys(ctx context.Context, args []string, e env) error {
 		return runKeysRemote(ctx, sub, rf, e)
 	}
 	return withStore(ctx, &cf, e, func(cfg config.Config, st store.Store, _ []string) error {
-		km, _, err := startKeys(ctx, cfg, st, newLogger(cfg, e.stderr))
+		log := newLogger(cfg, e.stderr)
+		rec, stopAudit, err := startAudit(ctx, cfg, st, nil, log)
+		if err != nil {
+			return err
+		}
+		defer stopAudit()
+		km, _, err := startKeys(ctx, cfg, st, rec, log)
 		if err != nil {
 			return err
 		}

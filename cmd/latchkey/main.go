@@ -55,11 +55,12 @@ func commands() []command {
 	return []command{
 		{"serve", "run the authorization server", runServe},
 		{"migrate", "apply database migrations and exit", runMigrate},
-		{"gc", "remove expired codes, tokens, sessions and counters, then exit", runGC},
+		{"gc", "remove expired codes, tokens, sessions, counters and old audit events, then exit", runGC},
 		{"client", "manage clients (create, list, show, delete, rotate-secret)", runClient},
 		{"registration", "manage initial access tokens for dynamic client registration (token create, list, revoke)", runRegistration},
 		{"user", "manage users (create, list, delete, set-password)", runUser},
 		{"keys", "manage signing keys (list, rotate)", runKeys},
+		{"audit", "read the audit trail (audit tail [--follow] [--user] [--client] [--type] [--since])", runAudit},
 		{"config", "check a configuration file (config validate FILE)", runConfig},
 		{"demo", "play every grant step by step against a temporary Latchkey and a notes API", runDemo},
 		{"token", "get, refresh, introspect or revoke tokens from any OAuth 2 server", runToken},

@@ -74,7 +74,14 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 	for _, m := range applied {
 		log.Info("applied migration", "name", m)
 	}
-	km, secret, err := startKeys(ctx, cfg, st, log)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	rec, stopAudit, err := startAudit(ctx, cfg, st, reg, log)
+	if err != nil {
+		return err
+	}
+	defer stopAudit() // after the listener has drained: the last requests' events are queued
+	km, secret, err := startKeys(ctx, cfg, st, rec, log)
 	if err != nil {
 		return err
 	}
@@ -94,11 +101,10 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 	if err != nil {
 		return err
 	}
+	scfg.Audit = rec
 	cached := readcache.New(st, readcache.Options{TTL: cfg.Database.CacheTTL.D()})
 	stopWatching := watchChanges(ctx, st, cached.Purge, log)
 	defer stopWatching()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	h, err := server.New(server.Deps{
 		Config: scfg, Store: cached, Keys: km, Logger: log, Metrics: reg, SystemSecret: secret, Now: time.Now, Rand: rand.Reader,
 	})
@@ -237,6 +243,11 @@ func collectGarbage(ctx context.Context, st store.Store, cfg config.Config, log 
 			if n < cfg.GC.Batch {
 				break
 			}
+		}
+		if n, err := pruneAudit(ctx, st, cfg, time.Now()); err != nil {
+			log.Warn("audit retention failed", "err", err)
+		} else if n > 0 {
+			log.Debug("removed audit events past retention", "count", n)
 		}
 	}
 }

@@ -40,6 +40,8 @@ type Config struct {
 	Registration Registration `yaml:"registration"`
 	// Admin serves the admin API (/admin/v1); off by default.
 	Admin Admin `yaml:"admin"`
+	// Audit records security-relevant events (internal/audit).
+	Audit Audit `yaml:"audit"`
 
 	// TrustedIssuers are the external issuers whose JWTs clients may
 	// trade for access tokens (RFC 7523 §2.1, token exchange).
@@ -115,6 +117,32 @@ type ClientAssertions struct {
 	// AllowLoopbackJWKS lets jwks_uri be http on a loopback address (for
 	// development only).
 	AllowLoopbackJWKS bool `yaml:"allow_loopback_jwks"`
+}
+
+// Audit keeps the audit trail: every sign-in, token issued, revocation,
+// replay, limit reached and admin change, in the database for Retention
+// (removed by gc), in the log, and, when Webhook.URL is set, POSTed to a
+// webhook.
+type Audit struct {
+	// Enabled records events (the default); false records none.
+	Enabled bool `yaml:"enabled"`
+	// Retention is how long stored events are kept; gc removes older ones.
+	Retention Duration `yaml:"retention"`
+	// Queue bounds the events waiting to be written; beyond it events are
+	// dropped and counted (latchkey_audit_dropped_total), never waited for.
+	Queue   int          `yaml:"queue"`
+	Webhook AuditWebhook `yaml:"webhook"`
+}
+
+// AuditWebhook delivers audit events as signed JSON batches.
+type AuditWebhook struct {
+	// URL receives the batches: https, fetched through the SSRF guard.
+	URL string `yaml:"url"`
+	// Secret keys the Latchkey-Signature HMAC; at least 32 characters.
+	Secret Secret `yaml:"secret"`
+	// AllowLoopback lets URL be http on a loopback address (development
+	// and tests only).
+	AllowLoopback bool `yaml:"allow_loopback"`
 }
 
 // Device tunes the device authorization grant (RFC 8628). A client uses
@@ -418,6 +446,7 @@ func Default() Config {
 			},
 			RateLimit: RegistrationRateLimit{PerIP: 10, Window: Duration(time.Hour)},
 		},
+		Audit: Audit{Enabled: true, Retention: Duration(90 * 24 * time.Hour), Queue: 8192},
 	}
 }
 

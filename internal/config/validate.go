@@ -39,6 +39,7 @@ func (c *Config) problems(r Rules) Problems {
 	v.senderConstraints()
 	v.device()
 	v.registration()
+	v.audit()
 	v.trustedIssuers()
 	v.clients()
 	v.users()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/latchkey/latchkey/internal/audit"
 	"io"
 	"log/slog"
 	"sort"
@@ -27,6 +28,9 @@ type Options struct {
 	Now       func() time.Time
 	Rand      io.Reader
 	Logger    *slog.Logger
+	// Audit records key.rotated for every key added or removed; nil
+	// records nothing.
+	Audit audit.Recorder
 }
 
 // Manager serves the current signing keys and the JWKS. It reads a snapshot
@@ -59,6 +63,9 @@ func NewManager(st store.KeyStore, systemSecret []byte, opts Options) (*Manager,
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Audit == nil {
+		opts.Audit = audit.Nop{}
+	}
 	return &Manager{st: st, seal: s, opts: opts}, nil
 }
 
@@ -85,6 +92,7 @@ func (m *Manager) Init(ctx context.Context) error {
 		}
 		if added {
 			m.opts.Logger.InfoContext(ctx, "generated signing key", "alg", alg, "kid", k.KID)
+			m.recordKey(ctx, "generated", k)
 		}
 	}
 	return m.Reload(ctx)
@@ -116,6 +124,7 @@ func (m *Manager) Rotate(ctx context.Context) ([]store.Key, error) {
 		if ok {
 			added = append(added, k)
 			m.opts.Logger.InfoContext(ctx, "staged signing key", "alg", alg, "kid", k.KID, "active_at", k.ActiveAt)
+			m.recordKey(ctx, "staged", k)
 		}
 	}
 	return added, m.Reload(ctx)
@@ -146,6 +155,7 @@ func (m *Manager) RotateIfDue(ctx context.Context, period time.Duration) (int, e
 		if ok {
 			n++
 			m.opts.Logger.InfoContext(ctx, "rotated signing key", "alg", alg, "kid", k.KID, "active_at", k.ActiveAt)
+			m.recordKey(ctx, "rotated", k)
 		}
 	}
 	if n > 0 {
@@ -178,6 +188,7 @@ func (m *Manager) Prune(ctx context.Context) (int, error) {
 			if err := m.st.DeleteKey(ctx, k.KID); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return n, fmt.Errorf("keys: delete %s: %w", k.KID, err)
 			}
+			m.recordKey(ctx, "retired", k)
 			n++
 		}
 	}
@@ -185,6 +196,13 @@ func (m *Manager) Prune(ctx context.Context) (int, error) {
 		return n, m.Reload(ctx)
 	}
 	return 0, nil
+}
+
+// recordKey records key.rotated for k (its kid and algorithm, never key
+// material); action is generated, staged, rotated or retired.
+func (m *Manager) recordKey(ctx context.Context, action string, k store.Key) {
+	m.opts.Audit.Record(ctx, audit.Event{Time: m.opts.Now(), Type: audit.KeyRotated, Actor: "system",
+		Details: map[string]string{"action": action, "kid": k.KID, "alg": k.Alg}})
 }
 
 // retirement is when k stopped signing: when the next key of its algorithm

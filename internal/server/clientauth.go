@@ -118,7 +118,7 @@ func (s *Server) authenticateClient(r *http.Request, form protocol.Form) (store.
 		return store.Client{}, "", e
 	}
 	failed := func() (store.Client, protocol.AuthMethod, error) {
-		_ = s.guard.fail(ctx, s.guard.local, keys, now)
+		_ = s.countFailure(ctx, r, s.guard.local, keys, now, id)
 		return store.Client{}, "", protocol.InvalidClient("client authentication failed")
 	}
 	c, err := s.st.GetClient(ctx, id)

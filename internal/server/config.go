@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/protocol"
@@ -74,6 +75,11 @@ type Config struct {
 	// built-in ones (client_secret_basic, client_secret_post, none), or
 	// replaces one of the same name.
 	ClientAuthenticators []ClientAuthenticator
+
+	// Audit receives the security-relevant events (sign-ins, tokens
+	// issued, revocations, replays, limits reached); nil means audit.Nop.
+	// Record must not block: the token endpoint calls it on every token.
+	Audit audit.Recorder
 }
 
 // RegistrationConfig tunes dynamic client registration (RFC 7591, RFC
@@ -258,6 +264,9 @@ func (c Config) withDefaults() (Config, error) {
 	set(&c.CodeTTL, d.CodeTTL)
 	set(&c.SessionTTL, d.SessionTTL)
 	set(&c.KeyActivationDelay, d.KeyActivationDelay)
+	if c.Audit == nil {
+		c.Audit = audit.Nop{}
+	}
 	if c.AccessTokenAlg == "" {
 		c.AccessTokenAlg = d.AccessTokenAlg
 	}

@@ -146,6 +146,7 @@ func (s *Server) rememberConsent(r *http.Request, req *authRequest, user store.U
 	if err != nil {
 		return fmt.Errorf("save consent: %w", err)
 	}
+	s.recordConsent(r, req.client.ID, user.ID, req.scopes, "authorize")
 	return nil
 }
 

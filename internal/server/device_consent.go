@@ -159,7 +159,7 @@ func (s *Server) decideDevice(w http.ResponseWriter, r *http.Request) error {
 		return malformedForm()
 	}
 	ctx := r.Context()
-	_, client, found, err := s.pendingDevice(ctx, ucDigest)
+	dc, client, found, err := s.pendingDevice(ctx, ucDigest)
 	if err != nil {
 		return err
 	}
@@ -174,6 +174,9 @@ func (s *Server) decideDevice(w http.ResponseWriter, r *http.Request) error {
 		return fmt.Errorf("device: decide: %w", err)
 	}
 	s.log.InfoContext(ctx, "device request decided", "client_id", client.ID, "user_id", user.ID, "approved", approved)
+	if approved {
+		s.recordConsent(r, client.ID, user.ID, dc.Scopes, "device")
+	}
 	s.render(w, r, web.DeviceDone, struct {
 		Base, ClientName string
 		Approved         bool

@@ -150,7 +150,7 @@ func (s *Server) enterUserCode(r *http.Request, browser string, sess *store.Sess
 		}
 		d = store.DeviceCode{}
 		s.log.WarnContext(ctx, "device user code not valid", "ip", s.clientIP(r).String())
-		return s.guard.fail(ctx, s.st, keys, now)
+		return s.countFailure(ctx, r, s.st, keys, now, "")
 	})
 	return d, c, wait, err
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"github.com/latchkey/latchkey/internal/audit"
 
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
@@ -115,5 +116,6 @@ func (s *Server) codeReplayed(t tokenRequest, code store.AuthCode) error {
 		}
 	}
 	s.log.WarnContext(ctx, "authorization code replayed: grant revoked", "client_id", t.client.ID, "grant_id", code.GrantID)
+	s.recordRevoking(t.r, audit.CodeReplay, t.client.ID, code.UserID, code.GrantID, "authorization_code")
 	return badCode()
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"github.com/latchkey/latchkey/internal/audit"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/protocol"
@@ -41,7 +42,7 @@ func (s *Server) grantDeviceCode(t tokenRequest) (protocol.TokenResponse, error)
 	}
 	if perr := deviceState(d, now); perr != nil {
 		if !d.ConsumedAt.IsZero() {
-			return protocol.TokenResponse{}, s.deviceCodeReplayed(t, d.GrantID)
+			return protocol.TokenResponse{}, s.deviceCodeReplayed(t, d.GrantID, d.UserID)
 		}
 		return protocol.TokenResponse{}, perr
 	}
@@ -96,7 +97,7 @@ func (s *Server) redeemDeviceCode(t tokenRequest, d store.DeviceCode, now time.T
 		if err != nil {
 			return protocol.TokenResponse{}, fmt.Errorf("device code: reload: %w", err)
 		}
-		return protocol.TokenResponse{}, s.deviceCodeReplayed(t, won.GrantID)
+		return protocol.TokenResponse{}, s.deviceCodeReplayed(t, won.GrantID, won.UserID)
 	case errors.Is(err, store.ErrNotFound): // expired since the poll
 		return protocol.TokenResponse{}, protocol.Errorf(protocol.ErrExpiredToken, "the device code has expired: start again")
 	case err != nil:
@@ -108,7 +109,7 @@ func (s *Server) redeemDeviceCode(t tokenRequest, d store.DeviceCode, now time.T
 // deviceCodeReplayed answers a device code presented again after it was
 // redeemed: the grant it issued is revoked with its tokens, since the
 // code must have leaked (S019, applied to device codes).
-func (s *Server) deviceCodeReplayed(t tokenRequest, grantID string) error {
+func (s *Server) deviceCodeReplayed(t tokenRequest, grantID, userID string) error {
 	ctx := t.r.Context()
 	if grantID != "" {
 		if err := s.st.RevokeGrant(ctx, grantID, s.now()); err != nil {
@@ -116,5 +117,6 @@ func (s *Server) deviceCodeReplayed(t tokenRequest, grantID string) error {
 		}
 	}
 	s.log.WarnContext(ctx, "device code replayed: grant revoked", "client_id", t.client.ID, "grant_id", grantID)
+	s.recordRevoking(t.r, audit.CodeReplay, t.client.ID, userID, grantID, "device_code")
 	return badDeviceCode()
 }

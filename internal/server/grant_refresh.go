@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"github.com/latchkey/latchkey/internal/audit"
 	"slices"
 	"time"
 
@@ -67,7 +68,7 @@ func (s *Server) grantRefresh(t tokenRequest) (protocol.TokenResponse, error) {
 	if err := s.loadGrantContext(t, old, &is); err != nil {
 		return protocol.TokenResponse{}, err
 	}
-	access, accessRec, err := s.mintAccess(is, now)
+	access, accessRec, err := s.mintAccess(t.r.Context(), is, now)
 	if err != nil {
 		return protocol.TokenResponse{}, err
 	}
@@ -82,6 +83,7 @@ func (s *Server) grantRefresh(t tokenRequest) (protocol.TokenResponse, error) {
 	switch {
 	case errors.Is(err, store.ErrReused):
 		s.log.WarnContext(ctx, "refresh token reused: grant revoked", "client_id", t.client.ID, "grant_id", old.GrantID)
+		s.recordRevoking(t.r, audit.RefreshReuse, t.client.ID, old.UserID, old.GrantID, "")
 		return protocol.TokenResponse{}, badRefresh()
 	case errors.Is(err, store.ErrNotFound):
 		return protocol.TokenResponse{}, badRefresh()
@@ -126,7 +128,7 @@ func (s *Server) refreshInPlace(t tokenRequest, old store.RefreshToken, raw stri
 	if err := s.loadGrantContext(t, old, &is); err != nil {
 		return protocol.TokenResponse{}, err
 	}
-	access, accessRec, err := s.mintAccess(is, now)
+	access, accessRec, err := s.mintAccess(t.r.Context(), is, now)
 	if err != nil {
 		return protocol.TokenResponse{}, err
 	}

@@ -67,7 +67,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) error 
 			return &protocol.Error{Code: protocol.ErrInvalidRequest, Description: "too many inactive tokens; retry later",
 				Status: http.StatusTooManyRequests, RetryAfter: wait}
 		}
-		_ = s.guard.fail(ctx, s.guard.local, keys, now)
+		_ = s.countFailure(ctx, r, s.guard.local, keys, now, caller.ID)
 		protocol.WriteJSON(w, http.StatusOK, introspection{Active: false})
 		return nil
 	}

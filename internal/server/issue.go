@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/base64"
@@ -91,11 +92,16 @@ func (s *Server) audience(is issuance) []string {
 
 // mintAccess makes the access token of is: a JWT (RFC 9068) that nothing
 // needs to store, or, for clients that asked for them, an opaque token
-// whose record the caller must store.
-func (s *Server) mintAccess(is issuance, now time.Time) (string, *store.AccessToken, error) {
+// whose record the caller must store. It notes the token's ids in the
+// request's info, from which the token endpoint records token.issued.
+func (s *Server) mintAccess(ctx context.Context, is issuance, now time.Time) (string, *store.AccessToken, error) {
 	jti, err := randomID(s.rand)
 	if err != nil {
 		return "", nil, err
+	}
+	info(ctx).issued = &issuedToken{jti: jti, grantID: is.grantID, subject: is.subject(), scopes: is.scopes}
+	if is.user != nil {
+		info(ctx).issued.userID = is.user.ID
 	}
 	exp := now.Add(s.accessLife(is))
 	if is.client.AccessTokenFormat == "opaque" {
@@ -239,7 +245,7 @@ func (s *Server) grantTokens(t tokenRequest, is *issuance, now time.Time) (minte
 	if err != nil {
 		return minted{}, store.Issue{}, err
 	}
-	access, accessRec, err := s.mintAccess(*is, now)
+	access, accessRec, err := s.mintAccess(t.r.Context(), *is, now)
 	if err != nil {
 		return minted{}, store.Issue{}, err
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/latchkey/latchkey/internal/audit"
 	"net/http"
 	"net/url"
 	"slices"
@@ -53,6 +54,8 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 		if err := s.st.DeleteSession(r.Context(), sess.Digest); err != nil {
 			return err
 		}
+		s.emit(r.Context(), r, audit.Event{Type: audit.SessionEnded, Actor: sess.UserID, UserID: sess.UserID,
+			Details: map[string]string{"via": "logout"}})
 	}
 	s.clearCookie(w, s.sessionCookie())
 	if lr.redirectURI == "" {

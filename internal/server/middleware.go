@@ -21,6 +21,14 @@ type reqInfo struct {
 	clientID  string
 	grantType string
 	errCode   string
+	// issued describes the access token the request minted, for audit.
+	issued *issuedToken
+}
+
+// issuedToken identifies a minted access token without its value.
+type issuedToken struct {
+	jti, grantID, subject, userID string
+	scopes                        []string
 }
 
 type infoKey struct{}

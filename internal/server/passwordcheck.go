@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
@@ -52,6 +53,7 @@ func (s *Server) checkUserPassword(r *http.Request, clientID, username, pw strin
 		}
 		if wait > 0 {
 			s.log.WarnContext(ctx, "password attempt throttled", "client_id", clientID, "username", username, "ip", ip)
+			s.recordSignin(r, clientID, username, "", audit.ReasonLimited)
 			e := badCredentials()
 			e.RetryAfter = wait
 			verdict = e
@@ -72,10 +74,15 @@ func (s *Server) checkUserPassword(r *http.Request, clientID, username, pw strin
 			s.log.ErrorContext(ctx, "stored password hash is unusable", "user_id", u.ID, "err", err)
 		}
 		if !found || !ok {
-			if err := s.guard.fail(ctx, s.st, keys, now); err != nil {
+			if err := s.countFailure(ctx, r, s.st, keys, now, clientID); err != nil {
 				return err
 			}
 			s.log.WarnContext(ctx, "password check failed", "client_id", clientID, "username", username, "ip", ip)
+			reason := audit.ReasonWrongPassword
+			if !found {
+				reason = audit.ReasonUnknownUser
+			}
+			s.recordSignin(r, clientID, username, u.ID, reason)
 			verdict = badCredentials()
 			return nil
 		}
@@ -95,5 +102,18 @@ func (s *Server) checkUserPassword(r *http.Request, clientID, username, pw strin
 			return store.User{}, err
 		}
 	}
+	s.recordSignin(r, clientID, username, user.ID, "")
 	return user, nil
+}
+
+// recordSignin records a password check: signin.success when reason is
+// "", else signin.failure with the reason's category. The endpoint tells
+// the login page from the password grant. The password is never passed.
+func (s *Server) recordSignin(r *http.Request, clientID, username, userID, reason string) {
+	e := audit.Event{Type: audit.SigninSuccess, Actor: userID, ClientID: clientID, UserID: userID,
+		Details: map[string]string{"username": username, "endpoint": strings.TrimPrefix(r.URL.Path, s.prefix)}}
+	if reason != "" {
+		e.Type, e.Reason = audit.SigninFailure, reason
+	}
+	s.emit(r.Context(), r, e)
 }

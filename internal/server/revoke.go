@@ -47,6 +47,9 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("revoke: %w", err)
 	}
+	if ti.refresh || ti.active {
+		s.recordRevoked(r, client.ID, ti)
+	}
 	w.WriteHeader(http.StatusOK)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -108,14 +109,31 @@ func (g *guard) clear(ctx context.Context, ts store.ThrottleStore, key string) e
 	return nil
 }
 
-// fail counts a failure under every key.
-func (g *guard) fail(ctx context.Context, ts store.ThrottleStore, keys []limitKey, now time.Time) error {
+// fail counts a failure under every key and returns the keys whose
+// counter this failure brought to its limit (delays start now).
+func (g *guard) fail(ctx context.Context, ts store.ThrottleStore, keys []limitKey, now time.Time) ([]limitKey, error) {
+	var reached []limitKey
 	for _, k := range keys {
-		if _, err := ts.AddFailure(ctx, boundedKey(k.key), now, g.lim.Window); err != nil {
-			return fmt.Errorf("throttle: record: %w", err)
+		c, err := ts.AddFailure(ctx, boundedKey(k.key), now, g.lim.Window)
+		if err != nil {
+			return reached, fmt.Errorf("throttle: record: %w", err)
+		}
+		if c.Failures == k.limit {
+			reached = append(reached, k)
 		}
 	}
-	return nil
+	return reached, nil
+}
+
+// kind is the counter's family without its subject ("pw:user" of
+// "pw:user:alice"): what an audit event names, since a subject may be a
+// digest of a browser cookie.
+func (k limitKey) kind() string {
+	parts := strings.SplitN(k.key, ":", 3)
+	if len(parts) < 3 {
+		return k.key
+	}
+	return parts[0] + ":" + parts[1]
 }
 
 // memThrottles is an in-process store.ThrottleStore with a bounded size.

@@ -18,7 +18,7 @@ func TestGuardBelowLimitNeverWaits(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	keys := []limitKey{{"pw:ip:127.0.0.1", 20}, {"pw:user:alice", 5}}
 	// Another request failed 5 ms "later" than this one's now.
-	if err := g.fail(ctx, g.local, keys[:1], now.Add(5*time.Millisecond)); err != nil {
+	if _, err := g.fail(ctx, g.local, keys[:1], now.Add(5*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
 	wait, live, err := g.wait(ctx, g.local, keys, now)
@@ -30,8 +30,13 @@ func TestGuardBelowLimitNeverWaits(t *testing.T) {
 	}
 	// At the limit the delay starts (S025), counted from the last failure.
 	for i := 1; i < 20; i++ {
-		if err := g.fail(ctx, g.local, keys[:1], now.Add(5*time.Millisecond)); err != nil {
+		reached, err := g.fail(ctx, g.local, keys[:1], now.Add(5*time.Millisecond))
+		if err != nil {
 			t.Fatal(err)
+		}
+		// The failure that brings the counter to its limit says so, once.
+		if want := i == 19; (len(reached) == 1) != want {
+			t.Fatalf("failure %d: reached = %v, want reached only at the limit (20)", i+1, reached)
 		}
 	}
 	wait, _, _ = g.wait(ctx, g.local, keys, now)

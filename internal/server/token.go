@@ -64,8 +64,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// 6. Respond.
+	// 6. Respond, and record what was issued (never the token itself).
 	s.metrics.issued.WithLabelValues(grantType).Inc()
+	s.recordIssued(r, client.ID, grantType)
 	protocol.WriteToken(w, resp)
 	return nil
 }

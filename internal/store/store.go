@@ -43,6 +43,7 @@ type Store interface {
 	PushedRequestStore
 	DeviceStore
 	RegistrationStore
+	AuditStore
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error

@@ -285,6 +285,21 @@ func (s *Store) ClearFailures(ctx context.Context, key string) error {
 	return s.st.ClearFailures(ctx, key)
 }
 
+// AppendAuditEvents does not purge: the audit trail is not cached.
+func (s *Store) AppendAuditEvents(ctx context.Context, events []store.AuditEvent) error {
+	return s.st.AppendAuditEvents(ctx, events)
+}
+
+// ListAuditEvents is not cached: readers of the trail want it as it is.
+func (s *Store) ListAuditEvents(ctx context.Context, q store.AuditQuery) ([]store.AuditEvent, error) {
+	return s.st.ListAuditEvents(ctx, q)
+}
+
+// DeleteAuditEventsBefore does not purge: nothing cached refers to events.
+func (s *Store) DeleteAuditEventsBefore(ctx context.Context, before time.Time, limit int) (int, error) {
+	return s.st.DeleteAuditEventsBefore(ctx, before, limit)
+}
+
 // UseOnce does not purge: single-use records are not cached, and answering
 // one from a cache would let a replay through.
 func (s *Store) UseOnce(ctx context.Context, key string, exp, now time.Time) (bool, error) {

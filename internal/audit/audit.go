@@ -1,0 +1,181 @@
+// Package audit records the security-relevant events of Latchkey: who
+// signed in, who got a token, who changed what. Handlers describe what
+// happened as an Event and hand it to a Recorder, which never blocks and
+// never fails them; the Writer behind it batches events into the store,
+// writes one log line each and, when configured, delivers them to a
+// webhook.
+//
+// An Event never carries a secret: no password, no token value, no client
+// secret, no code. Token ids (jti) and grant ids (gid) identify tokens.
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Type names what happened; it is one of the constants below, so that
+// readers can filter on a closed set.
+type Type string
+
+// The event types. Reasons and details each type carries are listed with it.
+const (
+	// SigninSuccess: a user signed in at /login (UserID set).
+	SigninSuccess Type = "signin.success"
+	// SigninFailure: a sign-in was refused; Reason is ReasonUnknownUser,
+	// ReasonWrongPassword, ReasonLimited or ReasonBadRequest, Details
+	// "username" what was typed (never the password).
+	SigninFailure Type = "signin.failure"
+	// ConsentGiven: a user granted a client scopes (Details "scope").
+	ConsentGiven Type = "consent.given"
+	// ConsentWithdrawn: a user withdrew a consent (account pages, admin).
+	ConsentWithdrawn Type = "consent.withdrawn"
+	// TokenIssued: the token endpoint issued tokens; Details "grant_type",
+	// "scope", "jti" of the access token, "gid" of the grant when there is one.
+	TokenIssued Type = "token.issued"
+	// RefreshReuse: a rotated refresh token came back; its family (Details
+	// "gid") was revoked.
+	RefreshReuse Type = "refresh.reuse"
+	// CodeReplay: a redeemed authorization code or device code came back;
+	// what it issued (Details "gid") was revoked. Details "code" is
+	// "authorization_code" or "device_code".
+	CodeReplay Type = "code.replay"
+	// TokenRevoked: a token or grant was revoked (/revoke, logout, admin);
+	// Details "jti" or "gid", "token_type_hint".
+	TokenRevoked Type = "token.revoked"
+	// LimitReached: a guessing limit is now in force; Details "limit"
+	// (username, client, ip) and "endpoint".
+	LimitReached Type = "limit.reached"
+	// AdminChange: an administrator changed something; Details "object"
+	// (client, user, key, …), "id", "action" and "before" / "after"
+	// summaries without secrets.
+	AdminChange Type = "admin.change"
+	// KeyRotated: a signing key was added or retired; Details "kid", "alg".
+	KeyRotated Type = "key.rotated"
+	// SessionEnded: a browser session ended (logout, account page, admin).
+	SessionEnded Type = "session.ended"
+	// PasswordChanged: a user's password was changed (never the password).
+	PasswordChanged Type = "password.changed"
+)
+
+// Types lists every event type, in the order above.
+func Types() []Type {
+	return []Type{SigninSuccess, SigninFailure, ConsentGiven, ConsentWithdrawn,
+		TokenIssued, RefreshReuse, CodeReplay, TokenRevoked, LimitReached,
+		AdminChange, KeyRotated, SessionEnded, PasswordChanged}
+}
+
+// Valid reports whether t is one of the event types.
+func (t Type) Valid() bool {
+	for _, k := range Types() {
+		if t == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Reason categories of refusals. They say no more than the page or the
+// error response already says to whoever made the request.
+const (
+	ReasonUnknownUser   = "unknown_user"
+	ReasonWrongPassword = "wrong_password"
+	ReasonLimited       = "limited"
+	ReasonBadRequest    = "bad_request"
+)
+
+// Event is one thing that happened. Only Type is required; Time defaults
+// to when the Writer receives it.
+type Event struct {
+	Time time.Time
+	Type Type
+	// Actor is who did it: a user id, "client:<id>", "admin:<name>", or
+	// "system" (the server itself, the CLI's key rotation).
+	Actor string
+	// ClientID and UserID are the client and user the event is about.
+	ClientID string
+	UserID   string
+	// IP is the remote address of the request, after trusted proxies.
+	IP string
+	// Reason is a category (ReasonWrongPassword, …), never free text.
+	Reason string
+	// Details are a few small values: ids (jti, gid, kid), scopes, names.
+	// Never a secret or a token: Sanitize drops values that look like one.
+	Details map[string]string
+}
+
+// Recorder receives events. Record never blocks for long and never fails
+// the caller: an event that cannot be kept is dropped and counted.
+type Recorder interface {
+	Record(ctx context.Context, e Event)
+}
+
+// Nop is the Recorder of a server with audit off.
+type Nop struct{}
+
+// Record does nothing.
+func (Nop) Record(context.Context, Event) {}
+
+// RecorderFunc adapts a function to Recorder (tests, fan-out).
+type RecorderFunc func(context.Context, Event)
+
+// Record calls f.
+func (f RecorderFunc) Record(ctx context.Context, e Event) { f(ctx, e) }
+
+// secretPrefixes are the readable prefixes of Latchkey's opaque values
+// (internal/token): none of them may reach an event.
+var secretPrefixes = [...]string{"lk_ac_", "lk_rt_", "lk_at_", "lk_cs_", "lk_ss_", "lk_dc_"}
+
+// maxDetail bounds a detail value: details are ids and names, not payloads.
+const maxDetail = 512
+
+// Sanitize returns a copy of e whose details are bounded and hold nothing
+// that looks like a token: a Latchkey opaque value or a JWT (three
+// base64url parts starting "eyJ"). It is the last line of defence; callers
+// must not put secrets in events in the first place.
+func Sanitize(e Event) Event {
+	if len(e.Details) == 0 {
+		e.Details = nil
+		return e
+	}
+	d := make(map[string]string, len(e.Details))
+	for k, v := range e.Details {
+		if looksSecret(v) {
+			v = "[redacted]"
+		}
+		if len(v) > maxDetail {
+			v = v[:maxDetail]
+		}
+		d[k] = v
+	}
+	e.Details = d
+	return e
+}
+
+func looksSecret(v string) bool {
+	for _, p := range secretPrefixes {
+		if strings.Contains(v, p) {
+			return true
+		}
+	}
+	return strings.HasPrefix(v, "eyJ") && strings.Count(v, ".") >= 2
+}
+
+// LogValue writes the event as the fields of one log line.
+func (e Event) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("type", string(e.Type))}
+	for _, f := range []struct{ k, v string }{
+		{"actor", e.Actor}, {"client_id", e.ClientID}, {"user_id", e.UserID},
+		{"ip", e.IP}, {"reason", e.Reason},
+	} {
+		if f.v != "" {
+			attrs = append(attrs, slog.String(f.k, f.v))
+		}
+	}
+	for k, v := range e.Details {
+		attrs = append(attrs, slog.String(k, v))
+	}
+	return slog.GroupValue(attrs...)
+}
