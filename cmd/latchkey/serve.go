@@ -113,7 +113,7 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 	}
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
-	h, stopAdmin, err := startAdmin(bg, cfg, h, cached, km, log)
+	h, stopAdmin, err := startAdmin(bg, cfg, h, cached, km, rec, log)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/bearer"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/store"
@@ -41,6 +42,9 @@ type Deps struct {
 	Store  Store
 	Keys   *keys.Manager
 	Logger *slog.Logger
+	// Audit receives an admin.change event for every write; nil records
+	// nothing.
+	Audit audit.Recorder
 	// Passwords are the argon2id parameters of new password hashes.
 	Passwords password.Params
 	Now       func() time.Time
@@ -54,6 +58,7 @@ type API struct {
 	log       *slog.Logger
 	v         *bearer.Validator
 	passwords password.Params
+	audit     audit.Recorder
 	now       func() time.Time
 	rand      io.Reader
 	mux       *http.ServeMux
@@ -68,7 +73,10 @@ func New(ctx context.Context, d Deps) (*API, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &API{st: d.Store, keys: d.Keys, log: d.Logger, v: v, passwords: d.Passwords, now: d.Now, rand: d.Rand}
+	if d.Audit == nil {
+		d.Audit = audit.Nop{}
+	}
+	a := &API{st: d.Store, keys: d.Keys, log: d.Logger, v: v, passwords: d.Passwords, audit: d.Audit, now: d.Now, rand: d.Rand}
 	a.mux = a.routes()
 	return a, nil
 }

@@ -23,11 +23,12 @@ const (
 	ScopeUsersWrite   = "latchkey:admin:users:write"
 	ScopeKeysRead     = "latchkey:admin:keys:read"
 	ScopeKeysWrite    = "latchkey:admin:keys:write"
+	ScopeAuditRead    = "latchkey:admin:audit:read"
 )
 
 // Scopes lists every admin scope, for documentation and clients.
 func Scopes() []string {
-	return []string{ScopeAll, ScopeClientsRead, ScopeClientsWrite, ScopeUsersRead, ScopeUsersWrite, ScopeKeysRead, ScopeKeysWrite}
+	return []string{ScopeAll, ScopeClientsRead, ScopeClientsWrite, ScopeUsersRead, ScopeUsersWrite, ScopeKeysRead, ScopeKeysWrite, ScopeAuditRead}
 }
 
 // realm names the admin API in WWW-Authenticate challenges.

@@ -26,6 +26,7 @@ var everyRoute = []struct{ method, path, scope string }{
 	{"DELETE", "/users/x", admin.ScopeUsersWrite},
 	{"GET", "/keys", admin.ScopeKeysRead},
 	{"POST", "/keys/rotation", admin.ScopeKeysWrite},
+	{"GET", "/audit", admin.ScopeAuditRead},
 }
 
 // TestAdminAuth: every route answers 401 with a Bearer challenge without

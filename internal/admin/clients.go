@@ -97,6 +97,7 @@ func (a *API) createClient(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	view := ClientView(sc)
+	a.record(r, change{object: "client", id: sc.ID, action: "create", clientID: sc.ID, after: view})
 	w.Header().Set("ETag", clientETag(sc))
 	w.Header().Set("Location", Prefix+"/clients/"+sc.ID)
 	if secret != "" {
@@ -170,7 +171,13 @@ func (a *API) replaceClient(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return notFound(err, "client", id)
 	}
-	return a.getClient(w, r)
+	stored, err := a.st.GetClient(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	a.record(r, change{object: "client", id: id, action: "update", clientID: id, before: ClientView(cur), after: ClientView(stored)})
+	w.Header().Set("ETag", clientETag(stored))
+	return writeJSON(w, http.StatusOK, ClientView(stored))
 }
 
 func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) error {
@@ -192,9 +199,13 @@ func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) error {
 	if !match(clientETag(cur)) {
 		return stale("client " + id)
 	}
-	if err := a.st.DeleteClient(r.Context(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := a.st.DeleteClient(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+		w.WriteHeader(http.StatusNoContent) // a concurrent delete won
+		return nil
+	} else if err != nil {
 		return err
 	}
+	a.record(r, change{object: "client", id: id, action: "delete", clientID: id, before: ClientView(cur)})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -230,6 +241,7 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return notFound(err, "client", id)
 	}
+	a.record(r, change{object: "client", id: id, action: "rotate_secret", clientID: id})
 	w.Header().Set("ETag", clientETag(next))
 	return writeJSON(w, http.StatusOK, map[string]any{"client_id": id, "client_secret": secret})
 }

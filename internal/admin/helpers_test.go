@@ -10,10 +10,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
@@ -32,8 +34,16 @@ func start(t *testing.T) *fixture {
 		if !ok {
 			t.Fatalf("%T is not an admin.Store", served)
 		}
+		// A real audit Writer into the store, flushed quickly.
+		rec, err := audit.NewWriter(audit.Options{Sink: e.Store, FlushEvery: 5 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go rec.Run(context.Background())
+		t.Cleanup(func() { _ = rec.Close(context.Background()) })
 		api, err := admin.New(context.Background(), admin.Deps{
-			Issuer: e.URL, OAuth: h, Store: st, Keys: e.Keys, Passwords: testenv.FastHashing(), Now: e.Clock.Now, Rand: rand.Reader,
+			Issuer: e.URL, OAuth: h, Store: st, Keys: e.Keys, Audit: rec, Passwords: testenv.FastHashing(),
+			Now: e.Clock.Now, Rand: rand.Reader,
 		})
 		if err != nil {
 			t.Fatalf("admin API: %v", err)

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
@@ -55,6 +56,11 @@ func (a *API) rotateKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	var kids []string
+	for _, k := range added {
+		kids = append(kids, k.KID)
+	}
+	a.record(r, change{object: "key", id: strings.Join(kids, " "), action: "stage_rotation"})
 	out := listing{Items: []map[string]any{}}
 	for _, k := range added {
 		state := "pending"

@@ -187,6 +187,8 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.send("listKeys", "GET", "/keys", 200)
 	c.send("rotateKeys", "POST", "/keys/rotation", 201)
 
+	c.send("listAudit", "GET", "/audit?type=admin.change&limit=5", 200)
+	c.send("listAudit", "GET", "/audit?type=nope", 400)
 	c.send("listClients", "GET", "/clients?limit=0", 400)
 	c.token = ""
 	c.send("listClients", "GET", "/clients", 401)

@@ -29,6 +29,7 @@ func (a *API) table() []route {
 		{"DELETE", "/users/{id}", ScopeUsersWrite, a.deleteUser},
 		{"GET", "/keys", ScopeKeysRead, a.listKeys},
 		{"POST", "/keys/rotation", ScopeKeysWrite, a.rotateKeys},
+		{"GET", "/audit", ScopeAuditRead, a.listAudit},
 	}
 }
 

@@ -101,6 +101,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.record(r, change{object: "user", id: id, action: "create", userID: id, after: UserView(stored)})
 	w.Header().Set("ETag", userETag(stored))
 	w.Header().Set("Location", Prefix+"/users/"+id)
 	return writeJSON(w, http.StatusCreated, UserView(stored))
@@ -164,12 +165,12 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	next.UpdatedAt = a.now()
-	return a.replaceUser(w, r, next, match)
+	return a.replaceUser(w, r, cur, next, match, "update")
 }
 
-// replaceUser stores next unless the user changed since match's ETag,
-// and answers with the stored user.
-func (a *API) replaceUser(w http.ResponseWriter, r *http.Request, next store.User, match func(string) bool) error {
+// replaceUser stores next in place of cur unless the user changed since
+// match's ETag, records the change, and answers with the stored user.
+func (a *API) replaceUser(w http.ResponseWriter, r *http.Request, cur, next store.User, match func(string) bool, action string) error {
 	err := a.st.ReplaceUser(r.Context(), next, func(now store.User) bool { return match(userETag(now)) })
 	switch {
 	case errors.Is(err, store.ErrStale):
@@ -179,7 +180,13 @@ func (a *API) replaceUser(w http.ResponseWriter, r *http.Request, next store.Use
 	case err != nil:
 		return notFound(err, "user", next.ID)
 	}
-	return a.getUser(w, r)
+	stored, err := a.st.GetUser(r.Context(), next.ID)
+	if err != nil {
+		return err
+	}
+	a.record(r, change{object: "user", id: next.ID, action: action, userID: next.ID, before: UserView(cur), after: UserView(stored)})
+	w.Header().Set("ETag", userETag(stored))
+	return writeJSON(w, http.StatusOK, UserView(stored))
 }
 
 func (a *API) setPassword(w http.ResponseWriter, r *http.Request) error {
@@ -209,7 +216,7 @@ func (a *API) setPassword(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	next.UpdatedAt = a.now()
-	return a.replaceUser(w, r, next, match)
+	return a.replaceUser(w, r, cur, next, match, "set_password")
 }
 
 func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) error {
@@ -228,9 +235,13 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if !match(userETag(cur)) {
 		return stale("user " + id)
 	}
-	if err := a.st.DeleteUser(r.Context(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := a.st.DeleteUser(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+		w.WriteHeader(http.StatusNoContent) // a concurrent delete won
+		return nil
+	} else if err != nil {
 		return err
 	}
+	a.record(r, change{object: "user", id: id, action: "delete", userID: id, before: UserView(cur)})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
