@@ -27,6 +27,9 @@ var everyRoute = []struct{ method, path, scope string }{
 	{"GET", "/keys", admin.ScopeKeysRead},
 	{"POST", "/keys/rotation", admin.ScopeKeysWrite},
 	{"GET", "/audit", admin.ScopeAuditRead},
+	{"GET", "/registration/tokens", admin.ScopeClientsRead},
+	{"POST", "/registration/tokens", admin.ScopeClientsWrite},
+	{"DELETE", "/registration/tokens/x", admin.ScopeClientsWrite},
 }
 
 // TestAdminAuth: every route answers 401 with a Bearer challenge without

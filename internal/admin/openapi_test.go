@@ -145,8 +145,11 @@ func (c *conformance) send(opID, method, path string, want int, headers ...strin
 // routeOf turns a concrete path into the document's template.
 func routeOf(path string) string {
 	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	if len(parts) >= 2 && (parts[0] == "clients" || parts[0] == "users") {
+	switch {
+	case len(parts) >= 2 && (parts[0] == "clients" || parts[0] == "users"):
 		parts[1] = "{id}"
+	case len(parts) == 3 && parts[0] == "registration":
+		parts[2] = "{id}"
 	}
 	return "/" + strings.Join(parts, "/")
 }
@@ -187,6 +190,9 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.send("listKeys", "GET", "/keys", 200)
 	c.send("rotateKeys", "POST", "/keys/rotation", 201)
 
+	minted := c.send("createInitialToken", "POST", "/registration/tokens", 201).json(t)
+	c.send("listInitialTokens", "GET", "/registration/tokens", 200)
+	c.send("revokeInitialToken", "DELETE", "/registration/tokens/"+minted["id"].(string), 204)
 	c.send("listAudit", "GET", "/audit?type=admin.change&limit=5", 200)
 	c.send("listAudit", "GET", "/audit?type=nope", 400)
 	c.send("listClients", "GET", "/clients?limit=0", 400)

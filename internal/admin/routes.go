@@ -29,6 +29,9 @@ func (a *API) table() []route {
 		{"DELETE", "/users/{id}", ScopeUsersWrite, a.deleteUser},
 		{"GET", "/keys", ScopeKeysRead, a.listKeys},
 		{"POST", "/keys/rotation", ScopeKeysWrite, a.rotateKeys},
+		{"GET", "/registration/tokens", ScopeClientsRead, a.listInitialTokens},
+		{"POST", "/registration/tokens", ScopeClientsWrite, a.createInitialToken},
+		{"DELETE", "/registration/tokens/{id}", ScopeClientsWrite, a.revokeInitialToken},
 		{"GET", "/audit", ScopeAuditRead, a.listAudit},
 	}
 }

@@ -112,3 +112,34 @@ func TestAdminKeys(t *testing.T) {
 		t.Fatalf("%d keys after rotation, want %d", len(after), len(before)+len(added))
 	}
 }
+
+// TestAdminInitialTokens mints, lists and revokes initial access tokens
+// of dynamic registration; the value is shown once and only its digest
+// is stored.
+func TestAdminInitialTokens(t *testing.T) {
+	f := start(t)
+	tok := f.token(t, admin.ScopeClientsWrite)
+	wantProblem(t, "negative uses", f.call(t, "POST", "/registration/tokens", tok, `{"max_uses":-1}`), http.StatusBadRequest, "max_uses")
+	wantProblem(t, "no life", f.call(t, "POST", "/registration/tokens", tok, `{"expires_in":0}`), http.StatusBadRequest, "expires_in")
+	r := f.call(t, "POST", "/registration/tokens", tok, `{"max_uses":0}`)
+	wantStatus(t, "mint", r, http.StatusCreated)
+	minted := r.json(t)
+	value, _ := minted["initial_access_token"].(string)
+	if !strings.HasPrefix(value, "lk_") || minted["uses_left"] != nil {
+		t.Fatalf("mint: %s", r.Body)
+	}
+	stored, err := f.env.Store.ListInitialTokens(context.Background())
+	if err != nil || len(stored) != 1 || stored[0].UsesLeft != -1 || strings.Contains(stored[0].Digest, value) {
+		t.Fatalf("stored %v, %v", stored, err)
+	}
+	r = f.call(t, "GET", "/registration/tokens", tok, "")
+	if strings.Contains(string(r.Body), value) || len(r.json(t)["items"].([]any)) != 1 {
+		t.Fatalf("list: %s", r.Body)
+	}
+	path := "/registration/tokens/" + minted["id"].(string)
+	wantStatus(t, "revoke", f.call(t, "DELETE", path, tok, ""), http.StatusNoContent)
+	wantStatus(t, "revoke again", f.call(t, "DELETE", path, tok, ""), http.StatusNoContent)
+	if stored, _ := f.env.Store.ListInitialTokens(context.Background()); len(stored) != 0 {
+		t.Fatalf("revoked token still stored: %v", stored)
+	}
+}
