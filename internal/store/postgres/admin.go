@@ -12,14 +12,27 @@ import (
 )
 
 // ListClientsPage returns up to q.Limit clients after q.After, by id,
-// walking the primary key from the cursor (or the prefix).
+// walking the primary key from the cursor (or the prefix). The statement
+// names only the filters given: a generic plan of "$3 = '' OR source =
+// $3" misjudges how many rows match and sorts the table instead.
 func (s *Store) ListClientsPage(ctx context.Context, q store.ClientQuery) ([]store.Client, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	query := "SELECT " + clientColumns + " FROM clients WHERE " + lowerBound(q.After, q.IDPrefix, "id") + `
-		AND starts_with(id, $2) AND ($3 = '' OR source = $3) AND ($4 = '' OR $4 = ANY (grant_types))
-		ORDER BY id LIMIT $5`
-	rows, err := s.pool.Query(ctx, query, max(q.After, q.IDPrefix), q.IDPrefix, q.Source, q.GrantType, q.Limit)
+	where := []string{lowerBound(q.After, q.IDPrefix, "id")}
+	args := []any{max(q.After, q.IDPrefix)}
+	add := func(cond string, v string) {
+		if v != "" {
+			args = append(args, v)
+			where = append(where, fmt.Sprintf(cond, len(args)))
+		}
+	}
+	add("starts_with(id, $%d)", q.IDPrefix)
+	add("source = $%d", q.Source)
+	add("$%d = ANY (grant_types)", q.GrantType)
+	args = append(args, q.Limit)
+	query := "SELECT " + clientColumns + " FROM clients WHERE " + strings.Join(where, " AND ") +
+		fmt.Sprintf(" ORDER BY id LIMIT $%d", len(args))
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, s.fail("list clients page", err)
 	}
@@ -35,9 +48,15 @@ func (s *Store) ListClientsPage(ctx context.Context, q store.ClientQuery) ([]sto
 func (s *Store) ListUsersPage(ctx context.Context, q store.UserQuery) ([]store.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	query := "SELECT " + userColumns + " FROM users WHERE " + lowerBound(q.After, q.UsernamePrefix, "username") + `
-		AND starts_with(username, $2) ORDER BY username LIMIT $3`
-	rows, err := s.pool.Query(ctx, query, max(q.After, q.UsernamePrefix), q.UsernamePrefix, q.Limit)
+	query := "SELECT " + userColumns + " FROM users WHERE " + lowerBound(q.After, q.UsernamePrefix, "username") +
+		" ORDER BY username LIMIT $2"
+	args := []any{max(q.After, q.UsernamePrefix), q.Limit}
+	if q.UsernamePrefix != "" {
+		query = "SELECT " + userColumns + " FROM users WHERE " + lowerBound(q.After, q.UsernamePrefix, "username") +
+			" AND starts_with(username, $3) ORDER BY username LIMIT $2"
+		args = append(args, q.UsernamePrefix)
+	}
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, s.fail("list users page", err)
 	}
