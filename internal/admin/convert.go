@@ -33,6 +33,7 @@ func ClientFromConfig(cc config.Client, now time.Time) store.Client {
 		IDTokenAlg: cc.IDTokenSignedResponseAlg, Introspection: cc.Introspection, SkipConsent: cc.SkipConsent,
 		TokenEndpointAuthMethod: method,
 		JWKS:                    jwksJSON(cc.JWKS), JWKSURI: cc.JWKSURI, Resources: cc.Resources,
+		BackchannelLogoutURI: cc.BackchannelLogoutURI, BackchannelLogoutSessionRequired: cc.BackchannelLogoutSessionRequired,
 		DPoPBoundAccessTokens: cc.DPoPBoundAccessTokens || fapi, RequireDPoPNonce: cc.RequireDPoPNonce,
 		RequirePAR: cc.RequirePushedAuthorizationRequests || fapi, Profile: cc.Profile,
 		RefreshRotation: cc.RefreshTokenRotation, TokenExchange: exchangePolicy(cc.TokenExchange),
@@ -99,6 +100,7 @@ func ClientView(c store.Client) map[string]any {
 		"dpop_bound_access_tokens": c.DPoPBoundAccessTokens, "require_dpop_nonce": c.RequireDPoPNonce,
 		"require_pushed_authorization_requests": c.RequirePAR, "profile": c.Profile,
 		"refresh_token_rotation": c.RefreshRotation, "id_token_signed_response_alg": c.IDTokenAlg,
+		"backchannel_logout_uri": c.BackchannelLogoutURI, "backchannel_logout_session_required": c.BackchannelLogoutSessionRequired,
 		"source": c.Source, "has_secret": c.SecretHash != "",
 		"created_at": c.CreatedAt.UTC().Format(time.RFC3339), "updated_at": c.UpdatedAt.UTC().Format(time.RFC3339),
 	}

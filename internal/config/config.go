@@ -354,6 +354,14 @@ type Client struct {
 	// publishes one) holds the public keys of a private_key_jwt client.
 	JWKS    map[string]any `yaml:"jwks"`
 	JWKSURI string         `yaml:"jwks_uri"`
+	// BackchannelLogoutURI receives a signed logout token when a user's
+	// session ends (OpenID Connect Back-Channel Logout 1.0): https, posted
+	// through the SSRF guard (client_assertions.allow_loopback_jwks allows
+	// http on loopback, for development).
+	BackchannelLogoutURI string `yaml:"backchannel_logout_uri"`
+	// BackchannelLogoutSessionRequired: the client needs sid in its ID
+	// tokens and logout tokens.
+	BackchannelLogoutSessionRequired bool `yaml:"backchannel_logout_session_required"`
 	// Resources are the resource indicators (RFC 8707) the client may ask
 	// tokens for; each is an absolute URI without fragment.
 	Resources []string `yaml:"resources"`

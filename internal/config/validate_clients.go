@@ -55,6 +55,7 @@ func (v *validator) clients() {
 		v.scopes(p, cl)
 		v.clientOptions(p, cl)
 		v.keySource(p, cl)
+		v.backchannel(p, cl)
 		v.resources(p, cl)
 		v.profile(p, cl)
 		v.tokenExchange(p, cl)
@@ -329,4 +330,19 @@ func isArgon2id(s string) bool {
 	salt, errS := base64.RawStdEncoding.DecodeString(m[4])
 	hash, errH := base64.RawStdEncoding.DecodeString(m[5])
 	return errS == nil && errH == nil && len(salt) >= 8 && len(hash) >= 16
+}
+
+// backchannel checks the client's back-channel logout registration: the
+// URI is posted to through the SSRF guard, so it obeys the same rules as a
+// fetched jwks_uri, and it has no fragment (Back-Channel Logout 1.0 §2.2).
+func (v *validator) backchannel(p string, cl Client) {
+	if cl.BackchannelLogoutURI == "" {
+		if cl.BackchannelLogoutSessionRequired {
+			v.add(p+".backchannel_logout_session_required", "needs backchannel_logout_uri")
+		}
+		return
+	}
+	if msg := v.fetchURLProblem(cl.BackchannelLogoutURI); msg != "" {
+		v.add(p+".backchannel_logout_uri", "%s", msg)
+	}
 }

@@ -102,7 +102,8 @@ func newKeyPair(alg string, rand io.Reader) (crypto.Signer, crypto.PublicKey, er
 type loaded struct {
 	rec    store.Key
 	public jose.JSONWebKey
-	// signers by JWT typ ("at+jwt" for access tokens, "JWT" for ID tokens).
+	// signers by JWT typ ("at+jwt" for access tokens, "JWT" for ID tokens,
+	// "logout+jwt" for back-channel logout tokens).
 	signers map[string]jose.Signer
 }
 
@@ -119,8 +120,8 @@ func load(rec store.Key, s *sealer) (*loaded, error) {
 	if err := pub.UnmarshalJSON(rec.Public); err != nil {
 		return nil, fmt.Errorf("keys: parse public key %s: %w", rec.KID, err)
 	}
-	l := &loaded{rec: rec, public: pub, signers: make(map[string]jose.Signer, 2)}
-	for _, typ := range []string{"at+jwt", "JWT"} {
+	l := &loaded{rec: rec, public: pub, signers: make(map[string]jose.Signer, 3)}
+	for _, typ := range []string{"at+jwt", "JWT", "logout+jwt"} {
 		sk := jose.SigningKey{
 			Algorithm: jose.SignatureAlgorithm(rec.Alg),
 			Key:       jose.JSONWebKey{Key: priv, KeyID: rec.KID, Algorithm: rec.Alg},

@@ -138,6 +138,13 @@ func New(o Options) *Client {
 	return c
 }
 
+// PostForm posts form to rawURL (a back-channel logout token, say)
+// through Post: the same rules as Get, no redirect followed.
+func (c *Client) PostForm(ctx context.Context, rawURL string, form url.Values) error {
+	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	return c.Post(ctx, rawURL, h, []byte(form.Encode()))
+}
+
 // Get fetches rawURL and returns the body of its 2xx response and the
 // response's header. See the package documentation for what it refuses.
 func (c *Client) Get(ctx context.Context, rawURL string) ([]byte, http.Header, error) {

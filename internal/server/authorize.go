@@ -184,7 +184,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequ
 	err = s.st.CreateAuthCode(ctx, store.AuthCode{
 		Digest: digest, ClientID: req.client.ID, UserID: user.ID, RedirectURI: req.redirectURI,
 		RedirectURIGiven: req.redirectGiven, CodeChallenge: req.challenge, Scopes: req.scopes, Nonce: req.nonce,
-		Resources: req.resources, DPoPJKT: req.dpopJKT, AuthTime: sess.AuthTime, SessionID: sess.Digest, CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL),
+		Resources: req.resources, DPoPJKT: req.dpopJKT, AuthTime: sess.AuthTime, SessionID: sess.SID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL),
 	})
 	if errors.Is(err, store.ErrConflict) {
 		// The same client sent this challenge before (S068, A3f).

@@ -71,6 +71,10 @@ type Config struct {
 	// TLS certificate through it).
 	JWKSFetcher *safefetch.Client
 
+	// BackchannelLogout tunes the delivery of logout tokens (OpenID
+	// Connect Back-Channel Logout 1.0).
+	BackchannelLogout BackchannelConfig
+
 	// ClientAuthenticators adds client authentication methods to the
 	// built-in ones (client_secret_basic, client_secret_post, none), or
 	// replaces one of the same name.
@@ -224,6 +228,21 @@ type AssertionConfig struct {
 	AllowLoopbackJWKS bool
 }
 
+// BackchannelConfig tunes back-channel logout delivery. Zero fields take
+// the defaults named.
+type BackchannelConfig struct {
+	// Poster posts logout tokens; nil means safefetch's production policy
+	// (loopback allowed only under ClientAssertions.AllowLoopbackJWKS).
+	Poster *safefetch.Client
+	// Attempts is how often one token is tried (default 5); RetryDelay
+	// the first wait between tries, doubling after each (default 2s).
+	Attempts   int
+	RetryDelay time.Duration
+	// QueueSize bounds the tokens waiting for delivery (default 1024);
+	// beyond it a token is dropped and logged, never blocking a request.
+	QueueSize int
+}
+
 // DefaultConfig returns the defaults that a zero field of Config takes:
 // the same values as the configuration file's (a test in cmd/latchkey
 // holds the two together).
@@ -323,6 +342,8 @@ type Store interface {
 	GetUser(ctx context.Context, id string) (store.User, error)
 	// GetUserByUsername returns the user with username, or store.ErrNotFound.
 	GetUserByUsername(ctx context.Context, username string) (store.User, error)
+	// SetUserPassword replaces the user's password hash (the account page).
+	SetUserPassword(ctx context.Context, id, passwordHash string, now time.Time) error
 	store.TokenStore
 	store.SessionStore
 	store.ThrottleStore

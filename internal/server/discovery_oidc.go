@@ -19,7 +19,7 @@ func (s *Server) addAuthorizationMetadata(doc map[string]any) {
 	doc["id_token_signing_alg_values_supported"] = keys.Algorithms()
 	doc["prompt_values_supported"] = []string{"none", "login", "consent", "select_account"}
 	doc["claims_supported"] = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
-		"name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile", "picture",
+		"sid", "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile", "picture",
 		"website", "gender", "birthdate", "zoneinfo", "locale", "updated_at", "email", "email_verified",
 		"address", "phone_number", "phone_number_verified"}
 	doc["authorization_response_iss_parameter_supported"] = true
@@ -27,6 +27,10 @@ func (s *Server) addAuthorizationMetadata(doc map[string]any) {
 	doc["request_parameter_supported"] = false
 	doc["request_uri_parameter_supported"] = false
 	doc["frontchannel_logout_supported"] = false
+	// Back-Channel Logout 1.0 §2.1: logout tokens carry sid, and so do
+	// the ID tokens of clients registered for them.
+	doc["backchannel_logout_supported"] = true
+	doc["backchannel_logout_session_supported"] = true
 	s.addSenderConstraintMetadata(doc)
 }
 

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -44,6 +43,10 @@ type issuance struct {
 	// life, when positive, is the access token's lifetime instead of the
 	// client's (token exchange caps it at the subject token's).
 	life time.Duration
+	// sid is the browser session the grant was approved in, or "": kept
+	// on the grant, and the sid claim of ID tokens for clients registered
+	// for back-channel logout.
+	sid string
 }
 
 func (is issuance) subject() string {
@@ -143,18 +146,14 @@ func (s *Server) mintID(is issuance, accessToken string, now time.Time) (string,
 	if is.user == nil || !slices.Contains(is.scopes, "openid") {
 		return "", nil
 	}
-	alg := is.client.IDTokenAlg
-	switch {
-	case alg != "":
-	case is.client.Profile == protocol.ProfileFAPI2:
-		alg = keys.ES256 // FAPI 2.0 §5.4 refuses RS256
-	default:
-		alg = keys.RS256 // OpenID Connect's default
+	extra := userClaims(*is.user, is.scopes)
+	if sid := sidFor(is.client, is.sid); sid != "" {
+		extra["sid"] = sid // Back-Channel Logout 1.0 §2.1
 	}
-	id, err := token.MintID(s.keys, alg, token.IDClaims{
+	id, err := token.MintID(s.keys, s.idTokenAlg(is.client), token.IDClaims{
 		Issuer: s.issuer, Subject: is.user.ID, Audience: is.client.ID,
 		Expiry: now.Add(s.cfg.IDTokenTTL), IssuedAt: now, AuthTime: is.authTime,
-		Nonce: is.nonce, AccessToken: accessToken, Extra: userClaims(*is.user, is.scopes),
+		Nonce: is.nonce, AccessToken: accessToken, Extra: extra,
 	})
 	if err != nil {
 		return "", fmt.Errorf("mint ID token: %w", err)
@@ -177,7 +176,7 @@ func (s *Server) newGrant(is *issuance, now time.Time) (*store.Grant, error) {
 		life = max(life, s.cfg.RefreshTokenAbsoluteTTL)
 	}
 	g := &store.Grant{ID: id, ClientID: is.client.ID, Scopes: is.scopes, Resources: is.granted, AuthTime: is.authTime,
-		Nonce: is.nonce, CreatedAt: now, ExpiresAt: now.Add(life)}
+		Nonce: is.nonce, SessionID: is.sid, CreatedAt: now, ExpiresAt: now.Add(life)}
 	if is.user != nil {
 		g.UserID = is.user.ID
 	}

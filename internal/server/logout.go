@@ -1,7 +1,6 @@
 package server
 
 import (
-	"github.com/latchkey/latchkey/internal/audit"
 	"net/http"
 	"net/url"
 	"slices"
@@ -51,11 +50,9 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if sess != nil {
-		if err := s.st.DeleteSession(r.Context(), sess.Digest); err != nil {
+		if err := s.endSession(r.Context(), r, *sess, sess.UserID, "logout"); err != nil {
 			return err
 		}
-		s.emit(r.Context(), r, audit.Event{Type: audit.SessionEnded, Actor: sess.UserID, UserID: sess.UserID,
-			Details: map[string]string{"via": "logout"}})
 	}
 	s.clearCookie(w, s.sessionCookie())
 	if lr.redirectURI == "" {

@@ -73,6 +73,8 @@ type Server struct {
 	issuers *trustedIssuers
 	// regPolicy is the registration policy in clientmeta's terms (RFC 7591).
 	regPolicy clientmeta.Policy
+	// backchannel delivers logout tokens (Back-Channel Logout 1.0).
+	backchannel *backchannel
 }
 
 // New returns the server's http.Handler.
@@ -124,6 +126,7 @@ func newServer(d Deps) (*Server, error) {
 	s.proofs = newProofs(cfg.DPoP, d.Store, d.Now, d.SystemSecret)
 	s.auth = s.authenticators(cfg.ClientAuthenticators)
 	s.regPolicy = s.registrationPolicy()
+	s.backchannel = newBackchannel(cfg, d.Logger)
 	if s.issuers, err = newTrustedIssuers(s, cfg, cfg.JWKSFetcher); err != nil {
 		return nil, err
 	}

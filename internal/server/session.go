@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/token"
@@ -53,7 +54,41 @@ func (s *Server) currentSession(r *http.Request) (*store.Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read session: %w", err)
 	}
+	s.touch(r, &sess)
 	return &sess, nil
+}
+
+// touchEvery is how stale a session's last seen may grow before a request
+// writes it: pages stay free of writes but for one every few minutes.
+const touchEvery = 5 * time.Minute
+
+// maxUserAgent bounds the User-Agent kept with a session.
+const maxUserAgent = 256
+
+// touch records that sess is in use, at most every touchEvery. A failure
+// is logged, never the request's: the session is valid either way.
+func (s *Server) touch(r *http.Request, sess *store.Session) {
+	now := s.now()
+	if now.Sub(sess.LastSeenAt) < touchEvery {
+		return
+	}
+	ip := s.clientIP(r).String()
+	if err := s.st.TouchSession(r.Context(), sess.Digest, now, ip); err != nil {
+		s.log.WarnContext(r.Context(), "touch session", "err", err)
+		return
+	}
+	sess.LastSeenAt, sess.IP = now, ip
+}
+
+// truncate cuts s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // startSession logs the user in: a new session id every time, so a session
@@ -69,9 +104,15 @@ func (s *Server) startSession(ctx context.Context, w http.ResponseWriter, r *htt
 	if err != nil {
 		return "", err
 	}
+	sid, err := randomID(s.rand) // public, unrelated to the cookie
+	if err != nil {
+		return "", err
+	}
 	now := s.now()
 	ttl := s.cfg.SessionTTL
-	err = s.st.CreateSession(ctx, store.Session{Digest: digest, UserID: user.ID, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(ttl)})
+	err = s.st.CreateSession(ctx, store.Session{Digest: digest, UserID: user.ID, SID: sid,
+		UserAgent: truncate(r.UserAgent(), maxUserAgent), IP: s.clientIP(r).String(),
+		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(ttl)})
 	if err != nil {
 		return "", fmt.Errorf("create session: %w", err)
 	}

@@ -37,6 +37,12 @@ type Client struct {
 	RefreshGrace time.Duration
 	// IDTokenAlg signs its ID tokens ("" means RS256).
 	IDTokenAlg string
+	// BackchannelLogoutURI receives logout tokens when a user's session
+	// ends (OpenID Connect Back-Channel Logout 1.0 §2.2), or "".
+	BackchannelLogoutURI string
+	// BackchannelLogoutSessionRequired: the client needs the sid claim in
+	// ID tokens and logout tokens.
+	BackchannelLogoutSessionRequired bool
 	// Introspection lets the client introspect any token (resource servers).
 	Introspection bool
 	// SkipConsent marks a first-party client whose users are not asked.
@@ -196,6 +202,10 @@ type Grant struct {
 	Resources []string
 	AuthTime  time.Time
 	Nonce     string
+	// SessionID is the sid of the browser session the grant was approved
+	// in, or "": ending that session notifies the client (back-channel
+	// logout).
+	SessionID string
 	CreatedAt time.Time
 	// ExpiresAt bounds the life of the whole family (absolute lifetime).
 	ExpiresAt time.Time
@@ -278,11 +288,21 @@ type Rotation struct {
 
 // Session is a browser login session, stored by the digest of its cookie.
 type Session struct {
-	Digest    string
-	UserID    string
-	AuthTime  time.Time
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	Digest string
+	UserID string
+	// SID is the session's public identifier: the sid claim of ID tokens
+	// and logout tokens (OpenID Connect Back-Channel Logout 1.0 §2.1).
+	// It is random and unrelated to the cookie, so an RP that learns it
+	// cannot use it to sign in.
+	SID string
+	// UserAgent and IP describe the browser for the account page; IP is
+	// the address last seen.
+	UserAgent  string
+	IP         string
+	AuthTime   time.Time
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
 }
 
 // Consent is a user's remembered decision to grant scopes to a client.

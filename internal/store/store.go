@@ -180,6 +180,10 @@ type TokenStore interface {
 	// IsRevoked reports whether jti is revoked or the grant (when not "")
 	// is revoked or gone.
 	IsRevoked(ctx context.Context, jti, grantID string) (bool, error)
+	// ListUserGrants returns the user's grants that are neither revoked
+	// nor expired at now, for clientID only when it is not "", oldest
+	// first.
+	ListUserGrants(ctx context.Context, userID, clientID string, now time.Time) ([]Grant, error)
 }
 
 // ChangeWatcher is implemented by a backend that several instances share
@@ -200,11 +204,23 @@ type SessionStore interface {
 	GetSession(ctx context.Context, digest string, now time.Time) (Session, error)
 	// DeleteSession removes the session; unknown digests are not an error.
 	DeleteSession(ctx context.Context, digest string) error
+	// ListSessions returns the user's sessions that have not expired at
+	// now, newest first.
+	ListSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
+	// TouchSession records that the session was seen at at from ip;
+	// unknown digests are not an error. Callers call it rarely (the server
+	// at most every few minutes per session), so pages stay free of writes.
+	TouchSession(ctx context.Context, digest string, at time.Time, ip string) error
 	// SaveConsent remembers c, replacing the user's earlier consent to the
 	// same client.
 	SaveConsent(ctx context.Context, c Consent) error
 	// GetConsent returns the user's consent to the client, or ErrNotFound.
 	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)
+	// ListConsents returns the user's consents ordered by client id.
+	ListConsents(ctx context.Context, userID string) ([]Consent, error)
+	// DeleteConsent forgets the user's consent to the client; an unknown
+	// one is not an error.
+	DeleteConsent(ctx context.Context, userID, clientID string) error
 }
 
 // ThrottleStore keeps failure counters that every instance must agree on

@@ -107,6 +107,10 @@ func MintAccess(k Keys, alg string, c AccessClaims) (string, error) {
 	return sign(k, alg, TypeAccess, payload)
 }
 
+// Sign signs payload with the current key of alg under JWT type typ (a
+// logout token's logout+jwt, say).
+func Sign(k Keys, alg, typ string, payload []byte) (string, error) { return sign(k, alg, typ, payload) }
+
 func sign(k Keys, alg, typ string, payload []byte) (string, error) {
 	s, err := k.Signer(alg, typ)
 	if err != nil {

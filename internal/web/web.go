@@ -37,13 +37,16 @@ const (
 	Device        = "device"
 	DeviceConsent = "device_consent"
 	DeviceDone    = "device_done"
+	// Account is the signed-in user's own page: password, sessions,
+	// applications.
+	Account = "account"
 )
 
 // Parse parses every page with the shared layout. It fails at start, not
 // at the first request, when a template is broken.
 func Parse() (*Pages, error) {
 	p := &Pages{byName: map[string]*template.Template{}}
-	for _, name := range []string{Login, Consent, Error, LogoutConfirm, LoggedOut, Device, DeviceConsent, DeviceDone} {
+	for _, name := range []string{Login, Consent, Error, LogoutConfirm, LoggedOut, Device, DeviceConsent, DeviceDone, Account} {
 		t, err := template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse %s: %w", name, err)

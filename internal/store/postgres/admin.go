@@ -13,7 +13,7 @@ import (
 
 // ListClientsPage returns up to q.Limit clients after q.After, by id,
 // walking the primary key from the cursor (or the prefix). The statement
-// names only the filters given: a generic plan of "$3 = '' OR source =
+// names only the filters given: a generic plan of "$3 = ” OR source =
 // $3" misjudges how many rows match and sorts the table instead.
 func (s *Store) ListClientsPage(ctx context.Context, q store.ClientQuery) ([]store.Client, error) {
 	ctx, cancel := s.bound(ctx)

@@ -15,11 +15,12 @@ const clientColumns = `id, name, secret_hash, public, redirect_uris, post_logout
 	created_at, updated_at, token_endpoint_auth_method, jwks, jwks_uri, resources,
 	dpop_bound_access_tokens, require_dpop_nonce, require_par, profile, refresh_rotation,
 	exchange_subject_clients, exchange_impersonation, exchange_refresh_tokens, exchange_beyond_lifetime,
-	client_uri, logo_uri, metadata, registration_token_hash`
+	client_uri, logo_uri, metadata, registration_token_hash,
+	backchannel_logout_uri, backchannel_logout_session_required`
 
 // clientValues are the placeholders of clientColumns.
 const clientValues = `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-	$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)`
+	$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39)`
 
 // scanClient reads one row of clientColumns.
 func scanClient(row pgx.Row) (store.Client, error) {
@@ -32,7 +33,8 @@ func scanClient(row pgx.Row) (store.Client, error) {
 		listCol{&c.Resources}, &c.DPoPBoundAccessTokens, &c.RequireDPoPNonce, &c.RequirePAR, &c.Profile,
 		&c.RefreshRotation, listCol{&c.TokenExchange.AllowedSubjectClients}, &c.TokenExchange.Impersonation,
 		&c.TokenExchange.RefreshTokens, &c.TokenExchange.BeyondSubjectLifetime,
-		&c.ClientURI, &c.LogoURI, &c.Metadata, &c.RegistrationTokenHash)
+		&c.ClientURI, &c.LogoURI, &c.Metadata, &c.RegistrationTokenHash,
+		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired)
 	return c, err
 }
 
@@ -46,7 +48,8 @@ func clientArgs(c store.Client) []any {
 		list(c.Resources), c.DPoPBoundAccessTokens, c.RequireDPoPNonce, c.RequirePAR, c.Profile,
 		c.RefreshRotation, list(c.TokenExchange.AllowedSubjectClients), c.TokenExchange.Impersonation,
 		c.TokenExchange.RefreshTokens, c.TokenExchange.BeyondSubjectLifetime,
-		c.ClientURI, c.LogoURI, c.Metadata, c.RegistrationTokenHash}
+		c.ClientURI, c.LogoURI, c.Metadata, c.RegistrationTokenHash,
+		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired}
 }
 
 // GetClient returns the client with id, or store.ErrNotFound.
@@ -106,7 +109,9 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 			exchange_refresh_tokens = excluded.exchange_refresh_tokens,
 			exchange_beyond_lifetime = excluded.exchange_beyond_lifetime,
 			client_uri = excluded.client_uri, logo_uri = excluded.logo_uri,
-			metadata = excluded.metadata, registration_token_hash = excluded.registration_token_hash`
+			metadata = excluded.metadata, registration_token_hash = excluded.registration_token_hash,
+			backchannel_logout_uri = excluded.backchannel_logout_uri,
+			backchannel_logout_session_required = excluded.backchannel_logout_session_required`
 	if err := s.exec(ctx, "upsert client", q, clientArgs(c)...); err != nil {
 		return err
 	}

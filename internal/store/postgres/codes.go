@@ -119,10 +119,10 @@ func saveIssue(ctx context.Context, q batcher, iss store.Issue) error {
 	b := &pgx.Batch{}
 	if g := iss.Grant; g != nil {
 		const insert = `INSERT INTO grants (id, client_id, user_id, parent_id, subject, act, scopes, resources,
-			auth_time, nonce, created_at, expires_at, revoked_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+			auth_time, nonce, created_at, expires_at, revoked_at, session_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 		b.Queue(insert, g.ID, g.ClientID, optText(g.UserID), optText(g.ParentID), g.Subject, g.Act,
-			list(g.Scopes), list(g.Resources), ts(g.AuthTime), g.Nonce, ts(g.CreatedAt), ts(g.ExpiresAt), ts(g.RevokedAt))
+			list(g.Scopes), list(g.Resources), ts(g.AuthTime), g.Nonce, ts(g.CreatedAt), ts(g.ExpiresAt), ts(g.RevokedAt), g.SessionID)
 	}
 	if iss.Refresh != nil {
 		queueRefresh(b, *iss.Refresh)
@@ -178,17 +178,43 @@ func lockAncestry(ctx context.Context, tx pgx.Tx, id string, now time.Time) erro
 func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	const q = `SELECT id, client_id, user_id, parent_id, subject, act, scopes, resources, auth_time, nonce,
-		created_at, expires_at, revoked_at
-		FROM grants WHERE id = $1`
-	var g store.Grant
-	err := s.pool.QueryRow(ctx, q, id).Scan(&g.ID, &g.ClientID, textCol{&g.UserID}, textCol{&g.ParentID},
-		&g.Subject, &g.Act, listCol{&g.Scopes},
-		listCol{&g.Resources}, tsCol{&g.AuthTime}, &g.Nonce, tsCol{&g.CreatedAt}, tsCol{&g.ExpiresAt}, tsCol{&g.RevokedAt})
+	g, err := scanGrant(s.pool.QueryRow(ctx, "SELECT "+grantColumns+" FROM grants WHERE id = $1", id))
 	if err != nil {
 		return store.Grant{}, s.fail("get grant", err)
 	}
 	return g, nil
+}
+
+const grantColumns = `id, client_id, user_id, parent_id, subject, act, scopes, resources, auth_time, nonce,
+	created_at, expires_at, revoked_at, session_id`
+
+// scanGrant reads one row of grantColumns.
+func scanGrant(row pgx.Row) (store.Grant, error) {
+	var g store.Grant
+	err := row.Scan(&g.ID, &g.ClientID, textCol{&g.UserID}, textCol{&g.ParentID},
+		&g.Subject, &g.Act, listCol{&g.Scopes}, listCol{&g.Resources}, tsCol{&g.AuthTime}, &g.Nonce,
+		tsCol{&g.CreatedAt}, tsCol{&g.ExpiresAt}, tsCol{&g.RevokedAt}, &g.SessionID)
+	return g, err
+}
+
+// ListUserGrants returns the user's live grants, for clientID only when
+// it is not "", oldest first (index grants_user_client).
+func (s *Store) ListUserGrants(ctx context.Context, userID, clientID string, now time.Time) ([]store.Grant, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	const q = "SELECT " + grantColumns + ` FROM grants
+		WHERE user_id = $1 AND ($2 = '' OR client_id = $2) AND revoked_at IS NULL
+			AND (expires_at IS NULL OR expires_at > $3)
+		ORDER BY created_at, id`
+	rows, err := s.pool.Query(ctx, q, userID, clientID, now)
+	if err != nil {
+		return nil, s.fail("list user grants", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Grant, error) { return scanGrant(row) })
+	if err != nil {
+		return nil, s.fail("list user grants", err)
+	}
+	return out, nil
 }
 
 // RevokeGrant marks the grant revoked at now with every refresh token and

@@ -381,3 +381,33 @@ func (s *Store) ListInitialTokens(ctx context.Context) ([]store.InitialToken, er
 func (s *Store) DeleteInitialToken(ctx context.Context, id string) error {
 	return s.st.DeleteInitialToken(ctx, id)
 }
+
+// The account page's reads and writes pass through: they change nothing
+// the cache keeps (a withdrawn consent revokes grants through RevokeGrant,
+// which purges).
+
+// ListSessions passes through.
+func (s *Store) ListSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
+	return s.st.ListSessions(ctx, userID, now)
+}
+
+// TouchSession passes through.
+func (s *Store) TouchSession(ctx context.Context, digest string, at time.Time, ip string) error {
+	return s.st.TouchSession(ctx, digest, at, ip)
+}
+
+// ListConsents passes through.
+func (s *Store) ListConsents(ctx context.Context, userID string) ([]store.Consent, error) {
+	return s.st.ListConsents(ctx, userID)
+}
+
+// DeleteConsent passes through.
+func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) error {
+	return s.st.DeleteConsent(ctx, userID, clientID)
+}
+
+// ListUserGrants passes through: it reads the grants' state, which the
+// cache does not keep.
+func (s *Store) ListUserGrants(ctx context.Context, userID, clientID string, now time.Time) ([]store.Grant, error) {
+	return s.st.ListUserGrants(ctx, userID, clientID, now)
+}

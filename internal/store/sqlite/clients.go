@@ -23,6 +23,8 @@ type clientSettings struct {
 	RefreshTokenTTL        int64             `json:"refresh_token_ttl_ns,omitempty"`
 	RefreshGrace           int64             `json:"refresh_grace_ns,omitempty"`
 	IDTokenAlg             string            `json:"id_token_alg,omitempty"`
+	BackchannelLogoutURI   string            `json:"backchannel_logout_uri,omitempty"`
+	BackchannelSession     bool              `json:"backchannel_logout_session_required,omitempty"`
 	Introspection          bool              `json:"introspection,omitempty"`
 	SkipConsent            bool              `json:"skip_consent,omitempty"`
 	AuthMethod             string            `json:"token_endpoint_auth_method,omitempty"`
@@ -54,6 +56,8 @@ func settingsOf(c store.Client) string {
 		RefreshTokenTTL:        int64(c.RefreshTokenTTL),
 		RefreshGrace:           int64(c.RefreshGrace),
 		IDTokenAlg:             c.IDTokenAlg,
+		BackchannelLogoutURI:   c.BackchannelLogoutURI,
+		BackchannelSession:     c.BackchannelLogoutSessionRequired,
 		Introspection:          c.Introspection,
 		SkipConsent:            c.SkipConsent,
 		AuthMethod:             c.TokenEndpointAuthMethod,
@@ -99,6 +103,8 @@ func scanClient(row scanner) (store.Client, error) {
 	c.RefreshTokenTTL = time.Duration(cs.RefreshTokenTTL)
 	c.RefreshGrace = time.Duration(cs.RefreshGrace)
 	c.IDTokenAlg = cs.IDTokenAlg
+	c.BackchannelLogoutURI = cs.BackchannelLogoutURI
+	c.BackchannelLogoutSessionRequired = cs.BackchannelSession
 	c.Introspection = cs.Introspection
 	c.SkipConsent = cs.SkipConsent
 	c.TokenEndpointAuthMethod = cs.AuthMethod

@@ -122,12 +122,12 @@ func saveIssue(ctx context.Context, tx execer, iss store.Issue) error {
 // revocation of the parent can come between the check and the insert.
 func insertGrant(ctx context.Context, tx execer, g store.Grant) error {
 	const q = `INSERT INTO grants (id, client_id, user_id, parent_id, subject, act, scopes, resources,
-		auth_time, nonce, created_at, expires_at, revoked_at)
-		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13
+		auth_time, nonce, created_at, expires_at, revoked_at, session_id)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14
 		WHERE ?4 IS NULL OR EXISTS (SELECT 1 FROM grants p WHERE p.id = ?4 AND p.revoked_at IS NULL
 			AND (p.expires_at IS NULL OR p.expires_at > ?11))`
 	res, err := tx.ExecContext(ctx, q, g.ID, g.ClientID, nullOf(g.UserID), nullOf(g.ParentID), g.Subject, g.Act,
-		listOf(g.Scopes), listOf(g.Resources), msOf(g.AuthTime), g.Nonce, msOf(g.CreatedAt), msOf(g.ExpiresAt), msOf(g.RevokedAt))
+		listOf(g.Scopes), listOf(g.Resources), msOf(g.AuthTime), g.Nonce, msOf(g.CreatedAt), msOf(g.ExpiresAt), msOf(g.RevokedAt), g.SessionID)
 	if err != nil {
 		return fmt.Errorf("grant: %w", err)
 	}
@@ -139,17 +139,49 @@ func insertGrant(ctx context.Context, tx execer, g store.Grant) error {
 
 // GetGrant returns the grant with id, revoked or not, or store.ErrNotFound.
 func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
-	const q = `SELECT id, client_id, user_id, parent_id, subject, act, scopes, resources, auth_time, nonce,
-		created_at, expires_at, revoked_at
-		FROM grants WHERE id = ?`
-	var g store.Grant
-	err := s.r.QueryRowContext(ctx, q, id).Scan(&g.ID, &g.ClientID, textCol{&g.UserID}, textCol{&g.ParentID},
-		&g.Subject, &g.Act, listCol{&g.Scopes},
-		listCol{&g.Resources}, timeCol{&g.AuthTime}, &g.Nonce, timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt})
+	g, err := scanGrant(s.r.QueryRowContext(ctx, "SELECT "+grantColumns+" FROM grants WHERE id = ?", id))
 	if err != nil {
 		return store.Grant{}, s.fail("get grant", err)
 	}
 	return g, nil
+}
+
+const grantColumns = `id, client_id, user_id, parent_id, subject, act, scopes, resources, auth_time, nonce,
+	created_at, expires_at, revoked_at, session_id`
+
+// scanGrant reads one row of grantColumns.
+func scanGrant(row scanner) (store.Grant, error) {
+	var g store.Grant
+	err := row.Scan(&g.ID, &g.ClientID, textCol{&g.UserID}, textCol{&g.ParentID},
+		&g.Subject, &g.Act, listCol{&g.Scopes}, listCol{&g.Resources}, timeCol{&g.AuthTime}, &g.Nonce,
+		timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt}, &g.SessionID)
+	return g, err
+}
+
+// ListUserGrants returns the user's live grants, for clientID only when
+// it is not "", oldest first (index grants_user_client).
+func (s *Store) ListUserGrants(ctx context.Context, userID, clientID string, now time.Time) ([]store.Grant, error) {
+	const q = "SELECT " + grantColumns + ` FROM grants
+		WHERE user_id = ?1 AND (?2 = '' OR client_id = ?2) AND revoked_at IS NULL
+			AND (expires_at IS NULL OR expires_at > ?3)
+		ORDER BY created_at, id`
+	rows, err := s.r.QueryContext(ctx, q, userID, clientID, now.UnixMilli())
+	if err != nil {
+		return nil, s.fail("list user grants", err)
+	}
+	defer rows.Close()
+	var out []store.Grant
+	for rows.Next() {
+		g, err := scanGrant(rows)
+		if err != nil {
+			return nil, s.fail("list user grants", err)
+		}
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("list user grants", err)
+	}
+	return out, nil
 }
 
 // RevokeGrant marks the grant revoked at now with every refresh token and
