@@ -14,6 +14,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/keys"
+	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store/readcache"
 )
 
@@ -21,13 +22,13 @@ import (
 // the main handler (returned) or, with admin.listen, served on a listener
 // of its own until ctx ends (the main handler is returned unchanged).
 // stop releases it.
-func startAdmin(ctx context.Context, cfg config.Config, oauth http.Handler, st *readcache.Store, km *keys.Manager,
+func startAdmin(ctx context.Context, cfg config.Config, srv *server.Server, oauth http.Handler, st *readcache.Store, km *keys.Manager,
 	rec audit.Recorder, log *slog.Logger) (http.Handler, func(), error) {
 	if !cfg.Admin.Enabled {
 		return oauth, func() {}, nil
 	}
 	api, err := admin.New(ctx, admin.Deps{
-		Issuer: cfg.IssuerURL(), OAuth: oauth, Store: st, Keys: km, Logger: log, Audit: rec,
+		Issuer: cfg.IssuerURL(), OAuth: oauth, Store: st, Keys: km, Sessions: srv, Logger: log, Audit: rec,
 		Passwords: hashParams(cfg), Now: time.Now, Rand: rand.Reader,
 	})
 	if err != nil {

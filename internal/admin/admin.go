@@ -8,6 +8,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -38,10 +39,13 @@ type Deps struct {
 	Issuer string
 	// OAuth is the authorization server's handler: its metadata and JWKS
 	// are read from it in-process.
-	OAuth  http.Handler
-	Store  Store
-	Keys   *keys.Manager
-	Logger *slog.Logger
+	OAuth http.Handler
+	Store Store
+	Keys  *keys.Manager
+	// Sessions ends a user's session with back-channel logout (the
+	// server's EndSession).
+	Sessions SessionEnder
+	Logger   *slog.Logger
 	// Audit receives an admin.change event for every write; nil records
 	// nothing.
 	Audit audit.Recorder
@@ -51,10 +55,17 @@ type Deps struct {
 	Rand      io.Reader
 }
 
+// SessionEnder ends the session sid of a user, sending back-channel
+// logout tokens; ErrNotFound when there is no such live session.
+type SessionEnder interface {
+	EndSession(ctx context.Context, userID, sid, actor, via string) error
+}
+
 // API is the admin API's handler. Close it when done.
 type API struct {
 	st        Store
 	keys      *keys.Manager
+	sessions  SessionEnder
 	log       *slog.Logger
 	v         *bearer.Validator
 	passwords password.Params
@@ -69,6 +80,9 @@ func New(ctx context.Context, d Deps) (*API, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	if d.Store == nil || d.OAuth == nil || d.Keys == nil || d.Sessions == nil || d.Now == nil || d.Rand == nil {
+		return nil, errors.New("admin: Store, OAuth, Keys, Sessions, Now and Rand are required")
+	}
 	v, err := newValidator(ctx, d.Issuer, d.OAuth, d.Now, d.Logger)
 	if err != nil {
 		return nil, err
@@ -76,7 +90,7 @@ func New(ctx context.Context, d Deps) (*API, error) {
 	if d.Audit == nil {
 		d.Audit = audit.Nop{}
 	}
-	a := &API{st: d.Store, keys: d.Keys, log: d.Logger, v: v, passwords: d.Passwords, audit: d.Audit, now: d.Now, rand: d.Rand}
+	a := &API{st: d.Store, keys: d.Keys, sessions: d.Sessions, log: d.Logger, v: v, passwords: d.Passwords, audit: d.Audit, now: d.Now, rand: d.Rand}
 	a.mux = a.routes()
 	return a, nil
 }

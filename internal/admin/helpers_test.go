@@ -29,7 +29,7 @@ type fixture struct {
 
 func start(t *testing.T) *fixture {
 	t.Helper()
-	env := testenv.New(t, testenv.Options{Mount: func(e *testenv.Env, served server.Store, h http.Handler) http.Handler {
+	env := testenv.New(t, testenv.Options{Mount: func(e *testenv.Env, served server.Store, srv *server.Server, h http.Handler) http.Handler {
 		st, ok := served.(admin.Store)
 		if !ok {
 			t.Fatalf("%T is not an admin.Store", served)
@@ -42,7 +42,7 @@ func start(t *testing.T) *fixture {
 		go rec.Run(context.Background())
 		t.Cleanup(func() { _ = rec.Close(context.Background()) })
 		api, err := admin.New(context.Background(), admin.Deps{
-			Issuer: e.URL, OAuth: h, Store: st, Keys: e.Keys, Audit: rec, Passwords: testenv.FastHashing(),
+			Issuer: e.URL, OAuth: h, Store: st, Keys: e.Keys, Sessions: srv, Audit: rec, Passwords: testenv.FastHashing(),
 			Now: e.Clock.Now, Rand: rand.Reader,
 		})
 		if err != nil {

@@ -146,6 +146,9 @@ func (c *conformance) send(opID, method, path string, want int, headers ...strin
 func routeOf(path string) string {
 	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	switch {
+	case len(parts) == 4 && parts[0] == "users":
+		parts[1] = "{id}"
+		parts[3] = map[string]string{"consents": "{client}", "sessions": "{sid}", "grants": "{gid}"}[parts[2]]
 	case len(parts) >= 2 && (parts[0] == "clients" || parts[0] == "users"):
 		parts[1] = "{id}"
 	case len(parts) == 3 && parts[0] == "registration":
@@ -185,7 +188,14 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.send("getUser", "GET", user, 200)
 	c.send("patchUser", "PATCH", user, 200, "If-Match", c.etags[user])
 	c.send("setUserPassword", "PUT", user+"/password", 200)
+	c.send("listConsents", "GET", user+"/consents", 200)
+	c.send("withdrawConsent", "DELETE", user+"/consents/web", 204)
+	c.send("listSessions", "GET", user+"/sessions", 200)
+	c.send("endSession", "DELETE", user+"/sessions/nope", 204)
+	c.send("listUserGrants", "GET", user+"/grants", 200)
+	c.send("revokeUserGrant", "DELETE", user+"/grants/nope", 204)
 	c.send("deleteUser", "DELETE", user, 204)
+	c.send("listSessions", "GET", user+"/sessions", 404)
 
 	c.send("listKeys", "GET", "/keys", 200)
 	c.send("rotateKeys", "POST", "/keys/rotation", 201)

@@ -59,8 +59,8 @@ type Options struct {
 	// Mount, when set, wraps the server's handler before the test server
 	// starts (to serve the admin API beside it); it gets the environment
 	// (URL, Store, Keys, Clock are set), the store as the server sees it,
-	// and the handler.
-	Mount func(e *Env, served server.Store, h http.Handler) http.Handler
+	// the server and its handler.
+	Mount func(e *Env, served server.Store, srv *server.Server, h http.Handler) http.Handler
 }
 
 // FastHashing are argon2id parameters cheap enough for tests.
@@ -104,7 +104,7 @@ func New(t testing.TB, opts Options) *Env {
 	}
 	e.Keys = km
 	served := e.readCache(opts)
-	h, err := server.New(server.Deps{
+	srv, h, err := server.NewServer(server.Deps{
 		Config: cfg, Store: served, Keys: km, Logger: log, Metrics: e.Metrics,
 		SystemSecret: e.Secret, Now: e.Clock.Now, Rand: rand.Reader,
 	})
@@ -112,7 +112,7 @@ func New(t testing.TB, opts Options) *Env {
 		t.Fatalf("server: %v", err)
 	}
 	if opts.Mount != nil {
-		h = opts.Mount(e, served, h)
+		h = opts.Mount(e, served, srv, h)
 	}
 	e.Server.Config.Handler = h
 	e.Server.Start()
