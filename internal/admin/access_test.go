@@ -93,3 +93,52 @@ func TestAdminUserAccess(t *testing.T) {
 }
 
 func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
+
+// TestAdminDisabledUser: a disabled user cannot use the password grant,
+// their refresh token stops, their session ends; enabled again, they sign
+// in again, and what disabling revoked stays revoked.
+func TestAdminDisabledUser(t *testing.T) {
+	f := start(t)
+	tok := f.token(t, admin.ScopeUsersWrite)
+	web := f.env.AddClient(t, store.Client{ID: "web", GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read"}})
+	alice := f.env.AddUser(t, "alice", "correct horse", nil)
+	conf := oauth2.Config{ClientID: "web", ClientSecret: web, Scopes: []string{"read"},
+		Endpoint: oauth2.Endpoint{TokenURL: f.env.URL + "/token", AuthStyle: oauth2.AuthStyleInHeader}}
+	before, err := conf.PasswordCredentialsToken(t.Context(), "alice", "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := f.env.Clock.Now()
+	if err := f.env.Store.CreateSession(context.Background(), store.Session{Digest: "cookie-digest", UserID: alice.ID, SID: "sid-1",
+		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+
+	r := f.call(t, "POST", "/users/"+alice.ID+"/disable", tok, "")
+	wantStatus(t, "disable", r, http.StatusOK)
+	if r.json(t)["disabled"] != true {
+		t.Fatalf("disable: %s", r.Body)
+	}
+	if _, err := conf.PasswordCredentialsToken(t.Context(), "alice", "correct horse"); err == nil {
+		t.Fatal("a disabled user got tokens with the password grant")
+	}
+	expired := &oauth2.Token{RefreshToken: before.RefreshToken, Expiry: time.Now().Add(-time.Minute)}
+	if _, err := conf.TokenSource(context.Background(), expired).Token(); err == nil {
+		t.Fatal("a disabled user's refresh token still works")
+	}
+	if _, err := f.env.Store.GetSession(context.Background(), "cookie-digest", now); err == nil {
+		t.Fatal("a disabled user's session was not ended")
+	}
+	if stored, _ := f.env.Store.GetUser(context.Background(), alice.ID); !stored.Disabled() {
+		t.Fatal("the store does not hold the user as disabled")
+	}
+
+	wantStatus(t, "enable", f.call(t, "POST", "/users/"+alice.ID+"/enable", tok, ""), http.StatusOK)
+	if _, err := conf.PasswordCredentialsToken(t.Context(), "alice", "correct horse"); err != nil {
+		t.Fatalf("an enabled user cannot sign in: %v", err)
+	}
+	if _, err := conf.TokenSource(context.Background(), expired).Token(); err == nil {
+		t.Fatal("a refresh token revoked by disabling works again after enabling")
+	}
+	wantProblem(t, "stale", f.call(t, "POST", "/users/"+alice.ID+"/disable", tok, "", "If-Match", `"old"`), http.StatusPreconditionFailed)
+}

@@ -24,6 +24,8 @@ var everyRoute = []struct{ method, path, scope string }{
 	{"PATCH", "/users/x", admin.ScopeUsersWrite},
 	{"PUT", "/users/x/password", admin.ScopeUsersWrite},
 	{"DELETE", "/users/x", admin.ScopeUsersWrite},
+	{"POST", "/users/x/disable", admin.ScopeUsersWrite},
+	{"POST", "/users/x/enable", admin.ScopeUsersWrite},
 	{"GET", "/users/x/consents", admin.ScopeUsersRead},
 	{"DELETE", "/users/x/consents/c", admin.ScopeUsersWrite},
 	{"GET", "/users/x/sessions", admin.ScopeUsersRead},

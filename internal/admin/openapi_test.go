@@ -188,6 +188,8 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.send("getUser", "GET", user, 200)
 	c.send("patchUser", "PATCH", user, 200, "If-Match", c.etags[user])
 	c.send("setUserPassword", "PUT", user+"/password", 200)
+	c.send("disableUser", "POST", user+"/disable", 200)
+	c.send("enableUser", "POST", user+"/enable", 200)
 	c.send("listConsents", "GET", user+"/consents", 200)
 	c.send("withdrawConsent", "DELETE", user+"/consents/web", 204)
 	c.send("listSessions", "GET", user+"/sessions", 200)

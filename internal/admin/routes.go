@@ -27,6 +27,8 @@ func (a *API) table() []route {
 		{"PATCH", "/users/{id}", ScopeUsersWrite, a.patchUser},
 		{"PUT", "/users/{id}/password", ScopeUsersWrite, a.setPassword},
 		{"DELETE", "/users/{id}", ScopeUsersWrite, a.deleteUser},
+		{"POST", "/users/{id}/disable", ScopeUsersWrite, a.disableUser},
+		{"POST", "/users/{id}/enable", ScopeUsersWrite, a.enableUser},
 		{"GET", "/users/{id}/consents", ScopeUsersRead, a.listConsents},
 		{"DELETE", "/users/{id}/consents/{client}", ScopeUsersWrite, a.withdrawConsent},
 		{"GET", "/users/{id}/sessions", ScopeUsersRead, a.listSessions},

@@ -22,7 +22,7 @@ func UserView(u store.User) map[string]any {
 	if claims == nil {
 		claims = map[string]any{}
 	}
-	return map[string]any{"id": u.ID, "username": u.Username, "claims": claims, "source": u.Source,
+	return map[string]any{"id": u.ID, "username": u.Username, "claims": claims, "source": u.Source, "disabled": u.Disabled(),
 		"created_at": u.CreatedAt.UTC().Format(time.RFC3339), "updated_at": u.UpdatedAt.UTC().Format(time.RFC3339)}
 }
 

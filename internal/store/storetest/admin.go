@@ -151,7 +151,7 @@ func testReplaceUser(t *testing.T, s store.Store) {
 	must(t, s.CreateUser(ctx, orig))
 	a := admin(t, s)
 	next := orig
-	next.Claims, next.PasswordHash, next.UpdatedAt = map[string]any{"name": "Ann"}, "h2", at(ms)
+	next.Claims, next.PasswordHash, next.UpdatedAt, next.DisabledAt = map[string]any{"name": "Ann"}, "h2", at(ms), at(2*ms)
 	wantErr(t, "ReplaceUser refused", a.ReplaceUser(ctx, next, func(store.User) bool { return false }), store.ErrStale)
 	must(t, a.ReplaceUser(ctx, next, func(cur store.User) bool { return cur.PasswordHash == "h1" }))
 	got, err := s.GetUser(ctx, "u1")
