@@ -12,6 +12,8 @@ package audit
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -174,8 +176,25 @@ func (e Event) LogValue() slog.Value {
 			attrs = append(attrs, slog.String(f.k, f.v))
 		}
 	}
-	for k, v := range e.Details {
-		attrs = append(attrs, slog.String(k, v))
+	for _, k := range slices.Sorted(maps.Keys(e.Details)) {
+		attrs = append(attrs, slog.String(k, e.Details[k]))
 	}
 	return slog.GroupValue(attrs...)
+}
+
+// Change is the admin.change event of an administrator (actor, such as
+// "admin:alice" or "cli") doing action ("create", "update", "delete",
+// "rotate-secret", …) to the object of a kind ("client", "user", "key",
+// "consent", "session") with id. before and after summarize the object
+// without secrets (a secret is "set" or "", never its value); either may
+// be "" (create, delete).
+func Change(actor, kind, id, action, before, after string) Event {
+	d := map[string]string{"object": kind, "id": id, "action": action}
+	if before != "" {
+		d["before"] = before
+	}
+	if after != "" {
+		d["after"] = after
+	}
+	return Event{Type: AdminChange, Actor: actor, Details: d}
 }

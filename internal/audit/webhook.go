@@ -2,32 +2,27 @@ package audit
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/latchkey/latchkey/internal/safefetch"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/webhook"
 )
 
-// SignatureHeader carries the webhook signature:
+// SignatureHeader carries the webhook signature,
 //
 //	Latchkey-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>
 //
-// Receivers recompute the HMAC over the timestamp, a dot and the raw body,
-// compare in constant time, and refuse old timestamps (see Verify).
-const SignatureHeader = "Latchkey-Signature"
+// which receivers check with the public package webhook (webhook.Verify).
+const SignatureHeader = webhook.Header
 
 // Defaults of WebhookOptions.
 const (
@@ -234,55 +229,6 @@ func (h *Webhook) post(ctx context.Context, batch []store.AuditEvent) error {
 	}
 	header := http.Header{}
 	header.Set("Content-Type", "application/json")
-	header.Set(SignatureHeader, Sign(h.o.Secret, h.o.Now(), body))
+	header.Set(SignatureHeader, webhook.Sign(h.o.Secret, h.o.Now(), body))
 	return h.o.Fetcher.Post(ctx, h.o.URL, header, body)
-}
-
-// Sign returns the SignatureHeader value for body sent at t.
-func Sign(secret []byte, t time.Time, body []byte) string {
-	ts := strconv.FormatInt(t.Unix(), 10)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(mac(secret, ts, body))
-}
-
-func mac(secret []byte, ts string, body []byte) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(ts))
-	m.Write([]byte("."))
-	m.Write(body)
-	return m.Sum(nil)
-}
-
-// Errors of Verify.
-var (
-	ErrBadSignature = errors.New("audit: webhook signature does not match")
-	ErrStale        = errors.New("audit: webhook signature timestamp outside tolerance")
-)
-
-// Verify checks a SignatureHeader value against the raw body a receiver
-// got: the HMAC must match (compared in constant time) and the timestamp
-// be within tolerance of now, so a captured delivery cannot be replayed
-// later. Receivers written in Go call it as is; others follow its steps.
-func Verify(secret []byte, header string, body []byte, now time.Time, tolerance time.Duration) error {
-	var ts, sig string
-	for _, part := range strings.Split(header, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		switch k {
-		case "t":
-			ts = v
-		case "v1":
-			sig = v
-		}
-	}
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || sig == "" {
-		return fmt.Errorf("%w: malformed header", ErrBadSignature)
-	}
-	got, err := hex.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, mac(secret, ts, body)) {
-		return ErrBadSignature
-	}
-	if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
-		return ErrStale
-	}
-	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/safefetch"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/webhook"
 )
 
 var hookSecret = []byte("webhook-secret-of-the-receiver-0123")
@@ -39,7 +40,7 @@ func newReceiver(t *testing.T) *receiver {
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.attempts.Add(1)
 		body, _ := io.ReadAll(req.Body)
-		if err := audit.Verify(hookSecret, req.Header.Get(audit.SignatureHeader), body, time.Now(), 5*time.Minute); err != nil {
+		if err := webhook.Verify(hookSecret, req.Header.Get(webhook.Header), body, time.Now(), 5*time.Minute); err != nil {
 			r.badSig.Add(1)
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
@@ -151,8 +152,8 @@ func TestAuditWebhookDownDropsAndCounts(t *testing.T) {
 func TestAuditVerifySignature(t *testing.T) {
 	body := []byte(`{"events":[]}`)
 	now := time.Unix(1_800_000_000, 0)
-	h := audit.Sign(hookSecret, now, body)
-	if err := audit.Verify(hookSecret, h, body, now.Add(time.Minute), 5*time.Minute); err != nil {
+	h := webhook.Sign(hookSecret, now, body)
+	if err := webhook.Verify(hookSecret, h, body, now.Add(time.Minute), 5*time.Minute); err != nil {
 		t.Fatalf("valid signature refused: %v", err)
 	}
 	for _, tc := range []struct {
@@ -169,7 +170,7 @@ func TestAuditVerifySignature(t *testing.T) {
 		{"empty", hookSecret, "", body, now},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := audit.Verify(tc.secret, tc.header, tc.body, tc.now, 5*time.Minute); err == nil {
+			if err := webhook.Verify(tc.secret, tc.header, tc.body, tc.now, 5*time.Minute); err == nil {
 				t.Fatal("accepted")
 			}
 		})

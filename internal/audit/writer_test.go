@@ -18,7 +18,9 @@ import (
 )
 
 // openStore opens a fresh SQLite file, closed at cleanup.
-func openStore(t *testing.T) *sqlite.Store {
+func openStore(t *testing.T) *sqlite.Store { return openStoreB(t) }
+
+func openStoreB(t testing.TB) *sqlite.Store {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "latchkey.db"))
 	if err != nil {

@@ -26,7 +26,18 @@ type benchFixture struct {
 }
 
 func newBenchFixture(b *testing.B) benchFixture {
-	f := benchFixture{fixture: newFixture(b, generous), secrets: map[string]string{}}
+	return newBenchFixtureWith(b, nil)
+}
+
+// newBenchFixtureWith is newBenchFixture with configure applied after
+// generous limits.
+func newBenchFixtureWith(b *testing.B, configure func(*server.Config)) benchFixture {
+	f := benchFixture{fixture: newFixture(b, func(c *server.Config) {
+		generous(c)
+		if configure != nil {
+			configure(c)
+		}
+	}), secrets: map[string]string{}}
 	for _, c := range []store.Client{
 		{ID: "jwt", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}},
 		{ID: "opaque", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}, AccessTokenFormat: "opaque"},

@@ -21,7 +21,7 @@ func (s *Server) grantClientCredentials(t tokenRequest) (protocol.TokenResponse,
 	}
 	now := s.now()
 	is := issuance{client: t.client, scopes: scopes, resources: res, jkt: t.jkt}
-	access, rec, err := s.mintAccess(t.r.Context(), is, now)
+	access, rec, err := s.mintAccess(t.context(), is, now)
 	if err != nil {
 		return protocol.TokenResponse{}, err
 	}

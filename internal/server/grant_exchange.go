@@ -207,7 +207,7 @@ func (s *Server) issueExchange(t tokenRequest, is *issuance, subj exchangeToken,
 	iss := store.Issue{Grant: g}
 	var access, refresh string
 	if !wantRefresh {
-		if access, iss.Access, err = s.mintAccess(t.r.Context(), *is, now); err != nil {
+		if access, iss.Access, err = s.mintAccess(t.context(), *is, now); err != nil {
 			return protocol.TokenResponse{}, err
 		}
 	}
@@ -236,7 +236,7 @@ func (s *Server) issueExchange(t tokenRequest, is *issuance, subj exchangeToken,
 // stores its own record, as elsewhere.
 func (s *Server) issueExchangedAccess(t tokenRequest, is *issuance, subj exchangeToken, now time.Time) (protocol.TokenResponse, error) {
 	is.grantID = subj.grantID
-	access, rec, err := s.mintAccess(t.r.Context(), *is, now)
+	access, rec, err := s.mintAccess(t.context(), *is, now)
 	if err != nil {
 		return protocol.TokenResponse{}, err
 	}

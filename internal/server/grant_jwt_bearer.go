@@ -34,7 +34,7 @@ func (s *Server) grantJWTBearer(t tokenRequest) (protocol.TokenResponse, error) 
 		return protocol.TokenResponse{}, err
 	}
 	is := issuance{client: t.client, scopes: scopes, resources: res, jkt: t.jkt, sub: ext.Subject}
-	access, rec, err := s.mintAccess(t.r.Context(), is, now)
+	access, rec, err := s.mintAccess(t.context(), is, now)
 	if err != nil {
 		return protocol.TokenResponse{}, err
 	}

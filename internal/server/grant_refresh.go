@@ -68,7 +68,7 @@ func (s *Server) grantRefresh(t tokenRequest) (protocol.TokenResponse, error) {
 	if err := s.loadGrantContext(t, old, &is); err != nil {
 		return protocol.TokenResponse{}, err
 	}
-	access, accessRec, err := s.mintAccess(t.r.Context(), is, now)
+	access, accessRec, err := s.mintAccess(t.context(), is, now)
 	if err != nil {
 		return protocol.TokenResponse{}, err
 	}
@@ -128,7 +128,7 @@ func (s *Server) refreshInPlace(t tokenRequest, old store.RefreshToken, raw stri
 	if err := s.loadGrantContext(t, old, &is); err != nil {
 		return protocol.TokenResponse{}, err
 	}
-	access, accessRec, err := s.mintAccess(t.r.Context(), is, now)
+	access, accessRec, err := s.mintAccess(t.context(), is, now)
 	if err != nil {
 		return protocol.TokenResponse{}, err
 	}

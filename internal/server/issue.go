@@ -102,10 +102,11 @@ func (s *Server) mintAccess(ctx context.Context, is issuance, now time.Time) (st
 	if err != nil {
 		return "", nil, err
 	}
-	info(ctx).issued = &issuedToken{jti: jti, grantID: is.grantID, subject: is.subject(), scopes: is.scopes}
+	issued := &issuedToken{jti: jti, grantID: is.grantID, subject: is.subject(), scopes: is.scopes}
 	if is.user != nil {
-		info(ctx).issued.userID = is.user.ID
+		issued.userID = is.user.ID
 	}
+	info(ctx).issued = issued
 	exp := now.Add(s.accessLife(is))
 	if is.client.AccessTokenFormat == "opaque" {
 		value, digest, err := token.New(token.PrefixAccess, s.rand)
@@ -244,7 +245,7 @@ func (s *Server) grantTokens(t tokenRequest, is *issuance, now time.Time) (minte
 	if err != nil {
 		return minted{}, store.Issue{}, err
 	}
-	access, accessRec, err := s.mintAccess(t.r.Context(), *is, now)
+	access, accessRec, err := s.mintAccess(t.context(), *is, now)
 	if err != nil {
 		return minted{}, store.Issue{}, err
 	}

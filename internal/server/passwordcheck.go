@@ -113,7 +113,8 @@ func (s *Server) recordSignin(r *http.Request, clientID, username, userID, reaso
 	e := audit.Event{Type: audit.SigninSuccess, Actor: userID, ClientID: clientID, UserID: userID,
 		Details: map[string]string{"username": username, "endpoint": strings.TrimPrefix(r.URL.Path, s.prefix)}}
 	if reason != "" {
-		e.Type, e.Reason = audit.SigninFailure, reason
+		// Whoever failed is not known to be the user: no actor.
+		e.Type, e.Reason, e.Actor = audit.SigninFailure, reason, ""
 	}
 	s.emit(r.Context(), r, e)
 }

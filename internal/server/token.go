@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -19,6 +20,15 @@ type tokenRequest struct {
 	// jkt is the thumbprint of the key of the request's valid DPoP proof,
 	// or "" when it sent none (RFC 9449 §5).
 	jkt string
+}
+
+// context is the request's context (the background for a request built
+// without one, as internal tests do).
+func (t tokenRequest) context() context.Context {
+	if t.r == nil {
+		return context.Background()
+	}
+	return t.r.Context()
 }
 
 // handleToken is the token endpoint (RFC 6749 §3.2) as one pipeline:
