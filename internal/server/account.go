@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -88,7 +89,7 @@ func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, sess *store
 	}
 	for _, o := range sessions {
 		v.Sessions = append(v.Sessions, sessionRow{SID: o.SID, Device: deviceOf(o.UserAgent), IP: o.IP,
-			Created: when(o.CreatedAt), LastSeen: when(o.LastSeenAt), Current: o.Digest == sess.Digest})
+			Created: when(o.CreatedAt), LastSeen: when(o.LastSeenAt), Current: sameSession(o, *sess)})
 	}
 	if v.Apps, err = s.consentedApps(ctx, user.ID); err != nil {
 		return err
@@ -267,7 +268,7 @@ func (s *Server) endOtherSessions(r *http.Request, keep *store.Session) error {
 		return fmt.Errorf("account: list sessions: %w", err)
 	}
 	for _, o := range sessions {
-		if o.Digest == keep.Digest {
+		if sameSession(o, *keep) {
 			continue
 		}
 		if err := s.endSession(ctx, r, o, keep.UserID, "password_changed"); err != nil {
@@ -275,6 +276,13 @@ func (s *Server) endOtherSessions(r *http.Request, keep *store.Session) error {
 		}
 	}
 	return nil
+}
+
+// sameSession reports whether a and b are one session, comparing their
+// digests in constant time (A12); sessions from before sids existed have
+// none, so the sid cannot tell them apart.
+func sameSession(a, b store.Session) bool {
+	return subtle.ConstantTimeCompare([]byte(a.Digest), []byte(b.Digest)) == 1
 }
 
 // handleAccountEndSession signs out one of the user's sessions, this one
