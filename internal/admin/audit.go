@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/bearer"
@@ -117,7 +118,7 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if len(errs) > 0 {
-		slices.SortFunc(errs, func(x, y FieldError) int { return compare(x.Field, y.Field) })
+		slices.SortFunc(errs, func(x, y FieldError) int { return strings.Compare(x.Field, y.Field) })
 		return invalid("the query is not valid", errs...)
 	}
 	query.Limit = p.limit + 1
@@ -134,16 +135,6 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
 		out.Items = append(out.Items, eventView(e))
 	}
 	return writeJSON(w, http.StatusOK, out)
-}
-
-func compare(x, y string) int {
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
 }
 
 // eventView is the JSON of a stored event.
