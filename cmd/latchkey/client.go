@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/server"
@@ -33,6 +34,8 @@ func runClient(ctx context.Context, args []string, e env) error {
 	cf.register(fs)
 	var c clientFlags
 	c.register(fs)
+	var rf remoteFlags
+	rf.register(fs, e.getenv)
 	sub, id, done, err := parseNamedSubcommand(fs, args, "client", []string{"create", "list", "show", "delete", "rotate-secret"})
 	if done {
 		return err
@@ -40,12 +43,17 @@ func runClient(ctx context.Context, args []string, e env) error {
 	if id == "" {
 		id = c.id
 	}
+	if remote, err := rf.remote(e.getenv, cf.issuer); err != nil {
+		return err
+	} else if remote {
+		return runClientRemote(ctx, sub, id, c, rf, e)
+	}
 	return withStore(ctx, &cf, e, func(_ config.Config, st store.Store, _ []string) error {
 		switch sub {
 		case "create":
 			return createClient(ctx, st, id, c, e)
 		case "list":
-			return listClients(ctx, st, e)
+			return listClients(ctx, st, rf.output, e)
 		case "show":
 			return showClient(ctx, st, id, e)
 		case "delete":
@@ -173,15 +181,21 @@ func createClient(ctx context.Context, st store.Store, id string, c clientFlags,
 	} else if err != nil {
 		return err
 	}
+	printCreated(e, id, secret, sc.TokenEndpointAuthMethod)
+	return nil
+}
+
+// printCreated says that client id was created, with its secret (shown
+// once) or how it authenticates instead; local and remote alike.
+func printCreated(e env, id, secret, method string) {
 	fmt.Fprintf(e.stdout, "created client %s\n", id)
 	if secret != "" {
 		fmt.Fprintf(e.stdout, "client_secret: %s\n", secret)
 		fmt.Fprintln(e.stdout, "Store it now: it is shown only once (rotate-secret makes a new one).")
 	}
-	if sc.TokenEndpointAuthMethod == string(protocol.AuthPrivateKeyJWT) {
+	if method == string(protocol.AuthPrivateKeyJWT) {
 		fmt.Fprintln(e.stdout, "It authenticates with private_key_jwt and has no secret: latchkey token --private-key KEY.pem")
 	}
-	return nil
 }
 
 // validateClient runs the config file's rules on one client. Problems
@@ -207,20 +221,53 @@ func validateClient(cc config.Client) error {
 	return probs
 }
 
-func listClients(ctx context.Context, st store.Store, e env) error {
+func listClients(ctx context.Context, st store.Store, output string, e env) error {
 	all, err := st.ListClients(ctx)
 	if err != nil {
 		return err
 	}
+	views := make([]map[string]any, len(all))
+	for i, c := range all {
+		views[i] = admin.ClientView(c)
+	}
+	return printClients(views, output, e)
+}
+
+// printClients prints client views (as the admin API has them) as a
+// table or as JSON; local and remote alike.
+func printClients(views []map[string]any, output string, e env) error {
+	if output == "json" {
+		return writeJSONList(e.stdout, views)
+	}
 	var rows [][]string
-	for _, c := range all {
+	for _, v := range views {
 		kind := "confidential"
-		if c.Public {
+		if v["public"] == true {
 			kind = "public"
 		}
-		rows = append(rows, []string{c.ID, kind, strings.Join(c.GrantTypes, ","), strings.Join(c.Scopes, ","), c.Source})
+		rows = append(rows, []string{str(v["id"]), kind, joined(v["grant_types"]), joined(v["scopes"]), str(v["source"])})
 	}
 	return writeTable(e.stdout, []string{"ID", "TYPE", "GRANT TYPES", "SCOPES", "SOURCE"}, rows)
+}
+
+// str is a view's string member.
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// joined is a view's list member, comma-separated.
+func joined(v any) string {
+	var out []string
+	switch l := v.(type) {
+	case []string:
+		out = l
+	case []any:
+		for _, x := range l {
+			out = append(out, str(x))
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 func showClient(ctx context.Context, st store.Store, id string, e env) error {
@@ -228,6 +275,11 @@ func showClient(ctx context.Context, st store.Store, id string, e env) error {
 	if err != nil {
 		return err
 	}
+	return printClient(c, e)
+}
+
+// printClient prints what client show shows; local and remote alike.
+func printClient(c store.Client, e env) error {
 	out := map[string]any{
 		"id": c.ID, "name": c.Name, "public": c.Public, "redirect_uris": c.RedirectURIs,
 		"post_logout_redirect_uris": c.PostLogoutRedirectURIs, "grant_types": c.GrantTypes, "scopes": c.Scopes,

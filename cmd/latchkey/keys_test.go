@@ -27,8 +27,8 @@ func keysList(t *testing.T, storage string) []keyRow {
 	var rows []keyRow
 	for _, l := range lines[1:] {
 		f := strings.Fields(l)
-		if len(f) != 4 {
-			t.Fatalf("keys list row %q: want KID ALG CREATED SIGNS-FROM", l)
+		if len(f) != 5 || !slices.Contains([]string{"pending", "active", "retiring"}, f[2]) {
+			t.Fatalf("keys list row %q: want KID ALG STATE CREATED SIGNS-FROM", l)
 		}
 		rows = append(rows, keyRow{f[0], f[1]})
 	}

@@ -105,7 +105,7 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 	cached := readcache.New(st, readcache.Options{TTL: cfg.Database.CacheTTL.D()})
 	stopWatching := watchChanges(ctx, st, cached.Purge, log)
 	defer stopWatching()
-	h, err := server.New(server.Deps{
+	srv, h, err := server.NewServer(server.Deps{
 		Config: scfg, Store: cached, Keys: km, Logger: log, Metrics: reg, SystemSecret: secret, Now: time.Now, Rand: rand.Reader,
 	})
 	if err != nil {
@@ -113,6 +113,11 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 	}
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
+	h, stopAdmin, err := startAdmin(bg, cfg, srv, h, cached, km, rec, log)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	go km.Run(bg, cfg.Keys.ReloadInterval.D(), cfg.Keys.RotationPeriod.D())
 	go collectGarbage(bg, st, cfg, log)
 	if cfg.Debug.PprofListen != "" {

@@ -10,9 +10,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/password"
-	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -49,38 +49,7 @@ func hashParams(cfg config.Config) password.Params {
 }
 
 func clientFromConfig(cc config.Client, now time.Time) store.Client {
-	name := cc.Name
-	if name == "" {
-		name = cc.ID
-	}
-	method := cc.TokenEndpointAuthMethod
-	if cc.UsesKeys() {
-		method = string(protocol.AuthPrivateKeyJWT) // fapi2 allows nothing else
-	}
-	fapi := cc.Profile == config.ProfileFAPI2
-	return store.Client{
-		ID: cc.ID, Name: name, Public: cc.Public, RedirectURIs: cc.RedirectURIs,
-		PostLogoutRedirectURIs: cc.PostLogoutRedirectURIs, GrantTypes: cc.GrantTypes, Scopes: cc.Scopes,
-		DefaultScopes: cc.DefaultScopes, Audience: cc.Audience, AccessTokenFormat: cc.AccessTokenFormat,
-		AccessTokenTTL: cc.AccessTokenTTL.D(), RefreshTokenTTL: cc.RefreshTokenTTL.D(), RefreshGrace: cc.RefreshGrace.D(),
-		IDTokenAlg: cc.IDTokenSignedResponseAlg, Introspection: cc.Introspection, SkipConsent: cc.SkipConsent,
-		TokenEndpointAuthMethod: method,
-		JWKS:                    jwksJSON(cc.JWKS), JWKSURI: cc.JWKSURI, Resources: cc.Resources,
-		BackchannelLogoutURI: cc.BackchannelLogoutURI, BackchannelLogoutSessionRequired: cc.BackchannelLogoutSessionRequired,
-		DPoPBoundAccessTokens: cc.DPoPBoundAccessTokens || fapi, RequireDPoPNonce: cc.RequireDPoPNonce,
-		RequirePAR: cc.RequirePushedAuthorizationRequests || fapi, Profile: cc.Profile,
-		RefreshRotation: cc.RefreshTokenRotation, TokenExchange: exchangePolicy(cc.TokenExchange),
-		Source: "config", CreatedAt: now, UpdatedAt: now,
-	}
-}
-
-// exchangePolicy is a client's token exchange policy as the store keeps it.
-func exchangePolicy(x *config.TokenExchange) store.ExchangePolicy {
-	if x == nil {
-		return store.ExchangePolicy{}
-	}
-	return store.ExchangePolicy{AllowedSubjectClients: x.AllowedSubjectClients, Impersonation: x.Impersonation,
-		RefreshTokens: x.RefreshTokens, BeyondSubjectLifetime: x.BeyondSubjectLifetime}
+	return admin.ClientFromConfig(cc, now)
 }
 
 // jwksJSON writes a JWK Set read from YAML as JSON ("" for none);

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/store"
@@ -32,6 +33,8 @@ func runUser(ctx context.Context, args []string, e env) error {
 	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input")
 	var claims listFlag
 	fs.Var(&claims, "claim", "an OpenID Connect claim `name=value` (create; repeatable)")
+	var rf remoteFlags
+	rf.register(fs, e.getenv)
 	sub, name, done, err := parseNamedSubcommand(fs, args, "user", []string{"create", "list", "delete", "set-password"})
 	if done {
 		return err
@@ -39,9 +42,14 @@ func runUser(ctx context.Context, args []string, e env) error {
 	if *username == "" {
 		*username = name
 	}
+	if remote, err := rf.remote(e.getenv, cf.issuer); err != nil {
+		return err
+	} else if remote {
+		return runUserRemote(ctx, sub, *username, userInput{*pw, *fromStdin, claims}, rf, e)
+	}
 	return withStore(ctx, &cf, e, func(cfg config.Config, st store.Store, _ []string) error {
 		if sub == "list" {
-			return listUsers(ctx, st, e)
+			return listUsers(ctx, st, rf.output, e)
 		}
 		if *username == "" {
 			return usageError{"name the user: latchkey user " + sub + " USERNAME"}
@@ -93,14 +101,11 @@ func readPassword(flagValue string, fromStdin bool, e env) (string, error) {
 }
 
 func createUser(ctx context.Context, st store.Store, cfg config.Config, username, pw string, claims []string, e env) error {
-	cu := config.User{Username: username, Password: config.Secret(pw), Claims: map[string]any{}}
-	for _, kv := range claims {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return usageError{fmt.Sprintf("--claim %q: expected name=value", kv)}
-		}
-		cu.Claims[k] = claimValue(v)
+	parsed, err := parseClaims(claims)
+	if err != nil {
+		return err
 	}
+	cu := config.User{Username: username, Password: config.Secret(pw), Claims: parsed}
 	check := config.Default()
 	check.Users = []config.User{cu}
 	if err := check.Validate(rules()); err != nil {
@@ -126,6 +131,19 @@ func createUser(ctx context.Context, st store.Store, cfg config.Config, username
 	return nil
 }
 
+// parseClaims reads --claim name=value flags.
+func parseClaims(claims []string) (map[string]any, error) {
+	out := map[string]any{}
+	for _, kv := range claims {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usageError{fmt.Sprintf("--claim %q: expected name=value", kv)}
+		}
+		out[k] = claimValue(v)
+	}
+	return out, nil
+}
+
 // claimValue keeps true and false as booleans (email_verified).
 func claimValue(v string) any {
 	switch v {
@@ -137,14 +155,26 @@ func claimValue(v string) any {
 	return v
 }
 
-func listUsers(ctx context.Context, st store.Store, e env) error {
+func listUsers(ctx context.Context, st store.Store, output string, e env) error {
 	all, err := st.ListUsers(ctx)
 	if err != nil {
 		return err
 	}
+	views := make([]map[string]any, len(all))
+	for i, u := range all {
+		views[i] = admin.UserView(u)
+	}
+	return printUsers(views, output, e)
+}
+
+// printUsers prints user views as a table or JSON; local and remote alike.
+func printUsers(views []map[string]any, output string, e env) error {
+	if output == "json" {
+		return writeJSONList(e.stdout, views)
+	}
 	var rows [][]string
-	for _, u := range all {
-		rows = append(rows, []string{u.Username, u.ID, u.Source, u.CreatedAt.Format(time.RFC3339)})
+	for _, v := range views {
+		rows = append(rows, []string{str(v["username"]), str(v["id"]), str(v["source"]), str(v["created_at"])})
 	}
 	return writeTable(e.stdout, []string{"USERNAME", "SUB", "SOURCE", "CREATED"}, rows)
 }

@@ -38,6 +38,8 @@ type Config struct {
 	// Registration turns on dynamic client registration (RFC 7591, RFC
 	// 7592); off by default.
 	Registration Registration `yaml:"registration"`
+	// Admin serves the admin API (/admin/v1); off by default.
+	Admin Admin `yaml:"admin"`
 	// Audit records security-relevant events (internal/audit).
 	Audit Audit `yaml:"audit"`
 
@@ -155,6 +157,16 @@ type Device struct {
 	// VerificationURI is the page where users enter their code; "" means
 	// the issuer's /device.
 	VerificationURI string `yaml:"verification_uri"`
+}
+
+// Admin configures the admin API: clients, users and keys over HTTP for
+// clients holding a latchkey:admin scope.
+type Admin struct {
+	// Enabled serves the admin API.
+	Enabled bool `yaml:"enabled"`
+	// Listen is a separate host:port for it (recommended in production:
+	// keep it off the public listener); empty means the main listener.
+	Listen string `yaml:"listen"`
 }
 
 // Registration configures dynamic client registration (RFC 7591) and

@@ -96,6 +96,13 @@ func (v *validator) server() {
 	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		v.add("listen", "the port must be a number from 0 to 65535")
 	}
+	if a := c.Admin.Listen; a != "" {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			v.add("admin.listen", "must be host:port, like 127.0.0.1:9443, or empty for the main listener")
+		} else if a == c.Listen {
+			v.add("admin.listen", "is the main listener's address: leave it empty to serve the admin API there")
+		}
+	}
 	if msg := storageProblem(c.Storage.Reveal()); msg != "" {
 		v.add("storage", "%s", msg)
 	}

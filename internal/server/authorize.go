@@ -122,8 +122,8 @@ func (s *Server) signedIn(r *http.Request) (*store.Session, store.User, error) {
 		return nil, store.User{}, err
 	}
 	user, err := s.st.GetUser(r.Context(), sess.UserID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, store.User{}, nil
+	if errors.Is(err, store.ErrNotFound) || err == nil && user.Disabled() {
+		return nil, store.User{}, nil // a disabled user's session counts for nothing
 	}
 	if err != nil {
 		return nil, store.User{}, fmt.Errorf("session user: %w", err)

@@ -45,7 +45,7 @@ func (s *Server) grantAuthorizationCode(t tokenRequest) (protocol.TokenResponse,
 		return protocol.TokenResponse{}, badCode()
 	}
 	user, err := s.st.GetUser(ctx, code.UserID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && user.Disabled() {
 		return protocol.TokenResponse{}, badCode()
 	}
 	if err != nil {

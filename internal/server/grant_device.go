@@ -74,7 +74,7 @@ func deviceState(d store.DeviceCode, now time.Time) *protocol.Error {
 func (s *Server) redeemDeviceCode(t tokenRequest, d store.DeviceCode, now time.Time) (protocol.TokenResponse, error) {
 	ctx := t.r.Context()
 	user, err := s.st.GetUser(ctx, d.UserID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && user.Disabled() {
 		return protocol.TokenResponse{}, badDeviceCode()
 	}
 	if err != nil {

@@ -149,7 +149,7 @@ func (s *Server) loadGrantContext(t tokenRequest, old store.RefreshToken, is *is
 		return nil
 	}
 	user, err := s.st.GetUser(ctx, old.UserID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && user.Disabled() {
 		return badRefresh()
 	}
 	if err != nil {

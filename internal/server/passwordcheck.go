@@ -61,7 +61,7 @@ func (s *Server) checkUserPassword(r *http.Request, clientID, username, pw strin
 		}
 		live = l
 		u, err := s.st.GetUserByUsername(ctx, username)
-		found := err == nil
+		found := err == nil && !u.Disabled() // a disabled user is refused as a wrong password, at the same cost
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("look up user: %w", err)
 		}

@@ -89,6 +89,16 @@ func New(d Deps) (http.Handler, error) {
 	return s.routes(), nil
 }
 
+// NewServer returns the server, for what other packages call on it (the
+// admin API ends sessions with EndSession), and its http.Handler.
+func NewServer(d Deps) (*Server, http.Handler, error) {
+	s, err := newServer(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, s.routes(), nil
+}
+
 func newServer(d Deps) (*Server, error) {
 	if d.Store == nil || d.Keys == nil || d.Now == nil || d.Rand == nil || len(d.SystemSecret) < 16 {
 		return nil, errMissingDeps

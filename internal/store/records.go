@@ -136,7 +136,14 @@ type User struct {
 	Source    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// DisabledAt is when an administrator disabled the user, or zero: a
+	// disabled user cannot sign in, use the password grant, redeem a code
+	// or refresh a token.
+	DisabledAt time.Time
 }
+
+// Disabled reports whether the user is disabled.
+func (u User) Disabled() bool { return !u.DisabledAt.IsZero() }
 
 // LogValue keeps the password hash out of logs.
 func (u User) LogValue() slog.Value {

@@ -293,3 +293,61 @@ type DeviceStore interface {
 	// one of several concurrent callers succeeds.
 	RedeemDeviceCode(ctx context.Context, digest, clientID string, now time.Time, iss Issue) error
 }
+
+// ErrStale: a compare-and-swap write found the record changed since the
+// caller read it (the admin API's If-Match); nothing was written.
+var ErrStale = errors.New("store: record changed since it was read")
+
+// AdminStore serves the admin API: keyset pages that never scan a table,
+// and read-check-write updates that are one transaction, so of two
+// administrators editing one record from the same version exactly one wins.
+type AdminStore interface {
+	// ListClientsPage returns up to q.Limit clients with an id after
+	// q.After, ordered by id, that match q's filters.
+	ListClientsPage(ctx context.Context, q ClientQuery) ([]Client, error)
+	// ReplaceClient reads client c.ID, locks it, and, when match accepts
+	// it, replaces every field but ID, Source and CreatedAt with c's: all
+	// in one transaction. It returns ErrNotFound when there is no such
+	// client and ErrStale when match refuses the stored one.
+	ReplaceClient(ctx context.Context, c Client, match func(Client) bool) error
+	// ListUsersPage returns up to q.Limit users with a username after
+	// q.After, ordered by username, that match q's filters.
+	ListUsersPage(ctx context.Context, q UserQuery) ([]User, error)
+	// ReplaceUser is ReplaceClient for users: username, password hash,
+	// claims and UpdatedAt are replaced.
+	ReplaceUser(ctx context.Context, u User, match func(User) bool) error
+}
+
+// ClientQuery selects a page of clients. Empty filters match everything.
+type ClientQuery struct {
+	After string
+	Limit int
+	// IDPrefix keeps ids that start with it (served by the primary key).
+	IDPrefix string
+	Source   string
+	// GrantType keeps clients that may use it.
+	GrantType string
+}
+
+// UserQuery selects a page of users. Empty filters match everything.
+type UserQuery struct {
+	After string
+	Limit int
+	// UsernamePrefix keeps usernames that start with it (served by the
+	// unique index on username).
+	UsernamePrefix string
+}
+
+// PrefixEnd returns the least string greater than every string that
+// starts with p, for a range scan id >= p AND id < PrefixEnd(p); "" when
+// there is none (p is empty or all 0xff bytes).
+func PrefixEnd(p string) string {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1])
+		}
+	}
+	return ""
+}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
@@ -55,6 +56,11 @@ type Options struct {
 	// the configuration file's default, NoCache turns it off.
 	CacheTTL time.Duration
 	NoCache  bool
+	// Mount, when set, wraps the server's handler before the test server
+	// starts (to serve the admin API beside it); it gets the environment
+	// (URL, Store, Keys, Clock are set), the store as the server sees it,
+	// the server and its handler.
+	Mount func(e *Env, served server.Store, srv *server.Server, h http.Handler) http.Handler
 }
 
 // FastHashing are argon2id parameters cheap enough for tests.
@@ -97,12 +103,16 @@ func New(t testing.TB, opts Options) *Env {
 		t.Fatalf("keys: %v", err)
 	}
 	e.Keys = km
-	h, err := server.New(server.Deps{
-		Config: cfg, Store: e.readCache(opts), Keys: km, Logger: log, Metrics: e.Metrics,
+	served := e.readCache(opts)
+	srv, h, err := server.NewServer(server.Deps{
+		Config: cfg, Store: served, Keys: km, Logger: log, Metrics: e.Metrics,
 		SystemSecret: e.Secret, Now: e.Clock.Now, Rand: rand.Reader,
 	})
 	if err != nil {
 		t.Fatalf("server: %v", err)
+	}
+	if opts.Mount != nil {
+		h = opts.Mount(e, served, srv, h)
 	}
 	e.Server.Config.Handler = h
 	e.Server.Start()

@@ -11,3 +11,7 @@ import (
 func BenchmarkStore(b *testing.B) {
 	storetest.Bench(b, func(b *testing.B) store.Store { return open(b, pgtest.DSN(b)) })
 }
+
+func BenchmarkAdminPages(b *testing.B) {
+	storetest.BenchAdminPages(b, func(b *testing.B) store.Store { return open(b, pgtest.DSN(b)) })
+}

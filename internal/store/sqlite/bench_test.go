@@ -10,3 +10,7 @@ import (
 func BenchmarkStore(b *testing.B) {
 	storetest.Bench(b, func(b *testing.B) store.Store { return open(b) })
 }
+
+func BenchmarkAdminPages(b *testing.B) {
+	storetest.BenchAdminPages(b, func(b *testing.B) store.Store { return open(b) })
+}

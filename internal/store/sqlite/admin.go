@@ -1,0 +1,129 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// ListClientsPage returns up to q.Limit clients after q.After, by id. The
+// walk follows the primary key from q.After (or q.IDPrefix), so a page
+// costs its own rows, never the table.
+func (s *Store) ListClientsPage(ctx context.Context, q store.ClientQuery) ([]store.Client, error) {
+	lower, upper := keyRange(q.After, q.IDPrefix)
+	query := "SELECT " + clientColumns + ` FROM clients
+		WHERE ` + lower + ` AND (? = '' OR id < ?)
+		AND (? = '' OR source = ?)
+		AND (? = '' OR EXISTS (SELECT 1 FROM json_each(settings, '$.grant_types') WHERE value = ?))
+		ORDER BY id LIMIT ?`
+	rows, err := s.r.QueryContext(ctx, query, max(q.After, q.IDPrefix), upper, upper,
+		q.Source, q.Source, q.GrantType, q.GrantType, q.Limit)
+	if err != nil {
+		return nil, s.fail("list clients page", err)
+	}
+	defer rows.Close()
+	var out []store.Client
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, s.fail("list clients page", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("list clients page", err)
+	}
+	return out, nil
+}
+
+// ReplaceClient replaces client c.ID in one writer transaction when match
+// accepts the stored record (SQLite's single writer makes it a lock).
+func (s *Store) ReplaceClient(ctx context.Context, c store.Client, match func(store.Client) bool) error {
+	err := s.inTx(ctx, func(tx txn) error {
+		cur, err := scanClient(tx.QueryRowContext(ctx, "SELECT "+clientColumns+" FROM clients WHERE id = ?", c.ID))
+		if err != nil {
+			return err
+		}
+		if !match(cur) {
+			return store.ErrStale
+		}
+		args := clientArgs(c)
+		_, err = tx.ExecContext(ctx, `UPDATE clients SET name = ?, secret_hash = ?, public = ?, settings = ?,
+			updated_at = ?, registration_token_hash = ? WHERE id = ?`,
+			args[1], args[2], args[3], args[5], args[7], args[8], c.ID)
+		return err
+	})
+	return s.failAdmin("replace client", err)
+}
+
+// ListUsersPage returns up to q.Limit users after q.After, by username,
+// walking the unique index on username.
+func (s *Store) ListUsersPage(ctx context.Context, q store.UserQuery) ([]store.User, error) {
+	lower, upper := keyRange(q.After, q.UsernamePrefix)
+	query := "SELECT " + userColumns + ` FROM users
+		WHERE ` + strings.ReplaceAll(lower, "id", "username") + ` AND (? = '' OR username < ?)
+		ORDER BY username LIMIT ?`
+	rows, err := s.r.QueryContext(ctx, query, max(q.After, q.UsernamePrefix), upper, upper, q.Limit)
+	if err != nil {
+		return nil, s.fail("list users page", err)
+	}
+	defer rows.Close()
+	var out []store.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, s.fail("list users page", err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("list users page", err)
+	}
+	return out, nil
+}
+
+// ReplaceUser replaces user u.ID in one writer transaction when match
+// accepts the stored record.
+func (s *Store) ReplaceUser(ctx context.Context, u store.User, match func(store.User) bool) error {
+	args, err := userArgs(u)
+	if err != nil {
+		return s.fail("replace user", err)
+	}
+	err = s.inTx(ctx, func(tx txn) error {
+		cur, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", u.ID))
+		if err != nil {
+			return err
+		}
+		if !match(cur) {
+			return store.ErrStale
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE users SET username = ?, password_hash = ?, claims = ?, updated_at = ?,
+			disabled_at = ? WHERE id = ?`, args[1], args[2], args[3], args[6], args[7], u.ID)
+		return err
+	})
+	return s.failAdmin("replace user", err)
+}
+
+// failAdmin is fail, passing ErrStale through untouched.
+func (s *Store) failAdmin(op string, err error) error {
+	if err == nil || errors.Is(err, store.ErrStale) {
+		return err
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return s.fail(op, store.ErrNotFound)
+	}
+	return s.fail(op, err)
+}
+
+// keyRange is the index range of a keyset page: after the cursor, or from
+// the prefix when the cursor is before it, and below the prefix's end.
+func keyRange(after, prefix string) (lower, upper string) {
+	lower = "id > ?"
+	if prefix != "" && after < prefix {
+		lower = "id >= ?"
+	}
+	return lower, store.PrefixEnd(prefix)
+}

@@ -1,0 +1,161 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+func adminTests() []subtest {
+	return []subtest{
+		{"ClientPagesFilters", testClientPages},
+		{"ReplaceClientCompareAndSwap", testReplaceClient},
+		{"ReplaceClientRaceOneWins", testReplaceClientRace},
+		{"UserPagesPrefix", testUserPages},
+		{"ReplaceUserCompareAndSwap", testReplaceUser},
+	}
+}
+
+// admin returns s as an AdminStore; every backend must be one.
+func admin(t *testing.T, s store.Store) store.AdminStore {
+	t.Helper()
+	a, ok := s.(store.AdminStore)
+	if !ok {
+		t.Fatalf("%T does not implement store.AdminStore", s)
+	}
+	return a
+}
+
+func testClientPages(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for i := range 7 {
+		c := store.Client{ID: fmt.Sprintf("app-%02d", i), Source: "cli", GrantTypes: []string{"client_credentials"}}
+		if i%2 == 0 {
+			c.Source, c.GrantTypes = "admin", []string{"authorization_code", "refresh_token"}
+		}
+		must(t, s.CreateClient(ctx, c))
+	}
+	must(t, s.CreateClient(ctx, store.Client{ID: "app", Source: "config"}))
+	must(t, s.CreateClient(ctx, store.Client{ID: "zed", Source: "admin", GrantTypes: []string{"refresh_token"}}))
+	a := admin(t, s)
+	pages := func(q store.ClientQuery) []string {
+		var ids []string
+		for {
+			page, err := a.ListClientsPage(ctx, q)
+			must(t, err)
+			for _, c := range page {
+				ids = append(ids, c.ID)
+			}
+			if len(page) < q.Limit {
+				return ids
+			}
+			q.After = page[len(page)-1].ID
+		}
+	}
+	same(t, "all, 3 a page", pages(store.ClientQuery{Limit: 3}),
+		[]string{"app", "app-00", "app-01", "app-02", "app-03", "app-04", "app-05", "app-06", "zed"})
+	same(t, "prefix app-", pages(store.ClientQuery{Limit: 2, IDPrefix: "app-"}),
+		[]string{"app-00", "app-01", "app-02", "app-03", "app-04", "app-05", "app-06"})
+	same(t, "prefix app (itself included)", pages(store.ClientQuery{Limit: 4, IDPrefix: "app"})[:2], []string{"app", "app-00"})
+	same(t, "source admin", pages(store.ClientQuery{Limit: 2, Source: "admin"}), []string{"app-00", "app-02", "app-04", "app-06", "zed"})
+	same(t, "grant refresh_token, prefix app", pages(store.ClientQuery{Limit: 10, GrantType: "refresh_token", IDPrefix: "app"}),
+		[]string{"app-00", "app-02", "app-04", "app-06"})
+	same(t, "after the prefix's range", pages(store.ClientQuery{Limit: 10, IDPrefix: "app-", After: "app-05"}), []string{"app-06"})
+	same(t, "no match", pages(store.ClientQuery{Limit: 10, IDPrefix: "nope"}), []string(nil))
+}
+
+func testReplaceClient(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	orig := fullClient("app")
+	must(t, s.CreateClient(ctx, orig))
+	a := admin(t, s)
+	next := orig
+	next.Name, next.Scopes, next.Source, next.CreatedAt, next.UpdatedAt = "Renamed", []string{"only"}, "other", at(99), at(5)
+	wantErr(t, "ReplaceClient refused", a.ReplaceClient(ctx, next, func(store.Client) bool { return false }), store.ErrStale)
+	got, err := s.GetClient(ctx, "app")
+	must(t, err)
+	same(t, "unchanged after a refusal", got, orig)
+	must(t, a.ReplaceClient(ctx, next, func(cur store.Client) bool { return cur.Name == orig.Name }))
+	got, err = s.GetClient(ctx, "app")
+	must(t, err)
+	next.Source, next.CreatedAt = orig.Source, orig.CreatedAt // never replaced
+	same(t, "replaced", got, next)
+	wantErr(t, "ReplaceClient unknown", a.ReplaceClient(ctx, store.Client{ID: "nope"}, func(store.Client) bool { return true }), store.ErrNotFound)
+}
+
+// testReplaceClientRace: ten writers that all read the same version; the
+// match of each sees the name it read, so exactly one may win.
+func testReplaceClientRace(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.CreateClient(ctx, store.Client{ID: "app", Name: "v0", Source: "admin"}))
+	a := admin(t, s)
+	var wg sync.WaitGroup
+	errs := make([]error, 10)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := store.Client{ID: "app", Name: fmt.Sprintf("v%d", i+1)}
+			errs[i] = a.ReplaceClient(ctx, c, func(cur store.Client) bool { return cur.Name == "v0" })
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrStale):
+			t.Fatalf("a losing writer got %v, want ErrStale", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d writers won, want exactly 1", won)
+	}
+}
+
+func testUserPages(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, name := range []string{"bob", "alice", "al", "alan", "carol"} {
+		must(t, s.CreateUser(ctx, store.User{ID: "id-" + name, Username: name, PasswordHash: "h", Source: "cli"}))
+	}
+	a := admin(t, s)
+	var names []string
+	q := store.UserQuery{Limit: 2, UsernamePrefix: "al"}
+	for {
+		page, err := a.ListUsersPage(ctx, q)
+		must(t, err)
+		for _, u := range page {
+			names = append(names, u.Username)
+		}
+		if len(page) < q.Limit {
+			break
+		}
+		q.After = page[len(page)-1].Username
+	}
+	same(t, "prefix al", names, []string{"al", "alan", "alice"})
+	page, err := a.ListUsersPage(ctx, store.UserQuery{Limit: 10, After: "alice"})
+	must(t, err)
+	if len(page) != 2 || page[0].Username != "bob" || page[1].Username != "carol" {
+		t.Fatalf("after alice: %v", page)
+	}
+}
+
+func testReplaceUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	orig := store.User{ID: "u1", Username: "ann", PasswordHash: "h1", Claims: map[string]any{"email": "ann@example.com"},
+		Source: "cli", CreatedAt: at(0), UpdatedAt: at(0)}
+	must(t, s.CreateUser(ctx, orig))
+	a := admin(t, s)
+	next := orig
+	next.Claims, next.PasswordHash, next.UpdatedAt, next.DisabledAt = map[string]any{"name": "Ann"}, "h2", at(ms), at(2*ms)
+	wantErr(t, "ReplaceUser refused", a.ReplaceUser(ctx, next, func(store.User) bool { return false }), store.ErrStale)
+	must(t, a.ReplaceUser(ctx, next, func(cur store.User) bool { return cur.PasswordHash == "h1" }))
+	got, err := s.GetUser(ctx, "u1")
+	must(t, err)
+	same(t, "replaced", got, next)
+	wantErr(t, "ReplaceUser unknown", a.ReplaceUser(ctx, store.User{ID: "nope", Username: "x"}, func(store.User) bool { return true }), store.ErrNotFound)
+}
