@@ -316,6 +316,19 @@ type AdminStore interface {
 	// ReplaceUser is ReplaceClient for users: username, password hash,
 	// claims and UpdatedAt are replaced.
 	ReplaceUser(ctx context.Context, u User, match func(User) bool) error
+	// ListClientGrantsPage returns up to q.Limit of client q.ClientID's
+	// live grants (neither revoked nor expired at q.Now) with an id after
+	// q.After, ordered by id (index grants_client_id).
+	ListClientGrantsPage(ctx context.Context, q GrantQuery) ([]Grant, error)
+}
+
+// GrantQuery selects a page of one client's live grants.
+type GrantQuery struct {
+	ClientID string
+	After    string
+	Limit    int
+	// Now is the time against which expiry is judged.
+	Now time.Time
 }
 
 // ClientQuery selects a page of clients. Empty filters match everything.

@@ -144,3 +144,22 @@ func (s *Store) failAdmin(ctx context.Context, op string, err error) error {
 	s.announce(ctx)
 	return nil
 }
+
+// ListClientGrantsPage returns up to q.Limit of the client's live grants
+// after q.After, by id, walking index grants_client_id.
+func (s *Store) ListClientGrantsPage(ctx context.Context, q store.GrantQuery) ([]store.Grant, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	const query = "SELECT " + grantColumns + ` FROM grants
+		WHERE client_id = $1 AND id > $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)
+		ORDER BY client_id, id LIMIT $4`
+	rows, err := s.pool.Query(ctx, query, q.ClientID, q.After, q.Now, q.Limit)
+	if err != nil {
+		return nil, s.fail("list client grants page", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Grant, error) { return scanGrant(row) })
+	if err != nil {
+		return nil, s.fail("list client grants page", err)
+	}
+	return out, nil
+}

@@ -51,3 +51,12 @@ func (s *Store) ReplaceUser(ctx context.Context, u store.User, match func(store.
 	}
 	return s.after(a.ReplaceUser(ctx, u, match))
 }
+
+// ListClientGrantsPage reads through: the cache does not keep grants' state.
+func (s *Store) ListClientGrantsPage(ctx context.Context, q store.GrantQuery) ([]store.Grant, error) {
+	a, err := s.admin()
+	if err != nil {
+		return nil, err
+	}
+	return a.ListClientGrantsPage(ctx, q)
+}

@@ -127,3 +127,28 @@ func keyRange(after, prefix string) (lower, upper string) {
 	}
 	return lower, store.PrefixEnd(prefix)
 }
+
+// ListClientGrantsPage returns up to q.Limit of the client's live grants
+// after q.After, by id, walking index grants_client_id.
+func (s *Store) ListClientGrantsPage(ctx context.Context, q store.GrantQuery) ([]store.Grant, error) {
+	const query = "SELECT " + grantColumns + ` FROM grants
+		WHERE client_id = ?1 AND id > ?2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)
+		ORDER BY client_id, id LIMIT ?4`
+	rows, err := s.r.QueryContext(ctx, query, q.ClientID, q.After, q.Now.UnixMilli(), q.Limit)
+	if err != nil {
+		return nil, s.fail("list client grants page", err)
+	}
+	defer rows.Close()
+	var out []store.Grant
+	for rows.Next() {
+		g, err := scanGrant(rows)
+		if err != nil {
+			return nil, s.fail("list client grants page", err)
+		}
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("list client grants page", err)
+	}
+	return out, nil
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -16,6 +17,7 @@ func adminTests() []subtest {
 		{"ReplaceClientRaceOneWins", testReplaceClientRace},
 		{"UserPagesPrefix", testUserPages},
 		{"ReplaceUserCompareAndSwap", testReplaceUser},
+		{"ClientGrantsPagesLiveOnly", testClientGrantPages},
 	}
 }
 
@@ -158,4 +160,43 @@ func testReplaceUser(t *testing.T, s store.Store) {
 	must(t, err)
 	same(t, "replaced", got, next)
 	wantErr(t, "ReplaceUser unknown", a.ReplaceUser(ctx, store.User{ID: "nope", Username: "x"}, func(store.User) bool { return true }), store.ErrNotFound)
+}
+
+// testClientGrantPages: a client's live grants (not revoked, not expired)
+// of every user and of none, by id, page after page; other clients' never.
+func testClientGrantPages(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := setup(t, s)
+	a := admin(t, s)
+	short := newGrant("g-c-short", f.client.ID, f.user.ID)
+	short.ExpiresAt = at(time.Hour)
+	grants := []store.Grant{newGrant("g-a", f.client.ID, f.user.ID), newGrant("g-b", f.client.ID, f.user2.ID),
+		newGrant("g-cc", f.client.ID, ""), short, newGrant("g-revoked", f.client.ID, f.user.ID),
+		newGrant("g-other", f.other.ID, f.user.ID)}
+	for _, g := range grants {
+		must(t, s.SaveIssue(ctx, store.Issue{Grant: &g}))
+	}
+	must(t, s.RevokeGrant(ctx, "g-revoked", at(time.Second)))
+	walk := func(now time.Time) []string {
+		var ids []string
+		after := ""
+		for range 10 {
+			page, err := a.ListClientGrantsPage(ctx, store.GrantQuery{ClientID: f.client.ID, After: after, Limit: 2, Now: now})
+			must(t, err)
+			for _, g := range page {
+				ids = append(ids, g.ID)
+			}
+			if len(page) < 2 {
+				return ids
+			}
+			after = page[len(page)-1].ID
+		}
+		t.Fatal("the pages never end")
+		return nil
+	}
+	same(t, "live at 30m", walk(at(30*time.Minute)), []string{"g-a", "g-b", "g-c-short", "g-cc"})
+	same(t, "live at 2h (g-c-short expired)", walk(at(2*time.Hour)), []string{"g-a", "g-b", "g-cc"})
+	page, err := a.ListClientGrantsPage(ctx, store.GrantQuery{ClientID: f.client.ID, Limit: 1, Now: at(0)})
+	must(t, err)
+	same(t, "a full grant comes back", page, []store.Grant{grants[0]})
 }
