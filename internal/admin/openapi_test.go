@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -15,6 +16,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // loadDoc parses and validates the committed OpenAPI 3.1 document with
@@ -149,6 +151,8 @@ func routeOf(path string) string {
 	case len(parts) == 4 && parts[0] == "users":
 		parts[1] = "{id}"
 		parts[3] = map[string]string{"consents": "{client}", "sessions": "{sid}", "grants": "{gid}"}[parts[2]]
+	case len(parts) == 4 && parts[0] == "clients":
+		parts[1], parts[3] = "{id}", "{grant_id}"
 	case len(parts) >= 2 && (parts[0] == "clients" || parts[0] == "users"):
 		parts[1] = "{id}"
 	case len(parts) == 3 && parts[0] == "registration":
@@ -178,6 +182,14 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.send("replaceClient", "PUT", "/clients/reports", 412, "If-Match", `"stale"`)
 	c.send("replaceClient", "PUT", "/clients/reports", 428)
 	c.send("rotateClientSecret", "POST", "/clients/reports/secret", 200)
+	docGrant := store.Grant{ID: "g-doc", ClientID: "reports", Scopes: []string{"read"}, CreatedAt: f.env.Clock.Now(),
+		ExpiresAt: f.env.Clock.Now().Add(time.Hour)}
+	if err := f.env.Store.SaveIssue(t.Context(), store.Issue{Grant: &docGrant}); err != nil {
+		t.Fatal(err)
+	}
+	c.send("listClientGrants", "GET", "/clients/reports/grants?limit=1", 200)
+	c.send("revokeClientGrant", "DELETE", "/clients/reports/grants/g-doc", 204)
+	c.send("revokeClientGrant", "DELETE", "/clients/reports/grants/nope", 404)
 	c.send("createClient", "POST", "/clients", 409)
 	c.send("deleteClient", "DELETE", "/clients/reports", 204)
 	c.send("getClient", "GET", "/clients/reports", 404)

@@ -21,6 +21,8 @@ func (a *API) table() []route {
 		{"PUT", "/clients/{id}", ScopeClientsWrite, a.replaceClient},
 		{"DELETE", "/clients/{id}", ScopeClientsWrite, a.deleteClient},
 		{"POST", "/clients/{id}/secret", ScopeClientsWrite, a.rotateSecret},
+		{"GET", "/clients/{id}/grants", ScopeClientsRead, a.listClientGrants},
+		{"DELETE", "/clients/{id}/grants/{grant_id}", ScopeClientsWrite, a.revokeClientGrant},
 		{"GET", "/users", ScopeUsersRead, a.listUsers},
 		{"POST", "/users", ScopeUsersWrite, a.createUser},
 		{"GET", "/users/{id}", ScopeUsersRead, a.getUser},
