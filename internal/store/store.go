@@ -349,6 +349,10 @@ type UserQuery struct {
 	// UsernamePrefix keeps usernames that start with it (served by the
 	// unique index on username).
 	UsernamePrefix string
+	// Email keeps users whose email claim equals it, ignoring case
+	// (served by the expression index users_email: lower of the claim;
+	// SQLite's lower folds ASCII letters only).
+	Email string
 }
 
 // PrefixEnd returns the least string greater than every string that

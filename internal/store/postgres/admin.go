@@ -44,18 +44,23 @@ func (s *Store) ListClientsPage(ctx context.Context, q store.ClientQuery) ([]sto
 }
 
 // ListUsersPage returns up to q.Limit users after q.After, by username,
-// walking the unique index on username.
+// walking the unique index on username; with q.Email, the users with that
+// email claim, found by index users_email on lower(claims->>'email'). As
+// for clients, the statement names only the filters given.
 func (s *Store) ListUsersPage(ctx context.Context, q store.UserQuery) ([]store.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	query := "SELECT " + userColumns + " FROM users WHERE " + lowerBound(q.After, q.UsernamePrefix, "username") +
-		" ORDER BY username LIMIT $2"
+	where := lowerBound(q.After, q.UsernamePrefix, "username")
 	args := []any{max(q.After, q.UsernamePrefix), q.Limit}
 	if q.UsernamePrefix != "" {
-		query = "SELECT " + userColumns + " FROM users WHERE " + lowerBound(q.After, q.UsernamePrefix, "username") +
-			" AND starts_with(username, $3) ORDER BY username LIMIT $2"
 		args = append(args, q.UsernamePrefix)
+		where += fmt.Sprintf(" AND starts_with(username, $%d)", len(args))
 	}
+	if q.Email != "" {
+		args = append(args, q.Email)
+		where += fmt.Sprintf(" AND lower(claims->>'email') = lower($%d)", len(args))
+	}
+	query := "SELECT " + userColumns + " FROM users WHERE " + where + " ORDER BY username LIMIT $2"
 	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, s.fail("list users page", err)

@@ -60,13 +60,22 @@ func (s *Store) ReplaceClient(ctx context.Context, c store.Client, match func(st
 }
 
 // ListUsersPage returns up to q.Limit users after q.After, by username,
-// walking the unique index on username.
+// walking the unique index on username; with q.Email, the users with that
+// email claim (index users_email on lower(json_extract(claims, '$.email')):
+// the condition, named only when q.Email is given, repeats that expression
+// exactly so that the planner uses it).
 func (s *Store) ListUsersPage(ctx context.Context, q store.UserQuery) ([]store.User, error) {
 	lower, upper := keyRange(q.After, q.UsernamePrefix)
+	args := []any{max(q.After, q.UsernamePrefix), upper, upper}
+	email := ""
+	if q.Email != "" {
+		email = "AND lower(json_extract(claims, '$.email')) = lower(?)"
+		args = append(args, q.Email)
+	}
 	query := "SELECT " + userColumns + ` FROM users
-		WHERE ` + strings.ReplaceAll(lower, "id", "username") + ` AND (? = '' OR username < ?)
+		WHERE ` + strings.ReplaceAll(lower, "id", "username") + ` AND (? = '' OR username < ?) ` + email + `
 		ORDER BY username LIMIT ?`
-	rows, err := s.r.QueryContext(ctx, query, max(q.After, q.UsernamePrefix), upper, upper, q.Limit)
+	rows, err := s.r.QueryContext(ctx, query, append(args, q.Limit)...)
 	if err != nil {
 		return nil, s.fail("list users page", err)
 	}

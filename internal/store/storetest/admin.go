@@ -17,6 +17,7 @@ func adminTests() []subtest {
 		{"ReplaceClientRaceOneWins", testReplaceClientRace},
 		{"UserPagesPrefix", testUserPages},
 		{"ReplaceUserCompareAndSwap", testReplaceUser},
+		{"UserPagesEmail", testUserPagesEmail},
 		{"ClientGrantsPagesLiveOnly", testClientGrantPages},
 	}
 }
@@ -199,4 +200,40 @@ func testClientGrantPages(t *testing.T, s store.Store) {
 	page, err := a.ListClientGrantsPage(ctx, store.GrantQuery{ClientID: f.client.ID, Limit: 1, Now: at(0)})
 	must(t, err)
 	same(t, "a full grant comes back", page, []store.Grant{grants[0]})
+}
+
+// testUserPagesEmail: ?email= matches the email claim exactly, ignoring
+// (ASCII) case, paged by username, alone or with a username prefix.
+func testUserPagesEmail(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	users := map[string]any{"ann": "Ann@Example.com", "anna": "ann@example.com", "bea": "ann@example.com",
+		"cat": "cat@example.com", "dan": nil, "eve": "ann@example.com.evil"}
+	for name, email := range users {
+		u := store.User{ID: "id-" + name, Username: name, PasswordHash: "h", Source: "cli"}
+		if email != nil {
+			u.Claims = map[string]any{"email": email, "name": name}
+		}
+		must(t, s.CreateUser(ctx, u))
+	}
+	a := admin(t, s)
+	walk := func(q store.UserQuery) []string {
+		var names []string
+		for range 10 {
+			page, err := a.ListUsersPage(ctx, q)
+			must(t, err)
+			for _, u := range page {
+				names = append(names, u.Username)
+			}
+			if len(page) < q.Limit {
+				return names
+			}
+			q.After = page[len(page)-1].Username
+		}
+		t.Fatal("the pages never end")
+		return nil
+	}
+	same(t, "email ann@example.com", walk(store.UserQuery{Limit: 2, Email: "ann@example.com"}), []string{"ann", "anna", "bea"})
+	same(t, "email in capitals", walk(store.UserQuery{Limit: 5, Email: "ANN@EXAMPLE.COM"}), []string{"ann", "anna", "bea"})
+	same(t, "email and prefix", walk(store.UserQuery{Limit: 5, Email: "ann@example.com", UsernamePrefix: "ann"}), []string{"ann", "anna"})
+	same(t, "no such email", walk(store.UserQuery{Limit: 5, Email: "nobody@example.com"}), []string(nil))
 }
