@@ -197,6 +197,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	created := c.send("createUser", "POST", "/users", 201).json(t)
 	user := "/users/" + created["id"].(string)
 	c.send("listUsers", "GET", "/users?username_prefix=al", 200)
+	c.send("listUsers", "GET", "/users?email=Alice@Example.com&limit=1", 200)
 	c.send("getUser", "GET", user, 200)
 	c.send("patchUser", "PATCH", user, 200, "If-Match", c.etags[user])
 	c.send("setUserPassword", "PUT", user+"/password", 200)

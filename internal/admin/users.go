@@ -251,8 +251,9 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	q := r.URL.Query()
 	all, err := a.st.ListUsersPage(r.Context(), store.UserQuery{
-		After: p.after, Limit: p.limit + 1, UsernamePrefix: r.URL.Query().Get("username_prefix"),
+		After: p.after, Limit: p.limit + 1, UsernamePrefix: q.Get("username_prefix"), Email: q.Get("email"),
 	})
 	if err != nil {
 		return err
