@@ -29,7 +29,7 @@ func (r *remoteFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 		"e.g. --server https://admin.login.example; the credentials are a client's with a latchkey:admin scope")
 	fs.StringVar(&r.clientID, "client-id", getenv("LATCHKEY_CLIENT_ID"), "admin client `id`, with --server (LATCHKEY_CLIENT_ID)")
 	fs.StringVar(&r.secret, "client-secret", "", "admin client `secret`, with --server (prefer LATCHKEY_CLIENT_SECRET: flags show in ps)")
-	fs.StringVar(&r.output, "output", "table", "`table` or json (list; show always prints JSON)")
+	fs.StringVar(&r.output, "output", "table", "`table` or json (list, and user create; show always prints JSON)")
 }
 
 // remote reports whether --server was given, and checks the flags. The

@@ -43,7 +43,23 @@ func TestRemoteCLIMatchesLocal(t *testing.T) {
 	}
 
 	remote("user", "create", "alice", "--password", "correct horse", "--claim", "email=alice@example.com")
-	for _, args := range [][]string{{"user", "list"}, {"user", "list", "--output", "json"}, {"keys", "list"}, {"keys", "list", "--output", "json"}} {
+	// user create --output json prints the API's user resource, what user
+	// show prints, on either side.
+	createdRemote := remote("user", "create", "bob", "--password", "correct horse", "--claim", "email_verified=true", "--output", "json")
+	createdLocal := local("user", "create", "carol", "--password", "correct horse", "--claim", "name=Carol", "--output", "json")
+	if l := local("user", "show", "bob"); createdRemote != l {
+		t.Fatalf("remote user create --output json:\n%s\nlocal user show:\n%s", createdRemote, l)
+	}
+	if r := remote("user", "show", "carol"); createdLocal != r {
+		t.Fatalf("local user create --output json:\n%s\nremote user show:\n%s", createdLocal, r)
+	}
+	var shown map[string]any
+	if err := json.Unmarshal([]byte(createdRemote), &shown); err != nil || shown["username"] != "bob" || shown["id"] == "" ||
+		shown["claims"].(map[string]any)["email_verified"] != true {
+		t.Fatalf("user create --output json: %v, %s", err, createdRemote)
+	}
+	for _, args := range [][]string{{"user", "list"}, {"user", "list", "--output", "json"}, {"user", "show", "alice"},
+		{"keys", "list"}, {"keys", "list", "--output", "json"}} {
 		if l, r := local(args...), remote(args...); l != r {
 			t.Fatalf("latchkey %s: local and remote differ\nlocal:\n%s\nremote:\n%s", strings.Join(args, " "), l, r)
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -19,13 +20,15 @@ import (
 )
 
 const userExample = `latchkey user create --username alice --claim name="Alice Liddell" --claim email=alice@example.com
+latchkey user create bob --password-stdin --output json < pw.txt
 latchkey user list
+latchkey user show alice
 latchkey user set-password alice
 echo 'new password' | latchkey user set-password alice --password-stdin
 latchkey user delete alice`
 
 func runUser(ctx context.Context, args []string, e env) error {
-	fs := newFlags("user", "user create|list|delete|set-password [USERNAME] [flags]", userExample, e.stdout)
+	fs := newFlags("user", "user create|list|show|delete|set-password [USERNAME] [flags]", userExample, e.stdout)
 	var cf configFlags
 	cf.register(fs)
 	username := fs.String("username", "", "the user's `name` (create)")
@@ -35,7 +38,7 @@ func runUser(ctx context.Context, args []string, e env) error {
 	fs.Var(&claims, "claim", "an OpenID Connect claim `name=value` (create; repeatable)")
 	var rf remoteFlags
 	rf.register(fs, e.getenv)
-	sub, name, done, err := parseNamedSubcommand(fs, args, "user", []string{"create", "list", "delete", "set-password"})
+	sub, name, done, err := parseNamedSubcommand(fs, args, "user", []string{"create", "list", "show", "delete", "set-password"})
 	if done {
 		return err
 	}
@@ -60,7 +63,13 @@ func runUser(ctx context.Context, args []string, e env) error {
 			if err != nil {
 				return err
 			}
-			return createUser(ctx, st, cfg, *username, secret, claims, e)
+			return createUser(ctx, st, cfg, newUser{*username, secret, claims}, rf.output, e)
+		case "show":
+			u, err := getUser(ctx, st, *username)
+			if err != nil {
+				return err
+			}
+			return printUser(admin.UserView(u), e)
 		case "delete":
 			return deleteUser(ctx, st, *username, e)
 		case "set-password":
@@ -100,8 +109,17 @@ func readPassword(flagValue string, fromStdin bool, e env) (string, error) {
 	return string(b), nil
 }
 
-func createUser(ctx context.Context, st store.Store, cfg config.Config, username, pw string, claims []string, e env) error {
-	parsed, err := parseClaims(claims)
+// newUser is what user create stores: a name, a password and --claim flags.
+type newUser struct {
+	username, password string
+	claims             []string
+}
+
+// createUser stores nu and prints its sub, or with output "json" the
+// stored user as the admin API shows it (what user show prints).
+func createUser(ctx context.Context, st store.Store, cfg config.Config, nu newUser, output string, e env) error {
+	username, pw := nu.username, nu.password
+	parsed, err := parseClaims(nu.claims)
 	if err != nil {
 		return err
 	}
@@ -126,6 +144,13 @@ func createUser(ctx context.Context, st store.Store, cfg config.Config, username
 	}
 	if err != nil {
 		return err
+	}
+	if output == "json" {
+		u, err := st.GetUser(ctx, id)
+		if err != nil {
+			return err
+		}
+		return printUser(admin.UserView(u), e)
 	}
 	fmt.Fprintf(e.stdout, "created user %s (sub %s)\n", username, id)
 	return nil
@@ -177,6 +202,13 @@ func printUsers(views []map[string]any, output string, e env) error {
 		rows = append(rows, []string{str(v["username"]), str(v["id"]), str(v["source"]), str(v["created_at"])})
 	}
 	return writeTable(e.stdout, []string{"USERNAME", "SUB", "SOURCE", "CREATED"}, rows)
+}
+
+// printUser prints one user view as JSON; local and remote alike.
+func printUser(view map[string]any, e env) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(view)
 }
 
 func getUser(ctx context.Context, st store.Store, username string) (store.User, error) {

@@ -19,7 +19,7 @@ type userInput struct {
 // output, through the admin API.
 func runUserRemote(ctx context.Context, sub, username string, in userInput, rf remoteFlags, e env) error {
 	scope := admin.ScopeUsersWrite
-	if sub == "list" {
+	if sub == "list" || sub == "show" {
 		scope = admin.ScopeUsersRead
 	} else if username == "" {
 		return usageError{"name the user: latchkey user " + sub + " USERNAME --server URL"}
@@ -48,6 +48,9 @@ func runUserRemote(ctx context.Context, sub, username string, in userInput, rf r
 		if err := ac.call(ctx, "POST", "/users", map[string]any{"username": username, "password": pw, "claims": claims}, &u); err != nil {
 			return err
 		}
+		if rf.output == "json" {
+			return printUser(u, e)
+		}
 		fmt.Fprintf(e.stdout, "created user %s (sub %s)\n", username, str(u["id"]))
 		return nil
 	}
@@ -56,6 +59,12 @@ func runUserRemote(ctx context.Context, sub, username string, in userInput, rf r
 		return err
 	}
 	switch sub {
+	case "show":
+		var u map[string]any
+		if err := ac.call(ctx, "GET", "/users/"+url.PathEscape(id), nil, &u); err != nil {
+			return err
+		}
+		return printUser(u, e)
 	case "delete":
 		if err := ac.call(ctx, "DELETE", "/users/"+url.PathEscape(id), nil, nil); err != nil {
 			return err
