@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -354,5 +355,31 @@ func TestTokenExchangeDPoP(t *testing.T) {
 	body := wantBound(t, r, p.Thumbprint())
 	if body["issued_token_type"] != protocol.TokenTypeAccessToken {
 		t.Errorf("issued_token_type = %v", body["issued_token_type"])
+	}
+}
+
+// TestTokenExchangeEndsWithItsClient: an exchanged token rests on the
+// user's grant, which is another client's, so deleting the exchanging
+// client must end it by itself: introspection says inactive, while the
+// user's own token, under the same grant, stays active.
+func TestTokenExchangeEndsWithItsClient(t *testing.T) {
+	f := newExchangeFixture(t, notesAPIClient(store.ExchangePolicy{}))
+	user := f.userToken(t, "notes calendar")["access_token"].(string)
+	body, _ := wantExchanged(t, f.exchange(t, "notes-api", subject(user, protocol.TokenTypeAccessToken, "resource", calendarAPI)))
+	exchanged := body["access_token"].(string)
+	if got := introspect(t, f.Env, "rs", f.secrets["rs"], exchanged); got["active"] != true {
+		t.Fatalf("the exchanged token before its client is deleted: %v, want active", got)
+	}
+	// Deleted elsewhere (another instance, the CLI): this one sees it once
+	// its read cache has expired.
+	if err := f.Store.DeleteClient(t.Context(), "notes-api"); err != nil {
+		t.Fatal(err)
+	}
+	f.Clock.Advance(config.Default().Database.CacheTTL.D() + time.Second)
+	if got := introspect(t, f.Env, "rs", f.secrets["rs"], exchanged); got["active"] != false {
+		t.Errorf("the exchanged token of a deleted client: %v, want inactive", got)
+	}
+	if got := introspect(t, f.Env, "rs", f.secrets["rs"], user); got["active"] != true {
+		t.Errorf("the user's own token under the same grant: %v, want active", got)
 	}
 }

@@ -73,10 +73,11 @@ func (s *Server) lookupJWT(ctx context.Context, raw string, now time.Time) (toke
 		return tokenInfo{}, false, fmt.Errorf("check revocation: %w", err)
 	}
 	ti.active = !revoked
-	if ti.active && c.GrantID == "" {
-		// A token with no grant (client credentials) ends with its client:
-		// a grant's tokens end with the grant, which deleting the client
-		// deletes, but this one has nothing else to end it before its exp.
+	if ti.active {
+		// A token ends with its client. A token with no grant (client
+		// credentials) has nothing else to end it before its exp, and an
+		// exchanged token rests on the subject's grant, which is another
+		// client's: deleting its own client deletes neither. A cached read.
 		if ti.active, err = s.clientExists(ctx, c.ClientID); err != nil {
 			return tokenInfo{}, false, err
 		}
