@@ -259,17 +259,21 @@ func (v *Verifier) checkTimes(c *claims, now time.Time) error {
 	return nil
 }
 
-// replayKey is the ReplayCache key of a jti: a digest of the client and
-// the jti together, so one client's jti never blocks another's and the
-// key has a fixed, printable size whatever the jti holds.
-func replayKey(clientID, jti string) string {
+// replayKey is the ReplayCache key of a client assertion's jti.
+func replayKey(clientID, jti string) string { return ReplayKey("jwt-jti:", clientID, jti) }
+
+// ReplayKey is the replay-cache key of a jti of owner (a client, a
+// trusted issuer): prefix and a digest of owner and jti together, so one
+// owner's jti never blocks another's and the key has a fixed, printable
+// size whatever the jti holds.
+func ReplayKey(prefix, owner, jti string) string {
 	h := sha256.New()
 	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(clientID)))
+	binary.BigEndian.PutUint32(n[:], uint32(len(owner)))
 	h.Write(n[:])
-	h.Write([]byte(clientID))
+	h.Write([]byte(owner))
 	h.Write([]byte(jti))
-	return "jwt-jti:" + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+	return prefix + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
 
 func (v *Verifier) now() time.Time {

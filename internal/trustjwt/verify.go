@@ -2,9 +2,6 @@ package trustjwt
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -252,18 +249,8 @@ func subject(payload []byte, sub json.RawMessage, claim string) (string, error) 
 	return s, nil
 }
 
-// replayKey is the replay-cache key of a jti: a digest of the issuer's
-// name and the jti, so one issuer's jti never blocks another's and the
-// key has a fixed, printable size whatever the jti holds.
-func replayKey(name, jti string) string {
-	h := sha256.New()
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(name)))
-	h.Write(n[:])
-	h.Write([]byte(name))
-	h.Write([]byte(jti))
-	return "jti:" + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
-}
+// replayKey is the replay-cache key of a jti of the issuer named name.
+func replayKey(name, jti string) string { return clientjwt.ReplayKey("jti:", name, jti) }
 
 func (v *Verifier) now() time.Time {
 	if v.Now == nil {
