@@ -69,6 +69,13 @@ func jwksJSON(set map[string]any) string {
 func ValidateClient(cc config.Client) ([]FieldError, error) {
 	cfg := config.Default()
 	cfg.Clients = []config.Client{cc}
+	return fieldErrors(cfg, "clients[0]")
+}
+
+// fieldErrors runs the config file's rules on cfg, the defaults with the
+// one client or user being checked at key, and names each problem by its
+// key under it (grant_types[1]).
+func fieldErrors(cfg config.Config, key string) ([]FieldError, error) {
 	err := cfg.Validate(config.Rules{Grants: server.Grants(), AuthMethods: server.AuthMethods()})
 	if err == nil {
 		return nil, nil
@@ -79,9 +86,9 @@ func ValidateClient(cc config.Client) ([]FieldError, error) {
 	}
 	var out []FieldError
 	for _, p := range probs {
-		field, ok := strings.CutPrefix(p.Where, "clients[0].")
+		field, ok := strings.CutPrefix(p.Where, key+".")
 		if !ok {
-			field = strings.TrimPrefix(p.Where, "clients[0]")
+			field = strings.TrimPrefix(p.Where, key)
 		}
 		out = append(out, FieldError{Field: field, Detail: p.Message})
 	}

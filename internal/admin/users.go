@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/password"
-	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -33,19 +31,7 @@ func userETag(u store.User) string { return etagOf(UserView(u), u.PasswordHash) 
 func validateUser(cu config.User) ([]FieldError, error) {
 	cfg := config.Default()
 	cfg.Users = []config.User{cu}
-	err := cfg.Validate(config.Rules{Grants: server.Grants(), AuthMethods: server.AuthMethods()})
-	if err == nil {
-		return nil, nil
-	}
-	var probs config.Problems
-	if !errors.As(err, &probs) {
-		return nil, err
-	}
-	var out []FieldError
-	for _, p := range probs {
-		out = append(out, FieldError{Field: strings.TrimPrefix(p.Where, "users[0]."), Detail: p.Message})
-	}
-	return out, nil
+	return fieldErrors(cfg, "users[0]")
 }
 
 // checkUser validates a user as the config file would, with a new
