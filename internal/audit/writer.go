@@ -54,6 +54,7 @@ type Options struct {
 type Writer struct {
 	opts    Options
 	queue   chan Event
+	full    chan struct{} // a batch is waiting: wakes Run before its tick
 	closing chan struct{}
 	done    chan struct{}
 	closed  atomic.Bool
@@ -86,7 +87,7 @@ func NewWriter(o Options) (*Writer, error) {
 		o.Webhook.dropped = m.dropped.WithLabelValues("webhook")
 		o.Webhook.delivered = m.delivered
 	}
-	return &Writer{opts: o, queue: make(chan Event, o.Queue), closing: make(chan struct{}),
+	return &Writer{opts: o, queue: make(chan Event, o.Queue), full: make(chan struct{}, 1), closing: make(chan struct{}),
 		done: make(chan struct{}), m: m}, nil
 }
 
@@ -101,6 +102,13 @@ func (w *Writer) Record(_ context.Context, e Event) {
 	case w.queue <- e:
 	default:
 		w.m.dropped.WithLabelValues("queue").Inc()
+		return
+	}
+	if len(w.queue) >= w.opts.Batch {
+		select {
+		case w.full <- struct{}{}:
+		default: // Run is already woken
+		}
 	}
 }
 
@@ -117,19 +125,20 @@ func (w *Writer) Run(ctx context.Context) {
 	w.loop(ctx)
 }
 
-// loop takes the queue in batches until Close or ctx ends.
+// loop takes the queue in batches until Close or ctx ends. It wakes on its
+// tick or when a whole batch is waiting, never per event: under load a
+// wake-up per event costs the request goroutines a scheduler round trip
+// each (BenchmarkClientCredentialsAudit/parallel).
 func (w *Writer) loop(ctx context.Context) {
 	tick := time.NewTicker(w.opts.FlushEvery)
 	defer tick.Stop()
 	batch := make([]Event, 0, w.opts.Batch)
 	for {
 		select {
-		case e := <-w.queue:
-			if batch = append(batch, e); len(batch) >= w.opts.Batch {
-				batch = w.flush(ctx, batch)
-			}
 		case <-tick.C:
-			batch = w.flush(ctx, batch)
+			batch = w.drain(ctx, batch)
+		case <-w.full:
+			batch = w.take(ctx, batch)
 		case <-w.closing:
 			w.drain(ctx, batch)
 			return
@@ -140,8 +149,9 @@ func (w *Writer) loop(ctx context.Context) {
 	}
 }
 
-// drain writes batch and whatever is still queued.
-func (w *Writer) drain(ctx context.Context, batch []Event) {
+// take writes the whole batches that are queued and keeps the rest in
+// batch for the next wake-up.
+func (w *Writer) take(ctx context.Context, batch []Event) []Event {
 	for {
 		select {
 		case e := <-w.queue:
@@ -149,10 +159,14 @@ func (w *Writer) drain(ctx context.Context, batch []Event) {
 				batch = w.flush(ctx, batch)
 			}
 		default:
-			w.flush(ctx, batch)
-			return
+			return batch
 		}
 	}
+}
+
+// drain writes what is queued, in batches, and returns batch emptied.
+func (w *Writer) drain(ctx context.Context, batch []Event) []Event {
+	return w.flush(ctx, w.take(ctx, batch))
 }
 
 // Close stops taking events and waits, until ctx ends, for Run to write

@@ -86,6 +86,38 @@ func TestAuditWriterBatches(t *testing.T) {
 	}
 }
 
+// A whole batch waiting wakes the writer before its tick, and fewer
+// events than a batch wait for the tick: the writer wakes per batch, not
+// per event.
+func TestAuditWriterWakesPerBatch(t *testing.T) {
+	st := openStore(t)
+	sink := &countingSink{st: st}
+	w, err := audit.NewWriter(audit.Options{Sink: sink, Batch: 10, FlushEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go w.Run(t.Context())
+	t.Cleanup(func() { _ = w.Close(context.Background()) })
+	for range 9 {
+		w.Record(t.Context(), audit.Event{Type: audit.TokenIssued, ClientID: "c1"})
+	}
+	time.Sleep(200 * time.Millisecond)
+	if calls := sink.calls.Load(); calls != 0 {
+		t.Fatalf("9 events of a batch of 10 were written before the tick (%d transactions)", calls)
+	}
+	w.Record(t.Context(), audit.Event{Type: audit.TokenIssued, ClientID: "c1"})
+	deadline := time.Now().Add(10 * time.Second)
+	for sink.calls.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a full batch was not written before the tick")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := listAll(t, st, store.AuditQuery{ClientID: "c1"}); len(got) != 10 {
+		t.Fatalf("stored %d events, want the batch of 10", len(got))
+	}
+}
+
 // A full queue drops the event at once, and counts it, rather than make
 // the caller wait (S-level rule of the issue: never block a token request).
 func TestAuditWriterFullQueueDrops(t *testing.T) {

@@ -55,11 +55,7 @@ func (s *Store) AppendAuditEvents(ctx context.Context, events []store.AuditEvent
 func auditArgs(events []store.AuditEvent) ([]any, error) {
 	args := make([]any, 0, 8*len(events))
 	for _, e := range events {
-		details, err := encodeDetails(e.Details)
-		if err != nil {
-			return nil, err
-		}
-		args = append(args, e.Time.UnixMilli(), e.Type, e.Actor, e.ClientID, e.UserID, e.IP, e.Reason, details)
+		args = append(args, e.Time.UnixMilli(), e.Type, e.Actor, e.ClientID, e.UserID, e.IP, e.Reason, encodeDetails(e.Details))
 	}
 	return args, nil
 }
@@ -155,18 +151,6 @@ func (s *Store) DeleteAuditEventsBefore(ctx context.Context, before time.Time, l
 		return 0, s.fail("delete audit events", err)
 	}
 	return int(n), nil
-}
-
-// encodeDetails stores a details map as a JSON object ("{}" when empty).
-func encodeDetails(d map[string]string) (string, error) {
-	if len(d) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(d)
-	if err != nil {
-		return "", fmt.Errorf("encode audit details: %w", err)
-	}
-	return string(b), nil
 }
 
 // decodeDetails reads a details column; an empty object is nil.
