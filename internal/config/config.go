@@ -328,6 +328,11 @@ type Limits struct {
 
 // Database tunes the PostgreSQL pool (and SQLite's busy timeout).
 type Database struct {
+	// DirectURL, when set, is a PostgreSQL URL that reaches the database
+	// itself, not a transaction-pooling PgBouncer: migrations (which hold
+	// a session advisory lock) and LISTEN for changes use it, everything
+	// else uses storage. Empty: storage serves both.
+	DirectURL      Secret   `yaml:"direct_url"`
 	MaxConns       int32    `yaml:"max_conns"`
 	ConnectTimeout Duration `yaml:"connect_timeout"`
 	QueryTimeout   Duration `yaml:"query_timeout"`

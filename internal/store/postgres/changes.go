@@ -57,7 +57,7 @@ func (s *Store) WatchChanges(ctx context.Context, changed func(), failed func(er
 // listen opens a connection, listens on changesChannel and calls changed
 // for every notification until the connection fails or ctx ends.
 func (s *Store) listen(ctx context.Context, changed func()) (listened bool, err error) {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	conn, err := pgx.ConnectConfig(ctx, s.direct.Copy())
 	if err != nil {
 		return false, classify(err)
 	}

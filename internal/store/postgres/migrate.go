@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/latchkey/latchkey/internal/store/migration"
 )
 
 // migrationFS holds the numbered schema migrations, applied in name order.
@@ -100,11 +102,23 @@ func appliedNames(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 	return names, nil
 }
 
-// applyMigration runs migration name and records it in one transaction.
+// applyMigration runs migration name and records it in one transaction,
+// or, when it builds indexes CONCURRENTLY (which PostgreSQL refuses in a
+// transaction), statement by statement and then records it. Such a
+// migration holds only CREATE INDEX CONCURRENTLY IF NOT EXISTS (checked by
+// migration.Parse), so after a crash it runs again from the start; an
+// index that a failed build left invalid is dropped and built again.
 func applyMigration(ctx context.Context, conn *pgx.Conn, name string) error {
 	body, err := migrationFS.ReadFile("migrations/" + name)
 	if err != nil {
 		return fmt.Errorf("migrate: read %s: %w", name, err)
+	}
+	m, err := migration.Parse(migration.Postgres, name, string(body))
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if m.Concurrent {
+		return applyConcurrent(ctx, conn, m)
 	}
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		// Without arguments, Exec uses the simple protocol, which runs a
@@ -119,4 +133,87 @@ func applyMigration(ctx context.Context, conn *pgx.Conn, name string) error {
 		return fmt.Errorf("migrate: %s: %w", name, err)
 	}
 	return nil
+}
+
+// applyConcurrent runs the statements of m one by one outside a
+// transaction, then records m.
+func applyConcurrent(ctx context.Context, conn *pgx.Conn, m migration.Migration) error {
+	// Invalid indexes left by an interrupted CONCURRENTLY build, which IF
+	// NOT EXISTS would otherwise keep.
+	rows, err := conn.Query(ctx, `SELECT c.relname FROM pg_index i
+		JOIN pg_class c ON c.oid = i.indexrelid
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE NOT i.indisvalid AND n.nspname = current_schema()`)
+	if err != nil {
+		return fmt.Errorf("migrate: %s: list invalid indexes: %w", m.Name, err)
+	}
+	invalid, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("migrate: %s: list invalid indexes: %w", m.Name, err)
+	}
+	for _, st := range m.Statements {
+		for _, ix := range invalid {
+			if strings.Contains(st, " "+ix+" ") {
+				if _, err := conn.Exec(ctx, "DROP INDEX CONCURRENTLY IF EXISTS "+pgx.Identifier{ix}.Sanitize()); err != nil {
+					return fmt.Errorf("migrate: %s: drop invalid index %s: %w", m.Name, ix, err)
+				}
+			}
+		}
+		if _, err := conn.Exec(ctx, st); err != nil {
+			return fmt.Errorf("migrate: %s: %w", m.Name, err)
+		}
+	}
+	if _, err := conn.Exec(ctx, "INSERT INTO schema_migrations (name) VALUES ($1)", m.Name); err != nil {
+		return fmt.Errorf("migrate: %s: record: %w", m.Name, err)
+	}
+	return nil
+}
+
+// Pending parses the embedded migrations that the database named by dsn
+// has not applied, oldest first, without changing the database.
+func Pending(ctx context.Context, dsn string) ([]migration.Migration, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: connect: %w", classify(err))
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	names, err := migrationNames()
+	if err != nil {
+		return nil, err
+	}
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT to_regclass('schema_migrations') IS NOT NULL").Scan(&exists); err != nil {
+		return nil, fmt.Errorf("migrate: %w", classify(err))
+	}
+	var done []string
+	if exists {
+		if done, err = appliedNames(ctx, conn); err != nil {
+			return nil, err
+		}
+		for _, name := range done {
+			if !slices.Contains(names, name) {
+				return nil, fmt.Errorf("migrate: the database has migration %s, unknown to this binary: run a newer latchkey", name)
+			}
+		}
+	}
+	var out []migration.Migration
+	for _, name := range names {
+		if slices.Contains(done, name) {
+			continue
+		}
+		body, err := migrationFS.ReadFile("migrations/" + name)
+		if err != nil {
+			return nil, err
+		}
+		m, err := migration.Parse(migration.Postgres, name, string(body))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }

@@ -19,6 +19,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,12 @@ type Options struct {
 	// QueryTimeout bounds each call of a Store method whose context has no
 	// deadline of its own.
 	QueryTimeout time.Duration
+	// DirectURL, when set, reaches the database itself while dsn goes
+	// through a transaction-pooling PgBouncer: the migration lock and
+	// LISTEN, which need a session of their own, use it. Then the pool
+	// uses QueryExecModeCacheDescribe (no named prepared statements, which
+	// transaction pooling breaks) unless dsn sets default_query_exec_mode.
+	DirectURL string
 }
 
 // Store is a store.Store on a PostgreSQL database. Create it with Open.
@@ -46,6 +53,8 @@ type Store struct {
 	queryTimeout time.Duration
 	applied      []string
 	closed       atomic.Bool
+	// direct is the configuration of the session connections (LISTEN).
+	direct *pgx.ConnConfig
 	// channel announces changes to the instances sharing the schema.
 	channel string
 }
@@ -67,7 +76,19 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.ConnectTimeout > 0 {
 		cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
 	}
-	applied, err := migrate(ctx, cfg.ConnConfig)
+	direct := cfg.ConnConfig
+	if opts.DirectURL != "" {
+		if direct, err = pgx.ParseConfig(opts.DirectURL); err != nil {
+			return nil, fmt.Errorf("postgres: open: direct_url: %w", err)
+		}
+		if opts.ConnectTimeout > 0 {
+			direct.ConnectTimeout = opts.ConnectTimeout
+		}
+		if _, set := cfg.ConnConfig.RuntimeParams["default_query_exec_mode"]; !set && !strings.Contains(dsn, "default_query_exec_mode") {
+			cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+		}
+	}
+	applied, err := migrate(ctx, direct)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", classify(err))
 	}
@@ -80,7 +101,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open: %w", classify(err))
 	}
-	return &Store{pool: pool, queryTimeout: opts.QueryTimeout, applied: applied, channel: changesChannel(schema)}, nil
+	return &Store{pool: pool, queryTimeout: opts.QueryTimeout, applied: applied, channel: changesChannel(schema), direct: direct}, nil
 }
 
 // Applied returns the names of the migrations that Open applied, oldest

@@ -6,9 +6,12 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"os"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/store/migration"
 )
 
 // migrationFS holds the numbered schema migrations, applied in name order.
@@ -120,4 +123,62 @@ func applyMigration(ctx context.Context, db *sql.DB, name string) (bool, error) 
 		return false, fmt.Errorf("migrate: %s: commit: %w", name, unavailable(err))
 	}
 	return true, nil
+}
+
+// Pending parses the embedded migrations that the database at path has not
+// applied, oldest first, without changing the database (a missing file has
+// applied none).
+func Pending(ctx context.Context, path string) ([]migration.Migration, error) {
+	names, err := migrationNames()
+	if err != nil {
+		return nil, err
+	}
+	var done []string
+	if _, err := os.Stat(path); err == nil {
+		db, err := sql.Open("sqlite", dsn(path, false))
+		if err != nil {
+			return nil, fmt.Errorf("migrate: open %s: %w", path, err)
+		}
+		defer db.Close()
+		var n int
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").Scan(&n); err != nil {
+			return nil, fmt.Errorf("migrate: %w", unavailable(err))
+		}
+		if n > 0 {
+			if err := checkKnown(ctx, db, names); err != nil {
+				return nil, err
+			}
+			rows, err := db.QueryContext(ctx, "SELECT name FROM schema_migrations")
+			if err != nil {
+				return nil, fmt.Errorf("migrate: %w", unavailable(err))
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var name string
+				if err := rows.Scan(&name); err != nil {
+					return nil, err
+				}
+				done = append(done, name)
+			}
+			if err := rows.Err(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var out []migration.Migration
+	for _, name := range names {
+		if slices.Contains(done, name) {
+			continue
+		}
+		body, err := migrationFS.ReadFile("migrations/" + name)
+		if err != nil {
+			return nil, err
+		}
+		m, err := migration.Parse(migration.SQLite, name, string(body))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }

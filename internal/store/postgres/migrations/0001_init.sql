@@ -1,3 +1,4 @@
+-- latchkey: expand
 -- 0001_init: the first Latchkey schema, the PostgreSQL twin of SQLite's.
 --
 -- Conventions:

@@ -1,3 +1,5 @@
+-- latchkey: expand
+-- latchkey: plain-index (shipped before CONCURRENTLY was required; these tables were small)
 -- 0002: a client may use a PKCE code_challenge for one code only (S068):
 -- a constant challenge would defeat PKCE, so a second code with it is
 -- refused while the first code's row exists.

@@ -1,3 +1,4 @@
+-- latchkey: expand
 -- 0003: how each client authenticates (RFC 7591 token_endpoint_auth_method);
 -- '' keeps the default for its kind (client_secret_basic or
 -- client_secret_post when confidential, none when public).

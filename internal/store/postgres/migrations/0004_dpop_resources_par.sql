@@ -1,3 +1,4 @@
+-- latchkey: expand
 -- 0004: resource indicators (RFC 8707), DPoP key bindings (RFC 9449),
 -- client keys (RFC 7523), single-use identifiers and pushed authorization
 -- requests (RFC 9126). Every new column has a default, so rows written

@@ -1,3 +1,4 @@
+-- latchkey: expand
 -- 0005: device authorization requests (RFC 8628). digest is the SHA-256
 -- of the device_code, user_code_digest a keyed digest of the normalised
 -- user_code: neither can be typed in from a copy of the database.

@@ -1,3 +1,5 @@
+-- latchkey: expand
+-- latchkey: plain-index (shipped before CONCURRENTLY was required; these tables were small)
 -- 0006: token exchange (RFC 8693). Expand only: new columns with defaults
 -- (or nullable) and an index, so an older binary still reads and writes.
 --   * clients.exchange_*: the client's token exchange policy;

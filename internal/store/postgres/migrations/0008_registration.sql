@@ -1,3 +1,5 @@
+-- latchkey: expand
+-- latchkey: plain-index (shipped before CONCURRENTLY was required; these tables were small)
 -- 0008: dynamic client registration (RFC 7591, RFC 7592). Expand only:
 -- defaulted columns, an index and a new table, so an older binary still
 -- reads and writes clients.

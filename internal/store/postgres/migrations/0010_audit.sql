@@ -1,3 +1,4 @@
+-- latchkey: expand
 -- 0010: the audit trail (internal/audit). Expand only: a new table that an
 -- older binary never reads. Details are a small JSON object of ids and
 -- names, never secrets.

@@ -1,3 +1,4 @@
+-- latchkey: expand
 -- 0011: the admin API. Expand only: a nullable column, so an older binary
 -- still reads and writes users.
 --   * users.disabled_at is when an administrator disabled the user (NULL:

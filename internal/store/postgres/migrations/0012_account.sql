@@ -1,3 +1,5 @@
+-- latchkey: expand
+-- latchkey: plain-index (shipped before CONCURRENTLY was required; these tables were small)
 -- 0012: account pages and OpenID Connect Back-Channel Logout 1.0. Expand
 -- only: new defaulted or nullable columns and an index, so an older binary
 -- still reads and writes.

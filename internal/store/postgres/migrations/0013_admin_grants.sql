@@ -1,3 +1,5 @@
+-- latchkey: expand
+-- latchkey: plain-index (shipped before CONCURRENTLY was required; these tables were small)
 -- 0013: indexes for the admin API. Expand only: indexes, which an older
 -- binary ignores. Plain CREATE INDEX: these tables are small enough to
 -- lock briefly while it builds.

@@ -1,3 +1,4 @@
+-- latchkey: expand
 -- 0002: a client may use a PKCE code_challenge for one code only (S068):
 -- a constant challenge would defeat PKCE, so a second code with it is
 -- refused while the first code's row exists.

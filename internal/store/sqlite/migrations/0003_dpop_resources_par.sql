@@ -1,3 +1,4 @@
+-- latchkey: expand
 -- 0003: resource indicators (RFC 8707), DPoP key bindings (RFC 9449),
 -- single-use identifiers and pushed authorization requests (RFC 9126).
 -- The new client fields live in clients.settings and need no column.

@@ -1,3 +1,4 @@
+-- latchkey: expand
 -- 0005: token exchange (RFC 8693). Expand only: new nullable or defaulted
 -- columns and an index, so an older binary still reads and writes.
 --   * grants.parent_id names the grant of the subject token an exchanged

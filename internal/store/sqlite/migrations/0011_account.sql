@@ -1,3 +1,4 @@
+-- latchkey: expand
 -- 0011: account pages and OpenID Connect Back-Channel Logout 1.0. Expand
 -- only: new defaulted or nullable columns and an index, so an older binary
 -- still reads and writes. (The client's back-channel registration lives in

@@ -1,3 +1,4 @@
+-- latchkey: expand
 -- 0012: indexes for the admin API. Expand only: indexes, which an older
 -- binary ignores.
 --   * grants_client_id: the page of a client's grants walks (client_id, id)
