@@ -105,6 +105,7 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, []string, e
 			MaxConns:       cfg.Database.MaxConns,
 			ConnectTimeout: cfg.Database.ConnectTimeout.D(),
 			QueryTimeout:   cfg.Database.QueryTimeout.D(),
+			DirectURL:      cfg.Database.DirectURL.Reveal(),
 		})
 		if err != nil {
 			return nil, nil, err

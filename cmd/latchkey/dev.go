@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
@@ -65,7 +66,8 @@ func ensureDev(ctx context.Context, st store.Store, secret []byte, p password.Pa
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return d, fmt.Errorf("dev user: %w", err)
 	}
-	hash, err := secretHash(config.Secret(d.userPassword), "", old.PasswordHash, p)
+	cs := newConfigSync(st, p, secret, slog.New(slog.DiscardHandler))
+	hash, err := cs.secretHash(ctx, "dev-user:"+d.user, config.Secret(d.userPassword), "", old.PasswordHash)
 	if err != nil {
 		return d, err
 	}

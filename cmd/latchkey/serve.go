@@ -85,7 +85,7 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 	if err != nil {
 		return err
 	}
-	if err := syncConfig(ctx, st, cfg, log); err != nil {
+	if _, err := syncConfig(ctx, st, cfg, secret, log); err != nil {
 		return err
 	}
 	if dev {

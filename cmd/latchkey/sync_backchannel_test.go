@@ -22,7 +22,7 @@ func TestSyncBackchannelLogout(t *testing.T) {
 	cfg.Clients = []config.Client{{ID: "web", Secret: "a-long-random-secret-of-32-or-more-characters",
 		GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"https://web.example/cb"},
 		BackchannelLogoutURI: "https://web.example/backchannel", BackchannelLogoutSessionRequired: true}}
-	if err := syncConfig(t.Context(), st, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+	if _, err := syncConfig(t.Context(), st, cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.GetClient(t.Context(), "web")

@@ -29,7 +29,7 @@ func TestSyncTokenExchangePolicy(t *testing.T) {
 			TokenExchange: &config.TokenExchange{AllowedSubjectClients: []string{"web"}, Impersonation: true,
 				RefreshTokens: true, BeyondSubjectLifetime: true}},
 	}
-	if err := syncConfig(t.Context(), st, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+	if _, err := syncConfig(t.Context(), st, cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.GetClient(t.Context(), "notes-api")

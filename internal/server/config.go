@@ -339,8 +339,11 @@ func (c Config) withDefaults() (Config, error) {
 type Store interface {
 	// GetClient returns the client with id, or store.ErrNotFound.
 	GetClient(ctx context.Context, id string) (store.Client, error)
-	// ListClients returns every client (metadata, CORS origins).
-	ListClients(ctx context.Context) ([]store.Client, error)
+	// ListOperatorClients returns the clients an operator made (metadata).
+	ListOperatorClients(ctx context.Context) ([]store.Client, error)
+	// RedirectURIsOfOrigin returns candidate redirect URIs of an origin
+	// (CORS), by an index.
+	RedirectURIsOfOrigin(ctx context.Context, origin string) ([]string, error)
 	// GetUser returns the user whose subject is id, or store.ErrNotFound.
 	GetUser(ctx context.Context, id string) (store.User, error)
 	// GetUserByUsername returns the user with username, or store.ErrNotFound.

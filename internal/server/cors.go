@@ -4,43 +4,54 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 )
 
-// originCache holds the origins of every registered redirect URI. A
-// browser application (an SPA, a public client) calls /token and /revoke
-// from the origin it is redirected to, so those origins — and no others —
-// may read the answers (RFC 9700 §2.6 allows CORS there, S120; never on
-// the authorization endpoint, A22). It is rebuilt like the metadata.
+// originCache remembers, per Origin, whether it is the origin of a
+// registered redirect URI. A browser application (an SPA, a public
+// client) calls /token and /revoke from the origin it is redirected to, so
+// those origins — and no others — may read the answers (RFC 9700 §2.6
+// allows CORS there, S120; never on the authorization endpoint, A22).
+// Each answer is one indexed lookup of the store, kept for metadataTTL;
+// the map is bounded, so hostile Origin headers cost a lookup each and
+// never unbounded memory.
 type originCache struct {
-	mu    sync.Mutex
-	set   map[string]bool
-	built time.Time
+	mu      sync.Mutex
+	answers map[string]originAnswer
 }
+
+type originAnswer struct {
+	ok bool
+	at time.Time
+}
+
+// maxOrigins bounds the cache; when full it starts again empty.
+const maxOrigins = 4096
 
 // allowedOrigin reports whether origin is the origin of a registered
 // redirect URI.
 func (s *Server) allowedOrigin(ctx context.Context, origin string) bool {
-	s.origins.mu.Lock()
-	defer s.origins.mu.Unlock()
 	now := s.now()
-	if s.origins.set == nil || now.Sub(s.origins.built) >= metadataTTL {
-		clients, err := s.st.ListClients(ctx)
-		if err != nil {
-			return s.origins.set[origin] // keep the last set while the store is away
-		}
-		set := map[string]bool{}
-		for _, c := range clients {
-			for _, u := range c.RedirectURIs {
-				if o := originOf(u); o != "" {
-					set[o] = true
-				}
-			}
-		}
-		s.origins.set, s.origins.built = set, now
+	s.origins.mu.Lock()
+	a, found := s.origins.answers[origin]
+	s.origins.mu.Unlock()
+	if found && now.Sub(a.at) < metadataTTL {
+		return a.ok
 	}
-	return s.origins.set[origin]
+	uris, err := s.st.RedirectURIsOfOrigin(ctx, origin)
+	if err != nil {
+		return found && a.ok // keep the last answer while the store is away
+	}
+	ok := slices.ContainsFunc(uris, func(u string) bool { return originOf(u) == origin })
+	s.origins.mu.Lock()
+	if s.origins.answers == nil || len(s.origins.answers) >= maxOrigins {
+		s.origins.answers = map[string]originAnswer{}
+	}
+	s.origins.answers[origin] = originAnswer{ok: ok, at: now}
+	s.origins.mu.Unlock()
+	return ok
 }
 
 // originOf is the origin (scheme://host[:port]) of an http(s) URI, or "".

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/cimd"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -67,25 +66,33 @@ func (s *Server) metadata(ctx context.Context) ([]byte, error) {
 
 // buildMetadata lists only what is implemented (S094): password appears
 // among the grant types only while some client may use it, and the scopes
-// are those some client may be granted.
+// are those some client may be granted. Self-registered clients may be
+// many, so they are not listed: what they may get is their policy (the
+// registration policy, the CIMD policy), advertised while it is on. The
+// clients read are those an operator made, by the source index, never the
+// whole table.
 func (s *Server) buildMetadata(ctx context.Context) (map[string]any, error) {
-	clients, err := s.st.ListClients(ctx)
+	clients, err := s.st.ListOperatorClients(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("metadata: list clients: %w", err)
 	}
-	// Clients resolved from metadata documents come and go; what they may
-	// get is the CIMD policy, advertised while CIMD is on.
-	clients = slices.DeleteFunc(clients, func(c store.Client) bool { return c.Source == cimd.Source })
 	var scopes []string
 	if s.cimd != nil {
 		scopes = slices.Clone(s.cfg.CIMD.Policy.Scopes)
 	}
-	for _, c := range clients {
-		for _, sc := range c.Scopes {
+	add := func(list []string) {
+		for _, sc := range list {
 			if !slices.Contains(scopes, sc) {
 				scopes = append(scopes, sc)
 			}
 		}
+	}
+	if s.cfg.Registration.Enabled {
+		add(s.cfg.Registration.Policy.Scopes)
+		clients = append(clients, store.Client{GrantTypes: s.cfg.Registration.Policy.GrantTypes})
+	}
+	for _, c := range clients {
+		add(c.Scopes)
 	}
 	if !slices.Contains(scopes, "openid") {
 		scopes = append(scopes, "openid")

@@ -62,6 +62,16 @@ type ClientStore interface {
 	GetClient(ctx context.Context, id string) (Client, error)
 	// ListClients returns every client ordered by id.
 	ListClients(ctx context.Context) ([]Client, error)
+	// ListOperatorClients returns the clients an operator made (config
+	// file, CLI, admin API), by id: every client except those that
+	// registered themselves (source "registration") or were resolved from
+	// a metadata document ("cimd"), which may be many. By the source index.
+	ListOperatorClients(ctx context.Context) ([]Client, error)
+	// RedirectURIsOfOrigin returns up to a few registered redirect URIs of
+	// any client that start with origin followed by "/", "?", "#" or
+	// nothing: the candidates whose origin is origin (the caller checks),
+	// found by an index range, never a scan.
+	RedirectURIsOfOrigin(ctx context.Context, origin string) ([]string, error)
 	// CreateClient adds c, or returns ErrConflict when its id is taken.
 	CreateClient(ctx context.Context, c Client) error
 	// UpsertClient creates c or replaces every field of the client with its
@@ -367,4 +377,18 @@ func PrefixEnd(p string) string {
 		}
 	}
 	return ""
+}
+
+// ConfigSyncStore serves the sync of the config file at start-up: the
+// records an earlier file created, found by an index on their source, and
+// the verifiers that let an unchanged typed secret keep its hash without
+// running argon2id again.
+type ConfigSyncStore interface {
+	// SourcedIDs returns the ids of the clients and the usernames of the
+	// users whose source is source.
+	SourcedIDs(ctx context.Context, source string) (clientIDs, usernames []string, err error)
+	// ConfigVerifier returns the verifier stored under key, or "".
+	ConfigVerifier(ctx context.Context, key string) (string, error)
+	// SetConfigVerifier stores verifier under key, replacing any.
+	SetConfigVerifier(ctx context.Context, key, verifier string) error
 }

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -138,4 +140,47 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 	}
 	s.announce(ctx)
 	return nil
+}
+
+// operatorSources is the condition on source of ListOperatorClients, as
+// index ranges around the two self-registered sources.
+const operatorSources = `(source < 'cimd' OR (source > 'cimd' AND source < 'registration') OR source > 'registration')`
+
+// originLookup finds the candidate redirect URIs of an origin: each
+// branch is one range of the primary key of client_redirect_uris (COLLATE
+// "C": "/" is followed by "0", "?" by "@", "#" by "$").
+const originLookup = `(SELECT uri FROM client_redirect_uris WHERE uri = $1::text LIMIT 2)
+	UNION ALL (SELECT uri FROM client_redirect_uris WHERE uri >= $1::text || '/' AND uri < $1::text || '0' LIMIT 2)
+	UNION ALL (SELECT uri FROM client_redirect_uris WHERE uri >= $1::text || '?' AND uri < $1::text || '@' LIMIT 2)
+	UNION ALL (SELECT uri FROM client_redirect_uris WHERE uri >= $1::text || '#' AND uri < $1::text || '$' LIMIT 2)`
+
+// ListOperatorClients returns the clients an operator made, by id.
+func (s *Store) ListOperatorClients(ctx context.Context) ([]store.Client, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, "SELECT "+clientColumns+" FROM clients WHERE "+operatorSources)
+	if err != nil {
+		return nil, s.fail("list operator clients", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Client, error) { return scanClient(row) })
+	if err != nil {
+		return nil, s.fail("list operator clients", err)
+	}
+	slices.SortFunc(out, func(a, b store.Client) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// RedirectURIsOfOrigin returns the candidate redirect URIs of origin.
+func (s *Store) RedirectURIsOfOrigin(ctx context.Context, origin string) ([]string, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, originLookup, origin)
+	if err != nil {
+		return nil, s.fail("redirect uris of origin", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, s.fail("redirect uris of origin", err)
+	}
+	return out, nil
 }

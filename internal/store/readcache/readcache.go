@@ -411,3 +411,14 @@ func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) erro
 func (s *Store) ListUserGrants(ctx context.Context, userID, clientID string, now time.Time) ([]store.Grant, error) {
 	return s.st.ListUserGrants(ctx, userID, clientID, now)
 }
+
+// ListOperatorClients is not cached.
+func (s *Store) ListOperatorClients(ctx context.Context) ([]store.Client, error) {
+	return s.st.ListOperatorClients(ctx)
+}
+
+// RedirectURIsOfOrigin is not cached here: the server caches its answer
+// per origin.
+func (s *Store) RedirectURIsOfOrigin(ctx context.Context, origin string) ([]string, error) {
+	return s.st.RedirectURIsOfOrigin(ctx, origin)
+}

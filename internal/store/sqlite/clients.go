@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
@@ -230,4 +232,49 @@ func (s *Store) execOne(ctx context.Context, op, query string, args ...any) erro
 		return s.fail(op, store.ErrNotFound)
 	}
 	return nil
+}
+
+// operatorSources is the condition on source of ListOperatorClients, as
+// index ranges around the two self-registered sources, so the planner
+// walks clients_source instead of the table.
+const operatorSources = `(source < 'cimd' OR (source > 'cimd' AND source < 'registration') OR source > 'registration')`
+
+// originLookup finds the candidate redirect URIs of an origin: each
+// branch is one range of the primary key of client_redirect_uris ("/" is
+// followed by "0", "?" by "@", "#" by "$").
+const originLookup = `SELECT uri FROM client_redirect_uris WHERE uri = ?1
+	UNION ALL SELECT * FROM (SELECT uri FROM client_redirect_uris WHERE uri >= ?1 || '/' AND uri < ?1 || '0' LIMIT 2)
+	UNION ALL SELECT * FROM (SELECT uri FROM client_redirect_uris WHERE uri >= ?1 || '?' AND uri < ?1 || '@' LIMIT 2)
+	UNION ALL SELECT * FROM (SELECT uri FROM client_redirect_uris WHERE uri >= ?1 || '#' AND uri < ?1 || '$' LIMIT 2)
+	LIMIT 8`
+
+// ListOperatorClients returns the clients an operator made, by id.
+func (s *Store) ListOperatorClients(ctx context.Context) ([]store.Client, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT "+clientColumns+" FROM clients WHERE "+operatorSources)
+	if err != nil {
+		return nil, s.fail("list operator clients", err)
+	}
+	defer rows.Close()
+	var out []store.Client
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, s.fail("list operator clients", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("list operator clients", err)
+	}
+	slices.SortFunc(out, func(a, b store.Client) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// RedirectURIsOfOrigin returns the candidate redirect URIs of origin.
+func (s *Store) RedirectURIsOfOrigin(ctx context.Context, origin string) ([]string, error) {
+	out, err := s.strings(ctx, originLookup, origin)
+	if err != nil {
+		return nil, s.fail("redirect uris of origin", err)
+	}
+	return out, nil
 }

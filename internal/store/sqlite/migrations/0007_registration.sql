@@ -1,3 +1,4 @@
+-- latchkey: expand
 -- 0007: dynamic client registration (RFC 7591, RFC 7592). Expand only: a
 -- defaulted column, an index and a new table, so an older binary still
 -- reads and writes clients. The self-asserted metadata of a registered

@@ -1,3 +1,4 @@
+-- latchkey: expand
 -- 0009: the audit trail (internal/audit). Expand only: a new table that an
 -- older binary never reads. Times are unix milliseconds like every other
 -- table; details are a small JSON object of ids and names, never secrets.
