@@ -21,8 +21,22 @@ func encodeDetails(d map[string]string) string {
 		keys = append(keys, k)
 		size += len(k) + len(v) + 6
 	}
+	return string(appendSortedDetails(make([]byte, 0, size), d, keys))
+}
+
+// appendDetails appends d as a JSON object, keys in order.
+func appendDetails(b []byte, d map[string]string) []byte {
+	var stack [8]string
+	keys := stack[:0]
+	for k := range d {
+		keys = append(keys, k)
+	}
+	return appendSortedDetails(b, d, keys)
+}
+
+// appendSortedDetails appends d as a JSON object of keys, sorted here.
+func appendSortedDetails(b []byte, d map[string]string, keys []string) []byte {
 	slices.Sort(keys)
-	b := make([]byte, 0, size)
 	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -32,8 +46,7 @@ func encodeDetails(d map[string]string) string {
 		b = append(b, ':')
 		b = appendJSONString(b, d[k])
 	}
-	b = append(b, '}')
-	return string(b)
+	return append(b, '}')
 }
 
 // appendJSONString appends s as a JSON string: quotes, backslashes and
