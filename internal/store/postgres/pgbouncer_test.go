@@ -30,13 +30,21 @@ const pgbouncerPort = "19332"
 // connect_query sets the search_path to its schema: transaction pooling
 // passes no search_path from the client.
 type bouncer struct {
-	mu   sync.Mutex
-	ini  string
+	dir  string
 	cmd  *exec.Cmd
 	base *url.URL
+	// entries are the database entries made before PgBouncer started (a
+	// reload to add one took PgBouncer about 3 s), each used once.
+	mu      sync.Mutex
+	entries []bouncerEntry
 }
 
-func startBouncer(t *testing.T) *bouncer {
+// bouncerEntry is a database entry of PgBouncer and its schema's DSN.
+type bouncerEntry struct{ alias, direct string }
+
+// startBouncer starts PgBouncer with n database entries, each on a fresh
+// schema dropped when t ends.
+func startBouncer(t *testing.T, n int) *bouncer {
 	t.Helper()
 	bin, err := exec.LookPath("pgbouncer")
 	if err != nil {
@@ -61,7 +69,8 @@ func startBouncer(t *testing.T) *bouncer {
 	if err := os.WriteFile(filepath.Join(dir, "users.txt"), fmt.Appendf(nil, "%q \"\"\n", base.User.Username()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b := &bouncer{ini: filepath.Join(dir, "pgbouncer.ini"), base: base}
+	b := &bouncer{base: base, dir: dir}
+	ini := filepath.Join(dir, "pgbouncer.ini")
 	conf := fmt.Sprintf(`[pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = %s
@@ -77,13 +86,27 @@ logfile = %s
 pidfile = %s
 [databases]
 `, pgbouncerPort, filepath.Join(dir, "users.txt"), filepath.Join(dir, "pgbouncer.log"), filepath.Join(dir, "pgbouncer.pid"))
-	if err := os.WriteFile(b.ini, []byte(conf), 0o600); err != nil {
+	host, port, _ := net.SplitHostPort(base.Host)
+	for range n {
+		direct := pgtest.DSN(t)
+		u, err := url.Parse(direct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := make([]byte, 6)
+		rand.Read(raw)
+		e := bouncerEntry{alias: "lk" + hex.EncodeToString(raw), direct: direct}
+		b.entries = append(b.entries, e)
+		conf += fmt.Sprintf("%s = host=%s port=%s dbname=%s user=%s connect_query='SET search_path TO %s'\n",
+			e.alias, host, port, base.Path[1:], base.User.Username(), u.Query().Get("search_path"))
+	}
+	if err := os.WriteFile(ini, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{b.ini}
+	args := []string{ini}
 	if os.Geteuid() == 0 {
 		// PgBouncer refuses to run as root: drop to an unprivileged user
-		// that owns the directory, and the file the test appends to.
+		// that owns the directory and its files.
 		u, err := user.Lookup("postgres")
 		if err != nil {
 			u, err = user.Lookup("nobody")
@@ -96,14 +119,23 @@ pidfile = %s
 		if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for _, p := range []string{dir, b.ini, filepath.Join(dir, "users.txt")} {
+		for _, p := range []string{dir, ini, filepath.Join(dir, "users.txt")} {
 			if err := os.Chown(p, uid, gid); err != nil {
 				t.Fatal(err)
 			}
 		}
 		args = append([]string{"-u", u.Username}, args...)
 	}
+	// A PgBouncer that a killed test run left behind (a panic or a
+	// timeout skips the cleanup) would answer instead of this one.
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:"+pgbouncerPort, time.Second); err == nil {
+		c.Close()
+		t.Fatalf("127.0.0.1:%s is taken, by a PgBouncer an earlier run left? (pkill pgbouncer)", pgbouncerPort)
+	}
 	b.cmd = exec.Command(bin, args...)
+	// A test binary that dies takes its PgBouncer with it where the signal
+	// survives PgBouncer's own privilege drop.
+	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	// Its log goes to logfile, printed when it fails to start.
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -131,42 +163,21 @@ pidfile = %s
 // the direct connection for migrations and LISTEN.
 func (b *bouncer) open(t *testing.T) store.Store {
 	t.Helper()
-	direct := pgtest.DSN(t)
-	u, err := url.Parse(direct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := u.Query().Get("search_path")
-	raw := make([]byte, 6)
-	rand.Read(raw)
-	alias := "lk" + hex.EncodeToString(raw)
-	host, port, _ := net.SplitHostPort(b.base.Host)
 	b.mu.Lock()
-	f, err := os.OpenFile(b.ini, os.O_APPEND|os.O_WRONLY, 0)
-	if err == nil {
-		_, err = fmt.Fprintf(f, "%s = host=%s port=%s dbname=%s user=%s connect_query='SET search_path TO %s'\n",
-			alias, host, port, b.base.Path[1:], b.base.User.Username(), schema)
-		f.Close()
+	if len(b.entries) == 0 {
+		b.mu.Unlock()
+		t.Fatal("pgbouncer: every database entry is used: start the bouncer with more")
 	}
-	if err == nil {
-		err = b.cmd.Process.Signal(syscall.SIGHUP)
-	}
+	e := b.entries[0]
+	b.entries = b.entries[1:]
 	b.mu.Unlock()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pooled := fmt.Sprintf("postgres://%s@127.0.0.1:%s/%s?sslmode=disable", b.base.User.Username(), pgbouncerPort, alias)
+	pooled := fmt.Sprintf("postgres://%s@127.0.0.1:%s/%s?sslmode=disable", b.base.User.Username(), pgbouncerPort, e.alias)
 	opts := testOptions()
-	opts.DirectURL = direct
-	var s *postgres.Store
-	for i := 0; ; i++ {
-		if s, err = postgres.Open(t.Context(), pooled, opts); err == nil {
-			break
-		}
-		if i > 30 {
-			t.Fatalf("open through pgbouncer: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond) // the reload is asynchronous
+	opts.DirectURL = e.direct
+	s, err := postgres.Open(t.Context(), pooled, opts)
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(b.dir, "pgbouncer.log"))
+		t.Fatalf("open through pgbouncer: %v\n%s", err, log)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
@@ -176,6 +187,6 @@ func (b *bouncer) open(t *testing.T) store.Store {
 // through PgBouncer in transaction pooling mode: no named prepared
 // statement and no session state may cross a transaction.
 func TestConformanceThroughPgBouncer(t *testing.T) {
-	b := startBouncer(t)
+	b := startBouncer(t, 250)
 	storetest.Run(t, b.open)
 }
