@@ -60,7 +60,10 @@ failed requests, not as a fast one.
 A progress line goes to standard error every second (every 5 s when standard
 error is not a terminal) unless --quiet. Exit status: 0 when the run completed,
 even with failures; 1 when it could not start or every request failed; 2 for a
-mistake on the command line.`
+mistake on the command line.
+
+latchkey bench seed fills a database with millions of users, clients, grants
+and refresh tokens for the scale measurements (latchkey bench seed --help).`
 
 const benchExample = `latchkey bench --issuer http://127.0.0.1:8080 --client-id demo-service --concurrency 16 --duration 10s
 # secrets from the environment: LATCHKEY_CLIENT_SECRET, LATCHKEY_PASSWORD
@@ -104,6 +107,9 @@ func (b *benchFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 }
 
 func runBench(ctx context.Context, args []string, e env) error {
+	if len(args) > 0 && args[0] == "seed" {
+		return runBenchSeed(ctx, args[1:], e)
+	}
 	fs := newFlags("bench", benchUsage, benchExample, e.stdout)
 	var b benchFlags
 	b.register(fs, e.getenv)
