@@ -47,20 +47,25 @@ type Info struct {
 // the copy holds exactly the transactions committed before it began. The
 // copy goes to a temporary file beside dest, is synced, and is then moved
 // to dest, so dest is never a partial database; an existing dest is
-// replaced only when overwrite is set. The source is opened read-only and
-// never migrated or created.
+// replaced only when overwrite is set. The source is only read: never
+// migrated, nor created when missing.
 func Backup(ctx context.Context, path, dest string, overwrite bool) (Info, error) {
-	if _, err := os.Stat(path); err != nil {
-		return Info{}, fmt.Errorf("sqlite: backup: database %s: %w", path, err)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return Info{}, fmt.Errorf("sqlite: backup: there is no database at %s", path)
+	} else if err != nil {
+		return Info{}, fmt.Errorf("sqlite: backup: %w", err)
 	}
 	if err := refuseExisting(dest, overwrite); err != nil {
 		return Info{}, fmt.Errorf("sqlite: backup: %w", err)
 	}
-	src, err := readOnlyURI(path)
+	// Read-write but never created (mode=rw): a read-only connection
+	// cannot remove the -wal and -shm it opens on a database no server
+	// has open, and would leave them behind.
+	src, err := fileURI(path, fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
 	if err != nil {
 		return Info{}, fmt.Errorf("sqlite: backup: %w", err)
 	}
-	db, err := sql.Open("sqlite", src)
+	db, err := sql.Open("sqlite", src+"&mode=rw")
 	if err != nil {
 		return Info{}, fmt.Errorf("sqlite: backup: open %s: %w", path, err)
 	}

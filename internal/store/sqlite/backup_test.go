@@ -261,6 +261,24 @@ func TestRestorePlainCopy(t *testing.T) {
 	}
 }
 
+// TestBackupOfStoppedDatabase leaves nothing beside a database no
+// server has open: no -wal or -shm file.
+func TestBackupOfStoppedDatabase(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "latchkey.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, s.Close())
+	if _, err := sqlite.Backup(t.Context(), path, filepath.Join(t.TempDir(), "backup.db"), false); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("beside the database after the backup: %v, want only latchkey.db", entries)
+	}
+}
+
 // backupOf returns a backup of a database with one user, alice.
 func backupOf(t *testing.T) string {
 	t.Helper()
