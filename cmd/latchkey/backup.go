@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 )
 
@@ -81,7 +83,29 @@ func runRestore(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	info, err := sqlite.Restore(ctx, file, db, *force)
+	opts := sqlite.RestoreOptions{Overwrite: *force}
+	secret, source, err := knownSecret(cfg, db)
+	if err != nil {
+		return err
+	}
+	checked := 0
+	if secret != nil {
+		// A server with this secret could not load keys it cannot open.
+		opts.Verify = func(ctx context.Context, copy string) error {
+			ks, err := sqlite.ReadKeys(ctx, copy)
+			if err != nil {
+				return err
+			}
+			checked = len(ks)
+			if err := keys.CheckSecret(ks, secret); errors.Is(err, keys.ErrWrongSecret) {
+				return fmt.Errorf("the signing keys in %s cannot be decrypted with the system secret of %s: restore with the secret of the database it was backed up from", file, source)
+			} else if err != nil {
+				return err
+			}
+			return nil
+		}
+	}
+	info, err := sqlite.Restore(ctx, file, db, opts)
 	switch {
 	case errors.Is(err, sqlite.ErrExists):
 		return fmt.Errorf("restore: the database %s exists: stop its server and add --force to replace it with %s", db, file)
@@ -92,12 +116,30 @@ func runRestore(ctx context.Context, args []string, e env) error {
 	if pending, err := sqlite.Pending(ctx, db); err == nil && len(pending) > 0 {
 		fmt.Fprintf(e.stdout, "this latchkey applies %d newer migrations when it starts on it (latchkey migrate --check lists them)\n", len(pending))
 	}
-	if cfg.Secrets.System.Reveal() == "" {
-		if _, err := os.Stat(db + ".secret"); err != nil {
-			fmt.Fprintf(e.stdout, "%s.secret is missing: put the system secret of the backed-up database there (or set secrets.system) before latchkey serve, which cannot read the signing keys without it\n", db)
-		}
+	if secret == nil {
+		fmt.Fprintf(e.stdout, "%s.secret is missing: put the system secret of the backed-up database there (or set secrets.system) before latchkey serve, which cannot read the signing keys without it\n", db)
+	} else if checked > 0 {
+		fmt.Fprintf(e.stdout, "its %d signing keys open with the system secret of %s\n", checked, source)
 	}
 	return nil
+}
+
+// knownSecret returns the system secret a server on the SQLite database
+// db would use, and where it comes from, or nil when there is none yet
+// (serve would create one). Unlike systemSecret it creates nothing.
+func knownSecret(cfg config.Config, db string) ([]byte, string, error) {
+	if s := cfg.Secrets.System.Reveal(); s != "" {
+		return []byte(s), "secrets.system", nil
+	}
+	path := db + ".secret"
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("read system secret: %w", err)
+	}
+	return []byte(strings.TrimSpace(string(b))), path, nil
 }
 
 // sqliteOnly returns the configured SQLite file, or says how to back up

@@ -187,7 +187,7 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 	fresh := t.TempDir()
 	cfg2 := backupConfig(t, fresh)
 	out := mustRun(t, nil, "", "restore", "--config", cfg2, backup)
-	if !strings.Contains(out, "restored "+backup+" to "+filepath.Join(fresh, "latchkey.db")) {
+	if !strings.Contains(out, "restored "+backup+" to "+filepath.Join(fresh, "latchkey.db")) || !strings.Contains(out, "signing keys open with the system secret of secrets.system") {
 		t.Errorf("latchkey restore said:\n%s", out)
 	}
 	srv2 := startServe(t, nil, "--config", cfg2, "--listen", "127.0.0.1:0")
@@ -237,6 +237,7 @@ func TestRestoreRefuses(t *testing.T) {
 	db := filepath.Join(dir, "latchkey.db")
 	mustRun(t, nil, "", "migrate", "--config", cfg)
 	mustRun(t, nil, "", "user", "create", "carol", "--config", cfg, "--password", "carol's password of some length")
+	mustRun(t, nil, "", "keys", "list", "--config", cfg) // creates the signing keys
 	bdir := t.TempDir()
 	good := filepath.Join(bdir, "good.db")
 	mustRun(t, nil, "", "backup", "--config", cfg, good)
@@ -311,6 +312,9 @@ func TestRestoreRefuses(t *testing.T) {
 		runCLI(t, nil, "", "restore", "--config", cfg, "--force", bad["text"]), bad["text"], "not a SQLite database")
 	refused("restore --force of a backup from a newer latchkey",
 		runCLI(t, nil, "", "restore", "--config", cfg, "--force", bad["newer"]), "9999_future.sql", "unknown to this binary")
+	refused("restore --force with another system secret",
+		runCLI(t, map[string]string{"LATCHKEY_SECRETS_SYSTEM": "another-system-secret-0123456789abcdef"}, "", "restore", "--config", cfg, "--force", good),
+		"cannot be decrypted with the system secret of secrets.system", "nothing was changed")
 	refused("restore of a missing file",
 		runCLI(t, nil, "", "restore", "--config", cfg, "--force", filepath.Join(bdir, "missing.db")), "missing.db")
 

@@ -14,6 +14,8 @@ import (
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // The ways a backup or a restore is refused. Each error names the file.
@@ -150,14 +152,25 @@ func check(ctx context.Context, path, name string) (Info, error) {
 	return Info{Bytes: fi.Size(), Migration: slices.Max(applied)}, nil
 }
 
+// RestoreOptions adjust Restore.
+type RestoreOptions struct {
+	// Overwrite lets Restore replace an existing database.
+	Overwrite bool
+	// Verify, when set, runs on the checked copy of the backup (a file
+	// beside the target, opened read-only by ReadKeys and the like) before
+	// it is put in place; an error refuses the restore.
+	Verify func(ctx context.Context, copy string) error
+}
+
 // Restore checks the backup at src (see Check) and puts a copy of it in
 // place as the database at path. An existing database is replaced only
-// when overwrite is set, and only when no connection has it open: Restore
+// with opts.Overwrite, and only when no connection has it open: Restore
 // takes it over (rollback journal, exclusive lock) for the move, and
 // refuses with ErrInUse while a server serves it. Stale -wal, -shm and
 // -journal files of path are removed, so SQLite cannot replay them onto
 // the restored file. The backup itself is left unchanged.
-func Restore(ctx context.Context, src, path string, overwrite bool) (Info, error) {
+func Restore(ctx context.Context, src, path string, opts RestoreOptions) (Info, error) {
+	overwrite := opts.Overwrite
 	if _, err := os.Stat(src); err != nil {
 		return Info{}, fmt.Errorf("sqlite: restore: backup %w", err)
 	}
@@ -177,6 +190,11 @@ func Restore(ctx context.Context, src, path string, overwrite bool) (Info, error
 	if err != nil {
 		return Info{}, fmt.Errorf("sqlite: restore: %w", err)
 	}
+	if opts.Verify != nil {
+		if err := opts.Verify(ctx, tmp); err != nil {
+			return Info{}, fmt.Errorf("sqlite: restore: %w", err)
+		}
+	}
 	unlock, err := takeOver(ctx, path)
 	if err != nil {
 		return Info{}, fmt.Errorf("sqlite: restore: %w", err)
@@ -191,6 +209,30 @@ func Restore(ctx context.Context, src, path string, overwrite bool) (Info, error
 		return Info{}, fmt.Errorf("sqlite: restore: %w", err)
 	}
 	return info, nil
+}
+
+// ReadKeys returns the signing keys stored in the database file at path,
+// read-only and without migrating it: for checking the system secret
+// against a backup.
+func ReadKeys(ctx context.Context, path string) ([]store.Key, error) {
+	src, err := readOnlyURI(path)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", src)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, listKeysQuery)
+	if err != nil {
+		return nil, fmt.Errorf("read signing keys: %w", classify(path, err))
+	}
+	ks, err := scanKeys(rows)
+	if err != nil {
+		return nil, fmt.Errorf("read signing keys: %w", classify(path, err))
+	}
+	return ks, nil
 }
 
 // takeOver makes sure no connection has the database at path open and

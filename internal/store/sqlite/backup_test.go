@@ -159,7 +159,7 @@ func TestCheckRefuses(t *testing.T) {
 				t.Errorf("the error %q does not name the file", err)
 			}
 			target := filepath.Join(t.TempDir(), "latchkey.db")
-			if _, err := sqlite.Restore(ctx, p, target, false); !errors.Is(err, tc.want) {
+			if _, err := sqlite.Restore(ctx, p, target, sqlite.RestoreOptions{}); !errors.Is(err, tc.want) {
 				t.Errorf("Restore = %v, want %v", err, tc.want)
 			} else if !strings.Contains(err.Error(), p) || strings.Contains(err.Error(), ".tmp-") {
 				t.Errorf("the error %q does not name the backup (or names the temporary copy)", err)
@@ -179,7 +179,7 @@ func TestRestore(t *testing.T) {
 	backup := backupOf(t)
 	dir := t.TempDir()
 	target := filepath.Join(dir, "latchkey.db")
-	info, err := sqlite.Restore(ctx, backup, target, false)
+	info, err := sqlite.Restore(ctx, backup, target, sqlite.RestoreOptions{})
 	if err != nil {
 		t.Fatalf("Restore into a new location: %v", err)
 	}
@@ -195,10 +195,10 @@ func TestRestore(t *testing.T) {
 	}
 	must(t, s.CreateUser(ctx, store.User{ID: "u-bob", Username: "bob"})) // not in the backup
 
-	if _, err := sqlite.Restore(ctx, backup, target, false); !errors.Is(err, sqlite.ErrExists) {
+	if _, err := sqlite.Restore(ctx, backup, target, sqlite.RestoreOptions{}); !errors.Is(err, sqlite.ErrExists) {
 		t.Errorf("Restore over an existing database without overwrite = %v, want ErrExists", err)
 	}
-	if _, err := sqlite.Restore(ctx, backup, target, true); !errors.Is(err, sqlite.ErrInUse) {
+	if _, err := sqlite.Restore(ctx, backup, target, sqlite.RestoreOptions{Overwrite: true}); !errors.Is(err, sqlite.ErrInUse) {
 		t.Errorf("Restore under an open Store = %v, want ErrInUse", err)
 	}
 	if u, err := s.GetUserByUsername(ctx, "bob"); err != nil || u.ID != "u-bob" {
@@ -210,7 +210,7 @@ func TestRestore(t *testing.T) {
 	// must not meet them.
 	write(t, target+"-wal", []byte("stale wal frames"))
 	write(t, target+"-shm", []byte("stale shm"))
-	if _, err := sqlite.Restore(ctx, backup, target, true); err != nil {
+	if _, err := sqlite.Restore(ctx, backup, target, sqlite.RestoreOptions{Overwrite: true}); err != nil {
 		t.Fatalf("Restore over a stopped database with overwrite: %v", err)
 	}
 	for _, f := range []string{target + "-wal", target + "-shm"} {
@@ -253,7 +253,7 @@ func TestRestorePlainCopy(t *testing.T) {
 	cp := filepath.Join(t.TempDir(), "copy.db")
 	write(t, cp, read(t, path))
 	target := filepath.Join(t.TempDir(), "latchkey.db")
-	if _, err := sqlite.Restore(t.Context(), cp, target, false); err != nil {
+	if _, err := sqlite.Restore(t.Context(), cp, target, sqlite.RestoreOptions{}); err != nil {
 		t.Fatalf("Restore of a plain copy: %v", err)
 	}
 	if b := read(t, cp); b[18] != 2 {
@@ -279,7 +279,34 @@ func TestBackupOfStoppedDatabase(t *testing.T) {
 	}
 }
 
-// backupOf returns a backup of a database with one user, alice.
+// TestRestoreVerify: Verify sees the checked copy (ReadKeys reads its
+// keys) before it is put in place, and its error refuses the restore.
+func TestRestoreVerify(t *testing.T) {
+	backup := backupOf(t)
+	target := filepath.Join(t.TempDir(), "latchkey.db")
+	refuse := errors.New("the keys do not open")
+	var seen []store.Key
+	_, err := sqlite.Restore(t.Context(), backup, target, sqlite.RestoreOptions{Verify: func(ctx context.Context, copy string) error {
+		ks, err := sqlite.ReadKeys(ctx, copy)
+		seen = ks
+		if err != nil {
+			return err
+		}
+		return refuse
+	}})
+	if !errors.Is(err, refuse) {
+		t.Fatalf("Restore with a Verify that refuses = %v", err)
+	}
+	if len(seen) != 1 || seen[0].KID != "k1" || string(seen[0].Private) != "sealed" {
+		t.Errorf("ReadKeys of the copy = %+v, want the backup's key k1", seen)
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(target)); len(entries) != 0 {
+		t.Errorf("a refused restore left %v", entries)
+	}
+}
+
+// backupOf returns a backup of a database with one user, alice, and one
+// signing key, k1.
 func backupOf(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "latchkey.db")
@@ -289,6 +316,10 @@ func backupOf(t *testing.T) string {
 	}
 	defer s.Close()
 	must(t, s.CreateUser(t.Context(), store.User{ID: "u-alice", Username: "alice"}))
+	now := time.Now()
+	if _, err := s.AddKey(t.Context(), store.Key{KID: "k1", Alg: "ES256", Private: []byte("sealed"), Public: []byte("{}"), CreatedAt: now, ActiveAt: now}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
 	dest := filepath.Join(t.TempDir(), "backup.db")
 	if _, err := sqlite.Backup(t.Context(), path, dest, false); err != nil {
 		t.Fatal(err)
