@@ -5,6 +5,7 @@ package main
 // every way a restore is refused; PostgreSQL pointed to pg_dump.
 
 import (
+	"bufio"
 	"bytes"
 	"database/sql"
 	"encoding/json"
@@ -13,11 +14,16 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 const (
@@ -347,4 +353,58 @@ func TestBackupPostgresRefused(t *testing.T) {
 	if exitStatus(r.err) != 1 || !strings.Contains(fmt.Sprint(r.err), "pg_restore") {
 		t.Errorf("restore to PostgreSQL: exit %d, %v; want 1 and a pointer to pg_restore", exitStatus(r.err), r.err)
 	}
+}
+
+// TestRestoreRefusesUnderServeProcess: a latchkey serve in another
+// process (SQLite's file locks, not its in-process bookkeeping) makes
+// restore refuse; once it has exited, the same restore goes through.
+func TestRestoreRefusesUnderServeProcess(t *testing.T) {
+	t.Parallel()
+	bin := binary.Path(t)
+	dir := t.TempDir()
+	cfg := backupConfig(t, dir)
+	mustRun(t, nil, "", "migrate", "--config", cfg)
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	mustRun(t, nil, "", "backup", "--config", cfg, backup)
+
+	cmd := exec.Command(bin, "serve", "--config", cfg, "--listen", "127.0.0.1:0")
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	logs := &testkit.Buffer{}
+	listening := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		once := false
+		for sc.Scan() {
+			logs.Write(append(sc.Bytes(), '\n'))
+			if !once && testenv.ListeningAddr(sc.Text()) != "" {
+				once = true
+				close(listening)
+			}
+		}
+	}()
+	select {
+	case <-listening:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("serve logged no listening line within 20 s:\n%s", logs.String())
+	}
+
+	r := runCLI(t, nil, "", "restore", "--config", cfg, "--force", backup)
+	if r.err == nil || !strings.Contains(r.err.Error(), "in use") {
+		t.Errorf("restore --force while another process serves the database: %v, want a refusal saying it is in use", r.err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v\n%s", err, logs.String())
+	}
+	mustRun(t, nil, "", "restore", "--config", cfg, "--force", backup)
 }
