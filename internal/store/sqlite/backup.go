@@ -52,10 +52,14 @@ type Info struct {
 // replaced only when overwrite is set. The source is only read: never
 // migrated, nor created when missing.
 func Backup(ctx context.Context, path, dest string, overwrite bool) (Info, error) {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
 		return Info{}, fmt.Errorf("sqlite: backup: there is no database at %s", path)
 	} else if err != nil {
 		return Info{}, fmt.Errorf("sqlite: backup: %w", err)
+	}
+	if di, err := os.Stat(dest); err == nil && os.SameFile(fi, di) {
+		return Info{}, fmt.Errorf("sqlite: backup: %s is the database itself: name another file", dest)
 	}
 	if err := refuseExisting(dest, overwrite); err != nil {
 		return Info{}, fmt.Errorf("sqlite: backup: %w", err)

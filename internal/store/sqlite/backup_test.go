@@ -110,6 +110,12 @@ func TestBackupWhileWriting(t *testing.T) {
 	if len(entries) != 1 || entries[0].Name() != "backup.db" {
 		t.Errorf("beside the backup: %v, want only backup.db", entries)
 	}
+	if _, err := sqlite.Backup(ctx, path, path, true); err == nil || !strings.Contains(err.Error(), "the database itself") {
+		t.Errorf("Backup onto the database itself with overwrite = %v, want a refusal", err)
+	}
+	if u, err := s.GetUserByUsername(ctx, "u00000"); err != nil || u.ID != "u00000" {
+		t.Errorf("after the refused backup onto itself, u00000 = %+v, %v", u, err)
+	}
 	if _, err := sqlite.Backup(ctx, filepath.Join(dir, "missing.db"), filepath.Join(backupDir, "x.db"), false); err == nil {
 		t.Error("Backup of a missing database succeeded")
 	}
