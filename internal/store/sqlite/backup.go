@@ -242,8 +242,10 @@ func ReadKeys(ctx context.Context, path string) ([]store.Key, error) {
 // takeOver makes sure no connection has the database at path open and
 // keeps it that way until unlock: it switches the file out of WAL mode,
 // which SQLite refuses (SQLITE_BUSY) while another connection has it open,
-// and then holds an exclusive lock. A missing file needs nothing; a file
-// SQLite cannot read as a database cannot be in use by a server.
+// and then holds an exclusive lock (BEGIN EXCLUSIVE), so a server starting
+// meanwhile waits instead of opening the file being replaced. A missing
+// file needs nothing; a file SQLite cannot read as a database cannot be in
+// use by a server.
 func takeOver(ctx context.Context, path string) (unlock func(), err error) {
 	nothing := func() {}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
@@ -256,12 +258,17 @@ func takeOver(ctx context.Context, path string) (unlock func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite", u)
+	db, err := sql.Open("sqlite", u+"&mode=rw")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(1)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	inUse := func(err error) error {
+		conn.Close()
 		db.Close()
 		var e *sqlite.Error
 		if errors.As(err, &e) && (e.Code()&0xff == sqlite3.SQLITE_BUSY || e.Code()&0xff == sqlite3.SQLITE_LOCKED) {
@@ -270,23 +277,17 @@ func takeOver(ctx context.Context, path string) (unlock func(), err error) {
 		return fmt.Errorf("take over %s: %w", path, err)
 	}
 	var mode string
-	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode = DELETE").Scan(&mode); err != nil {
+	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode = DELETE").Scan(&mode); err != nil {
 		return nil, inUse(err)
 	}
-	if _, err := db.ExecContext(ctx, "PRAGMA locking_mode = EXCLUSIVE"); err != nil {
+	if _, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
 		return nil, inUse(err)
 	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, inUse(err)
-	}
-	// BEGIN takes no lock until the first read; read to take it.
-	var n int
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
-		tx.Rollback()
-		return nil, inUse(err)
-	}
-	return func() { tx.Rollback(); db.Close() }, nil
+	return func() {
+		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
+		conn.Close()
+		db.Close()
+	}, nil
 }
 
 // rollbackMode takes the copy of a backup out of WAL mode, so that Check

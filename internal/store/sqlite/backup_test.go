@@ -362,3 +362,32 @@ func exec(t *testing.T, path, query string) {
 		t.Fatalf("%s: %v", query, err)
 	}
 }
+
+// TestTakeOverHoldsTheFile: while Restore has taken a stopped database
+// over, another connection cannot read it (a server starting then waits
+// instead of opening the file being replaced); after unlock it can.
+func TestTakeOverHoldsTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "latchkey.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, s.Close())
+	unlock, err := sqlite.TakeOver(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(100)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	var n int
+	if err := other.QueryRow("SELECT count(*) FROM users").Scan(&n); err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") {
+		t.Errorf("a read while taken over = %v, want SQLITE_BUSY", err)
+	}
+	unlock()
+	if err := other.QueryRow("SELECT count(*) FROM users").Scan(&n); err != nil {
+		t.Errorf("a read after unlock: %v", err)
+	}
+}
