@@ -153,7 +153,22 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 	began := time.Now()
 	r := runCLI(t, nil, "", "backup", "--config", cfg, backup)
 	ended := time.Now()
-	time.Sleep(50 * time.Millisecond) // tokens asked for after the backup
+	// Wait for tokens asked for after the backup (or for the load to fail).
+	sentAfter := func() (n int, failed bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, tk := range tokens {
+			if tk.sent.After(ended) {
+				n++
+			}
+		}
+		return n, len(loadErrs) > 0
+	}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if n, failed := sentAfter(); n >= 3 || failed {
+			break
+		}
+	}
 	close(stop)
 	wg.Wait()
 	if r.err != nil {
