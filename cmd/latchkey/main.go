@@ -55,6 +55,8 @@ func commands() []command {
 	return []command{
 		{"serve", "run the authorization server", runServe},
 		{"migrate", "apply database migrations and exit", runMigrate},
+		{"backup", "copy the SQLite database to a file while the server serves it (backup FILE)", runBackup},
+		{"restore", "check a backup and put it in place as the SQLite database, server stopped (restore FILE)", runRestore},
 		{"gc", "remove expired codes, tokens, sessions, counters and old audit events, then exit", runGC},
 		{"client", "manage clients (create, list, show, delete, rotate-secret)", runClient},
 		{"registration", "manage initial access tokens for dynamic client registration (token create, list, revoke)", runRegistration},

@@ -303,3 +303,26 @@ func TestSignerTypes(t *testing.T) {
 		t.Error("unknown typ accepted")
 	}
 }
+
+// TestCheckSecret: the secret the keys were sealed with opens them all;
+// another one is ErrWrongSecret; no keys need no secret.
+func TestCheckSecret(t *testing.T) {
+	st := openStore(t)
+	m := newTestManager(t, st, testSecret, &clock{t: time.Now()})
+	if err := m.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ks := listKeys(t, st)
+	if len(ks) == 0 {
+		t.Fatal("Init stored no keys")
+	}
+	if err := CheckSecret(ks, testSecret); err != nil {
+		t.Errorf("CheckSecret with the sealing secret: %v", err)
+	}
+	if err := CheckSecret(ks, []byte("another-system-secret-of-32-bytes!!")); !errors.Is(err, ErrWrongSecret) {
+		t.Errorf("CheckSecret with another secret = %v, want ErrWrongSecret", err)
+	}
+	if err := CheckSecret(nil, []byte("another-system-secret-of-32-bytes!!")); err != nil {
+		t.Errorf("CheckSecret of no keys = %v", err)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // sealer encrypts private keys at rest with AES-256-GCM under a key derived
@@ -59,4 +61,20 @@ func (s *sealer) open(sealed []byte, kid string) ([]byte, error) {
 		return nil, fmt.Errorf("%w (key %s)", ErrWrongSecret, kid)
 	}
 	return plain, nil
+}
+
+// CheckSecret reports whether systemSecret opens every stored key in ks,
+// without building signers: for a restore to refuse a backup whose keys a
+// server with this secret could not load. The error wraps ErrWrongSecret.
+func CheckSecret(ks []store.Key, systemSecret []byte) error {
+	s, err := newSealer(systemSecret, nil)
+	if err != nil {
+		return err
+	}
+	for _, k := range ks {
+		if _, err := s.open(k.Private, k.KID); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -13,3 +13,6 @@ func (s *Store) Pragmas(ctx context.Context, name string) (writer, reader string
 	}
 	return writer, reader, nil
 }
+
+// TakeOver is takeOver, for tests.
+var TakeOver = takeOver

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
@@ -9,26 +10,33 @@ import (
 
 // ListKeys returns every signing key, oldest first (ties by kid).
 func (s *Store) ListKeys(ctx context.Context) ([]store.Key, error) {
-	const q = `SELECT kid, alg, private, public, created_at, active_at
-		FROM signing_keys ORDER BY created_at, kid`
-	rows, err := s.r.QueryContext(ctx, q)
+	rows, err := s.r.QueryContext(ctx, listKeysQuery)
 	if err != nil {
 		return nil, s.fail("list keys", err)
 	}
+	out, err := scanKeys(rows)
+	if err != nil {
+		return nil, s.fail("list keys", err)
+	}
+	return out, nil
+}
+
+// listKeysQuery selects what scanKeys reads.
+const listKeysQuery = `SELECT kid, alg, private, public, created_at, active_at
+		FROM signing_keys ORDER BY created_at, kid`
+
+// scanKeys reads the rows of listKeysQuery and closes them.
+func scanKeys(rows *sql.Rows) ([]store.Key, error) {
 	defer rows.Close()
 	var out []store.Key
 	for rows.Next() {
 		var k store.Key
-		err := rows.Scan(&k.KID, &k.Alg, &k.Private, &k.Public, timeCol{&k.CreatedAt}, timeCol{&k.ActiveAt})
-		if err != nil {
-			return nil, s.fail("list keys", err)
+		if err := rows.Scan(&k.KID, &k.Alg, &k.Private, &k.Public, timeCol{&k.CreatedAt}, timeCol{&k.ActiveAt}); err != nil {
+			return nil, err
 		}
 		out = append(out, k)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, s.fail("list keys", err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // AddKey stores k unless a key of the same algorithm was created at or after
