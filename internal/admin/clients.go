@@ -196,13 +196,19 @@ func (a *API) deleteClient(w http.ResponseWriter, r *http.Request) error {
 	if err := editable(cur); err != nil {
 		return err
 	}
-	if !match(clientETag(cur)) {
-		return stale("client " + id)
-	}
-	if err := a.st.DeleteClient(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+	// The check and the delete are one transaction: an edit that lands
+	// between this read and the delete makes it 412, never lost.
+	err = a.st.DeleteClientIf(r.Context(), id, func(now store.Client) bool {
+		cur = now
+		return now.Source != "config" && match(clientETag(now))
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		w.WriteHeader(http.StatusNoContent) // a concurrent delete won
 		return nil
-	} else if err != nil {
+	case errors.Is(err, store.ErrStale):
+		return stale("client " + id)
+	case err != nil:
 		return err
 	}
 	a.record(r, change{object: "client", id: id, action: "delete", clientID: id, before: ClientView(cur)})

@@ -218,13 +218,18 @@ func (a *API) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	if !match(userETag(cur)) {
-		return stale("user " + id)
-	}
-	if err := a.st.DeleteUser(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+	// The check and the delete are one transaction (see deleteClient).
+	err = a.st.DeleteUserIf(r.Context(), id, func(now store.User) bool {
+		cur = now
+		return match(userETag(now))
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		w.WriteHeader(http.StatusNoContent) // a concurrent delete won
 		return nil
-	} else if err != nil {
+	case errors.Is(err, store.ErrStale):
+		return stale("user " + id)
+	case err != nil:
 		return err
 	}
 	a.record(r, change{object: "user", id: id, action: "delete", userID: id, before: UserView(cur)})

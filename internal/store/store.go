@@ -326,6 +326,13 @@ type AdminStore interface {
 	// ReplaceUser is ReplaceClient for users: username, password hash,
 	// claims and UpdatedAt are replaced.
 	ReplaceUser(ctx context.Context, u User, match func(User) bool) error
+	// DeleteClientIf reads client id, locks it, and deletes it when match
+	// accepts it, in one transaction (the admin API's DELETE with
+	// If-Match): ErrNotFound when there is no such client, ErrStale when
+	// match refuses the stored one.
+	DeleteClientIf(ctx context.Context, id string, match func(Client) bool) error
+	// DeleteUserIf is DeleteClientIf for users.
+	DeleteUserIf(ctx context.Context, id string, match func(User) bool) error
 	// ListClientGrantsPage returns up to q.Limit of client q.ClientID's
 	// live grants (neither revoked nor expired at q.Now) with an id after
 	// q.After, ordered by id (index grants_client_id).

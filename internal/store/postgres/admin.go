@@ -121,6 +121,44 @@ func (s *Store) ReplaceUser(ctx context.Context, u store.User, match func(store.
 	return s.failAdmin(ctx, "replace user", err)
 }
 
+// DeleteClientIf locks client id and deletes it when match accepts the
+// stored record, in one transaction.
+func (s *Store) DeleteClientIf(ctx context.Context, id string, match func(store.Client) bool) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		cur, err := scanClient(tx.QueryRow(ctx, "SELECT "+clientColumns+" FROM clients WHERE id = $1 FOR UPDATE", id))
+		if err != nil {
+			return err
+		}
+		if !match(cur) {
+			return store.ErrStale
+		}
+		_, err = tx.Exec(ctx, "DELETE FROM clients WHERE id = $1", id)
+		return err
+	})
+	return s.failAdmin(ctx, "delete client", err)
+}
+
+// DeleteUserIf locks user id and deletes it when match accepts the stored
+// record, in one transaction.
+func (s *Store) DeleteUserIf(ctx context.Context, id string, match func(store.User) bool) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		cur, err := scanUser(tx.QueryRow(ctx, "SELECT "+userColumns+" FROM users WHERE id = $1 FOR UPDATE", id))
+		if err != nil {
+			return err
+		}
+		if !match(cur) {
+			return store.ErrStale
+		}
+		_, err = tx.Exec(ctx, "DELETE FROM users WHERE id = $1", id)
+		return err
+	})
+	return s.failAdmin(ctx, "delete user", err)
+}
+
 // replaceSQL is an UPDATE of table that sets every one of columns (whose
 // values are all, id first) except id, source and created_at, and the
 // arguments it takes.

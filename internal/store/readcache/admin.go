@@ -34,6 +34,24 @@ func (s *Store) ReplaceClient(ctx context.Context, c store.Client, match func(st
 	return s.after(a.ReplaceClient(ctx, c, match))
 }
 
+// DeleteClientIf purges: the client and its grants are gone.
+func (s *Store) DeleteClientIf(ctx context.Context, id string, match func(store.Client) bool) error {
+	a, err := s.admin()
+	if err != nil {
+		return err
+	}
+	return s.after(a.DeleteClientIf(ctx, id, match))
+}
+
+// DeleteUserIf purges: the user and their grants are gone.
+func (s *Store) DeleteUserIf(ctx context.Context, id string, match func(store.User) bool) error {
+	a, err := s.admin()
+	if err != nil {
+		return err
+	}
+	return s.after(a.DeleteUserIf(ctx, id, match))
+}
+
 // ListUsersPage reads through.
 func (s *Store) ListUsersPage(ctx context.Context, q store.UserQuery) ([]store.User, error) {
 	a, err := s.admin()

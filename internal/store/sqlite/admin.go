@@ -116,6 +116,40 @@ func (s *Store) ReplaceUser(ctx context.Context, u store.User, match func(store.
 	return s.failAdmin("replace user", err)
 }
 
+// DeleteClientIf deletes client id in one writer transaction when match
+// accepts the stored record.
+func (s *Store) DeleteClientIf(ctx context.Context, id string, match func(store.Client) bool) error {
+	err := s.inTx(ctx, func(tx txn) error {
+		cur, err := scanClient(tx.QueryRowContext(ctx, "SELECT "+clientColumns+" FROM clients WHERE id = ?", id))
+		if err != nil {
+			return err
+		}
+		if !match(cur) {
+			return store.ErrStale
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM clients WHERE id = ?", id)
+		return err
+	})
+	return s.failAdmin("delete client", err)
+}
+
+// DeleteUserIf deletes user id in one writer transaction when match
+// accepts the stored record.
+func (s *Store) DeleteUserIf(ctx context.Context, id string, match func(store.User) bool) error {
+	err := s.inTx(ctx, func(tx txn) error {
+		cur, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id))
+		if err != nil {
+			return err
+		}
+		if !match(cur) {
+			return store.ErrStale
+		}
+		_, err = tx.ExecContext(ctx, "DELETE FROM users WHERE id = ?", id)
+		return err
+	})
+	return s.failAdmin("delete user", err)
+}
+
 // failAdmin is fail, passing ErrStale through untouched.
 func (s *Store) failAdmin(op string, err error) error {
 	if err == nil || errors.Is(err, store.ErrStale) {

@@ -15,6 +15,9 @@ func adminTests() []subtest {
 		{"ClientPagesFilters", testClientPages},
 		{"ReplaceClientCompareAndSwap", testReplaceClient},
 		{"ReplaceClientRaceOneWins", testReplaceClientRace},
+		{"DeleteClientIfCompareAndDelete", testDeleteClientIf},
+		{"DeleteIfAgainstReplaceOneWins", testDeleteIfRace},
+		{"DeleteUserIfCompareAndDelete", testDeleteUserIf},
 		{"UserPagesPrefix", testUserPages},
 		{"ReplaceUserCompareAndSwap", testReplaceUser},
 		{"UserPagesEmail", testUserPagesEmail},
@@ -118,6 +121,80 @@ func testReplaceClientRace(t *testing.T, s store.Store) {
 	if won != 1 {
 		t.Fatalf("%d writers won, want exactly 1", won)
 	}
+}
+
+// testDeleteClientIf: a refused delete changes nothing; an accepted one
+// removes the client with its grants; an unknown client is ErrNotFound.
+func testDeleteClientIf(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	orig := fullClient("app")
+	must(t, s.CreateClient(ctx, orig))
+	must(t, s.CreateUser(ctx, fullUser("u1", "alice")))
+	g := store.Grant{ID: "g1", ClientID: "app", UserID: "u1", Scopes: []string{"openid"}, CreatedAt: at(0)}
+	must(t, s.SaveIssue(ctx, store.Issue{Grant: &g}))
+	a := admin(t, s)
+	wantErr(t, "DeleteClientIf refused", a.DeleteClientIf(ctx, "app", func(store.Client) bool { return false }), store.ErrStale)
+	got, err := s.GetClient(ctx, "app")
+	must(t, err)
+	same(t, "kept after a refusal", got, orig)
+	var seen store.Client
+	must(t, a.DeleteClientIf(ctx, "app", func(cur store.Client) bool { seen = cur; return cur.Name == orig.Name }))
+	same(t, "the record match saw", seen, orig)
+	_, err = s.GetClient(ctx, "app")
+	wantErr(t, "GetClient after the delete", err, store.ErrNotFound)
+	_, err = s.GetGrant(ctx, "g1")
+	wantErr(t, "the client's grant after the delete", err, store.ErrNotFound)
+	wantErr(t, "DeleteClientIf unknown", a.DeleteClientIf(ctx, "app", func(store.Client) bool { return true }), store.ErrNotFound)
+}
+
+// testDeleteIfRace: an edit and a delete that both read the same version
+// (two administrators); exactly one wins, and a lost delete leaves the
+// edited client.
+func testDeleteIfRace(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := admin(t, s)
+	for round := range 5 {
+		id := fmt.Sprint("app-", round)
+		must(t, s.CreateClient(ctx, store.Client{ID: id, Name: "v0", Source: "admin"}))
+		var wg sync.WaitGroup
+		var replaced, deleted error
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			replaced = a.ReplaceClient(ctx, store.Client{ID: id, Name: "v1"}, func(cur store.Client) bool { return cur.Name == "v0" })
+		}()
+		go func() {
+			defer wg.Done()
+			deleted = a.DeleteClientIf(ctx, id, func(cur store.Client) bool { return cur.Name == "v0" })
+		}()
+		wg.Wait()
+		c, err := s.GetClient(ctx, id)
+		switch {
+		case replaced == nil && errors.Is(deleted, store.ErrStale):
+			if err != nil || c.Name != "v1" {
+				t.Fatalf("the edit won, but the client is %+v %v", c, err)
+			}
+		case deleted == nil && (errors.Is(replaced, store.ErrStale) || errors.Is(replaced, store.ErrNotFound)):
+			wantErr(t, "the delete won, GetClient", err, store.ErrNotFound)
+		default:
+			t.Fatalf("replace %v, delete %v: want exactly one to win", replaced, deleted)
+		}
+	}
+}
+
+// testDeleteUserIf is testDeleteClientIf for users.
+func testDeleteUserIf(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	orig := fullUser("u1", "alice")
+	must(t, s.CreateUser(ctx, orig))
+	a := admin(t, s)
+	wantErr(t, "DeleteUserIf refused", a.DeleteUserIf(ctx, "u1", func(store.User) bool { return false }), store.ErrStale)
+	_, err := s.GetUser(ctx, "u1")
+	must(t, err)
+	must(t, a.DeleteUserIf(ctx, "u1", func(cur store.User) bool { return cur.Username == "alice" }))
+	_, err = s.GetUser(ctx, "u1")
+	wantErr(t, "GetUser after the delete", err, store.ErrNotFound)
+	wantErr(t, "DeleteUserIf unknown", a.DeleteUserIf(ctx, "u1", func(store.User) bool { return true }), store.ErrNotFound)
 }
 
 func testUserPages(t *testing.T, s store.Store) {
