@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -129,7 +130,7 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 	// unknown-user timing, key generation) goes back to the OS now, so an
 	// idle server's resident set is what it really needs.
 	debug.FreeOSMemory()
-	return listenAndServe(ctx, h, ln, cfg, log)
+	return listenAndServe(ctx, h, ln, cfg, log, stopping{grace: cfg.ShutdownGrace.D(), drain: srv.Drain})
 }
 
 // watchChanges calls purge whenever the store announces a change made by
@@ -182,9 +183,26 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
 	return nil
 }
 
-// listenAndServe serves until ctx ends, then shuts down gracefully: new
-// connections are refused and requests in flight get up to 10 seconds.
-func listenAndServe(ctx context.Context, h http.Handler, ln net.Listener, cfg config.Config, log *slog.Logger) error {
+// stopping is how a listener ends once serve's context has. drain, when
+// set, makes /readyz answer 503. After SIGTERM the listener serves on,
+// new requests too, for grace (shutdown_grace), so that load balancers
+// polling /readyz stop sending requests before it closes; after SIGINT or
+// a cancelled context it closes at once.
+type stopping struct {
+	grace time.Duration
+	drain func()
+}
+
+// terminated reports whether ctx ended by SIGTERM.
+func terminated(ctx context.Context) bool {
+	var sig stopSignal
+	return errors.As(context.Cause(ctx), &sig) && sig.Signal == syscall.SIGTERM
+}
+
+// listenAndServe serves until ctx ends and, after SIGTERM, for the grace
+// of stop; then it shuts down gracefully: new connections are refused and
+// requests in flight get up to 10 seconds.
+func listenAndServe(ctx context.Context, h http.Handler, ln net.Listener, cfg config.Config, log *slog.Logger, stop stopping) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -208,6 +226,19 @@ func listenAndServe(ctx context.Context, h http.Handler, ln net.Listener, cfg co
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+	}
+	if stop.drain != nil {
+		stop.drain()
+	}
+	if stop.grace > 0 && terminated(ctx) {
+		log.Info("draining: /readyz answers 503, requests are still served", "grace", stop.grace.String())
+		t := time.NewTimer(stop.grace)
+		select {
+		case err := <-errc:
+			t.Stop()
+			return fmt.Errorf("serve: %w", err)
+		case <-t.C:
+		}
 	}
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

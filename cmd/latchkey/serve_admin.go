@@ -48,7 +48,7 @@ func startAdmin(ctx context.Context, cfg config.Config, srv *server.Server, oaut
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := listenAndServe(ctx, api, ln, cfg, adminLog); err != nil && !errors.Is(err, context.Canceled) {
+		if err := listenAndServe(ctx, api, ln, cfg, adminLog, stopping{}); err != nil && !errors.Is(err, context.Canceled) {
 			adminLog.Error("admin listener stopped", "err", err)
 		}
 	}()

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,6 +79,8 @@ type Server struct {
 	regPolicy clientmeta.Policy
 	// backchannel delivers logout tokens (Back-Channel Logout 1.0).
 	backchannel *backchannel
+	// draining is set by Drain: /readyz answers 503.
+	draining atomic.Bool
 }
 
 // New returns the server's http.Handler.
