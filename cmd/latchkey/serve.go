@@ -16,11 +16,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/readcache"
+	"github.com/latchkey/latchkey/internal/store/storetrace"
+	"github.com/latchkey/latchkey/internal/tracing"
 )
 
 const serveExample = `latchkey serve --dev
@@ -67,7 +71,19 @@ func runServe(ctx context.Context, args []string, e env) error {
 }
 
 func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e env, log *slog.Logger) error {
-	st, applied, err := openStore(ctx, cfg)
+	tp, err := tracing.New(ctx, cfg.Tracing, version())
+	if err != nil {
+		return err
+	}
+	// Tracing off leaves tracer nil: no SDK, no otelhttp, no storetrace.
+	var tracer trace.TracerProvider
+	if tp != nil {
+		tracer = tp
+		defer flushTraces(tp, log) // after the listener has drained
+		log.Info("exporting traces", "otlp_url", tracing.TracesURL(cfg.Tracing.OTLPEndpoint),
+			"service_name", cfg.Tracing.ServiceName, "sample_ratio", cfg.Tracing.SampleRatio)
+	}
+	st, applied, err := openTracedStore(ctx, cfg, tracer)
 	if err != nil {
 		return err
 	}
@@ -103,11 +119,16 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 		return err
 	}
 	scfg.Audit = rec
-	cached := readcache.New(st, readcache.Options{TTL: cfg.Database.CacheTTL.D()})
+	var served store.Store = st
+	if tracer != nil {
+		served = storetrace.New(st, tracer, storeSystem(cfg))
+	}
+	cached := readcache.New(served, readcache.Options{TTL: cfg.Database.CacheTTL.D()})
 	stopWatching := watchChanges(ctx, st, cached.Purge, log)
 	defer stopWatching()
 	srv, h, err := server.NewServer(server.Deps{
 		Config: scfg, Store: cached, Keys: km, Logger: log, Metrics: reg, SystemSecret: secret, Now: time.Now, Rand: rand.Reader,
+		Tracing: tracer,
 	})
 	if err != nil {
 		return err
@@ -131,6 +152,15 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 	// idle server's resident set is what it really needs.
 	debug.FreeOSMemory()
 	return listenAndServe(ctx, h, ln, cfg, log, stopping{grace: cfg.ShutdownGrace.D(), drain: srv.Drain})
+}
+
+// flushTraces sends the spans still batched and stops the exporter.
+func flushTraces(tp *sdktrace.TracerProvider, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tp.Shutdown(ctx); err != nil {
+		log.Warn("traces lost at shutdown", "err", err)
+	}
 }
 
 // watchChanges calls purge whenever the store announces a change made by
