@@ -135,7 +135,7 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 	}
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
-	h, stopAdmin, err := startAdmin(bg, cfg, srv, h, cached, km, rec, log)
+	h, stopAdmin, err := startAdmin(bg, cfg, srv, h, cached, km, rec, log, tracer)
 	if err != nil {
 		return err
 	}

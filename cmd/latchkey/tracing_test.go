@@ -66,6 +66,19 @@ func newCollector(t *testing.T) *collector {
 	return c
 }
 
+// named returns the received spans called name.
+func (c *collector) named(name string) []*tracepb.Span {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*tracepb.Span
+	for _, sp := range c.spans {
+		if sp.Name == name {
+			out = append(out, sp)
+		}
+	}
+	return out
+}
+
 // trace returns the received spans of the trace with id, by name.
 func (c *collector) trace(id string) map[string][]*tracepb.Span {
 	c.mu.Lock()
@@ -90,8 +103,9 @@ func TestTracesReachCollector(t *testing.T) {
 	dir := t.TempDir()
 	const secret = "a-long-random-secret-of-32-or-more-characters"
 	cfgPath := filepath.Join(dir, "latchkey.yaml")
-	cfgYAML := "tracing:\n  otlp_endpoint: " + col.URL + "\n  service_name: latchkey-test\n" +
-		"clients:\n  - id: reports\n    secret: " + secret + "\n    grant_types: [client_credentials]\n    scopes: [read]\n"
+	cfgYAML := "tracing:\n  otlp_endpoint: " + col.URL + "\n  service_name: latchkey-test\nadmin:\n  enabled: true\n" +
+		"clients:\n  - id: reports\n    secret: " + secret + "\n    grant_types: [client_credentials]\n" +
+		"    scopes: [read, latchkey:admin:clients:read]\n    default_scopes: [read]\n"
 	if err := os.WriteFile(cfgPath, []byte(cfgYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -113,16 +127,31 @@ func TestTracesReachCollector(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("/token with a traceparent: %d", resp.StatusCode)
 	}
+	// The admin API on the main listener is traced too.
+	code, body := postForm(t, s.url+"/token", "reports", secret, url.Values{"grant_type": {"client_credentials"}, "scope": {"latchkey:admin:clients:read"}})
+	if code != http.StatusOK {
+		t.Fatalf("/token for the admin API: %d %v", code, body)
+	}
+	areq, _ := http.NewRequest(http.MethodGet, s.url+"/admin/v1/clients/reports", nil)
+	areq.Header.Set("Authorization", "Bearer "+body["access_token"].(string))
+	aresp, err := http.DefaultClient.Do(areq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aresp.Body.Close()
+	if aresp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /admin/v1/clients/reports: %d", aresp.StatusCode)
+	}
 	// Stopping flushes the batched spans and the batched log lines.
 	if err := s.stop(); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
 
 	lines := requestLines(t, s.stderr.String(), "/token")
-	if len(lines) != 2 {
-		t.Fatalf("want 2 request lines for /token, got %d in:\n%s", len(lines), s.stderr.String())
+	if len(lines) != 3 {
+		t.Fatalf("want 3 request lines for /token, got %d in:\n%s", len(lines), s.stderr.String())
 	}
-	for i, line := range lines {
+	for i, line := range lines[:2] {
 		if line.TraceID == "" || line.SpanID == "" {
 			t.Fatalf("request line %d has no trace_id or span_id: %+v", i, line)
 		}
@@ -158,6 +187,22 @@ func TestTracesReachCollector(t *testing.T) {
 			t.Errorf("the request with a traceparent is trace %s under %x, want %s under %s",
 				line.TraceID, server.ParentSpanId, callerTrace, callerSpan)
 		}
+	}
+	admins := col.named("GET /admin/v1")
+	if len(admins) != 1 {
+		t.Fatalf("want one GET /admin/v1 server span, got %d", len(admins))
+	}
+	byName := col.trace(hex.EncodeToString(admins[0].TraceId))
+	stored := 0
+	for name, spans := range byName {
+		for _, sp := range spans {
+			if strings.HasPrefix(name, "store.") && descends(sp, admins[0], byName) {
+				stored++
+			}
+		}
+	}
+	if stored == 0 {
+		t.Errorf("the admin request's trace has no store span under it: %v", names(byName))
 	}
 	col.mu.Lock()
 	defer col.mu.Unlock()

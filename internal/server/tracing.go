@@ -44,11 +44,20 @@ func (s *Server) traced(h http.Handler) http.Handler {
 	if s.tracer == nil {
 		return h
 	}
-	return otelhttp.NewHandler(h, "latchkey",
+	th := otelhttp.NewHandler(h, "latchkey",
 		otelhttp.WithTracerProvider(s.tracerProvider),
 		otelhttp.WithPropagators(propagation.TraceContext{}),
 		// Request metrics are Prometheus's (metrics.go); none from otelhttp.
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A mux in front (the admin API's mount) leaves its pattern on r,
+		// and otelhttp would rename the span after it, over traceRequest's.
+		if r.Pattern != "" {
+			r = r.WithContext(r.Context())
+			r.Pattern = ""
+		}
+		th.ServeHTTP(w, r)
+	})
 }
 
 // traceRequest names the request's server span after its route, which the
