@@ -162,3 +162,45 @@ func ccStatus(t *testing.T, c *http.Client, base, secret string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestBinarySecondSignalEndsGrace: a second signal during a long grace
+// (an operator who will not wait) shuts down at once, still exiting 0.
+func TestBinarySecondSignalEndsGrace(t *testing.T) {
+	t.Parallel()
+	bin := binary.Path(t)
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--storage", "sqlite://"+filepath.Join(dir, "latchkey.db"))
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "LATCHKEY_SHUTDOWN_GRACE=5m"}
+	logs, addr, exited := startBinary(t, cmd)
+	base := "http://" + addr
+	if err := testkit.WaitHealthy(base, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	code := 0
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if code = statusOf(t, client, base+"/readyz"); code == http.StatusServiceUnavailable {
+			break
+		}
+	}
+	if code != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz after SIGTERM = %d, want 503; log:\n%s", code, logs.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if code := exitCode(err); code != 0 {
+			t.Fatalf("serve exited %d (%v), want 0; log:\n%s", code, err, logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("serve still runs 15 s after a second signal in a 5m grace; log:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), `"msg":"a second signal: ending the grace"`) {
+		t.Errorf("no line saying the grace was cut short:\n%s", logs.String())
+	}
+}

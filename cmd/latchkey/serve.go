@@ -216,17 +216,17 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
 // stopping is how a listener ends once serve's context has. drain, when
 // set, makes /readyz answer 503. After SIGTERM the listener serves on,
 // new requests too, for grace (shutdown_grace), so that load balancers
-// polling /readyz stop sending requests before it closes; after SIGINT or
-// a cancelled context it closes at once.
+// polling /readyz stop sending requests before it closes; a second signal
+// ends the grace. After SIGINT or a cancelled context it closes at once.
 type stopping struct {
 	grace time.Duration
 	drain func()
 }
 
-// terminated reports whether ctx ended by SIGTERM.
-func terminated(ctx context.Context) bool {
+// terminated returns the SIGTERM that ended ctx, if one did.
+func terminated(ctx context.Context) (stopSignal, bool) {
 	var sig stopSignal
-	return errors.As(context.Cause(ctx), &sig) && sig.Signal == syscall.SIGTERM
+	return sig, errors.As(context.Cause(ctx), &sig) && sig.Signal == syscall.SIGTERM
 }
 
 // listenAndServe serves until ctx ends and, after SIGTERM, for the grace
@@ -260,13 +260,16 @@ func listenAndServe(ctx context.Context, h http.Handler, ln net.Listener, cfg co
 	if stop.drain != nil {
 		stop.drain()
 	}
-	if stop.grace > 0 && terminated(ctx) {
+	if sig, ok := terminated(ctx); ok && stop.grace > 0 {
 		log.Info("draining: /readyz answers 503, requests are still served", "grace", stop.grace.String())
 		t := time.NewTimer(stop.grace)
 		select {
 		case err := <-errc:
 			t.Stop()
 			return fmt.Errorf("serve: %w", err)
+		case <-sig.again:
+			t.Stop()
+			log.Info("a second signal: ending the grace")
 		case <-t.C:
 		}
 	}
