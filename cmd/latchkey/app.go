@@ -14,6 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exaring/otelpgx"
+	"github.com/jackc/pgx/v5"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/term"
 
 	"github.com/latchkey/latchkey/internal/config"
@@ -93,6 +97,13 @@ func sqlitePath(storage config.StorageURL) string {
 
 // openStore opens the configured backend and brings its schema up to date.
 func openStore(ctx context.Context, cfg config.Config) (store.Store, []string, error) {
+	return openTracedStore(ctx, cfg, nil)
+}
+
+// openTracedStore is openStore whose PostgreSQL queries are spans of tp
+// (otelpgx) when tp is set. SQLite's calls are traced a level up, by
+// storetrace.
+func openTracedStore(ctx context.Context, cfg config.Config, tp trace.TracerProvider) (store.Store, []string, error) {
 	if p := sqlitePath(cfg.Storage); p != "" {
 		st, err := sqlite.Open(ctx, p)
 		if err != nil {
@@ -106,6 +117,7 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, []string, e
 			ConnectTimeout: cfg.Database.ConnectTimeout.D(),
 			QueryTimeout:   cfg.Database.QueryTimeout.D(),
 			DirectURL:      cfg.Database.DirectURL.Reveal(),
+			Tracer:         pgTracer(tp),
 		})
 		if err != nil {
 			return nil, nil, err
@@ -113,6 +125,23 @@ func openStore(ctx context.Context, cfg config.Config) (store.Store, []string, e
 		return st, st.Applied(), nil
 	}
 	return nil, nil, fmt.Errorf("storage %q is not supported: use sqlite://PATH or postgres://USER@HOST:PORT/DB", cfg.Storage)
+}
+
+// pgTracer traces PostgreSQL queries as spans of tp, or is nil when tp is.
+// The SQL text is recorded, never the arguments (secrets' digests, codes).
+func pgTracer(tp trace.TracerProvider) pgx.QueryTracer {
+	if tp == nil {
+		return nil
+	}
+	return otelpgx.NewTracer(otelpgx.WithTracerProvider(tp), otelpgx.WithMeterProvider(metricnoop.NewMeterProvider()))
+}
+
+// storeSystem is the db.system.name of the configured backend.
+func storeSystem(cfg config.Config) string {
+	if sqlitePath(cfg.Storage) != "" {
+		return "sqlite"
+	}
+	return "postgresql"
 }
 
 // withStore is the frame of the admin commands (gc, migrate, client,

@@ -13,7 +13,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := stopContext()
 	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
@@ -26,6 +26,45 @@ func main() {
 			fmt.Fprintln(os.Stderr, "latchkey:", err)
 		}
 		os.Exit(1)
+	}
+}
+
+// stopSignal is the cause of the end of a command's context: the signal
+// that ended it. serve tells SIGTERM, which an orchestrator sends before
+// it stops routing to the instance, from SIGINT, a person at a terminal.
+type stopSignal struct {
+	os.Signal
+	// again is closed when a second SIGINT or SIGTERM arrives: whatever
+	// the command still waits for, it should stop now.
+	again <-chan struct{}
+}
+
+func (s stopSignal) Error() string { return s.String() + " signal received" }
+
+// stopContext ends on the first SIGINT or SIGTERM, with the signal as its
+// cause; stop releases the signals.
+func stopContext() (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	again, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			cancel(stopSignal{Signal: sig, again: again})
+		case <-done:
+			return
+		}
+		select {
+		case <-sigs:
+			close(again)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(context.Canceled)
 	}
 }
 

@@ -25,7 +25,8 @@ func TestBinarySIGTERMShutsDownGracefully(t *testing.T) {
 	dir := t.TempDir()
 	storage := "sqlite://" + filepath.Join(dir, "latchkey.db")
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--storage", storage)
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir}
+	// No grace: TestBinarySIGTERMDrainsThenExits covers it.
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "LATCHKEY_SHUTDOWN_GRACE=0s"}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

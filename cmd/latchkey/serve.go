@@ -11,15 +11,20 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/readcache"
+	"github.com/latchkey/latchkey/internal/store/storetrace"
+	"github.com/latchkey/latchkey/internal/tracing"
 )
 
 const serveExample = `latchkey serve --dev
@@ -66,7 +71,19 @@ func runServe(ctx context.Context, args []string, e env) error {
 }
 
 func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e env, log *slog.Logger) error {
-	st, applied, err := openStore(ctx, cfg)
+	tp, err := tracing.New(ctx, cfg.Tracing, version())
+	if err != nil {
+		return err
+	}
+	// Tracing off leaves tracer nil: no SDK, no otelhttp, no storetrace.
+	var tracer trace.TracerProvider
+	if tp != nil {
+		tracer = tp
+		defer flushTraces(tp, log) // after the listener has drained
+		log.Info("exporting traces", "otlp_url", tracing.TracesURL(cfg.Tracing.OTLPEndpoint),
+			"service_name", cfg.Tracing.ServiceName, "sample_ratio", cfg.Tracing.SampleRatio)
+	}
+	st, applied, err := openTracedStore(ctx, cfg, tracer)
 	if err != nil {
 		return err
 	}
@@ -102,18 +119,23 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 		return err
 	}
 	scfg.Audit = rec
-	cached := readcache.New(st, readcache.Options{TTL: cfg.Database.CacheTTL.D()})
+	var served store.Store = st
+	if tracer != nil {
+		served = storetrace.New(st, tracer, storeSystem(cfg))
+	}
+	cached := readcache.New(served, readcache.Options{TTL: cfg.Database.CacheTTL.D()})
 	stopWatching := watchChanges(ctx, st, cached.Purge, log)
 	defer stopWatching()
 	srv, h, err := server.NewServer(server.Deps{
 		Config: scfg, Store: cached, Keys: km, Logger: log, Metrics: reg, SystemSecret: secret, Now: time.Now, Rand: rand.Reader,
+		Tracing: tracer,
 	})
 	if err != nil {
 		return err
 	}
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
-	h, stopAdmin, err := startAdmin(bg, cfg, srv, h, cached, km, rec, log)
+	h, stopAdmin, err := startAdmin(bg, cfg, srv, h, cached, km, rec, log, tracer)
 	if err != nil {
 		return err
 	}
@@ -129,7 +151,16 @@ func serve(ctx context.Context, cfg config.Config, ln net.Listener, dev bool, e 
 	// unknown-user timing, key generation) goes back to the OS now, so an
 	// idle server's resident set is what it really needs.
 	debug.FreeOSMemory()
-	return listenAndServe(ctx, h, ln, cfg, log)
+	return listenAndServe(ctx, h, ln, cfg, log, stopping{grace: cfg.ShutdownGrace.D(), drain: srv.Drain})
+}
+
+// flushTraces sends the spans still batched and stops the exporter.
+func flushTraces(tp *sdktrace.TracerProvider, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tp.Shutdown(ctx); err != nil {
+		log.Warn("traces lost at shutdown", "err", err)
+	}
 }
 
 // watchChanges calls purge whenever the store announces a change made by
@@ -182,9 +213,26 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
 	return nil
 }
 
-// listenAndServe serves until ctx ends, then shuts down gracefully: new
-// connections are refused and requests in flight get up to 10 seconds.
-func listenAndServe(ctx context.Context, h http.Handler, ln net.Listener, cfg config.Config, log *slog.Logger) error {
+// stopping is how a listener ends once serve's context has. drain, when
+// set, makes /readyz answer 503. After SIGTERM the listener serves on,
+// new requests too, for grace (shutdown_grace), so that load balancers
+// polling /readyz stop sending requests before it closes; a second signal
+// ends the grace. After SIGINT or a cancelled context it closes at once.
+type stopping struct {
+	grace time.Duration
+	drain func()
+}
+
+// terminated returns the SIGTERM that ended ctx, if one did.
+func terminated(ctx context.Context) (stopSignal, bool) {
+	var sig stopSignal
+	return sig, errors.As(context.Cause(ctx), &sig) && sig.Signal == syscall.SIGTERM
+}
+
+// listenAndServe serves until ctx ends and, after SIGTERM, for the grace
+// of stop; then it shuts down gracefully: new connections are refused and
+// requests in flight get up to 10 seconds.
+func listenAndServe(ctx context.Context, h http.Handler, ln net.Listener, cfg config.Config, log *slog.Logger, stop stopping) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -208,6 +256,22 @@ func listenAndServe(ctx context.Context, h http.Handler, ln net.Listener, cfg co
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+	}
+	if stop.drain != nil {
+		stop.drain()
+	}
+	if sig, ok := terminated(ctx); ok && stop.grace > 0 {
+		log.Info("draining: /readyz answers 503, requests are still served", "grace", stop.grace.String())
+		t := time.NewTimer(stop.grace)
+		select {
+		case err := <-errc:
+			t.Stop()
+			return fmt.Errorf("serve: %w", err)
+		case <-sig.again:
+			t.Stop()
+			log.Info("a second signal: ending the grace")
+		case <-t.C:
+		}
 	}
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

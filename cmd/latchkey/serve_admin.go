@@ -10,6 +10,11 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/latchkey/latchkey/internal/admin"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/config"
@@ -23,7 +28,7 @@ import (
 // of its own until ctx ends (the main handler is returned unchanged).
 // stop releases it.
 func startAdmin(ctx context.Context, cfg config.Config, srv *server.Server, oauth http.Handler, st *readcache.Store, km *keys.Manager,
-	rec audit.Recorder, log *slog.Logger) (http.Handler, func(), error) {
+	rec audit.Recorder, log *slog.Logger, tp trace.TracerProvider) (http.Handler, func(), error) {
 	if !cfg.Admin.Enabled {
 		return oauth, func() {}, nil
 	}
@@ -34,9 +39,18 @@ func startAdmin(ctx context.Context, cfg config.Config, srv *server.Server, oaut
 	if err != nil {
 		return nil, nil, err
 	}
+	var h http.Handler = api
+	if tp != nil {
+		// The admin API's store calls are spans too: give them a parent.
+		h = otelhttp.NewHandler(api, "latchkey admin",
+			otelhttp.WithTracerProvider(tp),
+			otelhttp.WithPropagators(propagation.TraceContext{}),
+			otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()),
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + admin.Prefix }))
+	}
 	if cfg.Admin.Listen == "" {
 		log.Info("serving the admin API on the main listener", "path", admin.Prefix)
-		return admin.Mount(oauth, api), api.Close, nil
+		return admin.Mount(oauth, h), api.Close, nil
 	}
 	ln, err := net.Listen("tcp", cfg.Admin.Listen)
 	if err != nil {
@@ -48,7 +62,7 @@ func startAdmin(ctx context.Context, cfg config.Config, srv *server.Server, oaut
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := listenAndServe(ctx, api, ln, cfg, adminLog); err != nil && !errors.Is(err, context.Canceled) {
+		if err := listenAndServe(ctx, h, ln, cfg, adminLog, stopping{}); err != nil && !errors.Is(err, context.Canceled) {
 			adminLog.Error("admin listener stopped", "err", err)
 		}
 	}()

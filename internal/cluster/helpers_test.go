@@ -111,7 +111,9 @@ func writeConfig(t *testing.T, c config.Config) string {
 // childEnv is the environment of every latchkey process: nothing of the
 // caller's LATCHKEY_* variables, and the configuration's directory as HOME.
 func childEnv(cfgPath string) []string {
-	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + filepath.Dir(cfgPath)}
+	// No shutdown grace: these tests stop instances by SIGTERM often, and
+	// the readiness drain has its own test in cmd/latchkey.
+	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + filepath.Dir(cfgPath), "LATCHKEY_SHUTDOWN_GRACE=0s"}
 }
 
 // latchkeyCLI runs "latchkey args..." with the configuration file and

@@ -42,6 +42,12 @@ type Config struct {
 	Admin Admin `yaml:"admin"`
 	// Audit records security-relevant events (internal/audit).
 	Audit Audit `yaml:"audit"`
+	// Tracing exports OpenTelemetry traces; off by default.
+	Tracing Tracing `yaml:"tracing"`
+	// ShutdownGrace is how long serve keeps serving after SIGTERM with
+	// /readyz answering 503, so load balancers stop sending requests
+	// before the listener closes.
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
 
 	// TrustedIssuers are the external issuers whose JWTs clients may
 	// trade for access tokens (RFC 7523 §2.1, token exchange).
@@ -78,6 +84,21 @@ type Log struct {
 	Level string `yaml:"level"`
 	// Format is auto (text on a terminal, JSON otherwise), text or json.
 	Format string `yaml:"format"`
+}
+
+// Tracing exports each request's trace (the HTTP request, its store calls
+// and token signing) by OTLP over HTTP. With no endpoint nothing is traced
+// and the tracing code is not on any request's path.
+type Tracing struct {
+	// OTLPEndpoint is the collector's OTLP/HTTP base URL, such as
+	// http://127.0.0.1:4318; spans are POSTed to its /v1/traces.
+	OTLPEndpoint string `yaml:"otlp_endpoint"`
+	// ServiceName is the service.name of the traces.
+	ServiceName string `yaml:"service_name"`
+	// SampleRatio is the fraction of new traces recorded, 0 to 1. A
+	// request whose caller sent a traceparent follows the caller's
+	// decision.
+	SampleRatio float64 `yaml:"sample_ratio"`
 }
 
 // Debug holds what operators turn on to look inside a running server.
@@ -480,7 +501,9 @@ func Default() Config {
 			},
 			RateLimit: RegistrationRateLimit{PerIP: 10, Window: Duration(time.Hour)},
 		},
-		Audit: Audit{Enabled: true, Retention: Duration(90 * 24 * time.Hour), Queue: 8192},
+		Audit:         Audit{Enabled: true, Retention: Duration(90 * 24 * time.Hour), Queue: 8192},
+		Tracing:       Tracing{ServiceName: "latchkey", SampleRatio: 1},
+		ShutdownGrace: Duration(5 * time.Second),
 	}
 }
 

@@ -68,7 +68,8 @@ func envSettable(t reflect.Type) bool {
 	switch t.Kind() {
 	case reflect.String, reflect.Bool,
 		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
 		return true
 	case reflect.Slice:
 		return t.Elem().Kind() == reflect.String
@@ -134,6 +135,12 @@ func setValue(v reflect.Value, raw string) error {
 			return fmt.Errorf("must be a whole number from 0 to %d", uint64(math.MaxUint64>>(64-bits)))
 		}
 		v.SetUint(n)
+	case reflect.Float32, reflect.Float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(raw), v.Type().Bits())
+		if err != nil {
+			return errors.New("must be a number like 0.25")
+		}
+		v.SetFloat(f)
 	case reflect.Slice: // of strings, or of a string type such as Secret
 		items := splitList(raw)
 		list := reflect.MakeSlice(v.Type(), len(items), len(items))

@@ -40,6 +40,7 @@ func (c *Config) problems(r Rules) Problems {
 	v.device()
 	v.registration()
 	v.audit()
+	v.tracing()
 	v.trustedIssuers()
 	v.clientIDDocuments()
 	v.clients()

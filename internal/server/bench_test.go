@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
@@ -225,5 +227,20 @@ func BenchmarkTokenExchange(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		f.serve(b, "/token", "svc", form)
+	}
+}
+
+// BenchmarkClientCredentialsJWTTraced is BenchmarkClientCredentialsJWT
+// with tracing on, every trace sampled, and the spans dropped rather
+// than exported: the cost of the instrumentation itself.
+func BenchmarkClientCredentialsJWTTraced(b *testing.B) {
+	tp := sdktrace.NewTracerProvider()
+	b.Cleanup(func() { tp.Shutdown(b.Context()) })
+	f := benchFixture{fixture: newFixtureOpts(b, testenv.Options{Configure: generous, Tracing: tp}), secrets: map[string]string{}}
+	f.secrets["jwt"] = f.AddClient(b, store.Client{ID: "jwt", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
+	form := formOf("grant_type", "client_credentials")
+	b.ReportAllocs()
+	for b.Loop() {
+		f.serve(b, "/token", "jwt", form)
 	}
 }

@@ -30,5 +30,5 @@ func (s *Server) grantClientCredentials(t tokenRequest) (protocol.TokenResponse,
 			return protocol.TokenResponse{}, fmt.Errorf("client credentials: store token: %w", err)
 		}
 	}
-	return s.respond(is, access, "", now)
+	return s.respond(t.context(), is, access, "", now)
 }

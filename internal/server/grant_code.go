@@ -74,7 +74,7 @@ func (s *Server) grantAuthorizationCode(t tokenRequest) (protocol.TokenResponse,
 	case err != nil:
 		return protocol.TokenResponse{}, fmt.Errorf("code: redeem: %w", err)
 	}
-	return s.respond(is, m.access, m.refresh, now)
+	return s.respond(t.context(), is, m.access, m.refresh, now)
 }
 
 // checkCodeRequest runs every check that does not consume the code: the

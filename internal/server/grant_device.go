@@ -103,7 +103,7 @@ func (s *Server) redeemDeviceCode(t tokenRequest, d store.DeviceCode, now time.T
 	case err != nil:
 		return protocol.TokenResponse{}, fmt.Errorf("device code: redeem: %w", err)
 	}
-	return s.respond(is, m.access, m.refresh, now)
+	return s.respond(t.context(), is, m.access, m.refresh, now)
 }
 
 // deviceCodeReplayed answers a device code presented again after it was

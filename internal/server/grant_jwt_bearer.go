@@ -45,7 +45,7 @@ func (s *Server) grantJWTBearer(t tokenRequest) (protocol.TokenResponse, error) 
 	}
 	s.log.InfoContext(t.r.Context(), "token issued for an external subject", "client_id", t.client.ID,
 		"trusted_issuer", ext.Name, "sub", ext.Subject)
-	return s.respond(is, access, "", now)
+	return s.respond(t.context(), is, access, "", now)
 }
 
 // externalScope is RFC 6749 §3.3 within two bounds: what the client may

@@ -93,7 +93,7 @@ func (s *Server) grantRefresh(t tokenRequest) (protocol.TokenResponse, error) {
 	// A refreshed ID token keeps the original auth_time and carries no
 	// nonce (OpenID Connect Core §12.2, S239).
 	is.nonce = ""
-	return s.respond(is, access, next, now)
+	return s.respond(t.context(), is, access, next, now)
 }
 
 // rotates reports whether c's refresh tokens are replaced at every use:
@@ -138,7 +138,7 @@ func (s *Server) refreshInPlace(t tokenRequest, old store.RefreshToken, raw stri
 		}
 	}
 	is.nonce = ""
-	return s.respond(is, access, raw, now)
+	return s.respond(t.context(), is, access, raw, now)
 }
 
 // loadGrantContext fills in the user and, when an ID token will be

@@ -134,7 +134,9 @@ func (s *Server) mintAccess(ctx context.Context, is issuance, now time.Time) (st
 	if !is.authTime.IsZero() {
 		claims.AuthTime = is.authTime.Unix()
 	}
+	_, sp := s.span(ctx, "sign access_token")
 	at, err := token.MintAccess(s.keys, s.cfg.AccessTokenAlg, claims)
+	endSpan(sp, err)
 	if err != nil {
 		return "", nil, fmt.Errorf("mint access token: %w", err)
 	}
@@ -143,7 +145,7 @@ func (s *Server) mintAccess(ctx context.Context, is issuance, now time.Time) (st
 
 // mintID makes an ID token (OpenID Connect Core §2) when openid was
 // granted to a user; otherwise it returns "".
-func (s *Server) mintID(is issuance, accessToken string, now time.Time) (string, error) {
+func (s *Server) mintID(ctx context.Context, is issuance, accessToken string, now time.Time) (string, error) {
 	if is.user == nil || !slices.Contains(is.scopes, "openid") {
 		return "", nil
 	}
@@ -151,11 +153,13 @@ func (s *Server) mintID(is issuance, accessToken string, now time.Time) (string,
 	if sid := sidFor(is.client, is.sid); sid != "" {
 		extra["sid"] = sid // Back-Channel Logout 1.0 §2.1
 	}
+	_, sp := s.span(ctx, "sign id_token")
 	id, err := token.MintID(s.keys, s.idTokenAlg(is.client), token.IDClaims{
 		Issuer: s.issuer, Subject: is.user.ID, Audience: is.client.ID,
 		Expiry: now.Add(s.cfg.IDTokenTTL), IssuedAt: now, AuthTime: is.authTime,
 		Nonce: is.nonce, AccessToken: accessToken, Extra: extra,
 	})
+	endSpan(sp, err)
 	if err != nil {
 		return "", fmt.Errorf("mint ID token: %w", err)
 	}
@@ -225,7 +229,7 @@ func (s *Server) issueWithGrant(t tokenRequest, is issuance) (protocol.TokenResp
 	if err := s.st.SaveIssue(t.r.Context(), iss); err != nil {
 		return protocol.TokenResponse{}, fmt.Errorf("store grant: %w", err)
 	}
-	return s.respond(is, m.access, m.refresh, now)
+	return s.respond(t.context(), is, m.access, m.refresh, now)
 }
 
 // minted are the token values of one response, before it is assembled.
@@ -260,8 +264,8 @@ func (s *Server) grantTokens(t tokenRequest, is *issuance, now time.Time) (minte
 }
 
 // respond assembles the token response for is (RFC 6749 §5.1, S029).
-func (s *Server) respond(is issuance, access, refresh string, now time.Time) (protocol.TokenResponse, error) {
-	idt, err := s.mintID(is, access, now)
+func (s *Server) respond(ctx context.Context, is issuance, access, refresh string, now time.Time) (protocol.TokenResponse, error) {
+	idt, err := s.mintID(ctx, is, access, now)
 	if err != nil {
 		return protocol.TokenResponse{}, err
 	}

@@ -116,6 +116,9 @@ func (s *Server) record(r *http.Request, status int, ri *reqInfo, d time.Duratio
 	if ri.errCode != "" {
 		attrs = append(attrs, slog.String("error", ri.errCode))
 	}
+	if s.tracer != nil {
+		attrs = traceRequest(r, endpoint, attrs)
+	}
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }
 

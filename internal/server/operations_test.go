@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
@@ -149,4 +150,24 @@ func TestOneLogLinePerRequest(t *testing.T) {
 	if strings.Contains(f.Logs.String(), "lk_ac_secret") {
 		t.Error("the query string was logged (S128)")
 	}
+}
+
+// TestDrainTurnsReadinessOff: after Drain, /readyz answers 503 so load
+// balancers route around the instance, while every endpoint still serves.
+func TestDrainTurnsReadinessOff(t *testing.T) {
+	var srv *server.Server
+	f := newFixtureOpts(t, testenv.Options{Mount: func(_ *testenv.Env, _ server.Store, s *server.Server, h http.Handler) http.Handler {
+		srv = s
+		return h
+	}})
+	secret := f.AddClient(t, store.Client{ID: "svc", GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
+	srv.Drain()
+	r := send(t, f.Env, http.MethodGet, "/readyz", "", "")
+	if r.Status != http.StatusServiceUnavailable || string(r.Body) != "shutting down\n" {
+		t.Errorf("/readyz after Drain: %d %q, want 503 shutting down", r.Status, r.Body)
+	}
+	if r := send(t, f.Env, http.MethodGet, "/healthz", "", ""); r.Status != http.StatusOK {
+		t.Errorf("/healthz after Drain: %d, want 200", r.Status)
+	}
+	wantToken(t, post(t, f.Env, "/token", creds("svc", secret, formOf("grant_type", "client_credentials"))))
 }

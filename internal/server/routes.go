@@ -40,7 +40,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(p+"/healthz", s.readOnly(s.handleHealthz))
 	mux.Handle(p+"/readyz", s.readOnly(s.handleReadyz))
 	mux.Handle(p+"/metrics", s.readOnly(s.handleMetrics))
-	return s.observe(mux)
+	return s.traced(s.observe(mux))
 }
 
 // handle adapts a plain http.Handler to the error-returning handlers the

@@ -10,10 +10,12 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/latchkey/latchkey/internal/cimd"
 	"github.com/latchkey/latchkey/internal/clientmeta"
@@ -40,6 +42,10 @@ type Deps struct {
 	SystemSecret []byte
 	Now          func() time.Time
 	Rand         io.Reader
+	// Tracing, when set, traces every request: a server span, spans for
+	// token signing, and whatever spans the store makes (wrap it in
+	// storetrace). Nil turns tracing off at no cost.
+	Tracing trace.TracerProvider
 }
 
 // Server holds the dependencies every handler shares.
@@ -78,6 +84,11 @@ type Server struct {
 	regPolicy clientmeta.Policy
 	// backchannel delivers logout tokens (Back-Channel Logout 1.0).
 	backchannel *backchannel
+	// draining is set by Drain: /readyz answers 503.
+	draining atomic.Bool
+	// tracer is nil with tracing off; tracerProvider made it.
+	tracer         trace.Tracer
+	tracerProvider trace.TracerProvider
 }
 
 // New returns the server's http.Handler.
@@ -152,6 +163,9 @@ func newServer(d Deps) (*Server, error) {
 	if g, ok := d.Metrics.(prometheus.Gatherer); ok {
 		s.gatherer = g
 		s.promHandler = promhttp.HandlerFor(g, promhttp.HandlerOpts{})
+	}
+	if d.Tracing != nil {
+		s.tracerProvider, s.tracer = d.Tracing, d.Tracing.Tracer(scope)
 	}
 	s.httpsIssuer = u.Scheme == "https"
 	if s.pages, err = web.Parse(); err != nil {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/keys"
@@ -27,6 +28,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/readcache"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
+	"github.com/latchkey/latchkey/internal/store/storetrace"
 	"github.com/latchkey/latchkey/internal/testkit"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -61,6 +63,10 @@ type Options struct {
 	// (URL, Store, Keys, Clock are set), the store as the server sees it,
 	// the server and its handler.
 	Mount func(e *Env, served server.Store, srv *server.Server, h http.Handler) http.Handler
+	// Tracing, when set, traces the server as serve does with tracing on:
+	// requests and signing, and the store's calls (storetrace, under the
+	// read cache).
+	Tracing trace.TracerProvider
 }
 
 // FastHashing are argon2id parameters cheap enough for tests.
@@ -106,7 +112,7 @@ func New(t testing.TB, opts Options) *Env {
 	served := e.readCache(opts)
 	srv, h, err := server.NewServer(server.Deps{
 		Config: cfg, Store: served, Keys: km, Logger: log, Metrics: e.Metrics,
-		SystemSecret: e.Secret, Now: e.Clock.Now, Rand: rand.Reader,
+		SystemSecret: e.Secret, Now: e.Clock.Now, Rand: rand.Reader, Tracing: opts.Tracing,
 	})
 	if err != nil {
 		t.Fatalf("server: %v", err)
@@ -124,14 +130,22 @@ func New(t testing.TB, opts Options) *Env {
 // database.cache_ttl, on the test's clock. Env.Store stays the store
 // itself, so a change a test makes there is one made "elsewhere".
 func (e *Env) readCache(opts Options) server.Store {
+	var st store.Store = e.Store
+	if opts.Tracing != nil {
+		system := "sqlite"
+		if _, ok := st.(*sqlite.Store); !ok {
+			system = "postgresql" // the one other backend
+		}
+		st = storetrace.New(st, opts.Tracing, system)
+	}
 	if opts.NoCache {
-		return e.Store
+		return st
 	}
 	ttl := opts.CacheTTL
 	if ttl == 0 {
 		ttl = config.Default().Database.CacheTTL.D()
 	}
-	return readcache.New(e.Store, readcache.Options{TTL: ttl, Now: e.Clock.Now})
+	return readcache.New(st, readcache.Options{TTL: ttl, Now: e.Clock.Now})
 }
 
 // AddClient stores c with a generated secret and returns the secret; a

@@ -45,6 +45,10 @@ type Options struct {
 	// uses QueryExecModeCacheDescribe (no named prepared statements, which
 	// transaction pooling breaks) unless dsn sets default_query_exec_mode.
 	DirectURL string
+	// Tracer, when set, traces the pool's queries (a span per query, a
+	// child of the caller's span); the migrations and the LISTEN session
+	// are not traced.
+	Tracer pgx.QueryTracer
 }
 
 // Store is a store.Store on a PostgreSQL database. Create it with Open.
@@ -91,6 +95,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	applied, err := migrate(ctx, direct)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", classify(err))
+	}
+	if opts.Tracer != nil {
+		if direct == cfg.ConnConfig {
+			direct = direct.Copy()
+		}
+		cfg.ConnConfig.Tracer = opts.Tracer
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
