@@ -486,6 +486,28 @@ func (w *Store) ReplaceClient(ctx context.Context, c store.Client, match func(st
 	return err
 }
 
+func (w *Store) DeleteClientIf(ctx context.Context, id string, match func(store.Client) bool) error {
+	a, err := w.admin()
+	if err != nil {
+		return err
+	}
+	ctx, sp := w.start(ctx, "DeleteClientIf")
+	err = a.DeleteClientIf(ctx, id, match)
+	end(sp, err)
+	return err
+}
+
+func (w *Store) DeleteUserIf(ctx context.Context, id string, match func(store.User) bool) error {
+	a, err := w.admin()
+	if err != nil {
+		return err
+	}
+	ctx, sp := w.start(ctx, "DeleteUserIf")
+	err = a.DeleteUserIf(ctx, id, match)
+	end(sp, err)
+	return err
+}
+
 func (w *Store) ReplaceUser(ctx context.Context, u store.User, match func(store.User) bool) error {
 	a, err := w.admin()
 	if err != nil {
