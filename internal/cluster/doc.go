@@ -10,6 +10,8 @@
 //     refresh token sent to two instances at the same moment wins once.
 //   - kill -9 in the middle of load loses nothing a client received and
 //     leaves no half-written grant, on SQLite and on PostgreSQL.
+//   - The same holds through PgBouncer in transaction pooling mode, with
+//     database.direct_url for the migration lock and LISTEN.
 //   - A PostgreSQL restart turns into 503 temporarily_unavailable and
 //     Latchkey recovers by itself.
 //   - Expired rows are collected, so tables stay flat under load.

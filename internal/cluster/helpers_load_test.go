@@ -106,6 +106,10 @@ type loadMix struct {
 	// expiring: lifetimes are short, so an expired code or chain starts
 	// over instead of counting as a problem.
 	expiring bool
+	// stopAt, when set, ends each goroutine after the request it is
+	// sending then, rather than cutting requests off when ctx ends, so
+	// that the server sees no client go away mid-request.
+	stopAt time.Time
 }
 
 // chain is one refresh family as its client sees it: the last refresh
@@ -173,6 +177,11 @@ func (l *load) run(ctx context.Context) (wait func()) {
 	return wg.Wait
 }
 
+// going reports whether the goroutines should send another request.
+func (l *load) going(ctx context.Context) bool {
+	return ctx.Err() == nil && (l.mix.stopAt.IsZero() || time.Now().Before(l.mix.stopAt))
+}
+
 // fine reports whether the request went through; otherwise it records a
 // problem, unless the load is over or the server was killed on purpose.
 func (l *load) fine(ctx context.Context, what string, r tokenResult, err error) bool {
@@ -205,7 +214,7 @@ func (l *load) problem(format string, args ...any) {
 }
 
 func (l *load) clientCredsLoop(ctx context.Context) {
-	for ctx.Err() == nil {
+	for l.going(ctx) {
 		r, err := clientCredentials(ctx, l.hc, l.base, svc)
 		if !l.fine(ctx, "client credentials", r, err) {
 			return
@@ -222,7 +231,7 @@ func (l *load) clientCredsLoop(ctx context.Context) {
 }
 
 func (l *load) opaqueLoop(ctx context.Context) {
-	for ctx.Err() == nil {
+	for l.going(ctx) {
 		r, err := clientCredentials(ctx, l.hc, l.base, opaque)
 		if !l.fine(ctx, "client credentials (opaque)", r, err) {
 			return
@@ -233,7 +242,7 @@ func (l *load) opaqueLoop(ctx context.Context) {
 }
 
 func (l *load) failureLoop(ctx context.Context) {
-	for ctx.Err() == nil {
+	for l.going(ctx) {
 		r, err := passwordGrant(ctx, l.hc, l.base, app, "nobody-"+randomString()[:12], "wrong")
 		if err != nil || !r.invalidGrant() {
 			if !l.over(ctx) {
@@ -246,7 +255,7 @@ func (l *load) failureLoop(ctx context.Context) {
 }
 
 func (l *load) passwordLoop(ctx context.Context) {
-	for ctx.Err() == nil {
+	for l.going(ctx) {
 		r, err := passwordGrant(ctx, l.hc, l.base, app, "alice", alicePass)
 		if !l.fine(ctx, "password grant", r, err) {
 			return
@@ -290,7 +299,7 @@ func (l *load) refreshChain(ctx context.Context, ch *chain, n int) bool {
 }
 
 func (l *load) codeLoop(ctx context.Context) {
-	for ctx.Err() == nil {
+	for l.going(ctx) {
 		b := newBrowser(l.tr, l.issuer)
 		g, err := b.authorize(ctx, via(l.base), "alice", alicePass)
 		if err != nil {
