@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,10 @@ import (
 
 	"github.com/latchkey/latchkey/internal/store/postgres/pgtest"
 )
+
+// backendHeader names, in the balancer's answers, the instance (its URL)
+// that served the request.
+const backendHeader = "X-Test-Backend"
 
 // balancer is a round-robin reverse proxy; its URL is the cluster's issuer.
 type balancer struct {
@@ -38,10 +43,16 @@ func startBalancer(t *testing.T) *balancer {
 		t.Fatal(err)
 	}
 	b := &balancer{url: "http://" + ln.Addr().String()}
-	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
-		r.SetURL(b.pick())
-		r.Out.Host = r.In.Host // the instances see the issuer's host
-	}}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(b.pick())
+			r.Out.Host = r.In.Host // the instances see the issuer's host
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			resp.Header.Set(backendHeader, "http://"+resp.Request.URL.Host)
+			return nil
+		},
+	}
 	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
@@ -59,6 +70,16 @@ func (b *balancer) add(ins ...*instance) {
 		}
 		b.backends = append(b.backends, u)
 	}
+}
+
+// remove takes the instances out of the balancer: requests already sent
+// to them go on, new ones go to the others.
+func (b *balancer) remove(ins ...*instance) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.backends = slices.DeleteFunc(b.backends, func(u *url.URL) bool {
+		return slices.ContainsFunc(ins, func(in *instance) bool { return "http://"+u.Host == in.url })
+	})
 }
 
 func (b *balancer) pick() *url.URL {
