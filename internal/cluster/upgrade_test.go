@@ -25,7 +25,10 @@ import (
 )
 
 // baselineFile holds the commit of the previous release.
-const baselineFile = "../../upgrade/BASELINE"
+const (
+	baselineFile = "../../upgrade/BASELINE"
+	baselineName = "upgrade/BASELINE"
+)
 
 // TestRollingUpgrade runs two instances of the previous release R on a
 // fresh PostgreSQL schema under continuous load (client credentials with
@@ -94,7 +97,14 @@ func TestRollingUpgrade(t *testing.T) {
 	if len(applied) == 0 {
 		// Right after BASELINE moves to the latest release: the upgrade
 		// swaps binaries only, until the next migration is written.
-		t.Logf("no migration between R (%s) and R+1", baselineFile)
+		t.Logf("no migration between R (%s) and R+1", baselineName)
+	} else {
+		// The running instances of R serve on; a new one refuses the
+		// database (docs/upgrading.md, rolling back).
+		_, stderr, err := runLatchkeyBin(t, old, cfgPath, "migrate")
+		if err == nil || !strings.Contains(stderr, "unknown to this binary: run a newer latchkey") {
+			t.Errorf("R's latchkey migrate after R+1 migrated: %v\n%s\nwant it to refuse the database", err, stderr)
+		}
 	}
 
 	ld.setPhase("R and R+1")
@@ -227,13 +237,13 @@ func buildBaseline(t *testing.T) string {
 	}
 	commit := strings.TrimSpace(string(b))
 	if !commitRE.MatchString(commit) {
-		t.Fatalf("%s holds %q, want a full 40-hex commit", baselineFile, commit)
+		t.Fatalf("%s holds %q, want a full 40-hex commit", baselineName, commit)
 	}
 	if _, err := exec.LookPath("git"); err != nil {
-		unavailable(t, "git is not installed: the rolling upgrade test builds "+baselineFile+" from history")
+		unavailable(t, "git is not installed: the rolling upgrade test builds "+baselineName+" from history")
 	}
 	if err := exec.Command("git", "cat-file", "-e", commit+"^{commit}").Run(); err != nil {
-		msg := "commit " + commit[:12] + " (" + baselineFile + ") is not in this clone"
+		msg := "commit " + commit[:12] + " (" + baselineName + ") is not in this clone"
 		if out, _ := exec.Command("git", "rev-parse", "--is-shallow-repository").Output(); strings.TrimSpace(string(out)) == "true" {
 			msg += ": it is shallow; git fetch --unshallow"
 		} else if _, err := exec.Command("git", "rev-parse", "--git-dir").Output(); err != nil {
