@@ -44,7 +44,8 @@ const (
 //   - R's instances exited 0 after SIGTERM;
 //   - every access token that R issued introspects active on R+1;
 //   - every refresh token the load received and did not spend (the last
-//     of each chain) rotates exactly once on R+1: 200, then invalid_grant.
+//     of each chain) rotates exactly once on R+1: 200, then invalid_grant;
+//     and in each chain, one the load rotated is refused on R+1.
 func TestRollingUpgrade(t *testing.T) {
 	start := time.Now()
 	dsn := pgtest.DSN(t)
@@ -160,7 +161,7 @@ func TestRollingUpgrade(t *testing.T) {
 
 	// What R issued, used on R+1.
 	fromR := func(tok issued) bool { return tok.backend == r[0].url || tok.backend == r[1].url }
-	var access, refreshes []issued
+	var access []issued
 	for _, tok := range ld.access {
 		if fromR(tok) {
 			access = append(access, tok)
@@ -183,40 +184,56 @@ func TestRollingUpgrade(t *testing.T) {
 		t.Errorf("%d of %d access tokens issued by R are not active on R+1; the first: %s", n, len(access), firstInactive.Load())
 	}
 
-	fromROnes := 0
-	for _, tok := range ld.unspent {
-		if fromR(tok) {
+	// Each chain, on R+1: its last refresh token rotates (200); one it
+	// spent earlier is refused (invalid_grant, while the family is still
+	// live, so because it was spent); the last one a second time is too.
+	fromROnes, checkedSpent := 0, 0
+	for _, ch := range ld.chains {
+		if fromR(ch.latest) {
 			fromROnes++
 		}
-		refreshes = append(refreshes, tok)
+		if len(ch.spent) > 0 {
+			checkedSpent++
+		}
 	}
 	if fromROnes == 0 {
 		t.Error("no unspent refresh token issued by R: the load's chains did not cover the upgrade")
 	}
-	var lost, reused atomic.Int64
-	var firstLost, firstReused atomic.Value
-	parallel(len(refreshes), func(i int) {
-		tok := refreshes[i]
-		res, err := refresh(context.Background(), hc, next.url, app, tok.tok)
+	var lost, reused, spentAgain atomic.Int64
+	var firstLost, firstReused, firstSpent atomic.Value
+	parallel(len(ld.chains), func(i int) {
+		ch := ld.chains[i]
+		res, err := refresh(context.Background(), hc, next.url, app, ch.latest.tok)
 		if err != nil || !res.ok() || res.RefreshToken == "" {
 			lost.Add(1)
-			firstLost.CompareAndSwap(nil, fmt.Sprintf("issued by %s: %v %s", tok.backend, err, res))
+			firstLost.CompareAndSwap(nil, fmt.Sprintf("issued by %s: %v %s", ch.latest.backend, err, res))
 			return
 		}
-		res, err = refresh(context.Background(), hc, next.url, app, tok.tok)
+		if len(ch.spent) > 0 {
+			old := ch.spent[i%len(ch.spent)]
+			res, err := refresh(context.Background(), hc, next.url, app, old.tok)
+			if err != nil || !res.invalidGrant() {
+				spentAgain.Add(1)
+				firstSpent.CompareAndSwap(nil, fmt.Sprintf("issued by %s: %v %s", old.backend, err, res))
+			}
+		}
+		res, err = refresh(context.Background(), hc, next.url, app, ch.latest.tok)
 		if err != nil || !res.invalidGrant() {
 			reused.Add(1)
-			firstReused.CompareAndSwap(nil, fmt.Sprintf("issued by %s: %v %s", tok.backend, err, res))
+			firstReused.CompareAndSwap(nil, fmt.Sprintf("issued by %s: %v %s", ch.latest.backend, err, res))
 		}
 	})
 	if n := lost.Load(); n > 0 {
-		t.Errorf("%d of %d unspent refresh tokens do not rotate on R+1 (lost); the first: %s", n, len(refreshes), firstLost.Load())
+		t.Errorf("%d of %d unspent refresh tokens do not rotate on R+1 (lost); the first: %s", n, len(ld.chains), firstLost.Load())
+	}
+	if n := spentAgain.Load(); n > 0 {
+		t.Errorf("%d of %d refresh tokens the load had rotated were not refused on R+1, want 400 invalid_grant; the first: %s", n, checkedSpent, firstSpent.Load())
 	}
 	if n := reused.Load(); n > 0 {
-		t.Errorf("%d of %d refresh tokens rotated twice on R+1, want 400 invalid_grant the second time; the first: %s", n, len(refreshes), firstReused.Load())
+		t.Errorf("%d of %d refresh tokens rotated twice on R+1, want 400 invalid_grant the second time; the first: %s", n, len(ld.chains), firstReused.Load())
 	}
-	t.Logf("on R+1: %d access tokens of R introspected active; %d unspent refresh tokens (%d of them from R) rotated once, refused the second time; %v in all",
-		len(access), len(refreshes), fromROnes, time.Since(start).Round(time.Millisecond))
+	t.Logf("on R+1: %d access tokens of R introspected active; of %d chains, the last refresh token (%d of them from R) rotated once and was refused the second time, and %d refused one they had spent; %v in all",
+		len(access), len(ld.chains), fromROnes, checkedSpent, time.Since(start).Round(time.Millisecond))
 }
 
 // unavailable skips t for want of what the test needs, or fails it under
@@ -351,6 +368,13 @@ func appliedMigrations(logs string) []string {
 // issued is a token the load received, and the instance that issued it.
 type issued struct{ tok, backend, what string }
 
+// refreshChain is one refresh family as the load left it: the tokens it
+// rotated, once each, and the last one, unspent.
+type refreshChain struct {
+	spent  []issued
+	latest issued
+}
+
 // upgradeLoad sends requests through the balancer until stopped, never
 // cutting one off (it stops between requests), and keeps every failure,
 // the access tokens it received, and the refresh tokens it did not spend.
@@ -367,7 +391,7 @@ type upgradeLoad struct {
 	failures []string                  // the first 30
 	served   map[string]map[string]int // phase -> instance URL -> requests
 	access   []issued
-	unspent  []issued // the last refresh token of each chain
+	chains   []refreshChain
 }
 
 func newUpgradeLoad(base string) *upgradeLoad {
@@ -392,7 +416,7 @@ func (l *upgradeLoad) run(jwt, opaqueN, chains int) (wait func()) {
 		wg.Go(func() { l.clientCredentials(opaque, "opaque") })
 	}
 	for range chains {
-		wg.Go(l.chains)
+		wg.Go(l.passwordChains)
 	}
 	return wg.Wait
 }
@@ -406,15 +430,16 @@ func (l *upgradeLoad) clientCredentials(c client, what string) {
 	}
 }
 
-// chains runs password grants, each followed by up to 3 refreshes; the
+// passwordChains runs password grants, each followed by up to 3 refreshes; the
 // last refresh token of a chain is kept unspent.
-func (l *upgradeLoad) chains() {
+func (l *upgradeLoad) passwordChains() {
 	for !l.stop.Load() {
 		res, err := passwordGrant(context.Background(), l.hc, l.base, app, "alice", alicePass)
 		if !l.record("password grant", res, err) {
 			continue
 		}
 		l.keep(&l.access, issued{res.AccessToken, res.Backend, "password grant"})
+		var spent []issued
 		latest := issued{res.RefreshToken, res.Backend, "refresh"}
 		for range 3 {
 			if l.stop.Load() {
@@ -426,10 +451,13 @@ func (l *upgradeLoad) chains() {
 				break
 			}
 			l.keep(&l.access, issued{res.AccessToken, res.Backend, "refresh"})
+			spent = append(spent, latest)
 			latest = issued{res.RefreshToken, res.Backend, "refresh"}
 		}
 		if latest.tok != "" {
-			l.keep(&l.unspent, latest)
+			l.mu.Lock()
+			l.chains = append(l.chains, refreshChain{spent, latest})
+			l.mu.Unlock()
 		}
 	}
 }
