@@ -29,10 +29,19 @@ func shipped() fs.FS {
 	return sub
 }
 
-// migrationLock is the key of the session advisory lock that serializes
-// migrations: "latchkey" in ASCII. It lies outside the 32-bit range of
-// hashtext, which keys the signing-key locks.
-const migrationLock int64 = 0x6c617463686b6579
+// migrationLockClass is the first key of the session advisory lock that
+// serializes the migrations of a schema: "latc" in ASCII. The second is the
+// hashtext of the schema. Two-key advisory locks never collide with the
+// one-key locks of the signing keys and registrations.
+const migrationLockClass int32 = 0x6c617463
+
+// lockKeys are the two keys of the migration lock of the session's current
+// schema, the one schema_migrations lives in. Advisory locks are
+// database-wide: keyed by schema, deployments (or tests) that share a
+// database in schemas of their own do not wait for each other's
+// migrations. Releases up to 5a6596b held one database-wide key
+// (0x6c617463686b6579) instead.
+const lockKeys = "$1::int4, hashtext(coalesce(current_schema(), ''))"
 
 // migrate applies the migrations in fsys that the schema_migrations table
 // of the first schema on the search path does not list, each in its own
@@ -87,7 +96,7 @@ func migrate(ctx context.Context, cfg *pgx.ConnConfig, fsys fs.FS) ([]string, er
 // lockPoll is the pause between two attempts to take the migration lock.
 const lockPoll = 50 * time.Millisecond
 
-// lockMigrations takes the session advisory lock migrationLock on conn,
+// lockMigrations takes the migration lock of the current schema on conn,
 // waiting as long as ctx allows. It polls pg_try_advisory_lock instead of
 // blocking in pg_advisory_lock: a blocked statement is an open transaction,
 // and CREATE INDEX CONCURRENTLY in the session holding the lock waits for
@@ -98,7 +107,7 @@ const lockPoll = 50 * time.Millisecond
 func lockMigrations(ctx context.Context, conn *pgx.Conn) error {
 	for {
 		var locked bool
-		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", migrationLock).Scan(&locked); err != nil {
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock("+lockKeys+")", migrationLockClass).Scan(&locked); err != nil {
 			return fmt.Errorf("migrate: lock: %w", err)
 		}
 		if locked {

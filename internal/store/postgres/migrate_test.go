@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -98,7 +99,7 @@ func TestMigrationLockWaitsOutsideATransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer holder.Close(t.Context())
-	if _, err := holder.Exec(t.Context(), "SELECT pg_advisory_lock($1)", postgres.MigrationLock); err != nil {
+	if err := postgres.HoldMigrationLock(t.Context(), holder); err != nil {
 		t.Fatal(err)
 	}
 	opened := make(chan error, 1)
@@ -140,10 +141,43 @@ func TestMigrationLockWaitsOutsideATransaction(t *testing.T) {
 	if !seen {
 		t.Fatal("the waiting Open's session never showed in pg_stat_activity")
 	}
-	if _, err := holder.Exec(t.Context(), "SELECT pg_advisory_unlock($1)", postgres.MigrationLock); err != nil {
+	if err := postgres.ReleaseMigrationLock(t.Context(), holder); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-opened; err != nil {
 		t.Fatalf("Open after the lock was released: %v", err)
+	}
+}
+
+// TestMigrationLockIsPerSchema holds the migration lock of one schema for
+// the whole test: an Open on another schema of the same database does not
+// wait for it (advisory locks are database-wide, so a single key made
+// every deployment or test sharing the database queue behind the others'
+// migrations), while one on the held schema waits.
+func TestMigrationLockIsPerSchema(t *testing.T) {
+	held, other := pgtest.DSN(t), pgtest.DSN(t)
+	holder, err := pgx.Connect(t.Context(), held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(t.Context())
+	if err := postgres.HoldMigrationLock(t.Context(), holder); err != nil {
+		t.Fatal(err)
+	}
+	// The context ends the wait with an error if Open has to wait.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	s, err := postgres.Open(ctx, other, testOptions())
+	if err != nil {
+		t.Fatalf("Open on another schema while this one's migration lock is held: %v", err)
+	}
+	s.Close()
+	ctx, cancel = context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	if s, err := postgres.Open(ctx, held, testOptions()); err == nil {
+		s.Close()
+		t.Fatal("Open on the schema whose migration lock is held did not wait for it")
+	} else if !strings.Contains(err.Error(), "waiting for the migration lock") {
+		t.Fatalf("Open on the held schema: %v, want it to wait for the migration lock until its context ends", err)
 	}
 }
