@@ -41,6 +41,8 @@ const (
 //
 //   - every request of the load, at every step, got a 200;
 //   - both releases served side by side, and R+1 alone at the end;
+//   - refresh tokens that one release issued rotated on the other, both
+//     ways;
 //   - R's instances exited 0 after SIGTERM;
 //   - every access token that R issued introspects active on R+1;
 //   - every refresh token the load received and did not spend (the last
@@ -158,6 +160,14 @@ func TestRollingUpgrade(t *testing.T) {
 			t.Errorf("%s served no request while %q: the load did not cover that step", want.backend.name, want.phase)
 		}
 	}
+
+	// Refresh chains crossed releases both ways while they served together.
+	toNext := ld.hops[[2]string{r[0].url, next.url}] + ld.hops[[2]string{r[1].url, next.url}]
+	toR := ld.hops[[2]string{next.url, r[0].url}] + ld.hops[[2]string{next.url, r[1].url}]
+	if toNext == 0 || toR == 0 {
+		t.Errorf("refreshes across releases: %d of R's tokens rotated by R+1, %d of R+1's by R; want some each way", toNext, toR)
+	}
+	t.Logf("refreshes across releases: %d of R's tokens rotated by R+1, %d of R+1's by R", toNext, toR)
 
 	// What R issued, used on R+1.
 	fromR := func(tok issued) bool { return tok.backend == r[0].url || tok.backend == r[1].url }
@@ -392,10 +402,11 @@ type upgradeLoad struct {
 	served   map[string]map[string]int // phase -> instance URL -> requests
 	access   []issued
 	chains   []refreshChain
+	hops     map[[2]string]int // refreshes by (instance that issued the token, instance that rotated it)
 }
 
 func newUpgradeLoad(base string) *upgradeLoad {
-	return &upgradeLoad{base: base, hc: newHTTPClient(nil), phase: "R", began: time.Now(), served: map[string]map[string]int{}}
+	return &upgradeLoad{base: base, hc: newHTTPClient(nil), phase: "R", began: time.Now(), served: map[string]map[string]int{}, hops: map[[2]string]int{}}
 }
 
 func (l *upgradeLoad) setPhase(p string) {
@@ -451,6 +462,9 @@ func (l *upgradeLoad) passwordChains() {
 				break
 			}
 			l.keep(&l.access, issued{res.AccessToken, res.Backend, "refresh"})
+			l.mu.Lock()
+			l.hops[[2]string{latest.backend, res.Backend}]++
+			l.mu.Unlock()
 			spent = append(spent, latest)
 			latest = issued{res.RefreshToken, res.Backend, "refresh"}
 		}
