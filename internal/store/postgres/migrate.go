@@ -48,8 +48,9 @@ const lockKeys = "$1::int4, hashtext(coalesce(current_schema(), ''))"
 // transaction, and returns the names it applied, oldest first. It runs on a
 // connection of its own that holds the migration advisory lock throughout
 // (lockMigrations), so instances starting together apply each migration
-// once; closing the connection releases the lock whatever happened. It refuses a database that lists a
-// migration this binary does not know (a newer Latchkey created it).
+// once; closing the connection releases the lock whatever happened. It
+// refuses a database that lists a migration this binary does not know (a
+// newer Latchkey created it).
 func migrate(ctx context.Context, cfg *pgx.ConnConfig, fsys fs.FS) ([]string, error) {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
