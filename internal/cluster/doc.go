@@ -15,7 +15,14 @@
 //   - A PostgreSQL restart turns into 503 temporarily_unavailable and
 //     Latchkey recovers by itself.
 //   - Expired rows are collected, so tables stay flat under load.
+//   - A rolling upgrade loses nothing: instances of the previous release
+//     (upgrade/BASELINE, built from git history) serve under load while
+//     the current build migrates the database beside them, joins them and
+//     takes over as they drain; every request gets a 200 and every token
+//     they issued stays usable.
 //
 // The PostgreSQL tests skip when no database answers (and fail under
 // CI=true), like the rest of the repository; see internal/store/postgres/pgtest.
+// The upgrade test skips the same way in a clone without the baseline's
+// history (shallow).
 package cluster

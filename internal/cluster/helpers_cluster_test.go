@@ -6,12 +6,14 @@ package cluster
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,13 +23,21 @@ import (
 	"github.com/latchkey/latchkey/internal/store/postgres/pgtest"
 )
 
+// backendHeader names, in the balancer's answers, the instance (its URL)
+// that served the request.
+const backendHeader = "X-Test-Backend"
+
 // balancer is a round-robin reverse proxy; its URL is the cluster's issuer.
 type balancer struct {
 	url      string
 	mu       sync.Mutex
 	backends []*url.URL
+	inflight map[string]int // per backend host, the requests being proxied
 	next     atomic.Uint64
 }
+
+// pickedKey carries the backend picked for a request to the proxy.
+type pickedKey struct{}
 
 // startBalancer listens on a free loopback port; backends are added once
 // the instances run (they need the issuer, the balancer's URL, first).
@@ -37,12 +47,23 @@ func startBalancer(t *testing.T) *balancer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &balancer{url: "http://" + ln.Addr().String()}
-	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
-		r.SetURL(b.pick())
-		r.Out.Host = r.In.Host // the instances see the issuer's host
-	}}
-	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 5 * time.Second}
+	b := &balancer{url: "http://" + ln.Addr().String(), inflight: map[string]int{}}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(r.In.Context().Value(pickedKey{}).(*url.URL))
+			r.Out.Host = r.In.Host // the instances see the issuer's host
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			resp.Header.Set(backendHeader, "http://"+resp.Request.URL.Host)
+			return nil
+		},
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u := b.pick()
+		defer b.done(u)
+		proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), pickedKey{}, u)))
+	})
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return b
@@ -61,13 +82,57 @@ func (b *balancer) add(ins ...*instance) {
 	}
 }
 
+// remove takes the instances out of the balancer: requests already sent
+// to them go on, new ones go to the others.
+func (b *balancer) remove(ins ...*instance) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.backends = slices.DeleteFunc(b.backends, func(u *url.URL) bool {
+		return slices.ContainsFunc(ins, func(in *instance) bool { return "http://"+u.Host == in.url })
+	})
+}
+
+// drain waits until no request to the instances is in flight (after
+// remove, no new one starts), as a balancer's connection draining does
+// before the instance is stopped; it fails t after 10 s.
+func (b *balancer) drain(t *testing.T, ins ...*instance) {
+	t.Helper()
+	for start := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		b.mu.Lock()
+		n := 0
+		for _, in := range ins {
+			n += b.inflight[strings.TrimPrefix(in.url, "http://")]
+		}
+		b.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("%d requests still in flight to the removed instances after 10 s", n)
+		}
+	}
+}
+
+// pick chooses the next backend and counts the request in flight to it
+// until done.
 func (b *balancer) pick() *url.URL {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.backends) == 0 {
 		return &url.URL{Scheme: "http", Host: "127.0.0.1:1"}
 	}
-	return b.backends[b.next.Add(1)%uint64(len(b.backends))]
+	u := b.backends[b.next.Add(1)%uint64(len(b.backends))]
+	b.inflight[u.Host]++
+	return u
+}
+
+// done ends a request that pick counted.
+func (b *balancer) done(u *url.URL) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.inflight[u.Host] > 0 {
+		b.inflight[u.Host]--
+	}
 }
 
 // cluster is several instances on one fresh PostgreSQL schema behind a

@@ -48,6 +48,7 @@ func newTransport() *http.Transport {
 // endpoint.
 type tokenResult struct {
 	Status           int    `json:"-"`
+	Backend          string `json:"-"` // the instance that served it, through the balancer
 	RetryAfter       string `json:"-"`
 	Body             string `json:"-"`
 	AccessToken      string `json:"access_token"`
@@ -97,7 +98,7 @@ func doToken(hc *http.Client, req *http.Request) (tokenResult, error) {
 	if err != nil {
 		return tokenResult{}, err
 	}
-	r := tokenResult{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After"), Body: string(b)}
+	r := tokenResult{Status: resp.StatusCode, Backend: resp.Header.Get(backendHeader), RetryAfter: resp.Header.Get("Retry-After"), Body: string(b)}
 	if len(strings.TrimSpace(r.Body)) > 0 {
 		if err := json.Unmarshal(b, &r); err != nil {
 			return r, fmt.Errorf("%s %s answered %d with a body that is not JSON: %.200s", req.Method, req.URL.Path, r.Status, b)

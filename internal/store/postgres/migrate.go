@@ -7,38 +7,59 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/latchkey/latchkey/internal/store/migration"
 )
 
-// migrationFS holds the numbered schema migrations, applied in name order.
+// embedded holds the numbered schema migrations, applied in name order.
 //
 //go:embed migrations/*.sql
-var migrationFS embed.FS
+var embedded embed.FS
 
-// migrationLock is the key of the session advisory lock that serializes
-// migrations: "latchkey" in ASCII. It lies outside the 32-bit range of
-// hashtext, which keys the signing-key locks.
-const migrationLock int64 = 0x6c617463686b6579
+// shipped is the directory of the migrations this binary ships: the .sql
+// files at its root.
+func shipped() fs.FS {
+	sub, err := fs.Sub(embedded, "migrations")
+	if err != nil {
+		panic(err) // "migrations" is a valid path, so fs.Sub cannot fail
+	}
+	return sub
+}
 
-// migrate applies the embedded migrations that the schema_migrations table
+// migrationLockClass is the first key of the session advisory lock that
+// serializes the migrations of a schema: "latc" in ASCII. The second is the
+// hashtext of the schema. Two-key advisory locks never collide with the
+// one-key locks of the signing keys and registrations.
+const migrationLockClass int32 = 0x6c617463
+
+// lockKeys are the two keys of the migration lock of the session's current
+// schema, the one schema_migrations lives in. Advisory locks are
+// database-wide: keyed by schema, deployments (or tests) that share a
+// database in schemas of their own do not wait for each other's
+// migrations. Releases up to 5a6596b held one database-wide key
+// (0x6c617463686b6579) instead.
+const lockKeys = "$1::int4, hashtext(coalesce(current_schema(), ''))"
+
+// migrate applies the migrations in fsys that the schema_migrations table
 // of the first schema on the search path does not list, each in its own
 // transaction, and returns the names it applied, oldest first. It runs on a
-// connection of its own that holds pg_advisory_lock throughout, so instances
-// starting together apply each migration once; closing the connection
-// releases the lock whatever happened. It refuses a database that lists a
-// migration this binary does not know (a newer Latchkey created it).
-func migrate(ctx context.Context, cfg *pgx.ConnConfig) ([]string, error) {
+// connection of its own that holds the migration advisory lock throughout
+// (lockMigrations), so instances starting together apply each migration
+// once; closing the connection releases the lock whatever happened. It
+// refuses a database that lists a migration this binary does not know (a
+// newer Latchkey created it).
+func migrate(ctx context.Context, cfg *pgx.ConnConfig, fsys fs.FS) ([]string, error) {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: connect: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLock); err != nil {
-		return nil, fmt.Errorf("migrate: lock: %w", err)
+	if err := lockMigrations(ctx, conn); err != nil {
+		return nil, err
 	}
 	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (
 		name       text PRIMARY KEY,
@@ -47,7 +68,7 @@ func migrate(ctx context.Context, cfg *pgx.ConnConfig) ([]string, error) {
 	if _, err := conn.Exec(ctx, create); err != nil {
 		return nil, fmt.Errorf("migrate: create schema_migrations: %w", err)
 	}
-	names, err := migrationNames()
+	names, err := migrationNames(fsys)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +86,7 @@ func migrate(ctx context.Context, cfg *pgx.ConnConfig) ([]string, error) {
 		if slices.Contains(done, name) {
 			continue
 		}
-		if err := applyMigration(ctx, conn, name); err != nil {
+		if err := applyMigration(ctx, conn, fsys, name); err != nil {
 			return applied, err
 		}
 		applied = append(applied, name)
@@ -73,11 +94,39 @@ func migrate(ctx context.Context, cfg *pgx.ConnConfig) ([]string, error) {
 	return applied, nil
 }
 
-// migrationNames lists the embedded migrations in the order they apply.
-func migrationNames() ([]string, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
+// lockPoll is the pause between two attempts to take the migration lock.
+const lockPoll = 50 * time.Millisecond
+
+// lockMigrations takes the migration lock of the current schema on conn,
+// waiting as long as ctx allows. It polls pg_try_advisory_lock instead of
+// blocking in pg_advisory_lock: a blocked statement is an open transaction,
+// and CREATE INDEX CONCURRENTLY in the session holding the lock waits for
+// every open transaction to end, so an instance waiting for the lock and
+// the instance building the index would wait for each other until
+// PostgreSQL broke the cycle with 40P01 deadlock_detected. Between two
+// polls the waiter's session runs nothing.
+func lockMigrations(ctx context.Context, conn *pgx.Conn) error {
+	for {
+		var locked bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock("+lockKeys+")", migrationLockClass).Scan(&locked); err != nil {
+			return fmt.Errorf("migrate: lock: %w", err)
+		}
+		if locked {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("migrate: waiting for the migration lock: %w", context.Cause(ctx))
+		case <-time.After(lockPoll):
+		}
+	}
+}
+
+// migrationNames lists the migrations in fsys in the order they apply.
+func migrationNames(fsys fs.FS) ([]string, error) {
+	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
-		return nil, fmt.Errorf("migrate: read embedded migrations: %w", err)
+		return nil, fmt.Errorf("migrate: read migrations: %w", err)
 	}
 	var names []string
 	for _, e := range entries {
@@ -108,8 +157,8 @@ func appliedNames(ctx context.Context, conn *pgx.Conn) ([]string, error) {
 // migration holds only CREATE INDEX CONCURRENTLY IF NOT EXISTS (checked by
 // migration.Parse), so after a crash it runs again from the start; an
 // index that a failed build left invalid is dropped and built again.
-func applyMigration(ctx context.Context, conn *pgx.Conn, name string) error {
-	body, err := migrationFS.ReadFile("migrations/" + name)
+func applyMigration(ctx context.Context, conn *pgx.Conn, fsys fs.FS, name string) error {
+	body, err := fs.ReadFile(fsys, name)
 	if err != nil {
 		return fmt.Errorf("migrate: read %s: %w", name, err)
 	}
@@ -169,7 +218,7 @@ func applyConcurrent(ctx context.Context, conn *pgx.Conn, m migration.Migration)
 	return nil
 }
 
-// Pending parses the embedded migrations that the database named by dsn
+// Pending parses the shipped migrations that the database named by dsn
 // has not applied, oldest first, without changing the database.
 func Pending(ctx context.Context, dsn string) ([]migration.Migration, error) {
 	cfg, err := pgx.ParseConfig(dsn)
@@ -181,7 +230,8 @@ func Pending(ctx context.Context, dsn string) ([]migration.Migration, error) {
 		return nil, fmt.Errorf("migrate: connect: %w", classify(err))
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	names, err := migrationNames()
+	fsys := shipped()
+	names, err := migrationNames(fsys)
 	if err != nil {
 		return nil, err
 	}
@@ -205,9 +255,9 @@ func Pending(ctx context.Context, dsn string) ([]migration.Migration, error) {
 		if slices.Contains(done, name) {
 			continue
 		}
-		body, err := migrationFS.ReadFile("migrations/" + name)
+		body, err := fs.ReadFile(fsys, name)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("migrate: read %s: %w", name, err)
 		}
 		m, err := migration.Parse(migration.Postgres, name, string(body))
 		if err != nil {

@@ -19,6 +19,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -49,6 +50,10 @@ type Options struct {
 	// child of the caller's span); the migrations and the LISTEN session
 	// are not traced.
 	Tracer pgx.QueryTracer
+
+	// migrations replaces the shipped migrations, for tests (see
+	// WithMigrations in export_test.go).
+	migrations fs.FS
 }
 
 // Store is a store.Store on a PostgreSQL database. Create it with Open.
@@ -92,7 +97,11 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 			cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
 		}
 	}
-	applied, err := migrate(ctx, direct)
+	migrations := opts.migrations
+	if migrations == nil {
+		migrations = shipped()
+	}
+	applied, err := migrate(ctx, direct, migrations)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", classify(err))
 	}
