@@ -180,9 +180,20 @@ func (s *Server) classify(ctx context.Context, err error) *protocol.Error {
 		return &protocol.Error{Code: protocol.ErrTemporarilyUnavailable,
 			Description: "the service is temporarily unavailable; retry shortly", RetryAfter: time.Second}
 	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		// The client went away mid-request (its connection closed): no
+		// fault of the server's, so no 5xx in the metrics and no error in
+		// the log. 499 is the status proxies log for it; nobody reads it.
+		s.log.InfoContext(ctx, "request canceled by the client", "err", err)
+		return &protocol.Error{Code: protocol.ErrInvalidRequest, Description: "the client closed the request",
+			Status: statusClientClosed}
+	}
 	s.log.ErrorContext(ctx, "internal error", "err", err)
 	return &protocol.Error{Code: protocol.ErrServerError}
 }
+
+// statusClientClosed is nginx's 499 Client Closed Request.
+const statusClientClosed = 499
 
 // clientIP is the address rate limits count against: the peer, or, when the
 // peer is a trusted proxy, the nearest untrusted address in
