@@ -15,10 +15,10 @@ import (
 // a database entry of its own, with the direct connection for migrations
 // and LISTEN.
 func TestConformanceThroughPgBouncer(t *testing.T) {
-	b := pgtest.StartBouncer(t, 250)
+	b := pgtest.StartBouncer(t, 4)
 	storetest.Run(t, func(t *testing.T) store.Store {
 		t.Helper()
-		e := b.Next(t)
+		e := b.Reuse(t)
 		opts := testOptions()
 		opts.DirectURL = e.Direct
 		s, err := postgres.Open(t.Context(), e.Pooled, opts)

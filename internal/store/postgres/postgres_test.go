@@ -34,16 +34,22 @@ func open(t testing.TB, dsn string) *postgres.Store {
 	return s
 }
 
+// TestConformance runs the suite on schemas reused from subtest to
+// subtest, emptied between them (pgtest.Pool): the migrations run once
+// per schema, not once per subtest. TestMigrationsIdempotent and the
+// concurrent opens start from fresh schemas.
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return open(t, pgtest.DSN(t)) })
+	pool := pgtest.NewPool(t)
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t, pool.DSN(t)) })
 }
 
 // TestConformanceReadCache runs the suite through the read cache with a
 // TTL longer than any test: every read that follows a write must see it,
 // so a mutating method that forgot to purge fails here.
 func TestConformanceReadCache(t *testing.T) {
+	pool := pgtest.NewPool(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
-		return readcache.New(open(t, pgtest.DSN(t)), readcache.Options{TTL: time.Hour})
+		return readcache.New(open(t, pool.DSN(t)), readcache.Options{TTL: time.Hour})
 	})
 }
 

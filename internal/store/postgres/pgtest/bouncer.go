@@ -226,6 +226,25 @@ func (b *Bouncer) Next(t testing.TB) BouncerEntry {
 	return e
 }
 
+// Reuse returns a database entry whose schema is empty but may have been
+// used and migrated before (see Pool): when t ends, its tables are
+// emptied and the entry goes back for the next test. Close what uses it
+// in a t.Cleanup registered after Reuse.
+func (b *Bouncer) Reuse(t testing.TB) BouncerEntry {
+	t.Helper()
+	e := b.Next(t)
+	t.Cleanup(func() {
+		if err := empty(e.Direct); err != nil {
+			t.Errorf("pgtest: empty the schema of %s for the next test: %v", e.Alias, err)
+			return
+		}
+		b.mu.Lock()
+		b.entries = append(b.entries, e)
+		b.mu.Unlock()
+	})
+	return e
+}
+
 // Addr is PgBouncer's host:port.
 func (b *Bouncer) Addr() string { return fmt.Sprintf("127.0.0.1:%d", b.port) }
 
