@@ -67,8 +67,12 @@ func (s *Server) handleDeviceLogin(w http.ResponseWriter, r *http.Request) error
 	if !found {
 		return s.showDeviceEntry(w, r, http.StatusOK, "", msgCodeNotValid)
 	}
-	session, msg, err := s.signIn(w, r, client.ID, form)
-	if err != nil {
+	// After a second step the browser comes back through the code form,
+	// signed in, and so to the consent page.
+	next := "/device?" + url.Values{"user_code": {formatUserCode(code)}}.Encode()
+	session, msg, pending, err := s.signIn(w, r, signInFor{clientID: client.ID, clientName: client.Name, next: next,
+		need: policyLevel(client, nil)}, form)
+	if err != nil || pending {
 		return err
 	}
 	if msg != "" {

@@ -78,6 +78,11 @@ type Server struct {
 	regPolicy clientmeta.Policy
 	// backchannel delivers logout tokens (Back-Channel Logout 1.0).
 	backchannel *backchannel
+	// factorSeal seals TOTP secrets at rest as the signing keys are
+	// sealed (the system secret, a key of its own); recoveryKey keys the
+	// digests of recovery codes.
+	factorSeal  *keys.Sealer
+	recoveryKey []byte
 }
 
 // New returns the server's http.Handler.
@@ -136,6 +141,10 @@ func newServer(d Deps) (*Server, error) {
 	// A key of its own: a user code digest must never equal a MAC the
 	// server hands out under hmacKey (a CSRF token).
 	s.userCodeKey = deriveKey(d.SystemSecret, "latchkey device user code v1")
+	s.recoveryKey = deriveKey(d.SystemSecret, "latchkey recovery codes v1")
+	if s.factorSeal, err = keys.NewSealer(d.SystemSecret, "latchkey totp secrets v1", d.Rand); err != nil {
+		return nil, err
+	}
 	s.proofs = newProofs(cfg.DPoP, d.Store, d.Now, d.SystemSecret)
 	s.auth = s.authenticators(cfg.ClientAuthenticators)
 	s.regPolicy = s.registrationPolicy()
