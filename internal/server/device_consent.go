@@ -121,6 +121,12 @@ func (s *Server) handleDeviceConsent(w http.ResponseWriter, r *http.Request) err
 	if !found {
 		return s.showDeviceEntry(w, r, http.StatusOK, "", msgCodeNotValid)
 	}
+	// A session weaker than the client's or the user's policy is stepped
+	// up first, and comes back through the code form.
+	if sessionLevel(sess) < policyLevel(client, &user) {
+		next := "/device?" + url.Values{"user_code": {formatUserCode(code)}}.Encode()
+		return s.beginSecondStep(w, r, user, client.ID, client.Name, sessionAMR(sess), next)
+	}
 	v := struct {
 		Base, ClientName, Username, CSRF, UserCode string
 		Scopes                                     []scopeView

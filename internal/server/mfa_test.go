@@ -494,3 +494,38 @@ func TestMFAPagesHeadersAndCSRF_S136_A7(t *testing.T) {
 		t.Errorf("GET /login/mfa: %d", r.status)
 	}
 }
+
+// TestUserMFARequiredStepsUp: a user made mfa_required while signed in
+// with a password: prompt=none is interaction_required, and the next
+// authorization enrols a factor (they have none) before the code.
+func TestUserMFARequiredStepsUp(t *testing.T) {
+	s := newAZ(t, testenv.Options{})
+	b := s.browser(t)
+	b.code(azReq("web")) // a password session, and a consent
+	u, err := s.Store.GetUser(context.Background(), s.user.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.MFARequired = true
+	if err := s.Store.(store.AdminStore).ReplaceUser(context.Background(), u, func(store.User) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	none := azReq("web")
+	none.Set("prompt", "none")
+	if q := b.authorize(none).callback(t, azCB); q.Get("error") != "interaction_required" {
+		t.Fatalf("prompt=none: %v", q)
+	}
+	params, verifier := azParams("web")
+	secret, f := enrolPage(t, b.authorize(params))
+	f.Set("code", totpCode(t, secret, s.Clock.Now()))
+	r := b.post(s.URL+"/login/enrol", f)
+	cont := regexp.MustCompile(`id="continue" href="([^"]+)"`).FindStringSubmatch(r.body)
+	if cont == nil {
+		t.Fatalf("enrolment: %d\n%.1500s", r.status, r.body)
+	}
+	q := b.get(html.UnescapeString(cont[1])).callback(t, azCB)
+	claims, _ := idClaims(t, s, q.Get("code"), verifier)
+	if claims["acr"] != acrMFA || !slices.Contains(amrOf(claims), "otp") {
+		t.Fatalf("after enrolment: amr %v acr %v", claims["amr"], claims["acr"])
+	}
+}
