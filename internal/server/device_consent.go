@@ -173,9 +173,12 @@ func (s *Server) decideDevice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if found && approved && sessionLevel(sess) < policyLevel(client, &user) {
+		return expiredForm() // the consent page steps the session up first; this form did not come from it
+	}
 	if found {
 		err = s.st.DecideDeviceCode(ctx, ucDigest, store.DeviceDecision{UserID: user.ID, AuthTime: sess.AuthTime,
-			Approved: approved, At: s.now()})
+			AMR: sessionAMR(sess), ACR: acrForLevel(sessionLevel(sess)), Approved: approved, At: s.now()})
 	}
 	if !found || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
 		return s.showDeviceEntry(w, r, http.StatusOK, "", msgCodeNotValid)

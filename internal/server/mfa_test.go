@@ -529,3 +529,48 @@ func TestUserMFARequiredStepsUp(t *testing.T) {
 		t.Fatalf("after enrolment: amr %v acr %v", claims["amr"], claims["acr"])
 	}
 }
+
+// TestDeviceFlowRequireMFA: a device client with require_mfa and a user
+// without a factor: the verification page's sign-in enrols one, comes
+// back through the code form, and the device's ID token says otp and mfa.
+func TestDeviceFlowRequireMFA(t *testing.T) {
+	s := newDV(t, nil)
+	tv := dvTV()
+	tv.ID, tv.RequireMFA = "tv-mfa", true
+	s.AddClient(t, tv)
+	a := s.authorize(t, formOf("client_id", "tv-mfa", "scope", "openid read"))
+	b := s.browser(t)
+	p := b.enter(b.open(a.VerificationURI), a.UserCode)
+	if !p.is("/device/login") {
+		t.Fatalf("not the device login (%d):\n%.1500s", p.status, p.body)
+	}
+	p = b.submit(p, nil)
+	m := secretText.FindStringSubmatch(p.body)
+	if p.status != http.StatusOK || m == nil {
+		t.Fatalf("device sign-in of a require_mfa client: %d, want the enrolment\n%.1500s", p.status, p.body)
+	}
+	f := hidden(p.body)
+	f.Set("code", totpCode(t, m[1], s.Clock.Now()))
+	p = b.send(http.MethodPost, s.URL+"/login/enrol", f)
+	cont := regexp.MustCompile(`id="continue" href="([^"]+)"`).FindStringSubmatch(p.body)
+	if cont == nil {
+		t.Fatalf("enrolment: %d\n%.1500s", p.status, p.body)
+	}
+	p = b.open(html.UnescapeString(cont[1])) // the code form, the code filled in
+	p = b.follow(b.enter(p, a.UserCode))
+	if !p.is("/device/consent") {
+		t.Fatalf("after enrolment: not the consent page (%d):\n%.1500s", p.status, p.body)
+	}
+	if done := b.decide(p, "approve"); done.status != http.StatusOK {
+		t.Fatalf("approve: %d", done.status)
+	}
+	r := s.poll(t, "tv-mfa", a.DeviceCode)
+	if r.Status != http.StatusOK {
+		t.Fatalf("poll: %d %s", r.Status, r.Body)
+	}
+	idt, _ := r.JSON(t)["id_token"].(string)
+	_, claims := azJWT(t, idt)
+	if claims["acr"] != acrMFA || !slices.Contains(amrOf(claims), "otp") {
+		t.Fatalf("device ID token: amr %v acr %v", claims["amr"], claims["acr"])
+	}
+}

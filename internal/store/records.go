@@ -437,6 +437,9 @@ type DeviceCode struct {
 	AuthTime   time.Time
 	ApprovedAt time.Time
 	DeniedAt   time.Time
+	// AMR and ACR are how the deciding user signed in.
+	AMR []string
+	ACR string
 	// ConsumedAt and GrantID are set when the device redeems the approval.
 	ConsumedAt time.Time
 	GrantID    string
@@ -445,8 +448,11 @@ type DeviceCode struct {
 // DeviceDecision is a user's answer on the verification page.
 type DeviceDecision struct {
 	UserID string
-	// AuthTime is when the user signed in (the ID token's auth_time).
+	// AuthTime is when the user signed in (the ID token's auth_time);
+	// AMR and ACR how.
 	AuthTime time.Time
+	AMR      []string
+	ACR      string
 	Approved bool
 	At       time.Time
 }

@@ -12,7 +12,7 @@
 --   * recovery_codes are single-use codes, stored by a keyed digest.
 --   * users.mfa_required makes sign-in ask for a second factor (and
 --     enrolment when the user has none).
---   * sessions, auth_codes and grants carry the methods used (amr, space
+--   * sessions, auth_codes, device_codes and grants carry the methods used (amr, space
 --     separated) and the authentication context class (acr), which ID
 --     tokens and introspection report.
 --   * clients.require_mfa and clients.password_grant_mfa are the client's
@@ -45,5 +45,7 @@ ALTER TABLE auth_codes ADD COLUMN amr text NOT NULL DEFAULT '';
 ALTER TABLE auth_codes ADD COLUMN acr text NOT NULL DEFAULT '';
 ALTER TABLE grants ADD COLUMN amr text NOT NULL DEFAULT '';
 ALTER TABLE grants ADD COLUMN acr text NOT NULL DEFAULT '';
+ALTER TABLE device_codes ADD COLUMN amr text NOT NULL DEFAULT '';
+ALTER TABLE device_codes ADD COLUMN acr text NOT NULL DEFAULT '';
 ALTER TABLE clients ADD COLUMN require_mfa boolean NOT NULL DEFAULT false;
 ALTER TABLE clients ADD COLUMN password_grant_mfa boolean NOT NULL DEFAULT false;

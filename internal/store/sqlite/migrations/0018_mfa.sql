@@ -12,7 +12,7 @@
 --   * recovery_codes are single-use codes, stored by a keyed digest.
 --   * users.mfa_required makes sign-in ask for a second factor (and
 --     enrolment when the user has none).
---   * sessions, auth_codes and grants carry the methods used (amr, space
+--   * sessions, auth_codes, device_codes and grants carry the methods used (amr, space
 --     separated) and the authentication context class (acr), which ID
 --     tokens and introspection report. The client flags live in the
 --     settings JSON.
@@ -42,3 +42,5 @@ ALTER TABLE auth_codes ADD COLUMN amr TEXT NOT NULL DEFAULT '';
 ALTER TABLE auth_codes ADD COLUMN acr TEXT NOT NULL DEFAULT '';
 ALTER TABLE grants ADD COLUMN amr TEXT NOT NULL DEFAULT '';
 ALTER TABLE grants ADD COLUMN acr TEXT NOT NULL DEFAULT '';
+ALTER TABLE device_codes ADD COLUMN amr TEXT NOT NULL DEFAULT '';
+ALTER TABLE device_codes ADD COLUMN acr TEXT NOT NULL DEFAULT '';
