@@ -30,13 +30,15 @@ type mfaView struct {
 	FactorID, Secret, URI string
 	QR                    template.HTML
 	// Codes are new recovery codes; Left how many remain after one was used.
-	Codes         []string
-	Left          int
-	Recovered     bool
-	ContinueURL   string
-	AccountURL    string
-	Unavailable   bool
-	BackURL       string
+	Codes       []string
+	Left        int
+	Recovered   bool
+	ContinueURL string
+	AccountURL  string
+	Unavailable bool
+	// BackURL is the client's verified redirect URI with access_denied: a
+	// template.URL, so a native app's private-use scheme survives.
+	BackURL       template.URL
 	RequestedName string
 }
 
@@ -392,6 +394,6 @@ func (s *Server) showUnavailable(w http.ResponseWriter, r *http.Request, req *au
 	back := s.redirectURL(req.redirectURI, req.state, url.Values{"error": {protocol.ErrAccessDenied},
 		"error_description": {"the application asked for a phishing-resistant sign-in (" + ACRPhishingResistant + "), which this server cannot provide yet"}})
 	s.render(w, r, web.MFA, mfaView{Base: s.prefix, Unavailable: true, ClientName: req.client.Name,
-		BackURL: back, RequestedName: ACRPhishingResistant})
+		BackURL: template.URL(back), RequestedName: ACRPhishingResistant}) // registered and matched: not the request's own text
 	return nil
 }

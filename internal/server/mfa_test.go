@@ -574,3 +574,52 @@ func TestDeviceFlowRequireMFA(t *testing.T) {
 		t.Fatalf("device ID token: amr %v acr %v", claims["amr"], claims["acr"])
 	}
 }
+
+// TestAccountMFACSRF_A7: the account page's two-step forms need the
+// token bound to this session and to the form; a refused form changes
+// nothing, and their pages carry the login page's headers.
+func TestAccountMFACSRF_A7(t *testing.T) {
+	s := newAZ(t, testenv.Options{})
+	b := s.browser(t)
+	tokens := accountTokens(t, accountBrowser(t, s, b).body)
+	otherTokens := accountTokens(t, accountBrowser(t, s, s.browser(t)).body)
+	for name, csrf := range map[string]string{"none": "", "another session's": otherTokens["/account/mfa/enrol"],
+		"another form's": tokens["/account/password"]} {
+		if r := b.post(s.URL+"/account/mfa/enrol", url.Values{"csrf": {csrf}}); r.status != http.StatusForbidden {
+			t.Errorf("enrol with %s token: %d", name, r.status)
+		}
+	}
+	if fs, _ := s.Store.ListFactors(context.Background(), s.user.ID); len(fs) != 0 {
+		t.Fatalf("a refused form stored a factor: %+v", fs)
+	}
+	r := b.post(s.URL+"/account/mfa/enrol", url.Values{"csrf": {tokens["/account/mfa/enrol"]}})
+	for k, want := range map[string]string{"X-Frame-Options": "DENY", "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"} {
+		if got := r.header.Get(k); got != want {
+			t.Errorf("enrolment page: %s = %q, want %q", k, got, want)
+		}
+	}
+	secret, f := enrolPage(t, r)
+	// The enrol form's token does not confirm, nor does another session's.
+	for name, csrf := range map[string]string{"the enrol form's": tokens["/account/mfa/enrol"], "none": ""} {
+		g := url.Values{"factor_id": {f.Get("factor_id")}, "code": {totpCode(t, secret, s.Clock.Now())}, "csrf": {csrf}}
+		if r := b.post(s.URL+"/account/mfa/confirm", g); r.status != http.StatusForbidden {
+			t.Errorf("confirm with %s token: %d", name, r.status)
+		}
+	}
+	if fs, _ := s.Store.ListFactors(context.Background(), s.user.ID); len(fs) != 1 || fs[0].Confirmed() {
+		t.Fatalf("after refused confirmations: %+v", fs)
+	}
+	// Recovery codes without a factor: nothing to recover, nothing made.
+	// The recovery form shares the enrol form's purpose (account-mfa); it shows only once a factor exists.
+	if r := b.post(s.URL+"/account/mfa/recovery", url.Values{"csrf": {tokens["/account/mfa/enrol"]}}); r.status != http.StatusSeeOther {
+		t.Errorf("recovery codes without a factor: %d", r.status)
+	}
+	if n, _ := s.Store.CountRecoveryCodes(context.Background(), s.user.ID); n != 0 {
+		t.Errorf("%d recovery codes made for a user without a factor", n)
+	}
+	for _, p := range []string{"/account/mfa/enrol", "/account/mfa/confirm", "/account/mfa/recovery", "/login/enrol"} {
+		if r := b.get(s.URL + p); r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "POST" {
+			t.Errorf("GET %s: %d Allow %q", p, r.status, r.header.Get("Allow"))
+		}
+	}
+}
