@@ -623,3 +623,30 @@ func TestAccountMFACSRF_A7(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswordDoesNotResetCodeBudget_S025: for a user with a second factor
+// the right password does not forget the failed codes, so whoever knows
+// the password cannot sign in again and again to keep guessing codes.
+func TestPasswordDoesNotResetCodeBudget_S025(t *testing.T) {
+	s := newAZ(t, testenv.Options{Configure: func(c *server.Config) { c.Limits.PerUsername = 4 }})
+	secret, _ := enrolOnAccount(t, s, s.browser(t))
+	s.Clock.Advance(30 * time.Second)
+	for round := range 2 {
+		b := s.browser(t)
+		page := loginToMFA(t, b, azReq("web"))
+		for range 2 {
+			if page = submitCode(b, page, "000000"); !page.isMFA() {
+				t.Fatalf("round %d: a wrong code: %d", round, page.status)
+			}
+		}
+	}
+	// Four wrong codes over two password sign-ins: the limit holds.
+	b := s.browser(t)
+	r := b.login(b.authorize(azReq("web")), azUser, azPassword)
+	if r.isMFA() {
+		r = submitCode(b, r, totpCode(t, secret, s.Clock.Now()))
+	}
+	if !strings.Contains(r.body, "Too many failed attempts") {
+		t.Fatalf("after four wrong codes in two sign-ins: %d\n%.1500s", r.status, r.body)
+	}
+}
