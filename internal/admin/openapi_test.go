@@ -211,6 +211,10 @@ func TestOpenAPIConformance(t *testing.T) {
 	if err := f.env.Store.ConfirmFactor(t.Context(), uid, "f-doc", 1, f.env.Clock.Now(), []string{"d1"}); err != nil {
 		t.Fatal(err)
 	}
+	if listed := c.send("listUserFactors", "GET", user+"/factors", 200).json(t); listed["recovery_codes_left"] != float64(1) ||
+		len(listed["items"].([]any)) != 1 {
+		t.Errorf("factors listed: %v", listed)
+	}
 	if reset := c.send("resetUserFactors", "DELETE", user+"/factors", 200).json(t); reset["factors_removed"] != float64(1) {
 		t.Errorf("reset: %v", reset)
 	}

@@ -286,3 +286,33 @@ func (a *API) resetFactors(w http.ResponseWriter, r *http.Request) error {
 		Details: map[string]string{"via": "admin", "factors": strconv.Itoa(n)}})
 	return writeJSON(w, http.StatusOK, map[string]any{"user_id": id, "factors_removed": n})
 }
+
+// listFactors lists the user's second factors (never their secrets) and
+// how many unused recovery codes they hold.
+func (a *API) listFactors(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := a.st.GetUser(r.Context(), id); err != nil {
+		return notFound(err, "user", id)
+	}
+	factors, err := a.st.ListFactors(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	left, err := a.st.CountRecoveryCodes(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	items := make([]map[string]any, 0, len(factors))
+	for _, f := range factors {
+		v := map[string]any{"id": f.ID, "kind": f.Kind, "label": f.Label, "confirmed": f.Confirmed(),
+			"created_at": f.CreatedAt.UTC().Format(time.RFC3339)}
+		if f.Confirmed() {
+			v["confirmed_at"] = f.ConfirmedAt.UTC().Format(time.RFC3339)
+		}
+		if !f.LastUsedAt.IsZero() {
+			v["last_used_at"] = f.LastUsedAt.UTC().Format(time.RFC3339)
+		}
+		items = append(items, v)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"items": items, "recovery_codes_left": left})
+}
