@@ -42,6 +42,7 @@ var accountNotices = map[string]string{
 	"session":  "That session was signed out.",
 	"consent":  "The application's access was removed.",
 	"mfa":      "Your new authenticator app is set up.",
+	"mfa_off":  "Two-step verification is off: your password alone signs you in.",
 }
 
 // accountView is what the account page shows.
@@ -54,6 +55,10 @@ type accountView struct {
 	// unused recovery codes they hold.
 	MFA          bool
 	RecoveryLeft int
+	// MFARequired: the user's policy keeps a second factor; it cannot be
+	// turned off here.
+	MFARequired bool
+	MFAOffCSRF  string
 	MinPassword  int
 	Sessions     []sessionRow
 	Apps         []appRow
@@ -88,7 +93,8 @@ func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, sess *store
 	v := accountView{Base: s.prefix, Username: user.Username, Notice: notice, Message: msg,
 		PasswordCSRF: s.csrfToken("account-password", sess.Digest), SessionCSRF: s.csrfToken("account-session", sess.Digest),
 		ConsentCSRF: s.csrfToken("account-consent", sess.Digest), PasswordManaged: user.Source == "config",
-		MinPassword: minPasswordRunes, MFACSRF: s.csrfToken("account-mfa", sess.Digest)}
+		MinPassword: minPasswordRunes, MFACSRF: s.csrfToken("account-mfa", sess.Digest),
+		MFAOffCSRF: s.csrfToken("account-mfa-off", sess.Digest), MFARequired: user.MFARequired}
 	factors, err := s.confirmedFactors(r, user.ID)
 	if err != nil {
 		return err
@@ -434,5 +440,34 @@ func (s *Server) handleAccountRecovery(w http.ResponseWriter, r *http.Request) e
 	s.emit(r.Context(), r, audit.Event{Type: audit.RecoveryCodesIssued, Actor: user.ID, UserID: user.ID,
 		Details: map[string]string{"count": strconv.Itoa(len(codes)), "via": "account"}})
 	s.render(w, r, web.MFACodes, mfaView{Base: s.prefix, Codes: codes, ContinueURL: s.endpoint("/account")})
+	return nil
+}
+
+// handleAccountMFAOff turns two-step verification off: a current code
+// from the app proves the user holds it (a session alone is not enough
+// to drop a factor), under the guessing limits; a user whose policy
+// requires a second factor cannot.
+func (s *Server) handleAccountMFAOff(w http.ResponseWriter, r *http.Request) error {
+	form, sess, user, ok, err := s.accountForm(w, r, "account-mfa-off")
+	if !ok {
+		return err
+	}
+	if user.MFARequired {
+		return s.showAccount(w, r, sess, user, "", "Your account requires two-step verification: it cannot be turned off.")
+	}
+	ok, msg, err := s.checkTOTPSignIn(r, accountClient, user, normalizeOTP(form.Get("code")))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return s.showAccount(w, r, sess, user, "", msg)
+	}
+	n, err := s.st.DeleteFactors(r.Context(), user.ID)
+	if err != nil {
+		return fmt.Errorf("account: delete factors: %w", err)
+	}
+	s.emit(r.Context(), r, audit.Event{Type: audit.MFARemoved, Actor: user.ID, UserID: user.ID,
+		Details: map[string]string{"via": "account", "factors": strconv.Itoa(n)}})
+	s.seeOther(w, s.endpoint("/account")+"?done=mfa_off")
 	return nil
 }

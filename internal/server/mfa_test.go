@@ -617,7 +617,7 @@ func TestAccountMFACSRF_A7(t *testing.T) {
 	if n, _ := s.Store.CountRecoveryCodes(context.Background(), s.user.ID); n != 0 {
 		t.Errorf("%d recovery codes made for a user without a factor", n)
 	}
-	for _, p := range []string{"/account/mfa/enrol", "/account/mfa/confirm", "/account/mfa/recovery", "/login/enrol"} {
+	for _, p := range []string{"/account/mfa/enrol", "/account/mfa/confirm", "/account/mfa/recovery", "/account/mfa/off", "/login/enrol"} {
 		if r := b.get(s.URL + p); r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != "POST" {
 			t.Errorf("GET %s: %d Allow %q", p, r.status, r.header.Get("Allow"))
 		}
@@ -648,5 +648,59 @@ func TestPasswordDoesNotResetCodeBudget_S025(t *testing.T) {
 	}
 	if !strings.Contains(r.body, "Too many failed attempts") {
 		t.Fatalf("after four wrong codes in two sign-ins: %d\n%.1500s", r.status, r.body)
+	}
+}
+
+// TestAccountMFAOff: turning two-step verification off takes a current
+// code (a session alone cannot drop a factor) and the form's own token;
+// a user whose policy requires it cannot.
+func TestAccountMFAOff(t *testing.T) {
+	a := newAuditAZ(t, nil)
+	s := a.azSetup
+	b := s.browser(t)
+	secret, _ := enrolOnAccount(t, s, b)
+	s.Clock.Advance(30 * time.Second)
+	tokens := accountTokens(t, accountPage(t, s, b).body)
+	off := tokens["/account/mfa/off"]
+	if off == "" {
+		t.Fatal("no turn-off form on the account page of a user with a factor")
+	}
+	code := totpCode(t, secret, s.Clock.Now())
+	if r := b.post(s.URL+"/account/mfa/off", url.Values{"csrf": {tokens["/account/mfa/enrol"]}, "code": {code}}); r.status != http.StatusForbidden {
+		t.Errorf("another form's token: %d", r.status)
+	}
+	if r := b.post(s.URL+"/account/mfa/off", url.Values{"csrf": {off}, "code": {"000000"}}); r.status != http.StatusOK || !strings.Contains(r.body, `id="error"`) {
+		t.Errorf("a wrong code: %d", r.status)
+	}
+	if fs, _ := s.Store.ListFactors(context.Background(), s.user.ID); len(fs) != 1 {
+		t.Fatalf("refused forms removed the factor: %+v", fs)
+	}
+	r := b.post(s.URL+"/account/mfa/off", url.Values{"csrf": {off}, "code": {code}})
+	if r.status != http.StatusSeeOther || !strings.HasSuffix(r.location(), "/account?done=mfa_off") {
+		t.Fatalf("the right code: %d to %q", r.status, r.location())
+	}
+	if fs, _ := s.Store.ListFactors(context.Background(), s.user.ID); len(fs) != 0 {
+		t.Fatalf("factors after turning off: %+v", fs)
+	}
+	if removed := a.waitEvents(t, audit.MFARemoved, 1); removed[0].Details["via"] != "account" || removed[0].Actor != s.user.ID {
+		t.Errorf("mfa.removed: %+v", removed[0])
+	}
+	// With mfa_required, the form is not there and the address refuses.
+	secret, _ = enrolOnAccount(t, s, s.browser(t))
+	u, _ := s.Store.GetUser(context.Background(), s.user.ID)
+	u.MFARequired = true
+	if err := s.Store.(store.AdminStore).ReplaceUser(context.Background(), u, func(store.User) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	s.Clock.Advance(30 * time.Second)
+	if page := accountPage(t, s, b); !strings.Contains(page.body, `id="mfa-required"`) || strings.Contains(page.body, `id="mfa-off-form"`) {
+		t.Errorf("the account page of an mfa_required user offers to turn it off")
+	}
+	r = b.post(s.URL+"/account/mfa/off", url.Values{"csrf": {off}, "code": {totpCode(t, secret, s.Clock.Now())}})
+	if r.status != http.StatusOK || !strings.Contains(r.body, "cannot be turned off") {
+		t.Fatalf("mfa_required user turning off: %d", r.status)
+	}
+	if fs, _ := s.Store.ListFactors(context.Background(), s.user.ID); len(fs) != 1 {
+		t.Fatalf("an mfa_required user's factor was removed: %+v", fs)
 	}
 }

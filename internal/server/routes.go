@@ -36,6 +36,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(p+"/account/sessions/end", s.page(http.MethodPost, formOnly("the sign-out form"), s.handleAccountEndSession))
 	mux.Handle(p+"/account/mfa/enrol", s.page(http.MethodPost, formOnly("the two-step verification form"), s.handleAccountEnrol))
 	mux.Handle(p+"/account/mfa/confirm", s.page(http.MethodPost, formOnly("the two-step verification form"), s.handleAccountConfirm))
+	mux.Handle(p+"/account/mfa/off", s.page(http.MethodPost, formOnly("the two-step verification form"), s.handleAccountMFAOff))
 	mux.Handle(p+"/account/mfa/recovery", s.page(http.MethodPost, formOnly("the recovery codes form"), s.handleAccountRecovery))
 	mux.Handle(p+"/account/consents/withdraw", s.page(http.MethodPost, formOnly("the remove-access form"), s.handleAccountWithdraw))
 	mux.Handle(p+"/device", s.page("GET, HEAD, POST", deviceNotAllowed(), s.handleDevice))
