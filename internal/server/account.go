@@ -59,9 +59,9 @@ type accountView struct {
 	// turned off here.
 	MFARequired bool
 	MFAOffCSRF  string
-	MinPassword  int
-	Sessions     []sessionRow
-	Apps         []appRow
+	MinPassword int
+	Sessions    []sessionRow
+	Apps        []appRow
 }
 
 type sessionRow struct {
