@@ -22,6 +22,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/latchkey/latchkey/bearer"
 	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
@@ -189,6 +190,19 @@ func TestTOTPSignIn_RFC6238(t *testing.T) {
 	_, at := azJWT(t, tok.AccessToken)
 	if at["acr"] != acrMFA {
 		t.Errorf("access token acr = %v", at["acr"])
+	}
+	// A resource server reads them with the bearer package.
+	v, err := bearer.New(context.Background(), bearer.Config{Issuer: s.URL, Audience: s.URL, Now: s.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	bc, err := v.Validate(context.Background(), tok.AccessToken)
+	if err != nil {
+		t.Fatalf("bearer.Validate: %v", err)
+	}
+	if bc.ACR() != acrMFA || !slices.Contains(bc.AMR(), "otp") {
+		t.Errorf("bearer claims: acr %q amr %v", bc.ACR(), bc.AMR())
 	}
 	intro := mfaIntrospect(t, s, tok.RefreshToken)
 	if intro.ACR != acrMFA || !slices.Contains(intro.AMR, "otp") {
