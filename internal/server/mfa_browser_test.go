@@ -3,7 +3,8 @@ package server_test
 // Strong sign-in in Chromium: set up an authenticator app on the account
 // page (the QR code drawn inline, the secret shown once, a first code,
 // ten recovery codes), then sign in to an application with the password
-// and a TOTP code, and check the ID token says so (amr otp, acr mfa).
+// and a TOTP code, and check the ID token says so (amr otp, acr mfa);
+// then sign in with a recovery code, which prompts to enrol again.
 
 import (
 	"context"
@@ -24,9 +25,38 @@ import (
 func TestMFABrowser(t *testing.T) {
 	browser := browsertest.Browser(t)
 	rp := newAccountRP(t)
-	secret := mfaBrowserEnrol(t, rp, browsertest.Tab(t, browser, 60*time.Second))
+	secret, codes := mfaBrowserEnrol(t, rp, browsertest.Tab(t, browser, 60*time.Second))
 	rp.env.Clock.Advance(30 * time.Second) // the enrolment's code is used
 	mfaBrowserSignIn(t, rp, browsertest.Tab(t, browser, 60*time.Second), secret)
+	mfaBrowserRecovery(t, rp, browsertest.Tab(t, browser, 60*time.Second), codes[0])
+}
+
+// mfaBrowserRecovery signs in to the account with a recovery code: the
+// prompt says how many are left and leads to the account page.
+func mfaBrowserRecovery(t *testing.T, rp *azBrowserRP, tab context.Context, code string) {
+	t.Helper()
+	azNavigate(t, tab, rp.env.URL+"/account")
+	azSignIn(t, tab, azPassword)
+	_, err := chromedp.RunResponse(tab,
+		chromedp.WaitVisible(chromedp.ID("code")),
+		chromedp.Click(chromedp.CSS(`#recovery summary`)),
+		chromedp.WaitVisible(chromedp.ID("recovery_code")),
+		chromedp.SendKeys(chromedp.ID("recovery_code"), code),
+		chromedp.Click(chromedp.CSS(`#recovery-form button[type=submit]`)),
+	)
+	if err != nil {
+		t.Fatalf("recovery code form: %v", err)
+	}
+	if left := text(t, tab, "codes-left"); left != "9" {
+		t.Fatalf("codes left %q, want 9", left)
+	}
+	if _, err := chromedp.RunResponse(tab, chromedp.Click(chromedp.ID("enrol-again"))); err != nil {
+		t.Fatal(err)
+	}
+	accountWaitPage(t, tab)
+	if left := text(t, tab, "recovery-left"); left != "9 recovery codes left." {
+		t.Fatalf("account page after a recovery code: %q", left)
+	}
 }
 
 // typeCode types code into #code and submits its form, waiting for the
@@ -43,7 +73,7 @@ func typeCode(t *testing.T, tab context.Context, form, code string) {
 	}
 }
 
-func mfaBrowserEnrol(t *testing.T, rp *azBrowserRP, tab context.Context) string {
+func mfaBrowserEnrol(t *testing.T, rp *azBrowserRP, tab context.Context) (string, []string) {
 	t.Helper()
 	accountSignIn(t, rp, tab, azPassword)
 	if off := text(t, tab, "mfa-off"); !strings.HasPrefix(off, "Off") {
@@ -81,7 +111,7 @@ func mfaBrowserEnrol(t *testing.T, rp *azBrowserRP, tab context.Context) string 
 	if on := text(t, tab, "mfa-on"); !strings.HasPrefix(on, "On") || text(t, tab, "recovery-left") != "10 recovery codes left." {
 		t.Fatalf("after enrolment: %q, %q", on, text(t, tab, "recovery-left"))
 	}
-	return secret
+	return secret, codes
 }
 
 func mfaBrowserSignIn(t *testing.T, rp *azBrowserRP, tab context.Context, secret string) {
