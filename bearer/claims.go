@@ -104,3 +104,24 @@ func ClaimsFrom(ctx context.Context) (*Claims, bool) {
 func withClaims(ctx context.Context, v *Validator, c *Claims) context.Context {
 	return context.WithValue(ctx, contextKey{}, &fromContext{v: v, claims: c})
 }
+
+// ACR is the token's acr claim (RFC 9068 §2.2.1): the authentication
+// context class the user's sign-in reached, such as
+// urn:latchkey:acr:mfa, or "" when the token has none.
+func (c *Claims) ACR() string {
+	s, _ := c.Raw["acr"].(string)
+	return s
+}
+
+// AMR is the token's amr claim (RFC 9068 §2.2.1, RFC 8176): how the user
+// signed in ("pwd", "otp", "mfa"), or nil.
+func (c *Claims) AMR() []string {
+	list, _ := c.Raw["amr"].([]any)
+	var out []string
+	for _, v := range list {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}

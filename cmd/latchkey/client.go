@@ -68,6 +68,7 @@ func runClient(ctx context.Context, args []string, e env) error {
 type clientFlags struct {
 	id, name, format, authMethod                                   string
 	public, introspection, skipConsent                             bool
+	requireMFA, passwordGrantMFA                                   bool
 	grants, scopes, defaults, redirects, logoutRedirects, audience listFlag
 	// private_key_jwt, sender constraints, FAPI 2.0
 	jwksFile, jwksURI, profile, rotation string
@@ -82,6 +83,8 @@ func (c *clientFlags) register(fs flagRegistrar) {
 	fs.BoolVar(&c.public, "public", false, "a public client: no secret, PKCE only (create)")
 	fs.BoolVar(&c.introspection, "introspection", false, "may introspect any token, for resource servers (create)")
 	fs.BoolVar(&c.skipConsent, "skip-consent", false, "first-party client: users are not asked to consent (create)")
+	fs.BoolVar(&c.requireMFA, "require-mfa", false, "every sign-in for it uses a second factor; users without one enrol at sign-in (create)")
+	fs.BoolVar(&c.passwordGrantMFA, "password-grant-mfa", false, "the password grant stays open to users who have a second factor (create)")
 	fs.Var(&c.grants, "grant-types", "comma-separated grant types (create): "+grantNames())
 	fs.StringVar(&c.authMethod, "token-endpoint-auth-method", "", "`method` the client authenticates with: "+authMethodNames()+
 		" (create; default: client_secret_basic or client_secret_post, none when public)")
@@ -112,7 +115,7 @@ func (c clientFlags) toConfig(id string) (config.Client, error) {
 		AccessTokenFormat: c.format, Introspection: c.introspection, SkipConsent: c.skipConsent,
 		TokenEndpointAuthMethod: c.authMethod, JWKSURI: c.jwksURI, Resources: c.resources,
 		DPoPBoundAccessTokens: c.dpopBound, RequireDPoPNonce: c.requireNonce, RequirePushedAuthorizationRequests: c.requirePAR,
-		Profile: c.profile, RefreshTokenRotation: c.rotation,
+		Profile: c.profile, RefreshTokenRotation: c.rotation, RequireMFA: c.requireMFA, PasswordGrantMFA: c.passwordGrantMFA,
 	}
 	if c.jwksFile != "" {
 		set, err := readJWKS(c.jwksFile)
@@ -316,7 +319,7 @@ func showKeysAndConstraints(out map[string]any, c store.Client) {
 		out["resources"] = c.Resources
 	}
 	for name, v := range map[string]bool{"dpop_bound_access_tokens": c.DPoPBoundAccessTokens, "require_dpop_nonce": c.RequireDPoPNonce,
-		"require_pushed_authorization_requests": c.RequirePAR} {
+		"require_pushed_authorization_requests": c.RequirePAR, "require_mfa": c.RequireMFA, "password_grant_mfa": c.PasswordGrantMFA} {
 		if v {
 			out[name] = true
 		}

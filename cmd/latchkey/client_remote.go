@@ -132,6 +132,8 @@ type apiClient struct {
 	DPoPBound              bool            `json:"dpop_bound_access_tokens"`
 	RequireNonce           bool            `json:"require_dpop_nonce"`
 	RequirePAR             bool            `json:"require_pushed_authorization_requests"`
+	RequireMFA             bool            `json:"require_mfa"`
+	PasswordGrantMFA       bool            `json:"password_grant_mfa"`
 	Profile                string          `json:"profile"`
 	Rotation               string          `json:"refresh_token_rotation"`
 	TokenExchange          struct {
@@ -153,7 +155,7 @@ func (a apiClient) record() store.Client {
 		DefaultScopes: orNil(a.DefaultScopes), Audience: orNil(a.Audience), AccessTokenFormat: a.AccessTokenFormat,
 		Introspection: a.Introspection, SkipConsent: a.SkipConsent, TokenEndpointAuthMethod: a.AuthMethod,
 		JWKSURI: a.JWKSURI, Resources: orNil(a.Resources), DPoPBoundAccessTokens: a.DPoPBound, RequireDPoPNonce: a.RequireNonce,
-		RequirePAR: a.RequirePAR, Profile: a.Profile, RefreshRotation: a.Rotation, Source: a.Source, CreatedAt: a.CreatedAt.Local(),
+		RequirePAR: a.RequirePAR, RequireMFA: a.RequireMFA, PasswordGrantMFA: a.PasswordGrantMFA, Profile: a.Profile, RefreshRotation: a.Rotation, Source: a.Source, CreatedAt: a.CreatedAt.Local(),
 		TokenExchange: store.ExchangePolicy(a.TokenExchange)}
 	if len(a.JWKS) > 0 {
 		c.JWKS = string(a.JWKS)

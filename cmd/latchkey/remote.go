@@ -92,6 +92,11 @@ func (r *remoteFlags) connect(ctx context.Context, scope string) (*adminClient, 
 // what the server said, field by field. out, when not nil, receives the
 // decoded JSON of a success.
 func (c *adminClient) call(ctx context.Context, method, path string, body, out any) error {
+	return c.callWith(ctx, method, path, nil, body, out)
+}
+
+// callWith is call with extra request headers (If-Match).
+func (c *adminClient) callWith(ctx context.Context, method, path string, header http.Header, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -106,6 +111,9 @@ func (c *adminClient) call(ctx context.Context, method, path string, body, out a
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.hc.Do(req)

@@ -210,7 +210,8 @@ func (cs *configSync) syncUsers(ctx context.Context, users []config.User) error 
 		if err != nil {
 			return err
 		}
-		u := store.User{ID: id, Username: cu.Username, PasswordHash: hash, Claims: cu.Claims, Source: "config", CreatedAt: now, UpdatedAt: now}
+		u := store.User{ID: id, Username: cu.Username, PasswordHash: hash, Claims: cu.Claims, Source: "config", CreatedAt: now, UpdatedAt: now,
+			MFARequired: cu.MFARequired}
 		if _, err := cs.st.UpsertUser(ctx, u); err != nil {
 			return fmt.Errorf("sync user %s: %w", cu.Username, err)
 		}

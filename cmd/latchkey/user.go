@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/term"
 
 	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/store"
@@ -25,10 +27,13 @@ latchkey user list
 latchkey user show alice
 latchkey user set-password alice
 echo 'new password' | latchkey user set-password alice --password-stdin
-latchkey user delete alice`
+latchkey user delete alice
+latchkey user require-mfa alice          # every sign-in asks for a second factor
+latchkey user require-mfa alice --off
+latchkey user reset-mfa alice            # a lost phone: remove the factors and recovery codes`
 
 func runUser(ctx context.Context, args []string, e env) error {
-	fs := newFlags("user", "user create|list|show|delete|set-password [USERNAME] [flags]", userExample, e.stdout)
+	fs := newFlags("user", "user create|list|show|delete|set-password|require-mfa|reset-mfa [USERNAME] [flags]", userExample, e.stdout)
 	var cf configFlags
 	cf.register(fs)
 	username := fs.String("username", "", "the user's `name` (create)")
@@ -36,9 +41,11 @@ func runUser(ctx context.Context, args []string, e env) error {
 	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input")
 	var claims listFlag
 	fs.Var(&claims, "claim", "an OpenID Connect claim `name=value` (create; repeatable)")
+	mfa := fs.Bool("mfa-required", false, "every sign-in of the user asks for a second factor (create)")
+	off := fs.Bool("off", false, "turn the requirement off (require-mfa)")
 	var rf remoteFlags
 	rf.register(fs, e.getenv)
-	sub, name, done, err := parseNamedSubcommand(fs, args, "user", []string{"create", "list", "show", "delete", "set-password"})
+	sub, name, done, err := parseNamedSubcommand(fs, args, "user", []string{"create", "list", "show", "delete", "set-password", "require-mfa", "reset-mfa"})
 	if done {
 		return err
 	}
@@ -48,7 +55,7 @@ func runUser(ctx context.Context, args []string, e env) error {
 	if remote, err := rf.remote(e.getenv, cf.issuer); err != nil {
 		return err
 	} else if remote {
-		return runUserRemote(ctx, sub, *username, userInput{*pw, *fromStdin, claims}, rf, e)
+		return runUserRemote(ctx, sub, *username, userInput{*pw, *fromStdin, claims, *mfa || (sub == "require-mfa" && !*off)}, rf, e)
 	}
 	return withStore(ctx, &cf, e, func(cfg config.Config, st store.Store, _ []string) error {
 		if sub == "list" {
@@ -63,7 +70,11 @@ func runUser(ctx context.Context, args []string, e env) error {
 			if err != nil {
 				return err
 			}
-			return createUser(ctx, st, cfg, newUser{*username, secret, claims}, rf.output, e)
+			return createUser(ctx, st, cfg, newUser{*username, secret, claims, *mfa}, rf.output, e)
+		case "require-mfa":
+			return requireMFA(ctx, st, *username, !*off, e)
+		case "reset-mfa":
+			return resetMFA(ctx, cfg, st, *username, e)
 		case "show":
 			u, err := getUser(ctx, st, *username)
 			if err != nil {
@@ -113,6 +124,7 @@ func readPassword(flagValue string, fromStdin bool, e env) (string, error) {
 type newUser struct {
 	username, password string
 	claims             []string
+	mfaRequired        bool
 }
 
 // createUser stores nu and prints its sub, or with output "json" the
@@ -138,7 +150,8 @@ func createUser(ctx context.Context, st store.Store, cfg config.Config, nu newUs
 		return err
 	}
 	now := time.Now()
-	err = st.CreateUser(ctx, store.User{ID: id, Username: username, PasswordHash: hash, Claims: cu.Claims, Source: "cli", CreatedAt: now, UpdatedAt: now})
+	err = st.CreateUser(ctx, store.User{ID: id, Username: username, PasswordHash: hash, Claims: cu.Claims, Source: "cli",
+		CreatedAt: now, UpdatedAt: now, MFARequired: nu.mfaRequired})
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("user %q exists already", username)
 	}
@@ -251,4 +264,56 @@ func setPassword(ctx context.Context, st store.Store, cfg config.Config, usernam
 	}
 	fmt.Fprintf(e.stdout, "password of %s changed\n", username)
 	return nil
+}
+
+// requireMFA turns the user's second-factor requirement on or off.
+func requireMFA(ctx context.Context, st store.Store, username string, on bool, e env) error {
+	as, ok := st.(store.AdminStore)
+	if !ok {
+		return errors.New("this store cannot change users in place")
+	}
+	u, err := getUser(ctx, st, username)
+	if err != nil {
+		return err
+	}
+	u.MFARequired, u.UpdatedAt = on, time.Now()
+	if err := as.ReplaceUser(ctx, u, func(store.User) bool { return true }); err != nil {
+		return err
+	}
+	printMFARequired(username, on, e)
+	return nil
+}
+
+func printMFARequired(username string, on bool, e env) {
+	if on {
+		fmt.Fprintf(e.stdout, "%s must sign in with a second factor (enrolled at the next sign-in if they have none)\n", username)
+		return
+	}
+	fmt.Fprintf(e.stdout, "%s may sign in with a password alone again, unless they have a second factor\n", username)
+}
+
+// resetMFA removes the user's second factors and recovery codes, and
+// records mfa.removed when audit is on.
+func resetMFA(ctx context.Context, cfg config.Config, st store.Store, username string, e env) error {
+	u, err := getUser(ctx, st, username)
+	if err != nil {
+		return err
+	}
+	n, err := st.DeleteFactors(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	rec, stopAudit, err := startAudit(ctx, cfg, st, nil, newLogger(cfg, e.stderr))
+	if err != nil {
+		return err
+	}
+	rec.Record(ctx, audit.Event{Time: time.Now(), Type: audit.MFARemoved, Actor: "system", UserID: u.ID,
+		Details: map[string]string{"via": "cli", "factors": strconv.Itoa(n)}})
+	stopAudit()
+	printReset(username, n, e)
+	return nil
+}
+
+func printReset(username string, n int, e env) {
+	fmt.Fprintf(e.stdout, "removed %d second factor(s) and the recovery codes of %s\n", n, username)
 }

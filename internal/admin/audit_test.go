@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/admin"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // TestAdminChangesAudited: every write records an admin.change event
@@ -61,4 +62,50 @@ func TestAdminChangesAudited(t *testing.T) {
 		t.Fatalf("the second page, newest first: %v", next)
 	}
 	wantProblem(t, "bad since", f.call(t, "GET", "/audit?since=yesterday", tok, ""), http.StatusBadRequest, "since")
+}
+
+// TestResetFactorsAudited: DELETE /users/{id}/factors removes the factors
+// and records mfa.removed (how many, by which admin) beside admin.change;
+// the user's mfa_required is part of the resource and of PATCH.
+func TestResetFactorsAudited(t *testing.T) {
+	f := start(t)
+	tok := f.token(t, admin.ScopeAll)
+	r := f.call(t, "POST", "/users", tok, `{"username":"ann","password":"ann's long password","mfa_required":true}`)
+	wantStatus(t, "create", r, http.StatusCreated)
+	u := r.json(t)
+	if u["mfa_required"] != true {
+		t.Fatalf("created user: %v", u)
+	}
+	id := u["id"].(string)
+	now := f.env.Clock.Now()
+	if err := f.env.Store.CreateFactor(t.Context(), store.Factor{ID: "f1", UserID: id, Kind: store.FactorTOTP, Data: []byte("x"), CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.env.Store.ConfirmFactor(t.Context(), id, "f1", 1, now, []string{"d"}); err != nil {
+		t.Fatal(err)
+	}
+	reset := f.call(t, "DELETE", "/users/"+id+"/factors", tok, "")
+	wantStatus(t, "reset", reset, http.StatusOK)
+	if fs, _ := f.env.Store.ListFactors(t.Context(), id); len(fs) != 0 {
+		t.Fatalf("factors after reset: %+v", fs)
+	}
+	var items []any
+	deadline := time.Now().Add(5 * time.Second)
+	for len(items) < 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		items = f.call(t, "GET", "/audit?type=mfa.removed", tok, "").json(t)["items"].([]any)
+	}
+	if len(items) != 1 {
+		t.Fatalf("%d mfa.removed events, want 1", len(items))
+	}
+	e := items[0].(map[string]any)
+	d := e["details"].(map[string]any)
+	if e["user_id"] != id || e["actor"] != "client:admin-1" || d["via"] != "admin" || d["factors"] != "1" {
+		t.Fatalf("mfa.removed: %v", e)
+	}
+	patched := f.call(t, "PATCH", "/users/"+id, tok, `{"mfa_required":false}`, "If-Match", "*")
+	wantStatus(t, "patch", patched, http.StatusOK)
+	if patched.json(t)["mfa_required"] != false {
+		t.Fatalf("after PATCH: %s", patched.Body)
+	}
 }

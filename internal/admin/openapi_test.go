@@ -203,6 +203,27 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.send("setUserPassword", "PUT", user+"/password", 200)
 	c.send("disableUser", "POST", user+"/disable", 200)
 	c.send("enableUser", "POST", user+"/enable", 200)
+	uid := created["id"].(string)
+	if err := f.env.Store.CreateFactor(t.Context(), store.Factor{ID: "f-doc", UserID: uid, Kind: store.FactorTOTP,
+		Data: []byte("sealed"), CreatedAt: f.env.Clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.env.Store.ConfirmFactor(t.Context(), uid, "f-doc", 1, f.env.Clock.Now(), []string{"d1"}); err != nil {
+		t.Fatal(err)
+	}
+	if listed := c.send("listUserFactors", "GET", user+"/factors", 200).json(t); listed["recovery_codes_left"] != float64(1) ||
+		len(listed["items"].([]any)) != 1 {
+		t.Errorf("factors listed: %v", listed)
+	}
+	if reset := c.send("resetUserFactors", "DELETE", user+"/factors", 200).json(t); reset["factors_removed"] != float64(1) {
+		t.Errorf("reset: %v", reset)
+	}
+	if left, _ := f.env.Store.ListFactors(t.Context(), uid); len(left) != 0 {
+		t.Errorf("factors after the reset: %+v", left)
+	}
+	if n, _ := f.env.Store.CountRecoveryCodes(t.Context(), uid); n != 0 {
+		t.Errorf("%d recovery codes after the reset", n)
+	}
 	c.send("listConsents", "GET", user+"/consents", 200)
 	c.send("withdrawConsent", "DELETE", user+"/consents/web", 204)
 	c.send("listSessions", "GET", user+"/sessions", 200)
@@ -211,6 +232,7 @@ func TestOpenAPIConformance(t *testing.T) {
 	c.send("revokeUserGrant", "DELETE", user+"/grants/nope", 204)
 	c.send("deleteUser", "DELETE", user, 204)
 	c.send("listSessions", "GET", user+"/sessions", 404)
+	c.send("resetUserFactors", "DELETE", user+"/factors", 404)
 
 	c.send("listKeys", "GET", "/keys", 200)
 	c.send("rotateKeys", "POST", "/keys/rotation", 201)

@@ -31,6 +31,8 @@ func (a *API) table() []route {
 		{"DELETE", "/users/{id}", ScopeUsersWrite, a.deleteUser},
 		{"POST", "/users/{id}/disable", ScopeUsersWrite, a.disableUser},
 		{"POST", "/users/{id}/enable", ScopeUsersWrite, a.enableUser},
+		{"GET", "/users/{id}/factors", ScopeUsersRead, a.listFactors},
+		{"DELETE", "/users/{id}/factors", ScopeUsersWrite, a.resetFactors},
 		{"GET", "/users/{id}/consents", ScopeUsersRead, a.listConsents},
 		{"DELETE", "/users/{id}/consents/{client}", ScopeUsersWrite, a.withdrawConsent},
 		{"GET", "/users/{id}/sessions", ScopeUsersRead, a.listSessions},

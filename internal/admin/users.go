@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"strconv"
 	"time"
 
+	"github.com/latchkey/latchkey/bearer"
+	"github.com/latchkey/latchkey/internal/audit"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/store"
@@ -21,7 +24,8 @@ func UserView(u store.User) map[string]any {
 		claims = map[string]any{}
 	}
 	return map[string]any{"id": u.ID, "username": u.Username, "claims": claims, "source": u.Source, "disabled": u.Disabled(),
-		"created_at": u.CreatedAt.UTC().Format(time.RFC3339), "updated_at": u.UpdatedAt.UTC().Format(time.RFC3339)}
+		"mfa_required": u.MFARequired,
+		"created_at":   u.CreatedAt.UTC().Format(time.RFC3339), "updated_at": u.UpdatedAt.UTC().Format(time.RFC3339)}
 }
 
 // userETag is the ETag of a user: its view and its password hash.
@@ -52,9 +56,10 @@ func checkUser(username, pw, hash string, claims map[string]any) error {
 }
 
 type newUser struct {
-	Username string         `json:"username"`
-	Password string         `json:"password"`
-	Claims   map[string]any `json:"claims"`
+	Username    string         `json:"username"`
+	Password    string         `json:"password"`
+	Claims      map[string]any `json:"claims"`
+	MFARequired bool           `json:"mfa_required"`
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
@@ -77,7 +82,8 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := a.now()
-	u := store.User{ID: id, Username: body.Username, PasswordHash: hash, Claims: body.Claims, Source: "admin", CreatedAt: now, UpdatedAt: now}
+	u := store.User{ID: id, Username: body.Username, PasswordHash: hash, Claims: body.Claims, Source: "admin", CreatedAt: now, UpdatedAt: now,
+		MFARequired: body.MFARequired}
 	if err := a.st.CreateUser(r.Context(), u); errors.Is(err, store.ErrConflict) {
 		return conflict(fmt.Sprintf("user %q exists already", body.Username))
 	} else if err != nil {
@@ -114,8 +120,9 @@ func (a *API) getUser(w http.ResponseWriter, r *http.Request) error {
 // userPatch is a JSON merge patch (RFC 7396) of a user: a claim set to
 // null is removed.
 type userPatch struct {
-	Username *string        `json:"username"`
-	Claims   map[string]any `json:"claims"`
+	Username    *string        `json:"username"`
+	Claims      map[string]any `json:"claims"`
+	MFARequired *bool          `json:"mfa_required"`
 }
 
 func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
@@ -146,6 +153,9 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	if patch.Username != nil {
 		next.Username = *patch.Username
+	}
+	if patch.MFARequired != nil {
+		next.MFARequired = *patch.MFARequired
 	}
 	if err := checkUser(next.Username, "", cur.PasswordHash, next.Claims); err != nil {
 		return err
@@ -258,4 +268,56 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {
 		out.Items = append(out.Items, UserView(u))
 	}
 	return writeJSON(w, http.StatusOK, out)
+}
+
+// resetFactors removes every second factor and recovery code of the user
+// (a lost phone): their next sign-in asks for the password only, or, when
+// a policy requires a second factor, enrols a new one. Sessions stay.
+func (a *API) resetFactors(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := a.st.GetUser(r.Context(), id); err != nil {
+		return notFound(err, "user", id)
+	}
+	n, err := a.st.DeleteFactors(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	a.record(r, change{object: "user", id: id, action: "reset_mfa", userID: id})
+	actor := "system"
+	if claims, ok := bearer.ClaimsFrom(r.Context()); ok {
+		actor = "client:" + claims.ClientID
+	}
+	a.audit.Record(r.Context(), audit.Event{Time: a.now(), Type: audit.MFARemoved, Actor: actor, UserID: id,
+		Details: map[string]string{"via": "admin", "factors": strconv.Itoa(n)}})
+	return writeJSON(w, http.StatusOK, map[string]any{"user_id": id, "factors_removed": n})
+}
+
+// listFactors lists the user's second factors (never their secrets) and
+// how many unused recovery codes they hold.
+func (a *API) listFactors(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := a.st.GetUser(r.Context(), id); err != nil {
+		return notFound(err, "user", id)
+	}
+	factors, err := a.st.ListFactors(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	left, err := a.st.CountRecoveryCodes(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	items := make([]map[string]any, 0, len(factors))
+	for _, f := range factors {
+		v := map[string]any{"id": f.ID, "kind": f.Kind, "label": f.Label, "confirmed": f.Confirmed(),
+			"created_at": f.CreatedAt.UTC().Format(time.RFC3339)}
+		if f.Confirmed() {
+			v["confirmed_at"] = f.ConfirmedAt.UTC().Format(time.RFC3339)
+		}
+		if !f.LastUsedAt.IsZero() {
+			v["last_used_at"] = f.LastUsedAt.UTC().Format(time.RFC3339)
+		}
+		items = append(items, v)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"items": items, "recovery_codes_left": left})
 }

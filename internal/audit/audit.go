@@ -59,13 +59,31 @@ const (
 	SessionEnded Type = "session.ended"
 	// PasswordChanged: a user's password was changed (never the password).
 	PasswordChanged Type = "password.changed"
+	// MFAEnrolled: a user completed the enrolment of a second factor
+	// (Details "kind", "via": account or signin).
+	MFAEnrolled Type = "mfa.enrolled"
+	// MFARemoved: a user's second factors were removed (Details "via":
+	// admin or cli, "factors" how many).
+	MFARemoved Type = "mfa.removed"
+	// MFASuccess: a second factor was accepted at sign-in (Details
+	// "method": totp or recovery_code).
+	MFASuccess Type = "mfa.success"
+	// MFAFailure: a second factor was refused; Reason is ReasonWrongCode,
+	// ReasonCodeReused or ReasonLimited (Details "method").
+	MFAFailure Type = "mfa.failure"
+	// RecoveryCodesIssued: a user's recovery codes were (re)generated
+	// (Details "count", never a code).
+	RecoveryCodesIssued Type = "mfa.recovery_codes_issued"
+	// RecoveryCodeUsed: a recovery code signed a user in (Details "left").
+	RecoveryCodeUsed Type = "mfa.recovery_code_used"
 )
 
 // Types lists every event type, in the order above.
 func Types() []Type {
 	return []Type{SigninSuccess, SigninFailure, ConsentGiven, ConsentWithdrawn,
 		TokenIssued, RefreshReuse, CodeReplay, TokenRevoked, LimitReached,
-		AdminChange, KeyRotated, SessionEnded, PasswordChanged}
+		AdminChange, KeyRotated, SessionEnded, PasswordChanged,
+		MFAEnrolled, MFARemoved, MFASuccess, MFAFailure, RecoveryCodesIssued, RecoveryCodeUsed}
 }
 
 // Valid reports whether t is one of the event types.
@@ -85,6 +103,10 @@ const (
 	ReasonWrongPassword = "wrong_password"
 	ReasonLimited       = "limited"
 	ReasonBadRequest    = "bad_request"
+	// ReasonWrongCode: a one-time or recovery code that matches nothing.
+	ReasonWrongCode = "wrong_code"
+	// ReasonCodeReused: a one-time code of a step already used.
+	ReasonCodeReused = "code_reused"
 )
 
 // Event is one thing that happened. Only Type is required; Time defaults

@@ -397,6 +397,13 @@ type Client struct {
 	// confidential client and none for a public one.
 	TokenEndpointAuthMethod string `yaml:"token_endpoint_auth_method"`
 	SkipConsent             bool   `yaml:"skip_consent"`
+	// RequireMFA makes every sign-in for the client use a second factor
+	// (acr urn:latchkey:acr:mfa); a user without one enrols at sign-in.
+	RequireMFA bool `yaml:"require_mfa"`
+	// PasswordGrantMFA lets the client use the password grant for users
+	// who have a second factor, which the grant cannot ask for; without
+	// it they are refused (invalid_grant).
+	PasswordGrantMFA bool `yaml:"password_grant_mfa"`
 	// JWKS (a JWK Set, written as YAML) or JWKSURI (where the client
 	// publishes one) holds the public keys of a private_key_jwt client.
 	JWKS    map[string]any `yaml:"jwks"`
@@ -451,6 +458,8 @@ type User struct {
 	Password     Secret         `yaml:"password"`
 	PasswordHash string         `yaml:"password_hash"`
 	Claims       map[string]any `yaml:"claims"`
+	// MFARequired makes every sign-in of the user use a second factor.
+	MFARequired bool `yaml:"mfa_required"`
 }
 
 // Duration is a time.Duration written as "15m", "1h30m" or "60s".

@@ -47,7 +47,7 @@ const rsaBits = 2048
 
 // generate makes a new key of alg, returning the store record with the
 // private key sealed by s.
-func generate(alg string, rand io.Reader, s *sealer, now, activeAt time.Time) (store.Key, error) {
+func generate(alg string, rand io.Reader, s *Sealer, now, activeAt time.Time) (store.Key, error) {
 	priv, pub, err := newKeyPair(alg, rand)
 	if err != nil {
 		return store.Key{}, err
@@ -66,7 +66,7 @@ func generate(alg string, rand io.Reader, s *sealer, now, activeAt time.Time) (s
 	if err != nil {
 		return store.Key{}, fmt.Errorf("keys: marshal private key: %w", err)
 	}
-	sealed, err := s.seal(der, jwk.KeyID)
+	sealed, err := s.Seal(der, jwk.KeyID)
 	if err != nil {
 		return store.Key{}, err
 	}
@@ -107,8 +107,8 @@ type loaded struct {
 	signers map[string]jose.Signer
 }
 
-func load(rec store.Key, s *sealer) (*loaded, error) {
-	der, err := s.open(rec.Private, rec.KID)
+func load(rec store.Key, s *Sealer) (*loaded, error) {
+	der, err := s.Open(rec.Private, rec.KID)
 	if err != nil {
 		return nil, err
 	}

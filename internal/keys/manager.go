@@ -38,7 +38,7 @@ type Options struct {
 // verification take no lock.
 type Manager struct {
 	st     store.KeyStore
-	seal   *sealer
+	seal   *Sealer
 	opts   Options
 	snap   atomic.Pointer[snapshot]
 	reload sync.Mutex

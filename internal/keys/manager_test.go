@@ -162,7 +162,7 @@ func TestPrivateKeysEncryptedAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range listKeys(t, st) {
-		der, err := m.seal.open(k.Private, k.KID)
+		der, err := m.seal.Open(k.Private, k.KID)
 		if err != nil {
 			t.Fatalf("%s: %v", k.KID, err)
 		}
@@ -172,7 +172,7 @@ func TestPrivateKeysEncryptedAtRest(t *testing.T) {
 		if bytes.Contains(k.Private, der) || bytes.Contains(k.Private, der[len(der)-32:]) {
 			t.Errorf("%s: the stored private key contains the PKCS#8 DER in clear", k.KID)
 		}
-		if _, err := m.seal.open(k.Private, "another-kid"); !errors.Is(err, ErrWrongSecret) {
+		if _, err := m.seal.Open(k.Private, "another-kid"); !errors.Is(err, ErrWrongSecret) {
 			t.Errorf("%s: opened under another kid: %v", k.KID, err)
 		}
 		var pub map[string]any

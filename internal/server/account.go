@@ -41,16 +41,27 @@ var accountNotices = map[string]string{
 	"password": "Your password was changed. Your other sessions were signed out.",
 	"session":  "That session was signed out.",
 	"consent":  "The application's access was removed.",
+	"mfa":      "Your new authenticator app is set up.",
+	"mfa_off":  "Two-step verification is off: your password alone signs you in.",
 }
 
 // accountView is what the account page shows.
 type accountView struct {
 	Base, Username, Notice, Message        string
 	PasswordCSRF, SessionCSRF, ConsentCSRF string
+	MFACSRF                                string
 	PasswordManaged                        bool
-	MinPassword                            int
-	Sessions                               []sessionRow
-	Apps                                   []appRow
+	// MFA is whether the user has a second factor; RecoveryLeft how many
+	// unused recovery codes they hold.
+	MFA          bool
+	RecoveryLeft int
+	// MFARequired: the user's policy keeps a second factor; it cannot be
+	// turned off here.
+	MFARequired bool
+	MFAOffCSRF  string
+	MinPassword int
+	Sessions    []sessionRow
+	Apps        []appRow
 }
 
 type sessionRow struct {
@@ -82,7 +93,17 @@ func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, sess *store
 	v := accountView{Base: s.prefix, Username: user.Username, Notice: notice, Message: msg,
 		PasswordCSRF: s.csrfToken("account-password", sess.Digest), SessionCSRF: s.csrfToken("account-session", sess.Digest),
 		ConsentCSRF: s.csrfToken("account-consent", sess.Digest), PasswordManaged: user.Source == "config",
-		MinPassword: minPasswordRunes}
+		MinPassword: minPasswordRunes, MFACSRF: s.csrfToken("account-mfa", sess.Digest),
+		MFAOffCSRF: s.csrfToken("account-mfa-off", sess.Digest), MFARequired: user.MFARequired}
+	factors, err := s.confirmedFactors(r, user.ID)
+	if err != nil {
+		return err
+	}
+	if v.MFA = len(factors) > 0; v.MFA {
+		if v.RecoveryLeft, err = s.st.CountRecoveryCodes(ctx, user.ID); err != nil {
+			return fmt.Errorf("account: count recovery codes: %w", err)
+		}
+	}
 	sessions, err := s.st.ListSessions(ctx, user.ID, s.now())
 	if err != nil {
 		return fmt.Errorf("account: list sessions: %w", err)
@@ -154,8 +175,8 @@ func (s *Server) handleAccountLogin(w http.ResponseWriter, r *http.Request) erro
 	if err != nil || !s.checkCSRF("account-login", cookie.Value, form.Get("csrf")) {
 		return expiredForm()
 	}
-	_, msg, err := s.signIn(w, r, accountClient, form)
-	if err != nil {
+	_, msg, pending, err := s.signIn(w, r, signInFor{clientID: accountClient, clientName: "your account", next: "/account"}, form)
+	if err != nil || pending {
 		return err
 	}
 	if msg != "" {
@@ -352,4 +373,101 @@ func (s *Server) handleAccountWithdraw(w http.ResponseWriter, r *http.Request) e
 func accountNotAllowed() *protocol.Error {
 	return protocol.Page(protocol.ErrInvalidRequest, http.StatusMethodNotAllowed, "Method not allowed",
 		"The account page answers GET only; its forms post to their own addresses.", "Open the account page again.")
+}
+
+// handleAccountEnrol starts setting up an authenticator app: a new
+// secret, shown once, which replaces the user's current app (if any) only
+// once a first code confirms it.
+func (s *Server) handleAccountEnrol(w http.ResponseWriter, r *http.Request) error {
+	_, sess, user, ok, err := s.accountForm(w, r, "account-mfa")
+	if !ok {
+		return err
+	}
+	return s.showEnrol(w, r, user, "/account/mfa/confirm", s.csrfToken("account-mfa-confirm", sess.Digest),
+		mfaView{Next: "/account"})
+}
+
+// handleAccountConfirm completes the enrolment with its first code, under
+// the password's guessing limits. A first factor comes with recovery
+// codes, shown once. The session is renewed with both methods: its user
+// has just proved the app.
+func (s *Server) handleAccountConfirm(w http.ResponseWriter, r *http.Request) error {
+	form, sess, user, ok, err := s.accountForm(w, r, "account-mfa-confirm")
+	if !ok {
+		return err
+	}
+	codes, ok, msg, err := s.confirmEnrolment(r, accountClient, user, form.Get("factor_id"), normalizeOTP(form.Get("code")), "account")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return s.showEnrol(w, r, user, "/account/mfa/confirm", s.csrfToken("account-mfa-confirm", sess.Digest),
+			mfaView{Next: "/account", Message: msg})
+	}
+	if _, err := s.startSession(r.Context(), w, r, user, amrFor(append(sessionAMR(sess), amrOTP)...)); err != nil {
+		return err
+	}
+	if codes == nil {
+		s.seeOther(w, s.endpoint("/account")+"?done=mfa")
+		return nil
+	}
+	s.render(w, r, web.MFACodes, mfaView{Base: s.prefix, Codes: codes, ContinueURL: s.endpoint("/account")})
+	return nil
+}
+
+// handleAccountRecovery replaces the user's recovery codes with new ones,
+// shown once; the old ones stop working.
+func (s *Server) handleAccountRecovery(w http.ResponseWriter, r *http.Request) error {
+	_, _, user, ok, err := s.accountForm(w, r, "account-mfa")
+	if !ok {
+		return err
+	}
+	factors, err := s.confirmedFactors(r, user.ID)
+	if err != nil {
+		return err
+	}
+	if len(factors) == 0 { // codes recover a second factor; without one they would be a second password
+		s.seeOther(w, s.endpoint("/account"))
+		return nil
+	}
+	codes, digests, err := s.newRecoveryCodes()
+	if err != nil {
+		return err
+	}
+	if err := s.st.ReplaceRecoveryCodes(r.Context(), user.ID, digests, s.now()); err != nil {
+		return fmt.Errorf("account: replace recovery codes: %w", err)
+	}
+	s.emit(r.Context(), r, audit.Event{Type: audit.RecoveryCodesIssued, Actor: user.ID, UserID: user.ID,
+		Details: map[string]string{"count": strconv.Itoa(len(codes)), "via": "account"}})
+	s.render(w, r, web.MFACodes, mfaView{Base: s.prefix, Codes: codes, ContinueURL: s.endpoint("/account")})
+	return nil
+}
+
+// handleAccountMFAOff turns two-step verification off: a current code
+// from the app proves the user holds it (a session alone is not enough
+// to drop a factor), under the guessing limits; a user whose policy
+// requires a second factor cannot.
+func (s *Server) handleAccountMFAOff(w http.ResponseWriter, r *http.Request) error {
+	form, sess, user, ok, err := s.accountForm(w, r, "account-mfa-off")
+	if !ok {
+		return err
+	}
+	if user.MFARequired {
+		return s.showAccount(w, r, sess, user, "", "Your account requires two-step verification: it cannot be turned off.")
+	}
+	ok, msg, err := s.checkTOTPSignIn(r, accountClient, user, normalizeOTP(form.Get("code")))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return s.showAccount(w, r, sess, user, "", msg)
+	}
+	n, err := s.st.DeleteFactors(r.Context(), user.ID)
+	if err != nil {
+		return fmt.Errorf("account: delete factors: %w", err)
+	}
+	s.emit(r.Context(), r, audit.Event{Type: audit.MFARemoved, Actor: user.ID, UserID: user.ID,
+		Details: map[string]string{"via": "account", "factors": strconv.Itoa(n)}})
+	s.seeOther(w, s.endpoint("/account")+"?done=mfa_off")
+	return nil
 }

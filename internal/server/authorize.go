@@ -75,11 +75,30 @@ func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, param
 	if err != nil {
 		return err
 	}
+	if req.acrLevel >= levelPhishingResistant { // no factor of this server reaches it
+		if req.hasPrompt("none") {
+			return req.toClient(protocol.Errorf(protocol.ErrInteractionRequired, "no sign-in of this server reaches acr %s", ACRPhishingResistant))
+		}
+		return s.showUnavailable(w, r, req)
+	}
 	if s.mustLogin(req, sess) {
 		if req.hasPrompt("none") {
 			return req.toClient(protocol.Errorf(protocol.ErrLoginRequired, "the user is not signed in"))
 		}
 		return s.showLogin(w, r, req, loginView{Username: req.loginHint})
+	}
+	// Step-up: the session is weaker than the request, the client or the
+	// user asks for; the user gives the missing factor (or enrols one).
+	if need := max(req.acrLevel, policyLevel(req.client, &user)); sessionLevel(sess) < need {
+		if req.hasPrompt("none") {
+			return req.toClient(protocol.Errorf(protocol.ErrInteractionRequired, "the session does not reach the authentication level asked for"))
+		}
+		next := "/authorize?" + s.carried(req, resumeParams(req.params)).Encode()
+		amr := sess.AMR
+		if len(amr) == 0 {
+			amr = []string{amrPassword}
+		}
+		return s.beginSecondStep(w, r, user, req.client.ID, req.client.Name, amr, next)
 	}
 	need, err := s.needConsent(ctx, req, user)
 	if err != nil {
@@ -185,6 +204,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequ
 		Digest: digest, ClientID: req.client.ID, UserID: user.ID, RedirectURI: req.redirectURI,
 		RedirectURIGiven: req.redirectGiven, CodeChallenge: req.challenge, Scopes: req.scopes, Nonce: req.nonce,
 		Resources: req.resources, DPoPJKT: req.dpopJKT, AuthTime: sess.AuthTime, SessionID: sess.SID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL),
+		AMR: sessionAMR(sess), ACR: acrForLevel(sessionLevel(sess)),
 	})
 	if errors.Is(err, store.ErrConflict) {
 		// The same client sent this challenge before (S068, A3f).
@@ -196,6 +216,15 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequ
 	}
 	s.redirectTo(w, req.redirectURI, req.state, url.Values{"code": {value}})
 	return nil
+}
+
+// sessionAMR is how the user of sess signed in; a session from before
+// amr was kept was a password.
+func sessionAMR(sess *store.Session) []string {
+	if len(sess.AMR) == 0 {
+		return []string{amrPassword}
+	}
+	return sess.AMR
 }
 
 // resumeParams are the parameters to go back to /authorize with after the

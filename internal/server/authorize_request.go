@@ -34,6 +34,8 @@ type authRequest struct {
 	resources []string
 	// dpopJKT binds the code to a DPoP key (RFC 9449 §10), or "".
 	dpopJKT string
+	// acrLevel is the level acr_values asks for, or levelNone.
+	acrLevel int
 	// pushed: the parameters came from the PAR endpoint (RFC 9126), where
 	// the client authenticated, and the browser has not altered them.
 	pushed bool
@@ -192,6 +194,7 @@ func (s *Server) checkAuthorize(req *authRequest, params url.Values) *protocol.E
 		}
 		req.dpopJKT = jkt
 	}
+	req.acrLevel = requestedLevel(get("acr_values"))
 	req.nonce, req.loginHint = get("nonce"), get("login_hint")
 	if len(req.nonce) > maxNonceLen || len(req.loginHint) > maxHintLen {
 		return protocol.Errorf(protocol.ErrInvalidRequest, "nonce or login_hint is too long")

@@ -356,6 +356,8 @@ type Store interface {
 	store.ReplayStore
 	store.PushedRequestStore
 	store.DeviceStore
+	// FactorStore keeps second factors and recovery codes.
+	store.FactorStore
 	// RegistrationStore and DeleteClient serve dynamic client
 	// registration (RFC 7591, RFC 7592), the one place where the server
 	// itself creates, changes and deletes clients.

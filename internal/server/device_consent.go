@@ -67,8 +67,12 @@ func (s *Server) handleDeviceLogin(w http.ResponseWriter, r *http.Request) error
 	if !found {
 		return s.showDeviceEntry(w, r, http.StatusOK, "", msgCodeNotValid)
 	}
-	session, msg, err := s.signIn(w, r, client.ID, form)
-	if err != nil {
+	// After a second step the browser comes back through the code form,
+	// signed in, and so to the consent page.
+	next := "/device?" + url.Values{"user_code": {formatUserCode(code)}}.Encode()
+	session, msg, pending, err := s.signIn(w, r, signInFor{clientID: client.ID, clientName: client.Name, next: next,
+		need: policyLevel(client, nil)}, form)
+	if err != nil || pending {
 		return err
 	}
 	if msg != "" {
@@ -117,6 +121,12 @@ func (s *Server) handleDeviceConsent(w http.ResponseWriter, r *http.Request) err
 	if !found {
 		return s.showDeviceEntry(w, r, http.StatusOK, "", msgCodeNotValid)
 	}
+	// A session weaker than the client's or the user's policy is stepped
+	// up first, and comes back through the code form.
+	if sessionLevel(sess) < policyLevel(client, &user) {
+		next := "/device?" + url.Values{"user_code": {formatUserCode(code)}}.Encode()
+		return s.beginSecondStep(w, r, user, client.ID, client.Name, sessionAMR(sess), next)
+	}
 	v := struct {
 		Base, ClientName, Username, CSRF, UserCode string
 		Scopes                                     []scopeView
@@ -163,9 +173,12 @@ func (s *Server) decideDevice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if found && approved && sessionLevel(sess) < policyLevel(client, &user) {
+		return expiredForm() // the consent page steps the session up first; this form did not come from it
+	}
 	if found {
 		err = s.st.DecideDeviceCode(ctx, ucDigest, store.DeviceDecision{UserID: user.ID, AuthTime: sess.AuthTime,
-			Approved: approved, At: s.now()})
+			AMR: sessionAMR(sess), ACR: acrForLevel(sessionLevel(sess)), Approved: approved, At: s.now()})
 	}
 	if !found || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
 		return s.showDeviceEntry(w, r, http.StatusOK, "", msgCodeNotValid)

@@ -18,7 +18,11 @@ func (s *Server) addAuthorizationMetadata(doc map[string]any) {
 	doc["subject_types_supported"] = []string{"public"}
 	doc["id_token_signing_alg_values_supported"] = keys.Algorithms()
 	doc["prompt_values_supported"] = []string{"none", "login", "consent", "select_account"}
-	doc["claims_supported"] = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp",
+	// The classes a sign-in here can reach. urn:latchkey:acr:phishing_resistant
+	// is understood in acr_values but left out: no factor of this server
+	// reaches it until passkeys come, and the list says what is supported.
+	doc["acr_values_supported"] = []string{ACRPassword, ACRMFA}
+	doc["claims_supported"] = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "amr", "acr",
 		"sid", "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile", "picture",
 		"website", "gender", "birthdate", "zoneinfo", "locale", "updated_at", "email", "email_verified",
 		"address", "phone_number", "phone_number_verified"}

@@ -56,7 +56,7 @@ func (s *Server) grantAuthorizationCode(t tokenRequest) (protocol.TokenResponse,
 		return protocol.TokenResponse{}, err
 	}
 	is := issuance{client: t.client, user: &user, scopes: code.Scopes, authTime: code.AuthTime, nonce: code.Nonce,
-		resources: res, granted: code.Resources, jkt: t.jkt, sid: code.SessionID}
+		resources: res, granted: code.Resources, jkt: t.jkt, sid: code.SessionID, amr: code.AMR, acr: code.ACR}
 	m, iss, err := s.grantTokens(t, &is, now)
 	if err != nil {
 		return protocol.TokenResponse{}, err

@@ -84,7 +84,7 @@ func (s *Server) redeemDeviceCode(t tokenRequest, d store.DeviceCode, now time.T
 	if err != nil {
 		return protocol.TokenResponse{}, err
 	}
-	is := issuance{client: t.client, user: &user, scopes: d.Scopes, authTime: d.AuthTime,
+	is := issuance{client: t.client, user: &user, scopes: d.Scopes, authTime: d.AuthTime, amr: d.AMR, acr: d.ACR,
 		resources: res, granted: d.Resources, jkt: t.jkt}
 	m, iss, err := s.grantTokens(t, &is, now)
 	if err != nil {

@@ -166,6 +166,6 @@ func (s *Server) loadGrantContext(t tokenRequest, old store.RefreshToken, is *is
 	if err != nil {
 		return fmt.Errorf("refresh: look up grant: %w", err)
 	}
-	is.authTime, is.sid = g.AuthTime, g.SessionID
+	is.authTime, is.sid, is.amr, is.acr = g.AuthTime, g.SessionID, g.AMR, g.ACR
 	return nil
 }

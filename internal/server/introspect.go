@@ -27,6 +27,9 @@ type introspection struct {
 	Cnf *token.Confirmation `json:"cnf,omitempty"`
 	// Act is the delegation chain of an exchanged token (RFC 8693 §4.1).
 	Act *token.Actor `json:"act,omitempty"`
+	// AMR and ACR say how the user signed in.
+	AMR []string `json:"amr,omitempty"`
+	ACR string   `json:"acr,omitempty"`
 }
 
 // handleIntrospect is RFC 7662. The caller authenticates as a confidential
@@ -83,6 +86,7 @@ func (s *Server) describe(r *http.Request, ti tokenInfo) (introspection, error) 
 	resp := introspection{
 		Active: true, Scope: protocol.JoinScope(ti.scopes), ClientID: ti.clientID, Exp: ti.expiry.Unix(),
 		Iat: ti.issuedAt.Unix(), Sub: ti.subject, Aud: ti.audience, Iss: s.issuer, JTI: ti.jti, Act: ti.act,
+		AMR: ti.amr, ACR: ti.acr,
 	}
 	if ti.jkt != "" {
 		resp.Cnf = &token.Confirmation{JKT: ti.jkt}
@@ -103,6 +107,13 @@ func (s *Server) describe(r *http.Request, ti tokenInfo) (introspection, error) 
 			return introspection{}, fmt.Errorf("introspect: look up user: %w", err)
 		}
 		resp.Username = u.Username
+		if len(resp.AMR) == 0 && ti.grantID != "" { // an opaque or refresh token: the grant knows
+			g, err := s.st.GetGrant(r.Context(), ti.grantID)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return introspection{}, fmt.Errorf("introspect: look up grant: %w", err)
+			}
+			resp.AMR, resp.ACR = g.AMR, g.ACR
+		}
 	}
 	return resp, nil
 }

@@ -27,7 +27,11 @@ type issuance struct {
 	scopes   []string
 	grantID  string
 	authTime time.Time
-	nonce    string
+	// amr and acr are how the user signed in (OpenID Connect Core §2),
+	// or empty when not known (the device grant).
+	amr   []string
+	acr   string
+	nonce string
 	// resources are the access token's audience (RFC 8707 §2, S205);
 	// granted are those the grant holds, which later requests may narrow.
 	resources, granted []string
@@ -134,6 +138,7 @@ func (s *Server) mintAccess(ctx context.Context, is issuance, now time.Time) (st
 	if !is.authTime.IsZero() {
 		claims.AuthTime = is.authTime.Unix()
 	}
+	claims.AMR, claims.ACR = is.amr, is.acr // RFC 9068 §2.2.1
 	_, sp := s.span(ctx, "sign access_token")
 	at, err := token.MintAccess(s.keys, s.cfg.AccessTokenAlg, claims)
 	endSpan(sp, err)
@@ -152,6 +157,12 @@ func (s *Server) mintID(ctx context.Context, is issuance, accessToken string, no
 	extra := userClaims(*is.user, is.scopes)
 	if sid := sidFor(is.client, is.sid); sid != "" {
 		extra["sid"] = sid // Back-Channel Logout 1.0 §2.1
+	}
+	if len(is.amr) > 0 {
+		extra["amr"] = is.amr
+	}
+	if is.acr != "" {
+		extra["acr"] = is.acr
 	}
 	_, sp := s.span(ctx, "sign id_token")
 	id, err := token.MintID(s.keys, s.idTokenAlg(is.client), token.IDClaims{
@@ -181,6 +192,7 @@ func (s *Server) newGrant(is *issuance, now time.Time) (*store.Grant, error) {
 		life = max(life, s.cfg.RefreshTokenAbsoluteTTL)
 	}
 	g := &store.Grant{ID: id, ClientID: is.client.ID, Scopes: is.scopes, Resources: is.granted, AuthTime: is.authTime,
+		AMR: is.amr, ACR: is.acr,
 		Nonce: is.nonce, SessionID: is.sid, CreatedAt: now, ExpiresAt: now.Add(life)}
 	if is.user != nil {
 		g.UserID = is.user.ID

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/latchkey/latchkey/internal/protocol"
+	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/web"
 )
 
@@ -50,34 +51,53 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	_, msg, err := s.signIn(w, r, req.client.ID, form)
-	if err != nil {
+	next := "/authorize?" + s.carried(req, resumeParams(req.params)).Encode()
+	need := max(policyLevel(req.client, nil), req.acrLevel)
+	_, msg, pending, err := s.signIn(w, r, signInFor{clientID: req.client.ID, clientName: req.client.Name, next: next, need: need}, form)
+	if err != nil || pending {
 		return err
 	}
 	if msg != "" {
 		return s.showLogin(w, r, req, loginView{Username: form.Get("username"), Message: msg})
 	}
-	s.seeOther(w, s.endpoint("/authorize")+"?"+s.carried(req, resumeParams(req.params)).Encode())
+	s.seeOther(w, s.endpoint(next))
 	return nil
 }
 
-// signIn checks the username and password of a login form for clientID
-// under the shared guessing limits and, when they are right, starts a new
-// session and returns its digest. When they are not, msg is what the
-// login page says: one generic message (A11).
-func (s *Server) signIn(w http.ResponseWriter, r *http.Request, clientID string, form protocol.Form) (session, msg string, err error) {
-	user, err := s.checkUserPassword(r, clientID, form.Get("username"), form.Get("password"))
+// signInFor is what a sign-in is for: the client its limits count under,
+// where the browser goes next, and the level it must reach.
+type signInFor struct {
+	clientID, clientName, next string
+	need                       int
+}
+
+// signIn checks the username and password of a login form under the
+// shared guessing limits and, when they are right, starts a new session
+// and returns its digest. When they are not, msg is what the login page
+// says: one generic message (A11). A user who has a second factor, or
+// must have one (their policy, the client's, the request's), is not
+// signed in yet: the page of the second step has been written and
+// pending is true.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, f signInFor, form protocol.Form) (session, msg string, pending bool, err error) {
+	user, err := s.checkUserPassword(r, f.clientID, form.Get("username"), form.Get("password"))
 	if e := protocol.AsError(err); e != nil && e.Code == protocol.ErrInvalidGrant {
 		if e.RetryAfter > 0 {
-			return "", "Too many failed attempts. Wait a little and try again.", nil
+			return "", "Too many failed attempts. Wait a little and try again.", false, nil
 		}
-		return "", "The username or password is incorrect.", nil
+		return "", "The username or password is incorrect.", false, nil
 	}
 	if err != nil {
-		return "", "", err
+		return "", "", false, err
 	}
-	session, err = s.startSession(r.Context(), w, r, user)
-	return session, "", err
+	factors, err := s.confirmedFactors(r, user.ID)
+	if err != nil {
+		return "", "", false, err
+	}
+	if len(factors) > 0 || max(f.need, policyLevel(store.Client{}, &user)) >= levelMFA {
+		return "", "", true, s.beginSecondStep(w, r, user, f.clientID, f.clientName, []string{amrPassword}, f.next)
+	}
+	session, err = s.startSession(r.Context(), w, r, user, []string{amrPassword})
+	return session, "", false, err
 }
 
 // seeOther answers a form with a 303 to location (S103). The answer may set

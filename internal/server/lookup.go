@@ -28,6 +28,10 @@ type tokenInfo struct {
 	jkt string
 	// act is the token's act claim (RFC 8693 §4.1), or nil.
 	act *token.Actor
+	// amr and acr are how the user signed in, from a JWT's claims; for
+	// opaque and refresh tokens describe reads them from the grant.
+	amr []string
+	acr string
 }
 
 // isUserSubject reports whether sub names a Latchkey user: user ids never
@@ -59,7 +63,7 @@ func (s *Server) lookupJWT(ctx context.Context, raw string, now time.Time) (toke
 	}
 	ti := tokenInfo{
 		clientID: c.ClientID, subject: c.Subject, audience: c.Audience, jti: c.JTI, grantID: c.GrantID,
-		issuedAt: time.Unix(c.IssuedAt, 0), expiry: time.Unix(c.Expiry, 0), act: c.Actor,
+		issuedAt: time.Unix(c.IssuedAt, 0), expiry: time.Unix(c.Expiry, 0), act: c.Actor, amr: c.AMR, acr: c.ACR,
 	}
 	ti.scopes = strings.Fields(c.Scope)
 	if c.Confirmation != nil {

@@ -96,8 +96,19 @@ func (s *Server) checkUserPassword(r *http.Request, clientID, username, pw strin
 		return store.User{}, verdict
 	}
 	// A success forgets the username's failures; most logins have none,
-	// and then nothing is written.
+	// and then nothing is written. Not for a user with a second factor:
+	// the password is only half of their sign-in, and its counter is the
+	// one their codes are limited by, so knowing the password must not
+	// reset the budget for guessing codes (the code's success clears it).
 	if slices.Contains(live, keys[0].key) {
+		factors, err := s.confirmedFactors(r, user.ID)
+		if err != nil {
+			return store.User{}, err
+		}
+		if len(factors) > 0 {
+			s.recordSignin(r, clientID, username, user.ID, "")
+			return user, nil
+		}
 		if err := s.guard.clear(ctx, s.st, keys[0].key); err != nil {
 			return store.User{}, err
 		}

@@ -70,6 +70,13 @@ func (s *Server) writePageError(w http.ResponseWriter, r *http.Request, err erro
 // carried the user's credentials, which a 307 would forward (RFC 9700
 // §4.12, S103).
 func (s *Server) redirectTo(w http.ResponseWriter, redirectURI, state string, params url.Values) {
+	web.SecurityHeaders(w.Header())
+	w.Header().Set("Location", s.redirectURL(redirectURI, state, params))
+	w.WriteHeader(http.StatusSeeOther)
+}
+
+// redirectURL is redirectURI with params, state and iss added.
+func (s *Server) redirectURL(redirectURI, state string, params url.Values) string {
 	if state != "" {
 		params.Set("state", state)
 	}
@@ -81,7 +88,5 @@ func (s *Server) redirectTo(w http.ResponseWriter, redirectURI, state string, pa
 			sep = ""
 		}
 	}
-	web.SecurityHeaders(w.Header())
-	w.Header().Set("Location", redirectURI+sep+params.Encode())
-	w.WriteHeader(http.StatusSeeOther)
+	return redirectURI + sep + params.Encode()
 }

@@ -89,6 +89,11 @@ type Server struct {
 	// tracer is nil with tracing off; tracerProvider made it.
 	tracer         trace.Tracer
 	tracerProvider trace.TracerProvider
+	// factorSeal seals TOTP secrets at rest as the signing keys are
+	// sealed (the system secret, a key of its own); recoveryKey keys the
+	// digests of recovery codes.
+	factorSeal  *keys.Sealer
+	recoveryKey []byte
 }
 
 // New returns the server's http.Handler.
@@ -147,6 +152,10 @@ func newServer(d Deps) (*Server, error) {
 	// A key of its own: a user code digest must never equal a MAC the
 	// server hands out under hmacKey (a CSRF token).
 	s.userCodeKey = deriveKey(d.SystemSecret, "latchkey device user code v1")
+	s.recoveryKey = deriveKey(d.SystemSecret, "latchkey recovery codes v1")
+	if s.factorSeal, err = keys.NewSealer(d.SystemSecret, "latchkey totp secrets v1", d.Rand); err != nil {
+		return nil, err
+	}
 	s.proofs = newProofs(cfg.DPoP, d.Store, d.Now, d.SystemSecret)
 	s.auth = s.authenticators(cfg.ClientAuthenticators)
 	s.regPolicy = s.registrationPolicy()

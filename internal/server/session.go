@@ -93,8 +93,8 @@ func truncate(s string, n int) string {
 
 // startSession logs the user in: a new session id every time, so a session
 // fixed by an attacker before the login is never promoted. It returns the
-// new session's digest.
-func (s *Server) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, user store.User) (string, error) {
+// new session's digest. amr are the methods the user signed in with.
+func (s *Server) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, user store.User, amr []string) (string, error) {
 	if old, err := r.Cookie(s.sessionCookie()); err == nil && old.Value != "" {
 		if err := s.st.DeleteSession(ctx, token.Digest(old.Value)); err != nil {
 			return "", fmt.Errorf("end old session: %w", err)
@@ -112,7 +112,7 @@ func (s *Server) startSession(ctx context.Context, w http.ResponseWriter, r *htt
 	ttl := s.cfg.SessionTTL
 	err = s.st.CreateSession(ctx, store.Session{Digest: digest, UserID: user.ID, SID: sid,
 		UserAgent: truncate(r.UserAgent(), maxUserAgent), IP: s.clientIP(r).String(),
-		AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(ttl)})
+		AuthTime: now, AMR: amr, ACR: acrForLevel(levelOfAMR(amr)), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(ttl)})
 	if err != nil {
 		return "", fmt.Errorf("create session: %w", err)
 	}

@@ -45,6 +45,13 @@ type Client struct {
 	BackchannelLogoutSessionRequired bool
 	// Introspection lets the client introspect any token (resource servers).
 	Introspection bool
+	// RequireMFA makes every sign-in for the client use a second factor
+	// (acr urn:latchkey:acr:mfa).
+	RequireMFA bool
+	// PasswordGrantMFA lets the client use the password grant for users
+	// who have a second factor, which the grant cannot ask for; without
+	// it they are refused (S026).
+	PasswordGrantMFA bool
 	// SkipConsent marks a first-party client whose users are not asked.
 	SkipConsent bool
 	// JWKS is the client's public JWK Set as JSON, for private_key_jwt
@@ -140,6 +147,9 @@ type User struct {
 	// disabled user cannot sign in, use the password grant, redeem a code
 	// or refresh a token.
 	DisabledAt time.Time
+	// MFARequired makes every sign-in of the user use a second factor; a
+	// user without one enrols at sign-in.
+	MFARequired bool
 }
 
 // Disabled reports whether the user is disabled.
@@ -176,9 +186,12 @@ type AuthCode struct {
 	// Resources are the resource indicators the user consented to (RFC 8707).
 	Resources []string
 	// DPoPJKT binds the code to a DPoP key thumbprint (RFC 9449 §10), or "".
-	DPoPJKT   string
-	Nonce     string
-	AuthTime  time.Time
+	DPoPJKT  string
+	Nonce    string
+	AuthTime time.Time
+	// AMR and ACR are how the user signed in (the session's).
+	AMR       []string
+	ACR       string
 	SessionID string
 	CreatedAt time.Time
 	ExpiresAt time.Time
@@ -208,7 +221,11 @@ type Grant struct {
 	// requests under the grant may only narrow them.
 	Resources []string
 	AuthTime  time.Time
-	Nonce     string
+	// AMR and ACR are how the user signed in when the grant was made:
+	// ID tokens of later refreshes repeat them.
+	AMR   []string
+	ACR   string
+	Nonce string
 	// SessionID is the sid of the browser session the grant was approved
 	// in, or "": ending that session notifies the client (back-channel
 	// logout).
@@ -304,12 +321,51 @@ type Session struct {
 	SID string
 	// UserAgent and IP describe the browser for the account page; IP is
 	// the address last seen.
-	UserAgent  string
-	IP         string
-	AuthTime   time.Time
+	UserAgent string
+	IP        string
+	AuthTime  time.Time
+	// AMR are the authentication methods used (RFC 8176: "pwd", "otp",
+	// "mfa"), ACR the authentication context class they reached; a
+	// session from before they were kept has neither (a password).
+	AMR        []string
+	ACR        string
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ExpiresAt  time.Time
+}
+
+// Factor kinds.
+const (
+	// FactorTOTP is a time-based one-time password (RFC 6238).
+	FactorTOTP = "totp"
+)
+
+// Factor is one of a user's second factors.
+type Factor struct {
+	ID     string
+	UserID string
+	// Kind is FactorTOTP (passkeys will be another kind).
+	Kind  string
+	Label string
+	// Data is what the factor checks against: for TOTP the secret, sealed
+	// with the system secret (the store never sees it in the clear).
+	Data []byte
+	// Counter is the last TOTP step accepted (a code of that step or an
+	// earlier one is refused), or a signature counter.
+	Counter   int64
+	CreatedAt time.Time
+	// ConfirmedAt is when the user proved the factor with a first code;
+	// zero while enrolment is under way.
+	ConfirmedAt time.Time
+	LastUsedAt  time.Time
+}
+
+// Confirmed reports whether enrolment of f was completed.
+func (f Factor) Confirmed() bool { return !f.ConfirmedAt.IsZero() }
+
+// LogValue keeps the factor's data out of logs.
+func (f Factor) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", f.ID), slog.String("user_id", f.UserID), slog.String("kind", f.Kind))
 }
 
 // Consent is a user's remembered decision to grant scopes to a client.
@@ -381,6 +437,9 @@ type DeviceCode struct {
 	AuthTime   time.Time
 	ApprovedAt time.Time
 	DeniedAt   time.Time
+	// AMR and ACR are how the deciding user signed in.
+	AMR []string
+	ACR string
 	// ConsumedAt and GrantID are set when the device redeems the approval.
 	ConsumedAt time.Time
 	GrantID    string
@@ -389,8 +448,11 @@ type DeviceCode struct {
 // DeviceDecision is a user's answer on the verification page.
 type DeviceDecision struct {
 	UserID string
-	// AuthTime is when the user signed in (the ID token's auth_time).
+	// AuthTime is when the user signed in (the ID token's auth_time);
+	// AMR and ACR how.
 	AuthTime time.Time
+	AMR      []string
+	ACR      string
 	Approved bool
 	At       time.Time
 }

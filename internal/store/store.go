@@ -44,6 +44,7 @@ type Store interface {
 	DeviceStore
 	RegistrationStore
 	AuditStore
+	FactorStore
 
 	// Ping reports whether the backend is reachable (for /readyz).
 	Ping(ctx context.Context) error
@@ -231,6 +232,40 @@ type SessionStore interface {
 	// DeleteConsent forgets the user's consent to the client; an unknown
 	// one is not an error.
 	DeleteConsent(ctx context.Context, userID, clientID string) error
+}
+
+// FactorStore keeps users' second factors and recovery codes.
+type FactorStore interface {
+	// CreateFactor stores f, unconfirmed, replacing the user's other
+	// unconfirmed factors of its kind (one enrolment at a time). An id
+	// that exists gives ErrConflict.
+	CreateFactor(ctx context.Context, f Factor) error
+	// ListFactors returns the user's factors, confirmed or not, oldest
+	// first.
+	ListFactors(ctx context.Context, userID string) ([]Factor, error)
+	// ConfirmFactor completes the enrolment of the user's unconfirmed
+	// factor id with the step of its first code as counter, and removes
+	// the user's other factors of its kind (a new authenticator replaces
+	// the old one). When recovery is not nil it replaces the user's
+	// recovery codes, in the same transaction. It returns ErrNotFound when
+	// there is no such unconfirmed factor.
+	ConfirmFactor(ctx context.Context, userID, id string, counter int64, now time.Time, recovery []string) error
+	// UseFactor raises the counter of the user's confirmed factor id to
+	// counter, only if counter is above it: the single-use gate of a
+	// code, exactly one of concurrent callers wins. It returns ErrConflict
+	// when the counter is already there or beyond, ErrNotFound when there
+	// is no such confirmed factor.
+	UseFactor(ctx context.Context, userID, id string, counter int64, now time.Time) error
+	// DeleteFactors removes every factor and recovery code of the user and
+	// reports how many factors there were.
+	DeleteFactors(ctx context.Context, userID string) (int, error)
+	// ReplaceRecoveryCodes replaces the user's recovery codes by digests.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, digests []string, now time.Time) error
+	// UseRecoveryCode marks the user's unused code with digest used, or
+	// returns ErrNotFound: exactly one of concurrent callers wins.
+	UseRecoveryCode(ctx context.Context, userID, digest string, now time.Time) error
+	// CountRecoveryCodes returns how many of the user's codes are unused.
+	CountRecoveryCodes(ctx context.Context, userID string) (int, error)
 }
 
 // ThrottleStore keeps failure counters that every instance must agree on

@@ -71,6 +71,9 @@ type AccessClaims struct {
 	ClientID string   `json:"client_id"`
 	Scope    string   `json:"scope,omitempty"`
 	AuthTime int64    `json:"auth_time,omitempty"`
+	// AMR and ACR say how the user signed in (RFC 9068 §2.2.1).
+	AMR []string `json:"amr,omitempty"`
+	ACR string   `json:"acr,omitempty"`
 	// GrantID ties the token to its grant so that revoking the grant (a
 	// refresh-token replay, a code replay, a revocation request) also
 	// makes introspection report the token inactive.

@@ -40,13 +40,22 @@ const (
 	// Account is the signed-in user's own page: password, sessions,
 	// applications.
 	Account = "account"
+	// The second step of a sign-in: the code page (TOTP or recovery
+	// code), the enrolment of an authenticator app (QR code and secret,
+	// shown once), the recovery codes (shown once), and the prompt after
+	// a recovery code was used.
+	MFA          = "mfa"
+	MFAEnrol     = "mfa_enrol"
+	MFACodes     = "mfa_codes"
+	MFARecovered = "mfa_recovered"
 )
 
 // Parse parses every page with the shared layout. It fails at start, not
 // at the first request, when a template is broken.
 func Parse() (*Pages, error) {
 	p := &Pages{byName: map[string]*template.Template{}}
-	for _, name := range []string{Login, Consent, Error, LogoutConfirm, LoggedOut, Device, DeviceConsent, DeviceDone, Account} {
+	for _, name := range []string{Login, Consent, Error, LogoutConfirm, LoggedOut, Device, DeviceConsent, DeviceDone, Account,
+		MFA, MFAEnrol, MFACodes, MFARecovered} {
 		t, err := template.New("layout.html").ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parse %s: %w", name, err)

@@ -18,11 +18,11 @@ const clientColumns = `id, name, secret_hash, public, redirect_uris, post_logout
 	dpop_bound_access_tokens, require_dpop_nonce, require_par, profile, refresh_rotation,
 	exchange_subject_clients, exchange_impersonation, exchange_refresh_tokens, exchange_beyond_lifetime,
 	client_uri, logo_uri, metadata, registration_token_hash,
-	backchannel_logout_uri, backchannel_logout_session_required`
+	backchannel_logout_uri, backchannel_logout_session_required, require_mfa, password_grant_mfa`
 
 // clientValues are the placeholders of clientColumns.
 const clientValues = `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-	$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39)`
+	$22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41)`
 
 // scanClient reads one row of clientColumns.
 func scanClient(row pgx.Row) (store.Client, error) {
@@ -36,7 +36,7 @@ func scanClient(row pgx.Row) (store.Client, error) {
 		&c.RefreshRotation, listCol{&c.TokenExchange.AllowedSubjectClients}, &c.TokenExchange.Impersonation,
 		&c.TokenExchange.RefreshTokens, &c.TokenExchange.BeyondSubjectLifetime,
 		&c.ClientURI, &c.LogoURI, &c.Metadata, &c.RegistrationTokenHash,
-		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired)
+		&c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired, &c.RequireMFA, &c.PasswordGrantMFA)
 	return c, err
 }
 
@@ -51,7 +51,7 @@ func clientArgs(c store.Client) []any {
 		c.RefreshRotation, list(c.TokenExchange.AllowedSubjectClients), c.TokenExchange.Impersonation,
 		c.TokenExchange.RefreshTokens, c.TokenExchange.BeyondSubjectLifetime,
 		c.ClientURI, c.LogoURI, c.Metadata, c.RegistrationTokenHash,
-		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired}
+		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.RequireMFA, c.PasswordGrantMFA}
 }
 
 // GetClient returns the client with id, or store.ErrNotFound.
@@ -113,7 +113,8 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 			client_uri = excluded.client_uri, logo_uri = excluded.logo_uri,
 			metadata = excluded.metadata, registration_token_hash = excluded.registration_token_hash,
 			backchannel_logout_uri = excluded.backchannel_logout_uri,
-			backchannel_logout_session_required = excluded.backchannel_logout_session_required`
+			backchannel_logout_session_required = excluded.backchannel_logout_session_required,
+			require_mfa = excluded.require_mfa, password_grant_mfa = excluded.password_grant_mfa`
 	if err := s.exec(ctx, "upsert client", q, clientArgs(c)...); err != nil {
 		return err
 	}

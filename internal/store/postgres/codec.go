@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -91,4 +92,19 @@ func blob(b []byte) []byte {
 		return []byte{}
 	}
 	return b
+}
+
+// words joins a short list of tokens without spaces (amr values) by spaces.
+func words(l []string) string { return strings.Join(l, " ") }
+
+// wordsCol scans a space-separated text into a list; "" gives nil.
+type wordsCol struct{ l *[]string }
+
+// ScanText implements pgtype.TextScanner.
+func (c wordsCol) ScanText(v pgtype.Text) error {
+	*c.l = nil
+	if f := strings.Fields(v.String); len(f) > 0 {
+		*c.l = f
+	}
+	return nil
 }

@@ -16,11 +16,11 @@ import (
 func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 	const q = `INSERT INTO auth_codes (digest, client_id, user_id, redirect_uri, redirect_uri_given,
 		code_challenge, scopes, resources, dpop_jkt, nonce, auth_time, session_id, created_at, expires_at,
-		consumed_at, grant_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
+		consumed_at, grant_id, amr, acr)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
 	return s.exec(ctx, "create auth code", q, c.Digest, c.ClientID, optText(c.UserID), c.RedirectURI,
 		c.RedirectURIGiven, c.CodeChallenge, list(c.Scopes), list(c.Resources), c.DPoPJKT, c.Nonce, ts(c.AuthTime), c.SessionID,
-		ts(c.CreatedAt), ts(c.ExpiresAt), ts(c.ConsumedAt), optText(c.GrantID))
+		ts(c.CreatedAt), ts(c.ExpiresAt), ts(c.ConsumedAt), optText(c.GrantID), words(c.AMR), c.ACR)
 }
 
 // GetAuthCode returns the code with digest in any state, or
@@ -29,14 +29,15 @@ func (s *Store) GetAuthCode(ctx context.Context, digest string) (store.AuthCode,
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	const q = `SELECT digest, client_id, user_id, redirect_uri, redirect_uri_given, code_challenge,
-		scopes, resources, dpop_jkt, nonce, auth_time, session_id, created_at, expires_at, consumed_at, grant_id
+		scopes, resources, dpop_jkt, nonce, auth_time, session_id, created_at, expires_at, consumed_at, grant_id,
+		amr, acr
 		FROM auth_codes WHERE digest = $1`
 	var c store.AuthCode
 	err := s.pool.QueryRow(ctx, q, digest).Scan(&c.Digest, &c.ClientID, textCol{&c.UserID},
 		&c.RedirectURI, &c.RedirectURIGiven, &c.CodeChallenge, listCol{&c.Scopes}, listCol{&c.Resources},
 		&c.DPoPJKT, &c.Nonce,
 		tsCol{&c.AuthTime}, &c.SessionID, tsCol{&c.CreatedAt}, tsCol{&c.ExpiresAt},
-		tsCol{&c.ConsumedAt}, textCol{&c.GrantID})
+		tsCol{&c.ConsumedAt}, textCol{&c.GrantID}, wordsCol{&c.AMR}, &c.ACR)
 	if err != nil {
 		return store.AuthCode{}, s.fail("get auth code", err)
 	}
@@ -119,10 +120,11 @@ func saveIssue(ctx context.Context, q batcher, iss store.Issue) error {
 	b := &pgx.Batch{}
 	if g := iss.Grant; g != nil {
 		const insert = `INSERT INTO grants (id, client_id, user_id, parent_id, subject, act, scopes, resources,
-			auth_time, nonce, created_at, expires_at, revoked_at, session_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+			auth_time, nonce, created_at, expires_at, revoked_at, session_id, amr, acr)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
 		b.Queue(insert, g.ID, g.ClientID, optText(g.UserID), optText(g.ParentID), g.Subject, g.Act,
-			list(g.Scopes), list(g.Resources), ts(g.AuthTime), g.Nonce, ts(g.CreatedAt), ts(g.ExpiresAt), ts(g.RevokedAt), g.SessionID)
+			list(g.Scopes), list(g.Resources), ts(g.AuthTime), g.Nonce, ts(g.CreatedAt), ts(g.ExpiresAt), ts(g.RevokedAt), g.SessionID,
+			words(g.AMR), g.ACR)
 	}
 	if iss.Refresh != nil {
 		queueRefresh(b, *iss.Refresh)
@@ -186,14 +188,14 @@ func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
 }
 
 const grantColumns = `id, client_id, user_id, parent_id, subject, act, scopes, resources, auth_time, nonce,
-	created_at, expires_at, revoked_at, session_id`
+	created_at, expires_at, revoked_at, session_id, amr, acr`
 
 // scanGrant reads one row of grantColumns.
 func scanGrant(row pgx.Row) (store.Grant, error) {
 	var g store.Grant
 	err := row.Scan(&g.ID, &g.ClientID, textCol{&g.UserID}, textCol{&g.ParentID},
 		&g.Subject, &g.Act, listCol{&g.Scopes}, listCol{&g.Resources}, tsCol{&g.AuthTime}, &g.Nonce,
-		tsCol{&g.CreatedAt}, tsCol{&g.ExpiresAt}, tsCol{&g.RevokedAt}, &g.SessionID)
+		tsCol{&g.CreatedAt}, tsCol{&g.ExpiresAt}, tsCol{&g.RevokedAt}, &g.SessionID, wordsCol{&g.AMR}, &g.ACR)
 	return g, err
 }
 

@@ -13,7 +13,7 @@ import (
 // deviceColumns are the columns of a device code, in the order scanDevice
 // reads them.
 const deviceColumns = `digest, user_code_digest, client_id, scopes, resources, interval_ms, last_poll_at,
-	slow_down, created_at, expires_at, user_id, auth_time, approved_at, denied_at, consumed_at, grant_id`
+	slow_down, created_at, expires_at, user_id, auth_time, approved_at, denied_at, consumed_at, grant_id, amr, acr`
 
 // scanDevice reads the deviceColumns of one row.
 func scanDevice(row pgx.Row) (store.DeviceCode, error) {
@@ -22,7 +22,7 @@ func scanDevice(row pgx.Row) (store.DeviceCode, error) {
 	err := row.Scan(&d.Digest, &d.UserCodeDigest, &d.ClientID, listCol{&d.Scopes}, listCol{&d.Resources},
 		&intervalMS, tsCol{&d.LastPollAt}, &d.SlowDown, tsCol{&d.CreatedAt}, tsCol{&d.ExpiresAt},
 		textCol{&d.UserID}, tsCol{&d.AuthTime}, tsCol{&d.ApprovedAt}, tsCol{&d.DeniedAt},
-		tsCol{&d.ConsumedAt}, textCol{&d.GrantID})
+		tsCol{&d.ConsumedAt}, textCol{&d.GrantID}, wordsCol{&d.AMR}, &d.ACR)
 	d.Interval = time.Duration(intervalMS) * time.Millisecond
 	return d, err
 }
@@ -31,10 +31,11 @@ func scanDevice(row pgx.Row) (store.DeviceCode, error) {
 // already gives store.ErrConflict.
 func (s *Store) CreateDeviceCode(ctx context.Context, d store.DeviceCode) error {
 	const q = `INSERT INTO device_codes (` + deviceColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
 	return s.exec(ctx, "create device code", q, d.Digest, d.UserCodeDigest, d.ClientID, list(d.Scopes),
 		list(d.Resources), d.Interval.Milliseconds(), ts(d.LastPollAt), d.SlowDown, ts(d.CreatedAt), ts(d.ExpiresAt),
-		optText(d.UserID), ts(d.AuthTime), ts(d.ApprovedAt), ts(d.DeniedAt), ts(d.ConsumedAt), optText(d.GrantID))
+		optText(d.UserID), ts(d.AuthTime), ts(d.ApprovedAt), ts(d.DeniedAt), ts(d.ConsumedAt), optText(d.GrantID),
+		words(d.AMR), d.ACR)
 }
 
 // GetDeviceCodeByUserCode returns the code with userCodeDigest unless it
@@ -63,9 +64,10 @@ func (s *Store) DecideDeviceCode(ctx context.Context, userCodeDigest string, d s
 		approved, denied = time.Time{}, d.At
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		const q = `UPDATE device_codes SET user_id = $1, auth_time = $2, approved_at = $3, denied_at = $4
+		const q = `UPDATE device_codes SET user_id = $1, auth_time = $2, approved_at = $3, denied_at = $4, amr = $7, acr = $8
 			WHERE user_code_digest = $5 AND approved_at IS NULL AND denied_at IS NULL AND expires_at > $6`
-		tag, err := tx.Exec(ctx, q, optText(d.UserID), ts(d.AuthTime), ts(approved), ts(denied), userCodeDigest, d.At)
+		tag, err := tx.Exec(ctx, q, optText(d.UserID), ts(d.AuthTime), ts(approved), ts(denied), userCodeDigest, d.At,
+			words(d.AMR), d.ACR)
 		if err != nil || tag.RowsAffected() == 1 {
 			return err
 		}

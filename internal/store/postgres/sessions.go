@@ -12,10 +12,10 @@ import (
 // CreateSession stores s; a digest that exists already gives
 // store.ErrConflict.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
-	const q = `INSERT INTO sessions (digest, user_id, sid, user_agent, ip, auth_time, created_at, last_seen, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	const q = `INSERT INTO sessions (digest, user_id, sid, user_agent, ip, auth_time, created_at, last_seen, expires_at, amr, acr)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 	return s.exec(ctx, "create session", q, sess.Digest, sess.UserID, sess.SID, sess.UserAgent, sess.IP,
-		ts(sess.AuthTime), ts(sess.CreatedAt), ts(sess.LastSeenAt), ts(sess.ExpiresAt))
+		ts(sess.AuthTime), ts(sess.CreatedAt), ts(sess.LastSeenAt), ts(sess.ExpiresAt), words(sess.AMR), sess.ACR)
 }
 
 // GetSession returns the session with digest unless it expired at now, or
@@ -31,13 +31,13 @@ func (s *Store) GetSession(ctx context.Context, digest string, now time.Time) (s
 	return sess, nil
 }
 
-const sessionColumns = `digest, user_id, sid, user_agent, ip, auth_time, created_at, last_seen, expires_at`
+const sessionColumns = `digest, user_id, sid, user_agent, ip, auth_time, created_at, last_seen, expires_at, amr, acr`
 
 // scanSession reads one row of sessionColumns.
 func scanSession(row pgx.Row) (store.Session, error) {
 	var sess store.Session
 	err := row.Scan(&sess.Digest, &sess.UserID, &sess.SID, &sess.UserAgent, &sess.IP,
-		tsCol{&sess.AuthTime}, tsCol{&sess.CreatedAt}, tsCol{&sess.LastSeenAt}, tsCol{&sess.ExpiresAt})
+		tsCol{&sess.AuthTime}, tsCol{&sess.CreatedAt}, tsCol{&sess.LastSeenAt}, tsCol{&sess.ExpiresAt}, wordsCol{&sess.AMR}, &sess.ACR)
 	return sess, err
 }
 

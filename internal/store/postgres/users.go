@@ -9,13 +9,13 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-const userColumns = `id, username, password_hash, claims, source, created_at, updated_at, disabled_at`
+const userColumns = `id, username, password_hash, claims, source, created_at, updated_at, disabled_at, mfa_required`
 
 // scanUser reads one row of userColumns.
 func scanUser(row pgx.Row) (store.User, error) {
 	var u store.User
 	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Claims, &u.Source,
-		tsCol{&u.CreatedAt}, tsCol{&u.UpdatedAt}, tsCol{&u.DisabledAt})
+		tsCol{&u.CreatedAt}, tsCol{&u.UpdatedAt}, tsCol{&u.DisabledAt}, &u.MFARequired)
 	if len(u.Claims) == 0 {
 		u.Claims = nil // as in the SQLite store
 	}
@@ -24,7 +24,7 @@ func scanUser(row pgx.Row) (store.User, error) {
 
 // userArgs are the values of userColumns for u.
 func userArgs(u store.User) []any {
-	return []any{u.ID, u.Username, u.PasswordHash, claims(u.Claims), u.Source, ts(u.CreatedAt), ts(u.UpdatedAt), ts(u.DisabledAt)}
+	return []any{u.ID, u.Username, u.PasswordHash, claims(u.Claims), u.Source, ts(u.CreatedAt), ts(u.UpdatedAt), ts(u.DisabledAt), u.MFARequired}
 }
 
 // GetUser returns the user whose ID is id, or store.ErrNotFound.
@@ -67,7 +67,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 // CreateUser adds u, or returns store.ErrConflict when its ID or username
 // is taken.
 func (s *Store) CreateUser(ctx context.Context, u store.User) error {
-	const q = "INSERT INTO users (" + userColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+	const q = "INSERT INTO users (" + userColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 	return s.exec(ctx, "create user", q, userArgs(u)...)
 }
 
@@ -78,10 +78,10 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 func (s *Store) UpsertUser(ctx context.Context, u store.User) (store.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	const q = "INSERT INTO users (" + userColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)" + `
+	const q = "INSERT INTO users (" + userColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)" + `
 		ON CONFLICT (username) DO UPDATE SET
 			password_hash = excluded.password_hash, claims = excluded.claims,
-			source = excluded.source, updated_at = excluded.updated_at
+			source = excluded.source, updated_at = excluded.updated_at, mfa_required = excluded.mfa_required
 		RETURNING ` + userColumns
 	stored, err := scanUser(s.pool.QueryRow(ctx, q, userArgs(u)...))
 	if err != nil {

@@ -422,3 +422,46 @@ func (s *Store) ListOperatorClients(ctx context.Context) ([]store.Client, error)
 func (s *Store) RedirectURIsOfOrigin(ctx context.Context, origin string) ([]string, error) {
 	return s.st.RedirectURIsOfOrigin(ctx, origin)
 }
+
+// Second factors are never cached: every sign-in reads them fresh, and a
+// code's single use is the backend's conditional write.
+
+// CreateFactor is not cached.
+func (s *Store) CreateFactor(ctx context.Context, f store.Factor) error {
+	return s.st.CreateFactor(ctx, f)
+}
+
+// ListFactors is not cached.
+func (s *Store) ListFactors(ctx context.Context, userID string) ([]store.Factor, error) {
+	return s.st.ListFactors(ctx, userID)
+}
+
+// ConfirmFactor is not cached.
+func (s *Store) ConfirmFactor(ctx context.Context, userID, id string, counter int64, now time.Time, recovery []string) error {
+	return s.st.ConfirmFactor(ctx, userID, id, counter, now, recovery)
+}
+
+// UseFactor is not cached.
+func (s *Store) UseFactor(ctx context.Context, userID, id string, counter int64, now time.Time) error {
+	return s.st.UseFactor(ctx, userID, id, counter, now)
+}
+
+// DeleteFactors is not cached.
+func (s *Store) DeleteFactors(ctx context.Context, userID string) (int, error) {
+	return s.st.DeleteFactors(ctx, userID)
+}
+
+// ReplaceRecoveryCodes is not cached.
+func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, digests []string, now time.Time) error {
+	return s.st.ReplaceRecoveryCodes(ctx, userID, digests, now)
+}
+
+// UseRecoveryCode is not cached.
+func (s *Store) UseRecoveryCode(ctx context.Context, userID, digest string, now time.Time) error {
+	return s.st.UseRecoveryCode(ctx, userID, digest, now)
+}
+
+// CountRecoveryCodes is not cached.
+func (s *Store) CountRecoveryCodes(ctx context.Context, userID string) (int, error) {
+	return s.st.CountRecoveryCodes(ctx, userID)
+}

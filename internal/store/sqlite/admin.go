@@ -110,7 +110,7 @@ func (s *Store) ReplaceUser(ctx context.Context, u store.User, match func(store.
 			return store.ErrStale
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE users SET username = ?, password_hash = ?, claims = ?, updated_at = ?,
-			disabled_at = ? WHERE id = ?`, args[1], args[2], args[3], args[6], args[7], u.ID)
+			disabled_at = ?, mfa_required = ? WHERE id = ?`, args[1], args[2], args[3], args[6], args[7], args[8], u.ID)
 		return err
 	})
 	return s.failAdmin("replace user", err)

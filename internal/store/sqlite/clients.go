@@ -28,6 +28,8 @@ type clientSettings struct {
 	BackchannelLogoutURI   string            `json:"backchannel_logout_uri,omitempty"`
 	BackchannelSession     bool              `json:"backchannel_logout_session_required,omitempty"`
 	Introspection          bool              `json:"introspection,omitempty"`
+	RequireMFA             bool              `json:"require_mfa,omitempty"`
+	PasswordGrantMFA       bool              `json:"password_grant_mfa,omitempty"`
 	SkipConsent            bool              `json:"skip_consent,omitempty"`
 	AuthMethod             string            `json:"token_endpoint_auth_method,omitempty"`
 	JWKS                   string            `json:"jwks,omitempty"`
@@ -61,6 +63,8 @@ func settingsOf(c store.Client) string {
 		BackchannelLogoutURI:   c.BackchannelLogoutURI,
 		BackchannelSession:     c.BackchannelLogoutSessionRequired,
 		Introspection:          c.Introspection,
+		RequireMFA:             c.RequireMFA,
+		PasswordGrantMFA:       c.PasswordGrantMFA,
 		SkipConsent:            c.SkipConsent,
 		AuthMethod:             c.TokenEndpointAuthMethod,
 		JWKS:                   c.JWKS,
@@ -108,6 +112,7 @@ func scanClient(row scanner) (store.Client, error) {
 	c.BackchannelLogoutURI = cs.BackchannelLogoutURI
 	c.BackchannelLogoutSessionRequired = cs.BackchannelSession
 	c.Introspection = cs.Introspection
+	c.RequireMFA, c.PasswordGrantMFA = cs.RequireMFA, cs.PasswordGrantMFA
 	c.SkipConsent = cs.SkipConsent
 	c.TokenEndpointAuthMethod = cs.AuthMethod
 	c.JWKS = cs.JWKS

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -130,4 +131,30 @@ func scanJSON(src any, decode func([]byte) error) error {
 	default:
 		return fmt.Errorf("json column: unexpected %T", src)
 	}
+}
+
+// wordsOf joins a short list of tokens without spaces (amr values) by
+// spaces.
+func wordsOf(l []string) string { return strings.Join(l, " ") }
+
+// wordsCol scans a space-separated TEXT into a list; "" gives nil.
+type wordsCol struct{ l *[]string }
+
+// Scan implements sql.Scanner.
+func (c wordsCol) Scan(src any) error {
+	var s string
+	switch v := src.(type) {
+	case nil:
+	case string:
+		s = v
+	case []byte:
+		s = string(v)
+	default:
+		return fmt.Errorf("words column: unexpected %T", src)
+	}
+	*c.l = nil
+	if f := strings.Fields(s); len(f) > 0 {
+		*c.l = f
+	}
+	return nil
 }

@@ -19,11 +19,11 @@ type execer interface {
 func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 	const q = `INSERT INTO auth_codes (digest, client_id, user_id, redirect_uri, redirect_uri_given,
 		code_challenge, scopes, resources, dpop_jkt, nonce, auth_time, session_id, created_at, expires_at,
-		consumed_at, grant_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		consumed_at, grant_id, amr, acr)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	_, err := s.w.ExecContext(ctx, q, c.Digest, c.ClientID, nullOf(c.UserID), c.RedirectURI, c.RedirectURIGiven,
 		c.CodeChallenge, listOf(c.Scopes), listOf(c.Resources), c.DPoPJKT, c.Nonce, msOf(c.AuthTime), c.SessionID,
-		msOf(c.CreatedAt), msOf(c.ExpiresAt), msOf(c.ConsumedAt), nullOf(c.GrantID))
+		msOf(c.CreatedAt), msOf(c.ExpiresAt), msOf(c.ConsumedAt), nullOf(c.GrantID), wordsOf(c.AMR), c.ACR)
 	if err != nil {
 		return s.fail("create auth code", err)
 	}
@@ -34,14 +34,15 @@ func (s *Store) CreateAuthCode(ctx context.Context, c store.AuthCode) error {
 // store.ErrNotFound.
 func (s *Store) GetAuthCode(ctx context.Context, digest string) (store.AuthCode, error) {
 	const q = `SELECT digest, client_id, user_id, redirect_uri, redirect_uri_given, code_challenge,
-		scopes, resources, dpop_jkt, nonce, auth_time, session_id, created_at, expires_at, consumed_at, grant_id
+		scopes, resources, dpop_jkt, nonce, auth_time, session_id, created_at, expires_at, consumed_at, grant_id,
+		amr, acr
 		FROM auth_codes WHERE digest = ?`
 	var c store.AuthCode
 	err := s.r.QueryRowContext(ctx, q, digest).Scan(&c.Digest, &c.ClientID, textCol{&c.UserID},
 		&c.RedirectURI, &c.RedirectURIGiven, &c.CodeChallenge, listCol{&c.Scopes}, listCol{&c.Resources},
 		&c.DPoPJKT, &c.Nonce,
 		timeCol{&c.AuthTime}, &c.SessionID, timeCol{&c.CreatedAt}, timeCol{&c.ExpiresAt},
-		timeCol{&c.ConsumedAt}, textCol{&c.GrantID})
+		timeCol{&c.ConsumedAt}, textCol{&c.GrantID}, wordsCol{&c.AMR}, &c.ACR)
 	if err != nil {
 		return store.AuthCode{}, s.fail("get auth code", err)
 	}
@@ -122,12 +123,13 @@ func saveIssue(ctx context.Context, tx execer, iss store.Issue) error {
 // revocation of the parent can come between the check and the insert.
 func insertGrant(ctx context.Context, tx execer, g store.Grant) error {
 	const q = `INSERT INTO grants (id, client_id, user_id, parent_id, subject, act, scopes, resources,
-		auth_time, nonce, created_at, expires_at, revoked_at, session_id)
-		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14
+		auth_time, nonce, created_at, expires_at, revoked_at, session_id, amr, acr)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16
 		WHERE ?4 IS NULL OR EXISTS (SELECT 1 FROM grants p WHERE p.id = ?4 AND p.revoked_at IS NULL
 			AND (p.expires_at IS NULL OR p.expires_at > ?11))`
 	res, err := tx.ExecContext(ctx, q, g.ID, g.ClientID, nullOf(g.UserID), nullOf(g.ParentID), g.Subject, g.Act,
-		listOf(g.Scopes), listOf(g.Resources), msOf(g.AuthTime), g.Nonce, msOf(g.CreatedAt), msOf(g.ExpiresAt), msOf(g.RevokedAt), g.SessionID)
+		listOf(g.Scopes), listOf(g.Resources), msOf(g.AuthTime), g.Nonce, msOf(g.CreatedAt), msOf(g.ExpiresAt), msOf(g.RevokedAt), g.SessionID,
+		wordsOf(g.AMR), g.ACR)
 	if err != nil {
 		return fmt.Errorf("grant: %w", err)
 	}
@@ -147,14 +149,14 @@ func (s *Store) GetGrant(ctx context.Context, id string) (store.Grant, error) {
 }
 
 const grantColumns = `id, client_id, user_id, parent_id, subject, act, scopes, resources, auth_time, nonce,
-	created_at, expires_at, revoked_at, session_id`
+	created_at, expires_at, revoked_at, session_id, amr, acr`
 
 // scanGrant reads one row of grantColumns.
 func scanGrant(row scanner) (store.Grant, error) {
 	var g store.Grant
 	err := row.Scan(&g.ID, &g.ClientID, textCol{&g.UserID}, textCol{&g.ParentID},
 		&g.Subject, &g.Act, listCol{&g.Scopes}, listCol{&g.Resources}, timeCol{&g.AuthTime}, &g.Nonce,
-		timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt}, &g.SessionID)
+		timeCol{&g.CreatedAt}, timeCol{&g.ExpiresAt}, timeCol{&g.RevokedAt}, &g.SessionID, wordsCol{&g.AMR}, &g.ACR)
 	return g, err
 }
 

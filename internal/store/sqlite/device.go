@@ -12,7 +12,7 @@ import (
 // deviceColumns are the columns of a device code, in the order scanDevice
 // reads them.
 const deviceColumns = `digest, user_code_digest, client_id, scopes, resources, interval_ms, last_poll_at,
-	slow_down, created_at, expires_at, user_id, auth_time, approved_at, denied_at, consumed_at, grant_id`
+	slow_down, created_at, expires_at, user_id, auth_time, approved_at, denied_at, consumed_at, grant_id, amr, acr`
 
 // scanDevice reads the deviceColumns of one row.
 func scanDevice(row scanner) (store.DeviceCode, error) {
@@ -21,7 +21,7 @@ func scanDevice(row scanner) (store.DeviceCode, error) {
 	err := row.Scan(&d.Digest, &d.UserCodeDigest, &d.ClientID, listCol{&d.Scopes}, listCol{&d.Resources},
 		&intervalMS, timeCol{&d.LastPollAt}, &d.SlowDown, timeCol{&d.CreatedAt}, timeCol{&d.ExpiresAt},
 		textCol{&d.UserID}, timeCol{&d.AuthTime}, timeCol{&d.ApprovedAt}, timeCol{&d.DeniedAt},
-		timeCol{&d.ConsumedAt}, textCol{&d.GrantID})
+		timeCol{&d.ConsumedAt}, textCol{&d.GrantID}, wordsCol{&d.AMR}, &d.ACR)
 	d.Interval = time.Duration(intervalMS) * time.Millisecond
 	return d, err
 }
@@ -30,10 +30,11 @@ func scanDevice(row scanner) (store.DeviceCode, error) {
 // already gives store.ErrConflict.
 func (s *Store) CreateDeviceCode(ctx context.Context, d store.DeviceCode) error {
 	const q = `INSERT INTO device_codes (` + deviceColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	_, err := s.w.ExecContext(ctx, q, d.Digest, d.UserCodeDigest, d.ClientID, listOf(d.Scopes), listOf(d.Resources),
 		d.Interval.Milliseconds(), msOf(d.LastPollAt), d.SlowDown, msOf(d.CreatedAt), msOf(d.ExpiresAt),
-		nullOf(d.UserID), msOf(d.AuthTime), msOf(d.ApprovedAt), msOf(d.DeniedAt), msOf(d.ConsumedAt), nullOf(d.GrantID))
+		nullOf(d.UserID), msOf(d.AuthTime), msOf(d.ApprovedAt), msOf(d.DeniedAt), msOf(d.ConsumedAt), nullOf(d.GrantID),
+		wordsOf(d.AMR), d.ACR)
 	if err != nil {
 		return s.fail("create device code", err)
 	}
@@ -61,10 +62,10 @@ func (s *Store) DecideDeviceCode(ctx context.Context, userCodeDigest string, d s
 		approved, denied = time.Time{}, d.At
 	}
 	err := s.inTx(ctx, func(tx txn) error {
-		const q = `UPDATE device_codes SET user_id = ?, auth_time = ?, approved_at = ?, denied_at = ?
+		const q = `UPDATE device_codes SET user_id = ?, auth_time = ?, approved_at = ?, denied_at = ?, amr = ?, acr = ?
 			WHERE user_code_digest = ? AND approved_at IS NULL AND denied_at IS NULL AND expires_at > ?`
 		res, err := tx.ExecContext(ctx, q, nullOf(d.UserID), msOf(d.AuthTime), msOf(approved), msOf(denied),
-			userCodeDigest, d.At.UnixMilli())
+			wordsOf(d.AMR), d.ACR, userCodeDigest, d.At.UnixMilli())
 		if err != nil {
 			return err
 		}

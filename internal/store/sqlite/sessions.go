@@ -10,10 +10,10 @@ import (
 // CreateSession stores s; a digest that exists already gives
 // store.ErrConflict.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
-	const q = `INSERT INTO sessions (digest, user_id, sid, user_agent, ip, auth_time, created_at, last_seen, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	const q = `INSERT INTO sessions (digest, user_id, sid, user_agent, ip, auth_time, created_at, last_seen, expires_at, amr, acr)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	_, err := s.w.ExecContext(ctx, q, sess.Digest, sess.UserID, sess.SID, sess.UserAgent, sess.IP,
-		msOf(sess.AuthTime), msOf(sess.CreatedAt), msOf(sess.LastSeenAt), msOf(sess.ExpiresAt))
+		msOf(sess.AuthTime), msOf(sess.CreatedAt), msOf(sess.LastSeenAt), msOf(sess.ExpiresAt), wordsOf(sess.AMR), sess.ACR)
 	if err != nil {
 		return s.fail("create session", err)
 	}
@@ -31,13 +31,13 @@ func (s *Store) GetSession(ctx context.Context, digest string, now time.Time) (s
 	return sess, nil
 }
 
-const sessionColumns = `digest, user_id, sid, user_agent, ip, auth_time, created_at, last_seen, expires_at`
+const sessionColumns = `digest, user_id, sid, user_agent, ip, auth_time, created_at, last_seen, expires_at, amr, acr`
 
 // scanSession reads one row of sessionColumns.
 func scanSession(row scanner) (store.Session, error) {
 	var sess store.Session
 	err := row.Scan(&sess.Digest, &sess.UserID, &sess.SID, &sess.UserAgent, &sess.IP,
-		timeCol{&sess.AuthTime}, timeCol{&sess.CreatedAt}, timeCol{&sess.LastSeenAt}, timeCol{&sess.ExpiresAt})
+		timeCol{&sess.AuthTime}, timeCol{&sess.CreatedAt}, timeCol{&sess.LastSeenAt}, timeCol{&sess.ExpiresAt}, wordsCol{&sess.AMR}, &sess.ACR)
 	return sess, err
 }
 

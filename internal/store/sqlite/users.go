@@ -7,13 +7,13 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-const userColumns = `id, username, password_hash, claims, source, created_at, updated_at, disabled_at`
+const userColumns = `id, username, password_hash, claims, source, created_at, updated_at, disabled_at, mfa_required`
 
 // scanUser reads one row of userColumns.
 func scanUser(row scanner) (store.User, error) {
 	var u store.User
 	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, claimsCol{&u.Claims}, &u.Source,
-		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, timeCol{&u.DisabledAt})
+		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, timeCol{&u.DisabledAt}, &u.MFARequired)
 	return u, err
 }
 
@@ -23,7 +23,7 @@ func userArgs(u store.User) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{u.ID, u.Username, u.PasswordHash, claims, u.Source, msOf(u.CreatedAt), msOf(u.UpdatedAt), msOf(u.DisabledAt)}, nil
+	return []any{u.ID, u.Username, u.PasswordHash, claims, u.Source, msOf(u.CreatedAt), msOf(u.UpdatedAt), msOf(u.DisabledAt), u.MFARequired}, nil
 }
 
 // GetUser returns the user whose ID is id, or store.ErrNotFound.
@@ -72,7 +72,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	if err != nil {
 		return s.fail("create user", err)
 	}
-	const q = "INSERT INTO users (" + userColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+	const q = "INSERT INTO users (" + userColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 	if _, err := s.w.ExecContext(ctx, q, args...); err != nil {
 		return s.fail("create user", err)
 	}
@@ -88,10 +88,10 @@ func (s *Store) UpsertUser(ctx context.Context, u store.User) (store.User, error
 	if err != nil {
 		return store.User{}, s.fail("upsert user", err)
 	}
-	const q = "INSERT INTO users (" + userColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)" + `
+	const q = "INSERT INTO users (" + userColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)" + `
 		ON CONFLICT (username) DO UPDATE SET
 			password_hash = excluded.password_hash, claims = excluded.claims,
-			source = excluded.source, updated_at = excluded.updated_at
+			source = excluded.source, updated_at = excluded.updated_at, mfa_required = excluded.mfa_required
 		RETURNING ` + userColumns
 	stored, err := scanUser(s.w.QueryRowContext(ctx, q, args...))
 	if err != nil {

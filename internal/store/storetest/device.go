@@ -54,7 +54,8 @@ func getDevice(t *testing.T, s store.Store, digest string) store.DeviceCode {
 }
 
 func approval(f fixture, now time.Time) store.DeviceDecision {
-	return store.DeviceDecision{UserID: f.user.ID, AuthTime: at(-time.Minute + 250*ms), Approved: true, At: now}
+	return store.DeviceDecision{UserID: f.user.ID, AuthTime: at(-time.Minute + 250*ms), Approved: true, At: now,
+		AMR: []string{"pwd", "otp", "mfa"}, ACR: "urn:latchkey:acr:mfa"}
 }
 
 func testDeviceRoundTrip(t *testing.T, s store.Store) {
@@ -69,6 +70,7 @@ func testDeviceRoundTrip(t *testing.T, s store.Store) {
 	full.Interval, full.LastPollAt, full.SlowDown = 15*time.Second, at(40*ms), true
 	full.UserID, full.AuthTime, full.ApprovedAt = f.user.ID, at(-time.Minute+250*ms), at(30*ms)
 	full.ConsumedAt, full.GrantID = at(41*ms), "g1"
+	full.AMR, full.ACR = []string{"pwd", "otp", "mfa"}, "urn:latchkey:acr:mfa"
 	must(t, s.CreateDeviceCode(ctx, full))
 	same(t, "GetDeviceCodeByUserCode(full)", getDevice(t, s, "dc-2"), full)
 
@@ -172,6 +174,7 @@ func testDecideDevice(t *testing.T, s store.Store) {
 	must(t, s.DecideDeviceCode(ctx, "uc-dc-1", yes))
 	want := newDevice("dc-1", f, at(time.Minute))
 	want.UserID, want.AuthTime, want.ApprovedAt = f.user.ID, yes.AuthTime, yes.At
+	want.AMR, want.ACR = yes.AMR, yes.ACR
 	same(t, "approved code", getDevice(t, s, "dc-1"), want)
 
 	no := store.DeviceDecision{UserID: f.user2.ID, AuthTime: at(0), At: at(2 * time.Second)}

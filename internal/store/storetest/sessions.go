@@ -31,6 +31,8 @@ func newSession(digest, userID string, exp time.Time) store.Session {
 		UserAgent:  "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0",
 		IP:         "192.0.2.7",
 		AuthTime:   at(-time.Second + 111*ms),
+		AMR:        []string{"pwd", "otp", "mfa"},
+		ACR:        "urn:latchkey:acr:mfa",
 		CreatedAt:  at(222 * ms),
 		LastSeenAt: at(222 * ms),
 		ExpiresAt:  exp,

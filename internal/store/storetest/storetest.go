@@ -57,7 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	for _, group := range [][]subtest{
 		clientTests(), userTests(), keyTests(), codeTests(), tokenTests(),
 		rotationTests(), sessionTests(), replayTests(), deviceTests(), cleanupTests(), readAfterWriteTests(),
-		exchangeTests(), registrationTests(), adminTests(), auditTests(), originTests(),
+		exchangeTests(), registrationTests(), adminTests(), auditTests(), originTests(), factorTests(),
 	} {
 		all = append(all, group...)
 	}

@@ -518,3 +518,59 @@ func (w *Store) ReplaceUser(ctx context.Context, u store.User, match func(store.
 	end(sp, err)
 	return err
 }
+
+func (w *Store) CreateFactor(ctx context.Context, f store.Factor) error {
+	ctx, sp := w.start(ctx, "CreateFactor")
+	err := w.st.CreateFactor(ctx, f)
+	end(sp, err)
+	return err
+}
+
+func (w *Store) ListFactors(ctx context.Context, userID string) ([]store.Factor, error) {
+	ctx, sp := w.start(ctx, "ListFactors")
+	r0, err := w.st.ListFactors(ctx, userID)
+	end(sp, err)
+	return r0, err
+}
+
+func (w *Store) ConfirmFactor(ctx context.Context, userID, id string, counter int64, now time.Time, recovery []string) error {
+	ctx, sp := w.start(ctx, "ConfirmFactor")
+	err := w.st.ConfirmFactor(ctx, userID, id, counter, now, recovery)
+	end(sp, err)
+	return err
+}
+
+func (w *Store) UseFactor(ctx context.Context, userID, id string, counter int64, now time.Time) error {
+	ctx, sp := w.start(ctx, "UseFactor")
+	err := w.st.UseFactor(ctx, userID, id, counter, now)
+	end(sp, err)
+	return err
+}
+
+func (w *Store) DeleteFactors(ctx context.Context, userID string) (int, error) {
+	ctx, sp := w.start(ctx, "DeleteFactors")
+	r0, err := w.st.DeleteFactors(ctx, userID)
+	end(sp, err)
+	return r0, err
+}
+
+func (w *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, digests []string, now time.Time) error {
+	ctx, sp := w.start(ctx, "ReplaceRecoveryCodes")
+	err := w.st.ReplaceRecoveryCodes(ctx, userID, digests, now)
+	end(sp, err)
+	return err
+}
+
+func (w *Store) UseRecoveryCode(ctx context.Context, userID, digest string, now time.Time) error {
+	ctx, sp := w.start(ctx, "UseRecoveryCode")
+	err := w.st.UseRecoveryCode(ctx, userID, digest, now)
+	end(sp, err)
+	return err
+}
+
+func (w *Store) CountRecoveryCodes(ctx context.Context, userID string) (int, error) {
+	ctx, sp := w.start(ctx, "CountRecoveryCodes")
+	r0, err := w.st.CountRecoveryCodes(ctx, userID)
+	end(sp, err)
+	return r0, err
+}
