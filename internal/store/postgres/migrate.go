@@ -169,20 +169,63 @@ func applyMigration(ctx context.Context, conn *pgx.Conn, fsys fs.FS, name string
 	if m.Concurrent {
 		return applyConcurrent(ctx, conn, m)
 	}
-	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		// Without arguments, Exec uses the simple protocol, which runs a
-		// file of several statements.
-		if _, err := tx.Exec(ctx, string(body)); err != nil {
+	wait, bound := 20*time.Millisecond, migrationBound
+	for attempt := 1; ; attempt++ {
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			// A migration that alters several tables takes their locks one
+			// by one while the previous release serves. Holding some and
+			// waiting for the next, it deadlocked with requests that held
+			// the next and waited for the first: after deadlock_timeout
+			// (1 s) PostgreSQL failed one of them with 40P01, a request or
+			// the start-up (TestRollingUpgrade, TestMigrationBacksOffLocks).
+			// So each lock is waited for briefly, and the whole file runs
+			// (one simple-protocol statement) under a bound below
+			// deadlock_timeout: no request waits behind it long enough to
+			// be picked as a deadlock's victim. On either timeout it lets
+			// go of everything and tries again; a file that needs longer
+			// (a backfill) gets twice the bound each time it runs out.
+			if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d; SET LOCAL statement_timeout = %d",
+				migrationLockWait.Milliseconds(), bound.Milliseconds())); err != nil {
+				return err
+			}
+			// Without arguments, Exec uses the simple protocol, which runs
+			// a file of several statements.
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (name) VALUES ($1)", name)
 			return err
+		})
+		code := sqlState(err)
+		if code != lockNotAvailable && code != queryCanceled || attempt == migrationAttempts || ctx.Err() != nil {
+			break
 		}
-		_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (name) VALUES ($1)", name)
-		return err
-	})
+		if code == queryCanceled {
+			bound = min(2*bound, 10*time.Minute)
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return fmt.Errorf("migrate: %s: %w", name, ctx.Err())
+		}
+		wait = min(2*wait, time.Second)
+	}
 	if err != nil {
 		return fmt.Errorf("migrate: %s: %w", name, err)
 	}
 	return nil
 }
+
+// A migration waits at most migrationLockWait for one lock and runs for
+// at most migrationBound (doubled when a file needs longer) before it lets
+// go and tries again, up to migrationAttempts times. The bound stays under
+// PostgreSQL's default deadlock_timeout of 1 s.
+const (
+	migrationLockWait = 200 * time.Millisecond
+	migrationBound    = 800 * time.Millisecond
+	migrationAttempts = 60
+	lockNotAvailable  = "55P03" // lock_timeout
+)
 
 // applyConcurrent runs the statements of m one by one outside a
 // transaction, then records m.

@@ -181,3 +181,90 @@ func TestMigrationLockIsPerSchema(t *testing.T) {
 		t.Fatalf("Open on the held schema: %v, want it to wait for the migration lock until its context ends", err)
 	}
 }
+
+// alterTwoMigrations never ship: a first migration makes two tables, the
+// second alters both, taking their locks one after the other, as 0019 did before it was split
+// does to the tables the previous release writes while it serves.
+var alterTwoMigrations = fstest.MapFS{
+	"0001_tables.sql": {Data: []byte(`-- latchkey: expand
+CREATE TABLE firsts (id bigint PRIMARY KEY, n bigint NOT NULL DEFAULT 0);
+CREATE TABLE seconds (id bigint PRIMARY KEY, n bigint NOT NULL DEFAULT 0);
+INSERT INTO firsts VALUES (1, 0); INSERT INTO seconds VALUES (1, 0);
+`)},
+	"0002_alter.sql": {Data: []byte(`-- latchkey: expand
+ALTER TABLE firsts ADD COLUMN a text NOT NULL DEFAULT '';
+ALTER TABLE seconds ADD COLUMN b text NOT NULL DEFAULT '';
+`)},
+}
+
+// TestMigrationBacksOffLocks: a request of the running release holds a
+// row of seconds and then reads firsts, while the new release's migration
+// holds firsts and waits for seconds. Waiting without limit, the two
+// deadlocked and PostgreSQL failed one of them with 40P01, the request or
+// the start-up (found by TestRollingUpgrade on 0019). The migration must
+// give way: the request commits, and the migration applies after it.
+func TestMigrationBacksOffLocks(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	first := fstest.MapFS{"0001_tables.sql": alterTwoMigrations["0001_tables.sql"]}
+	s, err := postgres.Open(t.Context(), dsn, postgres.WithMigrations(testOptions(), first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	req, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer req.Close(context.Background())
+	tx, err := req.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(t.Context(), "UPDATE seconds SET n = n + 1 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	opened := make(chan error, 1)
+	go func() {
+		s, err := postgres.Open(context.Background(), dsn, postgres.WithMigrations(testOptions(), alterTwoMigrations))
+		if err == nil {
+			s.Close()
+		}
+		opened <- err
+	}()
+	// Once the migration holds firsts, the request's read of it queues
+	// behind the migration, which waits for the request's row of seconds.
+	waitFor(t, func() bool {
+		var waiting bool
+		err := req.QueryRow(t.Context(), `SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+			WHERE c.relname = 'seconds' AND NOT l.granted)`).Scan(&waiting)
+		return err == nil && waiting
+	})
+	if _, err := tx.Exec(t.Context(), "SELECT n FROM firsts WHERE id = 1"); err != nil {
+		t.Fatalf("the request failed while the migration ran: %v", err)
+	}
+	if err := tx.Commit(t.Context()); err != nil {
+		t.Fatalf("the request's commit: %v", err)
+	}
+	select {
+	case err := <-opened:
+		if err != nil {
+			t.Fatalf("Open with the migration: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the migration never applied after the request ended")
+	}
+	if got := appliedInDB(t, dsn); !slices.Equal(got, []string{"0001_tables.sql", "0002_alter.sql"}) {
+		t.Errorf("applied %v", got)
+	}
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("the migration never waited for the request's lock")
+}

@@ -18,7 +18,16 @@
 --   * clients.require_mfa and clients.password_grant_mfa are the client's
 --     policy: every sign-in for it uses a second factor; the password
 --     grant stays open to users with a second factor.
+-- PostgreSQL: one existing table per migration file. A file that altered
+-- several took their locks one after the other while the previous release
+-- served, and deadlocked with its requests (TestRollingUpgrade): holding
+-- one table, it waited for the next, which a request held while it waited
+-- for the first. So 0019 touches users only, and 0020-0024 one table each.
+-- The ALTER of users comes first: it takes the strongest lock at once, so
+-- the foreign keys' locks on users that follow are held already (taking a
+-- weaker one first and then upgrading could deadlock as well).
 -- Plain CREATE INDEX: on a table this file creates.
+ALTER TABLE users ADD COLUMN mfa_required boolean NOT NULL DEFAULT false;
 CREATE TABLE user_factors (
     id           text COLLATE "C" PRIMARY KEY,
     user_id      text COLLATE "C" NOT NULL REFERENCES users (id) ON DELETE CASCADE,
@@ -38,14 +47,3 @@ CREATE TABLE recovery_codes (
     used_at    timestamptz,
     PRIMARY KEY (user_id, digest)
 );
-ALTER TABLE users ADD COLUMN mfa_required boolean NOT NULL DEFAULT false;
-ALTER TABLE sessions ADD COLUMN amr text NOT NULL DEFAULT '';
-ALTER TABLE sessions ADD COLUMN acr text NOT NULL DEFAULT '';
-ALTER TABLE auth_codes ADD COLUMN amr text NOT NULL DEFAULT '';
-ALTER TABLE auth_codes ADD COLUMN acr text NOT NULL DEFAULT '';
-ALTER TABLE grants ADD COLUMN amr text NOT NULL DEFAULT '';
-ALTER TABLE grants ADD COLUMN acr text NOT NULL DEFAULT '';
-ALTER TABLE device_codes ADD COLUMN amr text NOT NULL DEFAULT '';
-ALTER TABLE device_codes ADD COLUMN acr text NOT NULL DEFAULT '';
-ALTER TABLE clients ADD COLUMN require_mfa boolean NOT NULL DEFAULT false;
-ALTER TABLE clients ADD COLUMN password_grant_mfa boolean NOT NULL DEFAULT false;
