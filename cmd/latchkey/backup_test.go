@@ -5,7 +5,6 @@ package main
 // every way a restore is refused; PostgreSQL pointed to pg_dump.
 
 import (
-	"bufio"
 	"bytes"
 	"database/sql"
 	"encoding/json"
@@ -22,8 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchkey/latchkey/internal/testenv"
-	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 const (
@@ -383,33 +380,8 @@ func TestRestoreRefusesUnderServeProcess(t *testing.T) {
 	mustRun(t, nil, "", "backup", "--config", cfg, backup)
 
 	cmd := exec.Command(bin, "serve", "--config", cfg, "--listen", "127.0.0.1:0")
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	logs := &testkit.Buffer{}
-	listening := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		once := false
-		for sc.Scan() {
-			logs.Write(append(sc.Bytes(), '\n'))
-			if !once && testenv.ListeningAddr(sc.Text()) != "" {
-				once = true
-				close(listening)
-			}
-		}
-	}()
-	select {
-	case <-listening:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("serve logged no listening line within 20 s:\n%s", logs.String())
-	}
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "LATCHKEY_SHUTDOWN_GRACE=0s"}
+	logs, _, exited := startBinary(t, cmd)
 
 	r := runCLI(t, nil, "", "restore", "--config", cfg, "--force", backup)
 	if r.err == nil || !strings.Contains(r.err.Error(), "in use") {
@@ -418,8 +390,13 @@ func TestRestoreRefusesUnderServeProcess(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("serve after SIGTERM: %v\n%s", err, logs.String())
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("serve after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("serve still runs 20 s after SIGTERM:\n%s", logs.String())
 	}
 	mustRun(t, nil, "", "restore", "--config", cfg, "--force", backup)
 }

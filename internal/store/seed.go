@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 )
 
 // SeedValue says what a cloned row holds in one column (Seeder): Prefix
@@ -37,4 +38,36 @@ type Seeder interface {
 	CloneRows(ctx context.Context, table, keyColumn, key string, set map[string]SeedValue, from, to int64) error
 	// Analyze refreshes the planner's statistics after a seeding.
 	Analyze(ctx context.Context) error
+}
+
+// SeedDialect is how a backend's SQL writes a SeedValue for the row
+// number seq.i: Random, and Number for a prefix and modulus (0: none).
+type SeedDialect struct {
+	Random string
+	Number func(prefix string, mod int64) string
+}
+
+// SeedSelect returns the column list and the SELECT list of a Seeder's
+// INSERT … SELECT: each of cols copied from the row aliased t, those in
+// set written as d says.
+func SeedSelect(cols []string, set map[string]SeedValue, d SeedDialect) (names, exprs string, err error) {
+	n := make([]string, len(cols))
+	e := make([]string, len(cols))
+	for i, c := range cols {
+		n[i] = `"` + c + `"`
+		e[i] = `t."` + c + `"`
+		v, ok := set[c]
+		if !ok {
+			continue
+		}
+		if err := v.Check(); err != nil {
+			return "", "", err
+		}
+		if v.Random {
+			e[i] = d.Random
+		} else {
+			e[i] = d.Number(v.Prefix, v.Mod)
+		}
+	}
+	return strings.Join(n, ", "), strings.Join(e, ", "), nil
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -34,29 +33,20 @@ func (s *Store) CloneRows(ctx context.Context, table, keyColumn, key string, set
 	if len(cols) == 0 {
 		return s.fail("clone rows", fmt.Errorf("no table %q", table))
 	}
-	names := make([]string, len(cols))
-	exprs := make([]string, len(cols))
-	for i, c := range cols {
-		names[i] = `"` + c + `"`
-		exprs[i] = `t."` + c + `"`
-		v, ok := set[c]
-		if !ok {
-			continue
-		}
-		if err := v.Check(); err != nil {
-			return s.fail("clone rows", err)
-		}
-		switch {
-		case v.Random:
-			exprs[i] = "md5(random()::text || seq.i::text)"
-		case v.Mod > 0:
-			exprs[i] = fmt.Sprintf("'%s' || (seq.i %% %d)::text", v.Prefix, v.Mod)
-		default:
-			exprs[i] = fmt.Sprintf("'%s' || seq.i::text", v.Prefix)
-		}
+	names, exprs, err := store.SeedSelect(cols, set, store.SeedDialect{
+		Random: "md5(random()::text || seq.i::text)",
+		Number: func(prefix string, mod int64) string {
+			if mod > 0 {
+				return fmt.Sprintf("'%s' || (seq.i %% %d)::text", prefix, mod)
+			}
+			return fmt.Sprintf("'%s' || seq.i::text", prefix)
+		},
+	})
+	if err != nil {
+		return s.fail("clone rows", err)
 	}
 	q := fmt.Sprintf(`INSERT INTO "%s" (%s) SELECT %s FROM "%s" t, generate_series($2::bigint, $3::bigint - 1) AS seq(i) WHERE t."%s" = $1`,
-		table, strings.Join(names, ", "), strings.Join(exprs, ", "), table, keyColumn)
+		table, names, exprs, table, keyColumn)
 	if _, err := s.pool.Exec(ctx, q, key, from, to); err != nil {
 		return s.fail("clone rows", fmt.Errorf("%s: %w", table, err))
 	}

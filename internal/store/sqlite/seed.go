@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -16,30 +15,21 @@ func (s *Store) CloneRows(ctx context.Context, table, keyColumn, key string, set
 	if err != nil {
 		return s.fail("clone rows", err)
 	}
-	names := make([]string, len(cols))
-	exprs := make([]string, len(cols))
-	for i, c := range cols {
-		names[i] = `"` + c + `"`
-		exprs[i] = `t."` + c + `"`
-		v, ok := set[c]
-		if !ok {
-			continue
-		}
-		if err := v.Check(); err != nil {
-			return s.fail("clone rows", err)
-		}
-		switch {
-		case v.Random:
-			exprs[i] = "lower(hex(randomblob(16)))"
-		case v.Mod > 0:
-			exprs[i] = fmt.Sprintf("'%s' || (seq.i %% %d)", v.Prefix, v.Mod)
-		default:
-			exprs[i] = fmt.Sprintf("'%s' || seq.i", v.Prefix)
-		}
+	names, exprs, err := store.SeedSelect(cols, set, store.SeedDialect{
+		Random: "lower(hex(randomblob(16)))",
+		Number: func(prefix string, mod int64) string {
+			if mod > 0 {
+				return fmt.Sprintf("'%s' || (seq.i %% %d)", prefix, mod)
+			}
+			return fmt.Sprintf("'%s' || seq.i", prefix)
+		},
+	})
+	if err != nil {
+		return s.fail("clone rows", err)
 	}
 	q := fmt.Sprintf(`WITH RECURSIVE seq(i) AS (SELECT ?2 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?3)
 		INSERT INTO "%s" (%s) SELECT %s FROM "%s" t, seq WHERE t."%s" = ?1`,
-		table, strings.Join(names, ", "), strings.Join(exprs, ", "), table, keyColumn)
+		table, names, exprs, table, keyColumn)
 	if _, err := s.w.ExecContext(ctx, q, key, from, to); err != nil {
 		return s.fail("clone rows", fmt.Errorf("%s: %w", table, err))
 	}
