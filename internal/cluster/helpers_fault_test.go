@@ -50,8 +50,8 @@ type retrier struct {
 	// slowest is the longest attempt answered 503.
 	slowest time.Duration
 
-	next                            atomic.Uint64
-	attempts, unavailable, connErrs atomic.Int64
+	next                                    atomic.Uint64
+	attempts, unavailable, connErrs, cutOff atomic.Int64 // cutOff: connection errors after the request may have gone out
 }
 
 func newRetrier(giveUp, attemptTimeout time.Duration, ins ...*instance) *retrier {
@@ -119,6 +119,7 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			var op *net.OpError
 			if !errors.As(err, &op) || op.Op != "dial" {
 				resent = true // it may have reached the server
+				r.cutOff.Add(1)
 			}
 		} else {
 			r.unavailable.Add(1)

@@ -145,6 +145,9 @@ type created struct {
 	// lostCodes are codes whose redemption was cut off and refused when
 	// resent (see codeLoop).
 	lostCodes atomic.Int64
+	// resentRefreshes are refreshes that succeeded when the retrier sent
+	// them again after an attempt was cut off (refresh_grace at work).
+	resentRefreshes atomic.Int64
 }
 
 // load runs a loadMix against one instance.
@@ -320,6 +323,9 @@ func (l *load) refreshChain(ctx context.Context, ch *chain, n int) bool {
 		}
 		ch.latest = r.RefreshToken
 		l.made.refreshTokens.Add(1)
+		if r.Resent {
+			l.made.resentRefreshes.Add(1)
+		}
 	}
 	return true
 }
