@@ -123,9 +123,9 @@ func TestPostgresPartition(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	// Each of these requests makes one store call that meets the partition
-	// (the client is cached), bounded by the query timeout; a second of
-	// slack for a busy machine.
-	if limit := queryTimeout + time.Second; slowest > limit {
+	// (the client is cached), bounded by the query timeout; two seconds
+	// of slack for a busy machine (CI runs packages side by side).
+	if limit := queryTimeout + 2*time.Second; slowest > limit {
 		t.Errorf("the slowest 503 during the partition took %s, want at most %s (database.query_timeout %s)",
 			slowest.Round(time.Millisecond), limit, queryTimeout)
 	}
@@ -163,8 +163,8 @@ func TestPostgresPartition(t *testing.T) {
 	for _, p := range rt.problems() {
 		t.Errorf("the server answered the load: %s", p)
 	}
-	if s := rt.slowest; s > queryTimeout+time.Second {
-		t.Errorf("the slowest 503 the load got took %s, want at most %s", s.Round(time.Millisecond), queryTimeout+time.Second)
+	if s := rt.slowest; s > queryTimeout+2*time.Second {
+		t.Errorf("the slowest 503 the load got took %s, want at most %s", s.Round(time.Millisecond), queryTimeout+2*time.Second)
 	}
 	t.Logf("load: %d requests, %d attempts answered 503 and sent again after Retry-After (the slowest 503 in %s); %d refresh chains, %d grants",
 		l.tr.started.Load(), rt.unavailable.Load(), rt.slowest.Round(time.Millisecond), len(l.chains), l.made.grants.Load())
