@@ -31,20 +31,7 @@ func TestSQLiteDiskFull(t *testing.T) {
 	hc := newHTTPClient(nil)
 
 	// 1. Before the fill: what the clients hold, and load that retries a 503.
-	held := make([]tokenResult, 8)
-	for i := range held {
-		r, err := passwordGrant(ctx, hc, in.url, app, "alice", alicePass)
-		mustOK(t, "password grant", r, err)
-		held[i] = r
-	}
-	codes := make([]codeGrant, 6)
-	for i := range codes {
-		g, err := newBrowser(nil, in.url).authorize(ctx, via(in.url), "alice", alicePass)
-		if err != nil {
-			t.Fatalf("code flow: %v", err)
-		}
-		codes[i] = g
-	}
+	held, codes := holdTokens(t, in.url, 8, 6)
 	openid, err := redeem(ctx, hc, in.url, codes[0]) // its access token has scope openid, for userinfo
 	mustOK(t, "redeem", openid, err)
 	rt := newRetrier(time.Minute, 10*time.Second)
@@ -86,9 +73,13 @@ func TestSQLiteDiskFull(t *testing.T) {
 		t.Fatalf("a resource server's validator, set up on a full disk (discovery and JWKS): %v", err)
 	}
 	defer rs.Close()
-	var revoked, issued []string // refresh tokens revoked, and issued, on the full disk
+	var revoked []string     // refresh tokens revoked on the full disk
+	var issued []tokenResult // password grants on the full disk
 	var redeemedCodes []codeGrant
+	// held[0] is the probe, held[1] rotated, held[2:7] revoked in turn;
+	// held[7]'s access token is the JWT the reads check.
 	nextCode, nextRevoke := 1, 2
+	jwt := held[len(held)-1].AccessToken
 	writes := []struct {
 		what string
 		send func() (tokenResult, error)
@@ -96,7 +87,7 @@ func TestSQLiteDiskFull(t *testing.T) {
 	}{
 		{"password grant (a grant and a refresh row)",
 			func() (tokenResult, error) { return passwordGrant(ctx, hc, in.url, app, "alice", alicePass) },
-			func(r tokenResult) { issued = append(issued, r.RefreshToken) }},
+			func(r tokenResult) { issued = append(issued, r) }},
 		{"refresh rotation",
 			func() (tokenResult, error) { return refresh(ctx, hc, in.url, app, held[1].RefreshToken) },
 			func(r tokenResult) { held[1] = r }},
@@ -120,7 +111,7 @@ func TestSQLiteDiskFull(t *testing.T) {
 			if refused[wr.what] > 0 {
 				continue
 			}
-			if nextCode == len(codes) || nextRevoke == len(held) {
+			if nextCode == len(codes) || nextRevoke == len(held)-1 {
 				t.Fatalf("on a full disk, writes keep succeeding: refused %v, succeeded %v", refused, succeeded)
 			}
 			r, err := wr.send()
@@ -135,12 +126,12 @@ func TestSQLiteDiskFull(t *testing.T) {
 					wr.what, err, r, r.RetryAfter)
 			}
 		}
-		checkReadsOnFullDisk(t, in, rs, held[3].AccessToken, openid.AccessToken)
+		checkReadsOnFullDisk(t, in, rs, jwt, openid.AccessToken)
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("on the full disk: writes refused %v, succeeded all the same %v", refused, succeeded)
 	time.Sleep(2 * time.Second) // the load meets the full disk a while longer
-	checkReadsOnFullDisk(t, in, rs, held[3].AccessToken, openid.AccessToken)
+	checkReadsOnFullDisk(t, in, rs, jwt, openid.AccessToken)
 	fullFor := time.Since(filled)
 
 	// 4. Space returns: service resumes by itself.
@@ -148,17 +139,7 @@ func TestSQLiteDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	freed := time.Now()
-	for {
-		r, err := refresh(ctx, hc, in.url, app, held[0].RefreshToken)
-		if err == nil && r.ok() {
-			held[0] = r
-			break
-		}
-		if err != nil || !r.is(http.StatusServiceUnavailable, "temporarily_unavailable") || time.Since(freed) > 15*time.Second {
-			t.Fatalf("a refresh once space returned (%s): %v %s, want 503 and then 200", time.Since(freed), err, r)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	refreshWhenBack(t, in.url, &held[0], "once space returned")
 	t.Logf("the disk was full for %s; writes succeed again %s after the filler was removed",
 		fullFor.Round(time.Millisecond), time.Since(freed).Round(time.Millisecond))
 	time.Sleep(time.Second) // the load carries on
@@ -179,16 +160,8 @@ func TestSQLiteDiskFull(t *testing.T) {
 	// 5. Nothing lost, nothing used twice: every refresh token the clients
 	// received still refreshes exactly once, the codes refused during the
 	// fill redeem once, and the file is sound.
-	var chains []*chain
-	for _, rt := range issued {
-		chains = append(chains, &chain{client: app, latest: rt})
-	}
-	for _, h := range held {
-		if !slices.Contains(revoked, h.RefreshToken) {
-			chains = append(chains, &chain{client: app, latest: h.RefreshToken})
-		}
-	}
-	checkChains(t, in.url, append(chains, l.chains...), time.Time{})
+	kept := slices.DeleteFunc(slices.Clone(held), func(h tokenResult) bool { return slices.Contains(revoked, h.RefreshToken) })
+	checkChains(t, in.url, append(heldChains(append(issued, kept...)), l.chains...), time.Time{})
 	for _, rt := range revoked {
 		if r, err := refresh(ctx, hc, in.url, app, rt); err != nil || !r.invalidGrant() {
 			t.Errorf("a refresh token whose revocation succeeded on the full disk: %v %s, want invalid_grant", err, r)

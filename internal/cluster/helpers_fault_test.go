@@ -198,6 +198,58 @@ func jsonEndpoint(path string) bool {
 	return slices.Contains([]string{"/token", "/revoke", "/introspect"}, path)
 }
 
+// holdTokens is what clients hold before a fault: n refresh tokens of
+// app's password grants, and m codes received for web, not redeemed yet.
+func holdTokens(t *testing.T, base string, n, m int) ([]tokenResult, []codeGrant) {
+	t.Helper()
+	ctx, hc := context.Background(), newHTTPClient(nil)
+	held := make([]tokenResult, n)
+	for i := range held {
+		r, err := passwordGrant(ctx, hc, base, app, "alice", alicePass)
+		mustOK(t, "password grant", r, err)
+		held[i] = r
+	}
+	codes := make([]codeGrant, m)
+	for i := range codes {
+		g, err := newBrowser(nil, base).authorize(ctx, via(base), "alice", alicePass)
+		if err != nil {
+			t.Fatalf("code flow: %v", err)
+		}
+		codes[i] = g
+	}
+	return held, codes
+}
+
+// heldChains are app's refresh chains whose last tokens are held's.
+func heldChains(held []tokenResult) []*chain {
+	chains := make([]*chain, len(held))
+	for i, h := range held {
+		chains[i] = &chain{client: app, latest: h.RefreshToken}
+	}
+	return chains
+}
+
+// refreshWhenBack refreshes *held until it works, sending it again while
+// it answers 503 temporarily_unavailable, and keeps the new token in
+// *held. Any other answer, or none within 15 s, fails the test; after
+// names the fault that ended, for the message.
+func refreshWhenBack(t *testing.T, base string, held *tokenResult, after string) {
+	t.Helper()
+	ctx, hc := context.Background(), newHTTPClient(nil)
+	start := time.Now()
+	for {
+		r, err := refresh(ctx, hc, base, app, held.RefreshToken)
+		if err == nil && r.ok() {
+			*held = r
+			return
+		}
+		if err != nil || !r.is(http.StatusServiceUnavailable, "temporarily_unavailable") || time.Since(start) > 15*time.Second {
+			t.Fatalf("a refresh %s (%s): %v %s, want 503 and then 200", after, time.Since(start), err, r)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // mountTmpfs mounts a tmpfs of size bytes on a new directory and unmounts
 // it when the test ends (after the instances started later have stopped).
 // Without root, or where mounting is not allowed, it skips the test

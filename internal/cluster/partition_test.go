@@ -54,18 +54,7 @@ func TestPostgresPartition(t *testing.T) {
 	hc := newHTTPClient(nil)
 
 	// 1. What the clients hold, and load from clients that retry a 503.
-	held := make([]tokenResult, 6)
-	for i := range held {
-		r, err := passwordGrant(ctx, hc, in.url, app, "alice", alicePass)
-		mustOK(t, "password grant", r, err)
-		held[i] = r
-	}
-	codes := make([]codeGrant, 2)
-	for i := range codes {
-		if codes[i], err = newBrowser(nil, in.url).authorize(ctx, via(in.url), "alice", alicePass); err != nil {
-			t.Fatalf("code flow: %v", err)
-		}
-	}
+	held, codes := holdTokens(t, in.url, 6, 2)
 	rt := newRetrier(2*time.Minute, 15*time.Second)
 	l := newLoadVia(loadMix{clientCreds: 1, opaque: 1, passwords: 2, codes: 1, refreshes: 5}, in.url, in.url, rt)
 	wait := l.run(ctx)
@@ -139,17 +128,7 @@ func TestPostgresPartition(t *testing.T) {
 	proxy.heal()
 	healed := time.Now()
 	t.Logf("the partition lasted %s", healed.Sub(cut).Round(time.Millisecond))
-	for {
-		r, err := refresh(ctx, hc, in.url, app, held[0].RefreshToken)
-		if err == nil && r.ok() {
-			held[0] = r
-			break
-		}
-		if err != nil || !r.is(http.StatusServiceUnavailable, "temporarily_unavailable") || time.Since(healed) > 15*time.Second {
-			t.Fatalf("a refresh after the partition (%s): %v %s, want 503 and then 200", time.Since(healed), err, r)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	refreshWhenBack(t, in.url, &held[0], "after the partition")
 	recovered := time.Since(healed)
 	ready := waitStatus(t, in.url+"/readyz", http.StatusOK, 10*time.Second)
 	t.Logf("after the partition: a refresh succeeds again %s after the network returned; /readyz 200 %s after that",
@@ -173,11 +152,7 @@ func TestPostgresPartition(t *testing.T) {
 	}
 
 	// 4. Nothing lost, nothing used twice.
-	var chains []*chain
-	for _, h := range held {
-		chains = append(chains, &chain{client: app, latest: h.RefreshToken})
-	}
-	checkChains(t, in.url, append(chains, l.chains...), time.Time{})
+	checkChains(t, in.url, append(heldChains(held), l.chains...), time.Time{})
 	var recs []*codeRec
 	for _, g := range codes {
 		recs = append(recs, &codeRec{grant: g})
