@@ -14,6 +14,7 @@
 // refresh family's, no logging per request. Measured beside Latchkey
 // under the same load (bench/run), it shows what Latchkey costs above the
 // work the protocol itself demands.
+//
 //	FLOOR_CLIENT_SECRET=s3cret go run ./bench/floor --addr 127.0.0.1:9090 --client-id bench
 package main
 
