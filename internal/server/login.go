@@ -12,6 +12,8 @@ import (
 // where the form goes: /login, or /device/login in the device flow.
 type loginView struct {
 	Base, Action, ClientName, CSRF, Request, Username, Message string
+	// PasskeyCSRF, when set, offers passwordless sign-in with a passkey.
+	PasskeyCSRF string
 }
 
 // showLogin renders the login page for req.
@@ -22,6 +24,9 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, req *authRequ
 	}
 	v.Base, v.Action, v.ClientName = s.prefix, "/login", req.client.Name
 	v.CSRF = s.csrfToken("login", binding)
+	if s.rp != nil {
+		v.PasskeyCSRF = s.csrfToken(csrfPasskeyLogin, binding)
+	}
 	v.Request = s.carried(req, req.params).Encode()
 	s.render(w, r, web.Login, v)
 	return nil
@@ -94,7 +99,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, f signInFor, for
 		return "", "", false, err
 	}
 	if len(factors) > 0 || max(f.need, policyLevel(store.Client{}, &user)) >= levelMFA {
-		return "", "", true, s.beginSecondStep(w, r, user, f.clientID, f.clientName, []string{amrPassword}, f.next)
+		return "", "", true, s.beginSecondStep(w, r, user, f.clientID, f.clientName, []string{amrPassword}, f.next, f.need)
 	}
 	session, err = s.startSession(r.Context(), w, r, user, []string{amrPassword})
 	return session, "", false, err
