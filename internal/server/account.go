@@ -38,11 +38,11 @@ const (
 // accountNotices are what the page says after a form succeeded (the 303
 // names one by key, so nothing the address carries is shown as is).
 var accountNotices = map[string]string{
-	"password": "Your password was changed. Your other sessions were signed out.",
-	"session":  "That session was signed out.",
-	"consent":  "The application's access was removed.",
-	"mfa":      "Your new authenticator app is set up.",
-	"mfa_off":  "Two-step verification is off: your password alone signs you in.",
+	"password":    "Your password was changed. Your other sessions were signed out.",
+	"session":     "That session was signed out.",
+	"consent":     "The application's access was removed.",
+	"mfa":         "Your new authenticator app is set up.",
+	"mfa_off":     "Two-step verification is off: your password alone signs you in.",
 	"passkey":     "Your new passkey is added.",
 	"passkey_off": "The passkey was removed.",
 }
@@ -68,8 +68,8 @@ type accountView struct {
 	Passkeys                       []passkeyRow
 	PasskeyCSRF, PasskeyRemoveCSRF string
 	MinPassword                    int
-	Sessions    []sessionRow
-	Apps        []appRow
+	Sessions                       []sessionRow
+	Apps                           []appRow
 }
 
 type passkeyRow struct {
