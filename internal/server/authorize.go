@@ -75,6 +75,12 @@ func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, param
 	if err != nil {
 		return err
 	}
+	if req.acrLevel >= levelPhishingResistant && s.rp == nil { // no passkeys here: nothing reaches it
+		if req.hasPrompt("none") {
+			return req.toClient(protocol.Errorf(protocol.ErrInteractionRequired, "no sign-in of this server reaches acr %s", ACRPhishingResistant))
+		}
+		return s.showUnavailable(w, r, req)
+	}
 	if s.mustLogin(req, sess) {
 		if req.hasPrompt("none") {
 			return req.toClient(protocol.Errorf(protocol.ErrLoginRequired, "the user is not signed in"))

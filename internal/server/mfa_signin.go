@@ -46,6 +46,9 @@ type mfaView struct {
 	Passkey, PasskeyOnly bool
 	// TOTP: the user has an authenticator app.
 	TOTP bool
+	// ServerCannot: this server offers no passkeys (its issuer is at an
+	// IP address), so nobody can meet a phishing-resistant request.
+	ServerCannot bool
 }
 
 // validNext reports whether next is where a second step may lead: back
@@ -412,9 +415,14 @@ func (s *Server) confirmEnrolment(r *http.Request, clientID string, user store.U
 // passkeys): the user cannot go on here, and the way back tells the
 // client so.
 func (s *Server) showUnavailable(w http.ResponseWriter, r *http.Request, req *authRequest) error {
+	why := "which needs a passkey the user does not have"
+	if s.rp == nil {
+		why = "which this server cannot provide: it offers no passkeys"
+	}
 	back := s.redirectURL(req.redirectURI, req.state, url.Values{"error": {protocol.ErrAccessDenied},
-		"error_description": {"the application asked for a phishing-resistant sign-in (" + ACRPhishingResistant + "), which needs a passkey the user does not have"}})
+		"error_description": {"the application asked for a phishing-resistant sign-in (" + ACRPhishingResistant + "), " + why}})
 	s.render(w, r, web.MFA, mfaView{Base: s.prefix, Unavailable: true, ClientName: req.client.Name, AccountURL: s.endpoint("/account"),
-		BackURL: template.URL(back), RequestedName: ACRPhishingResistant}) // registered and matched: not the request's own text
+		ServerCannot: s.rp == nil,
+		BackURL:      template.URL(back), RequestedName: ACRPhishingResistant}) // registered and matched: not the request's own text
 	return nil
 }

@@ -379,3 +379,9 @@ func (s *Server) passkeyKind(f store.Factor) string {
 	}
 	return "device-bound passkey"
 }
+
+// The pages that show passkey buttons load /assets/passkey.js, and only
+// they get a CSP that allows it (web.ScriptCSP).
+func (v loginView) Scripted() bool   { return v.PasskeyCSRF != "" }
+func (v mfaView) Scripted() bool     { return v.Passkey }
+func (v accountView) Scripted() bool { return v.PasskeyCSRF != "" }

@@ -425,7 +425,9 @@ func TestPasskeyUnavailableWithoutOne(t *testing.T) {
 
 // TestPasskeyEndpointsRefuse: the begin endpoints answer JSON errors (no
 // CSRF token, a wrong one, no session, GET), the finish forms the
-// expired-form page without their token; nothing is stored.
+// expired-form page without their token (A7); nothing is stored. The
+// pages' headers: no framing (S136), script from this origin only and
+// only on the pages with passkey buttons (S137).
 func TestPasskeyEndpointsRefuse(t *testing.T) {
 	s := newPasskeyAZ(t)
 	b := s.browser(t)

@@ -79,7 +79,7 @@ func (p *Pages) Render(w http.ResponseWriter, status int, name string, data any)
 		return fmt.Errorf("web: render %s: %w", name, err)
 	}
 	SecurityHeaders(w.Header())
-	if scripted[name] {
+	if sc, ok := data.(Scripted); ok && sc.Scripted() {
 		w.Header().Set("Content-Security-Policy", ScriptCSP)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -96,8 +96,11 @@ const (
 	ScriptCSP = "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 
-// scripted are the pages that may load /assets/passkey.js.
-var scripted = map[string]bool{Login: true, MFA: true, Account: true}
+// Scripted is the data of a page that may load the server's script (the
+// passkey buttons): when Scripted reports true the page gets ScriptCSP.
+type Scripted interface {
+	Scripted() bool
+}
 
 // SecurityHeaders sets the headers of every HTML page.
 func SecurityHeaders(h http.Header) {
