@@ -60,16 +60,21 @@ const (
 	// PasswordChanged: a user's password was changed (never the password).
 	PasswordChanged Type = "password.changed"
 	// MFAEnrolled: a user completed the enrolment of a second factor
-	// (Details "kind", "via": account or signin).
+	// (Details "kind", "via": account or signin; for a passkey "id" and
+	// "name").
 	MFAEnrolled Type = "mfa.enrolled"
 	// MFARemoved: a user's second factors were removed (Details "via":
-	// admin or cli, "factors" how many).
+	// admin, cli or account, "factors" how many; for one passkey "kind",
+	// "id" and "name").
 	MFARemoved Type = "mfa.removed"
 	// MFASuccess: a second factor was accepted at sign-in (Details
-	// "method": totp or recovery_code).
+	// "method": totp, recovery_code, passkey, or passkey_passwordless for
+	// a passkey that was the whole sign-in; "id" of the passkey).
 	MFASuccess Type = "mfa.success"
 	// MFAFailure: a second factor was refused; Reason is ReasonWrongCode,
-	// ReasonCodeReused or ReasonLimited (Details "method").
+	// ReasonCodeReused, ReasonLimited, or for a passkey ReasonBadPasskey,
+	// ReasonChallengeReused or ReasonClonedAuthenticator (Details
+	// "method").
 	MFAFailure Type = "mfa.failure"
 	// RecoveryCodesIssued: a user's recovery codes were (re)generated
 	// (Details "count", never a code).
@@ -107,6 +112,15 @@ const (
 	ReasonWrongCode = "wrong_code"
 	// ReasonCodeReused: a one-time code of a step already used.
 	ReasonCodeReused = "code_reused"
+	// ReasonBadPasskey: a passkey assertion that does not verify (wrong
+	// signature, origin, challenge, unknown credential).
+	ReasonBadPasskey = "bad_passkey"
+	// ReasonChallengeReused: a passkey ceremony's challenge came back
+	// after its first use (a replayed assertion).
+	ReasonChallengeReused = "challenge_reused"
+	// ReasonClonedAuthenticator: a passkey's signature counter did not go
+	// up (WebAuthn §7.2 step 21): two copies of its key may exist.
+	ReasonClonedAuthenticator = "cloned_authenticator"
 )
 
 // Event is one thing that happened. Only Type is required; Time defaults

@@ -38,11 +38,13 @@ const (
 // accountNotices are what the page says after a form succeeded (the 303
 // names one by key, so nothing the address carries is shown as is).
 var accountNotices = map[string]string{
-	"password": "Your password was changed. Your other sessions were signed out.",
-	"session":  "That session was signed out.",
-	"consent":  "The application's access was removed.",
-	"mfa":      "Your new authenticator app is set up.",
-	"mfa_off":  "Two-step verification is off: your password alone signs you in.",
+	"password":    "Your password was changed. Your other sessions were signed out.",
+	"session":     "That session was signed out.",
+	"consent":     "The application's access was removed.",
+	"mfa":         "Your new authenticator app is set up.",
+	"mfa_off":     "Two-step verification is off: your password alone signs you in.",
+	"passkey":     "Your new passkey is added.",
+	"passkey_off": "The passkey was removed.",
 }
 
 // accountView is what the account page shows.
@@ -59,9 +61,19 @@ type accountView struct {
 	// turned off here.
 	MFARequired bool
 	MFAOffCSRF  string
-	MinPassword int
-	Sessions    []sessionRow
-	Apps        []appRow
+	// TOTP is whether the user has an authenticator app.
+	TOTP bool
+	// Passkeys are the user's passkeys; PasskeyCSRF, when set, lets the
+	// page add one (the server can be a relying party).
+	Passkeys                       []passkeyRow
+	PasskeyCSRF, PasskeyRemoveCSRF string
+	MinPassword                    int
+	Sessions                       []sessionRow
+	Apps                           []appRow
+}
+
+type passkeyRow struct {
+	ID, Name, Kind, Added, LastUsed string
 }
 
 type sessionRow struct {
@@ -98,6 +110,19 @@ func (s *Server) showAccount(w http.ResponseWriter, r *http.Request, sess *store
 	factors, err := s.confirmedFactors(r, user.ID)
 	if err != nil {
 		return err
+	}
+	if s.rp != nil {
+		v.PasskeyCSRF = s.csrfToken(csrfAccountPK, sess.Digest)
+	}
+	v.PasskeyRemoveCSRF = s.csrfToken(csrfAccountPKDrop, sess.Digest)
+	for _, f := range factors {
+		switch f.Kind {
+		case store.FactorTOTP:
+			v.TOTP = true
+		case store.FactorWebAuthn:
+			v.Passkeys = append(v.Passkeys, passkeyRow{ID: f.ID, Name: f.Label, Kind: s.passkeyKind(f),
+				Added: when(f.ConfirmedAt), LastUsed: when(f.LastUsedAt)})
+		}
 	}
 	if v.MFA = len(factors) > 0; v.MFA {
 		if v.RecoveryLeft, err = s.st.CountRecoveryCodes(ctx, user.ID); err != nil {
@@ -160,6 +185,9 @@ func (s *Server) showAccountLogin(w http.ResponseWriter, r *http.Request, v logi
 	}
 	v.Base, v.Action, v.ClientName = s.prefix, "/account/login", "your account"
 	v.CSRF = s.csrfToken("account-login", binding)
+	if s.rp != nil {
+		v.PasskeyCSRF = s.csrfToken(csrfPasskeyLogin, binding)
+	}
 	s.render(w, r, web.Login, v)
 	return nil
 }

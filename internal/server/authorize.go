@@ -75,7 +75,7 @@ func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, param
 	if err != nil {
 		return err
 	}
-	if req.acrLevel >= levelPhishingResistant { // no factor of this server reaches it
+	if req.acrLevel >= levelPhishingResistant && s.rp == nil { // no passkeys here: nothing reaches it
 		if req.hasPrompt("none") {
 			return req.toClient(protocol.Errorf(protocol.ErrInteractionRequired, "no sign-in of this server reaches acr %s", ACRPhishingResistant))
 		}
@@ -93,12 +93,23 @@ func (s *Server) continueAuthorize(w http.ResponseWriter, r *http.Request, param
 		if req.hasPrompt("none") {
 			return req.toClient(protocol.Errorf(protocol.ErrInteractionRequired, "the session does not reach the authentication level asked for"))
 		}
+		if need >= levelPhishingResistant { // only a passkey reaches it
+			has := false
+			if s.rp != nil {
+				if has, err = s.hasPasskey(r, user.ID); err != nil {
+					return err
+				}
+			}
+			if !has {
+				return s.showUnavailable(w, r, req)
+			}
+		}
 		next := "/authorize?" + s.carried(req, resumeParams(req.params)).Encode()
 		amr := sess.AMR
 		if len(amr) == 0 {
 			amr = []string{amrPassword}
 		}
-		return s.beginSecondStep(w, r, user, req.client.ID, req.client.Name, amr, next)
+		return s.beginSecondStep(w, r, user, req.client.ID, req.client.Name, amr, next, need)
 	}
 	need, err := s.needConsent(ctx, req, user)
 	if err != nil {

@@ -125,7 +125,7 @@ func (s *Server) handleDeviceConsent(w http.ResponseWriter, r *http.Request) err
 	// up first, and comes back through the code form.
 	if sessionLevel(sess) < policyLevel(client, &user) {
 		next := "/device?" + url.Values{"user_code": {formatUserCode(code)}}.Encode()
-		return s.beginSecondStep(w, r, user, client.ID, client.Name, sessionAMR(sess), next)
+		return s.beginSecondStep(w, r, user, client.ID, client.Name, sessionAMR(sess), next, policyLevel(client, &user))
 	}
 	v := struct {
 		Base, ClientName, Username, CSRF, UserCode string

@@ -22,6 +22,9 @@ func (s *Server) addAuthorizationMetadata(doc map[string]any) {
 	// is understood in acr_values but left out: no factor of this server
 	// reaches it until passkeys come, and the list says what is supported.
 	doc["acr_values_supported"] = []string{ACRPassword, ACRMFA}
+	if s.rp != nil { // only a passkey reaches it
+		doc["acr_values_supported"] = []string{ACRPassword, ACRMFA, ACRPhishingResistant}
+	}
 	doc["claims_supported"] = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "amr", "acr",
 		"sid", "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile", "picture",
 		"website", "gender", "birthdate", "zoneinfo", "locale", "updated_at", "email", "email_verified",

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/latchkey/latchkey/internal/protocol"
 	"github.com/latchkey/latchkey/internal/store"
@@ -12,6 +14,8 @@ import (
 // where the form goes: /login, or /device/login in the device flow.
 type loginView struct {
 	Base, Action, ClientName, CSRF, Request, Username, Message string
+	// PasskeyCSRF, when set, offers passwordless sign-in with a passkey.
+	PasskeyCSRF string
 }
 
 // showLogin renders the login page for req.
@@ -22,6 +26,9 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, req *authRequ
 	}
 	v.Base, v.Action, v.ClientName = s.prefix, "/login", req.client.Name
 	v.CSRF = s.csrfToken("login", binding)
+	if s.rp != nil {
+		v.PasskeyCSRF = s.csrfToken(csrfPasskeyLogin, binding)
+	}
 	v.Request = s.carried(req, req.params).Encode()
 	s.render(w, r, web.Login, v)
 	return nil
@@ -54,6 +61,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	next := "/authorize?" + s.carried(req, resumeParams(req.params)).Encode()
 	need := max(policyLevel(req.client, nil), req.acrLevel)
 	_, msg, pending, err := s.signIn(w, r, signInFor{clientID: req.client.ID, clientName: req.client.Name, next: next, need: need}, form)
+	if errors.Is(err, errNoPasskey) {
+		return s.showUnavailable(w, r, req)
+	}
 	if err != nil || pending {
 		return err
 	}
@@ -93,12 +103,20 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, f signInFor, for
 	if err != nil {
 		return "", "", false, err
 	}
+	if f.need >= levelPhishingResistant && (s.rp == nil ||
+		!slices.ContainsFunc(factors, func(f store.Factor) bool { return f.Kind == store.FactorWebAuthn })) {
+		return "", "", false, errNoPasskey // no second step reaches it: say so now
+	}
 	if len(factors) > 0 || max(f.need, policyLevel(store.Client{}, &user)) >= levelMFA {
-		return "", "", true, s.beginSecondStep(w, r, user, f.clientID, f.clientName, []string{amrPassword}, f.next)
+		return "", "", true, s.beginSecondStep(w, r, user, f.clientID, f.clientName, []string{amrPassword}, f.next, f.need)
 	}
 	session, err = s.startSession(r.Context(), w, r, user, []string{amrPassword})
 	return session, "", false, err
 }
+
+// errNoPasskey: the sign-in must be phishing-resistant and the user has
+// no passkey.
+var errNoPasskey = errors.New("a passkey is needed and the user has none")
 
 // seeOther answers a form with a 303 to location (S103). The answer may set
 // the session cookie: no cache may keep it (A9).

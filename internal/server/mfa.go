@@ -24,8 +24,8 @@ import (
 // (amr, RFC 8176) and the authentication context class they reach (acr);
 // authorization requests, clients and users may ask for a class, and a
 // session below it is stepped up: the user gives the missing factor.
-// Factors have a kind (store.FactorTOTP today); the checks here dispatch
-// on it, so passkeys add a kind, a check and the phishing-resistant class.
+// Factors have a kind (store.FactorTOTP, store.FactorWebAuthn); a sign-in
+// with a passkey reaches the phishing-resistant class (passkey.go).
 
 // Authentication context classes, weakest first.
 const (
@@ -33,9 +33,9 @@ const (
 	ACRPassword = "urn:latchkey:acr:pwd"
 	// ACRMFA: a password and a second factor (a one-time code).
 	ACRMFA = "urn:latchkey:acr:mfa"
-	// ACRPhishingResistant: a factor bound to the origin (a passkey). No
-	// factor of this server reaches it yet, so a request that needs it
-	// cannot be satisfied, and the metadata does not offer it.
+	// ACRPhishingResistant: a factor bound to the origin (a passkey) that
+	// makes the sign-in multi-factor: a passkey after the password, or a
+	// passkey that verified its user on its own.
 	ACRPhishingResistant = "urn:latchkey:acr:phishing_resistant"
 )
 
@@ -69,6 +69,9 @@ func acrLevel(acr string) int {
 
 // acrForLevel is the class of a level a session reached.
 func acrForLevel(level int) string {
+	if level >= levelPhishingResistant {
+		return ACRPhishingResistant
+	}
 	if level >= levelMFA {
 		return ACRMFA
 	}
@@ -130,8 +133,14 @@ func amrFor(methods ...string) []string {
 	return out
 }
 
-// levelOfAMR is the level methods reach.
+// levelOfAMR is the level methods reach: several factors one of which is
+// a passkey (hwk, swk) are phishing-resistant, since a passkey's
+// assertion is bound to this origin and cannot be relayed by another.
 func levelOfAMR(amr []string) int {
+	passkey := slices.Contains(amr, amrHWK) || slices.Contains(amr, amrSWK)
+	if passkey && slices.Contains(amr, amrMFA) {
+		return levelPhishingResistant
+	}
 	if slices.Contains(amr, amrMFA) {
 		return levelMFA
 	}
@@ -255,7 +264,10 @@ type pendingSignIn struct {
 	UserID   string   `json:"u"`
 	ClientID string   `json:"c"`
 	AMR      []string `json:"m"`
-	Expiry   int64    `json:"e"`
+	// Need is the level the sign-in must reach: phishing-resistant asks
+	// for a passkey only.
+	Need   int   `json:"l,omitempty"`
+	Expiry int64 `json:"e"`
 	// Nonce makes every pending sign-in's cookie, and so the CSRF tokens
 	// bound to it, its own.
 	Nonce string `json:"n"`

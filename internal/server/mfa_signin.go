@@ -40,6 +40,15 @@ type mfaView struct {
 	// template.URL, so a native app's private-use scheme survives.
 	BackURL       template.URL
 	RequestedName string
+	// Passkey offers the user's passkeys (the form the page's script
+	// fills); PasskeyOnly hides the codes, for a request that needs a
+	// phishing-resistant sign-in.
+	Passkey, PasskeyOnly bool
+	// TOTP: the user has an authenticator app.
+	TOTP bool
+	// ServerCannot: this server offers no passkeys (its issuer is at an
+	// IP address), so nobody can meet a phishing-resistant request.
+	ServerCannot bool
 }
 
 // validNext reports whether next is where a second step may lead: back
@@ -52,25 +61,38 @@ func validNext(next string) bool {
 // beginSecondStep follows a right first factor (amr so far) of user that
 // needs a second one: the page asking for it, or, for a user who has
 // none, the enrolment of one. next is where the browser goes once through.
-func (s *Server) beginSecondStep(w http.ResponseWriter, r *http.Request, user store.User, clientID, clientName string, amr []string, next string) error {
+// need is the level the sign-in must reach.
+func (s *Server) beginSecondStep(w http.ResponseWriter, r *http.Request, user store.User, clientID, clientName string, amr []string, next string, need int) error {
 	factors, err := s.confirmedFactors(r, user.ID)
 	if err != nil {
 		return err
 	}
-	binding, err := s.setPending(w, pendingSignIn{UserID: user.ID, ClientID: clientID, AMR: amr})
+	binding, err := s.setPending(w, pendingSignIn{UserID: user.ID, ClientID: clientID, AMR: amr, Need: need})
 	if err != nil {
 		return err
 	}
-	v := mfaView{Next: next, ClientName: clientName}
+	v := mfaView{Next: next, ClientName: clientName, PasskeyOnly: need >= levelPhishingResistant}
 	if len(factors) == 0 {
 		return s.showEnrol(w, r, user, "/login/enrol", s.csrfToken("mfa-enrol", binding), v)
 	}
-	return s.showSecondFactor(w, r, binding, v)
+	return s.showSecondFactor(w, r, binding, user, v)
 }
 
-// showSecondFactor renders the code page of a pending sign-in.
-func (s *Server) showSecondFactor(w http.ResponseWriter, r *http.Request, binding string, v mfaView) error {
+// showSecondFactor renders the code page of a pending sign-in, with the
+// passkey button when the user has a passkey. PasskeyOnly holds only
+// then: a user without a passkey gives a code, and the authorization
+// request then says it cannot be met.
+func (s *Server) showSecondFactor(w http.ResponseWriter, r *http.Request, binding string, user store.User, v mfaView) error {
 	v.Base, v.Action, v.CSRF = s.prefix, "/login/mfa", s.csrfToken("mfa", binding)
+	factors, err := s.confirmedFactors(r, user.ID)
+	if err != nil {
+		return err
+	}
+	for _, f := range factors {
+		v.TOTP = v.TOTP || f.Kind == store.FactorTOTP
+		v.Passkey = v.Passkey || f.Kind == store.FactorWebAuthn && s.rp != nil
+	}
+	v.PasskeyOnly = v.PasskeyOnly && v.Passkey
 	s.render(w, r, web.MFA, v)
 	return nil
 }
@@ -180,7 +202,8 @@ func (s *Server) handleLoginMFA(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !ok {
 		_, binding, _ := s.pending(r)
-		return s.showSecondFactor(w, r, binding, mfaView{Next: next, ClientName: form.Get("client_name"), Message: msg})
+		return s.showSecondFactor(w, r, binding, user, mfaView{Next: next, ClientName: form.Get("client_name"), Message: msg,
+			PasskeyOnly: p.Need >= levelPhishingResistant})
 	}
 	amr := amrFor(append(slices.Clone(p.AMR), amrOTP)...)
 	if method == "recovery_code" {
@@ -387,13 +410,19 @@ func (s *Server) confirmEnrolment(r *http.Request, clientID string, user store.U
 	return codes, true, "", nil
 }
 
-// showUnavailable is the page of a request for a class no factor of this
-// server reaches (phishing-resistant: passkeys): the user cannot go on,
-// and the way back tells the client so.
+// showUnavailable is the page of a request for a phishing-resistant
+// sign-in by a user who has no passkey (or a server that cannot offer
+// passkeys): the user cannot go on here, and the way back tells the
+// client so.
 func (s *Server) showUnavailable(w http.ResponseWriter, r *http.Request, req *authRequest) error {
+	why := "which needs a passkey the user does not have"
+	if s.rp == nil {
+		why = "which this server cannot provide: it offers no passkeys"
+	}
 	back := s.redirectURL(req.redirectURI, req.state, url.Values{"error": {protocol.ErrAccessDenied},
-		"error_description": {"the application asked for a phishing-resistant sign-in (" + ACRPhishingResistant + "), which this server cannot provide yet"}})
-	s.render(w, r, web.MFA, mfaView{Base: s.prefix, Unavailable: true, ClientName: req.client.Name,
-		BackURL: template.URL(back), RequestedName: ACRPhishingResistant}) // registered and matched: not the request's own text
+		"error_description": {"the application asked for a phishing-resistant sign-in (" + ACRPhishingResistant + "), " + why}})
+	s.render(w, r, web.MFA, mfaView{Base: s.prefix, Unavailable: true, ClientName: req.client.Name, AccountURL: s.endpoint("/account"),
+		ServerCannot: s.rp == nil,
+		BackURL:      template.URL(back), RequestedName: ACRPhishingResistant}) // registered and matched: not the request's own text
 	return nil
 }

@@ -358,9 +358,11 @@ func TestPasswordSessionACR(t *testing.T) {
 	}
 }
 
-// TestPhishingResistantUnavailable: no factor here reaches it, so the
+// TestPhishingResistantUnavailable: at an issuer on an IP address (no
+// WebAuthn relying party, so no passkeys) nothing reaches it, so the
 // page says so and the way back is access_denied; prompt=none is
-// interaction_required; the metadata does not offer it.
+// interaction_required; the metadata does not offer it. (With passkeys:
+// passkey_test.go.)
 func TestPhishingResistantUnavailable(t *testing.T) {
 	s := newAZ(t, testenv.Options{})
 	b := s.browser(t)

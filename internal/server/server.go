@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/trace"
@@ -92,7 +93,10 @@ type Server struct {
 	// factorSeal seals TOTP secrets at rest as the signing keys are
 	// sealed (the system secret, a key of its own); recoveryKey keys the
 	// digests of recovery codes.
-	factorSeal  *keys.Sealer
+	factorSeal *keys.Sealer
+	// rp is the WebAuthn relying party (passkeys), nil when the issuer's
+	// host cannot be one.
+	rp          *webauthn.WebAuthn
 	recoveryKey []byte
 }
 
@@ -177,6 +181,11 @@ func newServer(d Deps) (*Server, error) {
 		s.tracerProvider, s.tracer = d.Tracing, d.Tracing.Tracer(scope)
 	}
 	s.httpsIssuer = u.Scheme == "https"
+	if s.rp, err = newRelyingParty(cfg.Issuer); err != nil {
+		// An issuer at an IP address cannot be a relying party: no passkeys.
+		s.log.Warn("passkeys are off", "err", err)
+		s.rp, err = nil, nil
+	}
 	if s.pages, err = web.Parse(); err != nil {
 		return nil, err
 	}

@@ -338,20 +338,24 @@ type Session struct {
 const (
 	// FactorTOTP is a time-based one-time password (RFC 6238).
 	FactorTOTP = "totp"
+	// FactorWebAuthn is a passkey (WebAuthn credential); a user may have
+	// several.
+	FactorWebAuthn = "webauthn"
 )
 
 // Factor is one of a user's second factors.
 type Factor struct {
 	ID     string
 	UserID string
-	// Kind is FactorTOTP (passkeys will be another kind).
+	// Kind is FactorTOTP or FactorWebAuthn.
 	Kind  string
 	Label string
-	// Data is what the factor checks against: for TOTP the secret, sealed
-	// with the system secret (the store never sees it in the clear).
+	// Data is what the factor checks against, sealed with the system
+	// secret (the store never sees it in the clear): for TOTP the secret,
+	// for a passkey its credential record (public key, flags).
 	Data []byte
 	// Counter is the last TOTP step accepted (a code of that step or an
-	// earlier one is refused), or a signature counter.
+	// earlier one is refused), or a passkey's signature counter.
 	Counter   int64
 	CreatedAt time.Time
 	// ConfirmedAt is when the user proved the factor with a first code;

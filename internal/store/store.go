@@ -256,6 +256,25 @@ type FactorStore interface {
 	// when the counter is already there or beyond, ErrNotFound when there
 	// is no such confirmed factor.
 	UseFactor(ctx context.Context, userID, id string, counter int64, now time.Time) error
+	// AddFactor stores f confirmed (f.ConfirmedAt set) beside the user's
+	// other factors, of its kind too: a factor proved in one step (a
+	// passkey, whose registration is its proof). When recovery is not nil
+	// it replaces the user's recovery codes, in the same transaction. An
+	// id that exists gives ErrConflict.
+	AddFactor(ctx context.Context, f Factor, recovery []string) error
+	// UpdateFactor records a use of the user's confirmed factor id: its
+	// counter goes from counter to next and its data becomes data, only
+	// while the counter is still counter (a compare-and-swap, so of two
+	// concurrent uses reading the same counter one wins). It returns
+	// ErrConflict when the counter moved, ErrNotFound when there is no
+	// such confirmed factor.
+	UpdateFactor(ctx context.Context, userID, id string, counter, next int64, data []byte, now time.Time) error
+	// DeleteFactor removes the user's factor id and returns how many
+	// confirmed factors the user has left; when none is left the recovery
+	// codes go too (they recover a factor, alone they would be a second
+	// password), in the same transaction. ErrNotFound when there is no
+	// such factor of the user.
+	DeleteFactor(ctx context.Context, userID, id string) (int, error)
 	// DeleteFactors removes every factor and recovery code of the user and
 	// reports how many factors there were.
 	DeleteFactors(ctx context.Context, userID string) (int, error)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -35,7 +36,8 @@ import (
 
 // Env is a running Latchkey.
 type Env struct {
-	// URL is the issuer: the test server's http://127.0.0.1:PORT.
+	// URL is the issuer: the test server's http://127.0.0.1:PORT, or
+	// http://localhost:PORT with Options.Localhost.
 	URL     string
 	Server  *httptest.Server
 	Store   store.Store
@@ -67,6 +69,10 @@ type Options struct {
 	// requests and signing, and the store's calls (storetrace, under the
 	// read cache).
 	Tracing trace.TracerProvider
+	// Localhost names the issuer http://localhost:PORT: a WebAuthn relying
+	// party id must be a domain name, never an IP address, so passkeys
+	// work only then.
+	Localhost bool
 }
 
 // FastHashing are argon2id parameters cheap enough for tests.
@@ -90,6 +96,9 @@ func New(t testing.TB, opts Options) *Env {
 	}
 	e.Server = httptest.NewUnstartedServer(nil)
 	e.URL = "http://" + e.Server.Listener.Addr().String()
+	if opts.Localhost {
+		e.URL = "http://localhost:" + strings.TrimPrefix(e.Server.Listener.Addr().String(), "127.0.0.1:")
+	}
 	cfg := server.DefaultConfig()
 	cfg.Issuer = e.URL
 	cfg.Passwords = FastHashing()

@@ -1,7 +1,8 @@
 // Package web renders Latchkey's pages — login, consent, logout, error and
 // device verification — from html/template files embedded in the binary
 // and parsed once at start. The pages work without JavaScript and load
-// nothing from other origins.
+// nothing from other origins; the one script, static/passkey.js, only adds
+// the passkey buttons.
 package web
 
 import (
@@ -78,15 +79,32 @@ func (p *Pages) Render(w http.ResponseWriter, status int, name string, data any)
 		return fmt.Errorf("web: render %s: %w", name, err)
 	}
 	SecurityHeaders(w.Header())
+	if sc, ok := data.(Scripted); ok && sc.Scripted() {
+		w.Header().Set("Content-Security-Policy", ScriptCSP)
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, err := io.Copy(w, &buf)
 	return err
 }
 
+// The Content-Security-Policy of the pages: no script at all, or, on the
+// pages with passkey buttons, the server's own script files only (no
+// inline script, no eval, nothing from elsewhere).
+const (
+	CSP       = "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+	ScriptCSP = "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+// Scripted is the data of a page that may load the server's script (the
+// passkey buttons): when Scripted reports true the page gets ScriptCSP.
+type Scripted interface {
+	Scripted() bool
+}
+
 // SecurityHeaders sets the headers of every HTML page.
 func SecurityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", CSP)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")

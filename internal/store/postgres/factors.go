@@ -163,3 +163,77 @@ func (s *Store) CountRecoveryCodes(ctx context.Context, userID string) (int, err
 	}
 	return n, nil
 }
+
+// AddFactor stores a confirmed factor beside the user's others, and the
+// recovery codes when given, in one transaction.
+func (s *Store) AddFactor(ctx context.Context, f store.Factor, recovery []string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		const q = "INSERT INTO user_factors (" + factorColumns + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)"
+		if _, err := tx.Exec(ctx, q, f.ID, f.UserID, f.Kind, f.Label, blob(f.Data), f.Counter, ts(f.CreatedAt),
+			ts(f.ConfirmedAt)); err != nil {
+			return err
+		}
+		if recovery != nil {
+			return replaceRecovery(ctx, tx, f.UserID, recovery, f.ConfirmedAt)
+		}
+		return nil
+	})
+	if err != nil {
+		return s.fail("add factor", err)
+	}
+	return nil
+}
+
+// UpdateFactor moves a confirmed factor's counter from counter to next
+// with its new data: the conditional UPDATE is the compare-and-swap (its
+// row lock makes a concurrent caller wait and then see the new counter).
+func (s *Store) UpdateFactor(ctx context.Context, userID, id string, counter, next int64, data []byte, now time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	const q = `UPDATE user_factors SET counter = $4, data = $5, last_used_at = $6
+		WHERE id = $1 AND user_id = $2 AND confirmed_at IS NOT NULL AND counter = $3`
+	tag, err := s.pool.Exec(ctx, q, id, userID, counter, next, blob(data), ts(now))
+	if err != nil {
+		return s.fail("update factor", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	var one int
+	const exists = `SELECT 1 FROM user_factors WHERE id = $1 AND user_id = $2 AND confirmed_at IS NOT NULL`
+	if err := s.pool.QueryRow(ctx, exists, id, userID).Scan(&one); err != nil {
+		return s.fail("update factor", err)
+	}
+	return s.fail("update factor", fmt.Errorf("counter is no longer %d: %w", counter, store.ErrConflict))
+}
+
+// DeleteFactor removes one factor, and the recovery codes with the last
+// confirmed one, in one transaction.
+func (s *Store) DeleteFactor(ctx context.Context, userID, id string) (int, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var left int
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "DELETE FROM user_factors WHERE id = $1 AND user_id = $2", id, userID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrNotFound
+		}
+		const count = "SELECT count(*) FROM user_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL"
+		if err := tx.QueryRow(ctx, count, userID).Scan(&left); err != nil {
+			return err
+		}
+		if left == 0 {
+			_, err = tx.Exec(ctx, "DELETE FROM recovery_codes WHERE user_id = $1", userID)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, s.fail("delete factor", err)
+	}
+	return left, nil
+}

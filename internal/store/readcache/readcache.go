@@ -446,6 +446,21 @@ func (s *Store) UseFactor(ctx context.Context, userID, id string, counter int64,
 	return s.st.UseFactor(ctx, userID, id, counter, now)
 }
 
+// AddFactor is not cached.
+func (s *Store) AddFactor(ctx context.Context, f store.Factor, recovery []string) error {
+	return s.st.AddFactor(ctx, f, recovery)
+}
+
+// UpdateFactor is not cached.
+func (s *Store) UpdateFactor(ctx context.Context, userID, id string, counter, next int64, data []byte, now time.Time) error {
+	return s.st.UpdateFactor(ctx, userID, id, counter, next, data, now)
+}
+
+// DeleteFactor is not cached.
+func (s *Store) DeleteFactor(ctx context.Context, userID, id string) (int, error) {
+	return s.st.DeleteFactor(ctx, userID, id)
+}
+
 // DeleteFactors is not cached.
 func (s *Store) DeleteFactors(ctx context.Context, userID string) (int, error) {
 	return s.st.DeleteFactors(ctx, userID)

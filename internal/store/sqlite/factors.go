@@ -159,3 +159,74 @@ func (s *Store) CountRecoveryCodes(ctx context.Context, userID string) (int, err
 	}
 	return n, nil
 }
+
+// AddFactor stores a confirmed factor beside the user's others, and the
+// recovery codes when given, in one writer transaction.
+func (s *Store) AddFactor(ctx context.Context, f store.Factor, recovery []string) error {
+	err := s.inTx(ctx, func(tx txn) error {
+		const q = "INSERT INTO user_factors (" + factorColumns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		if _, err := tx.ExecContext(ctx, q, f.ID, f.UserID, f.Kind, f.Label, f.Data, f.Counter, msOf(f.CreatedAt),
+			msOf(f.ConfirmedAt), msOf(f.ConfirmedAt)); err != nil {
+			return err
+		}
+		if recovery != nil {
+			return replaceRecovery(ctx, tx, f.UserID, recovery, f.ConfirmedAt)
+		}
+		return nil
+	})
+	if err != nil {
+		return s.fail("add factor", err)
+	}
+	return nil
+}
+
+// UpdateFactor moves a confirmed factor's counter from counter to next
+// with its new data: the conditional UPDATE is the compare-and-swap.
+func (s *Store) UpdateFactor(ctx context.Context, userID, id string, counter, next int64, data []byte, now time.Time) error {
+	const q = `UPDATE user_factors SET counter = ?, data = ?, last_used_at = ?
+		WHERE id = ? AND user_id = ? AND confirmed_at IS NOT NULL AND counter = ?`
+	res, err := s.w.ExecContext(ctx, q, next, data, msOf(now), id, userID, counter)
+	if err != nil {
+		return s.fail("update factor", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.fail("update factor", err)
+	} else if n == 1 {
+		return nil
+	}
+	var one int
+	const exists = `SELECT 1 FROM user_factors WHERE id = ? AND user_id = ? AND confirmed_at IS NOT NULL`
+	if err := s.w.QueryRowContext(ctx, exists, id, userID).Scan(&one); err != nil {
+		return s.fail("update factor", err)
+	}
+	return s.fail("update factor", fmt.Errorf("counter is no longer %d: %w", counter, store.ErrConflict))
+}
+
+// DeleteFactor removes one factor, and the recovery codes with the last
+// confirmed one, in one writer transaction.
+func (s *Store) DeleteFactor(ctx context.Context, userID, id string) (int, error) {
+	var left int
+	err := s.inTx(ctx, func(tx txn) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM user_factors WHERE id = ? AND user_id = ?", id, userID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return store.ErrNotFound
+		}
+		const count = "SELECT count(*) FROM user_factors WHERE user_id = ? AND confirmed_at IS NOT NULL"
+		if err := tx.QueryRowContext(ctx, count, userID).Scan(&left); err != nil {
+			return err
+		}
+		if left == 0 {
+			_, err = tx.ExecContext(ctx, "DELETE FROM recovery_codes WHERE user_id = ?", userID)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, s.fail("delete factor", err)
+	}
+	return left, nil
+}

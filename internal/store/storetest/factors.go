@@ -15,6 +15,9 @@ func factorTests() []subtest {
 		{"FactorsDeleted", testFactorsDeleted},
 		{"RecoveryCodesSingleUse", testRecoveryCodes},
 		{"FactorsGoWithTheUser", testFactorsCascade},
+		{"PasskeysSeveralPerUser", testPasskeysAdded},
+		{"PasskeyCounterCompareAndSwap", testPasskeyCounter},
+		{"PasskeyDeletedOneByOne", testPasskeyDeleted},
 	}
 }
 
@@ -172,4 +175,110 @@ func testFactorsCascade(t *testing.T, s store.Store) {
 	n, err := s.CountRecoveryCodes(ctx, f.user.ID)
 	must(t, err)
 	same(t, "recovery codes after DeleteUser", n, 0)
+}
+
+// newPasskey is a confirmed passkey of userID added at added.
+func newPasskey(id, userID string, added time.Time) store.Factor {
+	return store.Factor{ID: id, UserID: userID, Kind: store.FactorWebAuthn, Label: "laptop " + id,
+		Data: []byte{'{', 0, 0xff, '}'}, CreatedAt: added, ConfirmedAt: added}
+}
+
+func testPasskeysAdded(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := setup(t, s)
+	// A TOTP enrolment under way and a confirmed app stay beside passkeys.
+	must(t, s.CreateFactor(ctx, newFactor("totp-1", f.user.ID, at(0))))
+	must(t, s.ConfirmFactor(ctx, f.user.ID, "totp-1", 7, at(0), nil))
+	a, b := newPasskey("pk-1", f.user.ID, at(time.Second)), newPasskey("pk-2", f.user.ID, at(2*time.Second))
+	b.Counter = 5
+	must(t, s.AddFactor(ctx, a, []string{"r1", "r2", "r3"}))
+	must(t, s.AddFactor(ctx, b, nil))
+	wantErr(t, "AddFactor with a taken id", s.AddFactor(ctx, newPasskey("pk-1", f.user2.ID, at(0)), nil), store.ErrConflict)
+	got := listFactors(t, s, f.user.ID)
+	if len(got) != 3 || got[0].ID != "totp-1" {
+		t.Fatalf("ListFactors = %+v, want totp-1, pk-1, pk-2", got)
+	}
+	b.LastUsedAt, a.LastUsedAt = b.ConfirmedAt, a.ConfirmedAt
+	same(t, "ListFactors[1]", got[1], a)
+	same(t, "ListFactors[2]", got[2], b)
+	if !got[1].Confirmed() || !got[2].Confirmed() {
+		t.Error("an added passkey reads as unconfirmed")
+	}
+	n, err := s.CountRecoveryCodes(ctx, f.user.ID)
+	must(t, err)
+	same(t, "CountRecoveryCodes after AddFactor with codes", n, 3)
+	// A TOTP enrolment later does not remove the passkeys.
+	must(t, s.CreateFactor(ctx, newFactor("totp-2", f.user.ID, at(3*time.Second))))
+	must(t, s.ConfirmFactor(ctx, f.user.ID, "totp-2", 9, at(3*time.Second), nil))
+	if got := listFactors(t, s, f.user.ID); len(got) != 3 || got[0].ID != "pk-1" || got[2].ID != "totp-2" {
+		t.Fatalf("after a new app: %+v, want pk-1, pk-2, totp-2", got)
+	}
+	if got := listFactors(t, s, f.user2.ID); len(got) != 0 {
+		t.Errorf("the other user has factors: %+v", got)
+	}
+}
+
+func testPasskeyCounter(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := setup(t, s)
+	pk := newPasskey("pk-1", f.user.ID, at(0))
+	pk.Counter = 10
+	must(t, s.AddFactor(ctx, pk, nil))
+	must(t, s.UpdateFactor(ctx, f.user.ID, "pk-1", 10, 11, []byte("new data"), at(time.Second)))
+	got := listFactors(t, s, f.user.ID)
+	same(t, "Counter", got[0].Counter, int64(11))
+	same(t, "Data", got[0].Data, []byte("new data"))
+	sameTime(t, "LastUsedAt", got[0].LastUsedAt, at(time.Second))
+	// A stale counter: someone else's use got there first.
+	wantErr(t, "UpdateFactor from a stale counter", s.UpdateFactor(ctx, f.user.ID, "pk-1", 10, 12, []byte("x"), at(2*time.Second)), store.ErrConflict)
+	// An authenticator without a counter keeps 0: 0 to 0 is a use.
+	zero := newPasskey("pk-0", f.user.ID, at(0))
+	must(t, s.AddFactor(ctx, zero, nil))
+	must(t, s.UpdateFactor(ctx, f.user.ID, "pk-0", 0, 0, []byte("z"), at(time.Second)))
+	wantErr(t, "UpdateFactor as another user", s.UpdateFactor(ctx, f.user2.ID, "pk-1", 11, 12, nil, at(time.Second)), store.ErrNotFound)
+	wantErr(t, "UpdateFactor of an unknown factor", s.UpdateFactor(ctx, f.user.ID, "nope", 0, 1, nil, at(time.Second)), store.ErrNotFound)
+	must(t, s.CreateFactor(ctx, newFactor("totp-u", f.user.ID, at(0))))
+	wantErr(t, "UpdateFactor of an unconfirmed factor", s.UpdateFactor(ctx, f.user.ID, "totp-u", 0, 1, nil, at(time.Second)), store.ErrNotFound)
+	for _, g := range listFactors(t, s, f.user.ID) {
+		if g.ID == "pk-1" && (g.Counter != 11 || string(g.Data) != "new data") {
+			t.Fatalf("a refused update changed the factor: %+v", g)
+		}
+	}
+
+	// Concurrent uses that read the same counter: exactly one wins.
+	errs := testkit.AtOnce(workers, func(i int) error {
+		return s.UpdateFactor(ctx, f.user.ID, "pk-1", 11, 12+int64(i), []byte("race"), at(3*time.Second))
+	})
+	winner(t, "UpdateFactor", errs, store.ErrConflict)
+}
+
+func testPasskeyDeleted(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	f := setup(t, s)
+	must(t, s.AddFactor(ctx, newPasskey("pk-1", f.user.ID, at(0)), []string{"r1", "r2"}))
+	must(t, s.AddFactor(ctx, newPasskey("pk-2", f.user.ID, at(time.Second)), nil))
+	must(t, s.AddFactor(ctx, newPasskey("pk-3", f.user2.ID, at(time.Second)), []string{"r1"}))
+	must(t, s.CreateFactor(ctx, newFactor("totp-u", f.user.ID, at(0)))) // unconfirmed: not a factor left
+	_, err := s.DeleteFactor(ctx, f.user2.ID, "pk-1")
+	wantErr(t, "DeleteFactor of another user's", err, store.ErrNotFound)
+	left, err := s.DeleteFactor(ctx, f.user.ID, "pk-1")
+	must(t, err)
+	same(t, "confirmed factors left", left, 1)
+	n, err := s.CountRecoveryCodes(ctx, f.user.ID)
+	must(t, err)
+	same(t, "recovery codes while a factor is left", n, 2)
+	_, err = s.DeleteFactor(ctx, f.user.ID, "pk-1")
+	wantErr(t, "DeleteFactor twice", err, store.ErrNotFound)
+	left, err = s.DeleteFactor(ctx, f.user.ID, "pk-2")
+	must(t, err)
+	same(t, "confirmed factors left", left, 0)
+	n, err = s.CountRecoveryCodes(ctx, f.user.ID)
+	must(t, err)
+	same(t, "recovery codes after the last factor", n, 0)
+	if got := listFactors(t, s, f.user2.ID); len(got) != 1 {
+		t.Errorf("DeleteFactor touched another user: %+v", got)
+	}
+	n, err = s.CountRecoveryCodes(ctx, f.user2.ID)
+	must(t, err)
+	same(t, "the other user's recovery codes", n, 1)
 }

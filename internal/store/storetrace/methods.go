@@ -547,6 +547,27 @@ func (w *Store) UseFactor(ctx context.Context, userID, id string, counter int64,
 	return err
 }
 
+func (w *Store) AddFactor(ctx context.Context, f store.Factor, recovery []string) error {
+	ctx, sp := w.start(ctx, "AddFactor")
+	err := w.st.AddFactor(ctx, f, recovery)
+	end(sp, err)
+	return err
+}
+
+func (w *Store) UpdateFactor(ctx context.Context, userID, id string, counter, next int64, data []byte, now time.Time) error {
+	ctx, sp := w.start(ctx, "UpdateFactor")
+	err := w.st.UpdateFactor(ctx, userID, id, counter, next, data, now)
+	end(sp, err)
+	return err
+}
+
+func (w *Store) DeleteFactor(ctx context.Context, userID, id string) (int, error) {
+	ctx, sp := w.start(ctx, "DeleteFactor")
+	r0, err := w.st.DeleteFactor(ctx, userID, id)
+	end(sp, err)
+	return r0, err
+}
+
 func (w *Store) DeleteFactors(ctx context.Context, userID string) (int, error) {
 	ctx, sp := w.start(ctx, "DeleteFactors")
 	r0, err := w.st.DeleteFactors(ctx, userID)
