@@ -11,7 +11,7 @@ package server_test
 // With LATCHKEY_SCREENSHOTS=dir the test writes PNGs of the account page
 // with a passkey, the login page with the passkey button and the
 // second-factor page into dir (the README's come from
-// LATCHKEY_SCREENSHOTS=../../docs/screenshots).
+// LATCHKEY_SCREENSHOTS=../../docs/images).
 
 import (
 	"context"
