@@ -296,13 +296,14 @@ func collectGarbage(ctx context.Context, st store.Store, cfg config.Config, log 
 		case <-t.C:
 		}
 		for {
-			n, err := st.DeleteExpired(ctx, time.Now(), cfg.GC.Batch)
+			start := time.Now()
+			n, err := st.DeleteExpired(ctx, start, cfg.GC.Batch)
 			if err != nil {
 				log.Warn("garbage collection failed", "err", err)
 				break
 			}
 			if n > 0 {
-				log.Debug("removed expired rows", "count", n)
+				log.Debug("removed expired rows", "count", n, "took", time.Since(start))
 			}
 			if n < cfg.GC.Batch {
 				break
