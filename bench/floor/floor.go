@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -14,8 +15,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -40,6 +39,11 @@ type config struct {
 	// ReplayCacheSize proofs; the token is bound to its key (cnf.jkt).
 	DPoP            bool
 	ReplayCacheSize int
+	// StorePath, when set, adds the user grants (password, refresh,
+	// authorization code with PKCE) for one user, Username with Password,
+	// and the client's one RedirectURI; codes and refresh tokens are kept
+	// in the SQLite file at StorePath.
+	StorePath, Username, Password, RedirectURI string
 }
 
 // floor answers the token and introspection requests of one client.
@@ -54,7 +58,12 @@ type floor struct {
 	// proofs checks the DPoP proofs sent to tokenURL, when cfg.DPoP.
 	proofs   *dpop.Verifier
 	tokenURL string
+	// u serves the user grants, when cfg.StorePath is set.
+	u *users
 }
+
+// sha256Hash names SHA-256 for the RFC 7638 thumbprints.
+const sha256Hash = crypto.SHA256
 
 func newFloor(cfg config, random io.Reader, now func() time.Time) (*floor, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), random)
@@ -87,6 +96,18 @@ func newFloor(cfg config, random io.Reader, now func() time.Time) (*floor, error
 		f.proofs = &dpop.Verifier{Algs: []jose.SignatureAlgorithm{jose.ES256}, Window: dpop.DefaultWindow,
 			Replay: dpop.NewMemoryReplayCache(cfg.ReplayCacheSize)}
 	}
+	if cfg.StorePath != "" {
+		if f.u, err = openUsers(context.Background(), cfg, random); err != nil {
+			return nil, err
+		}
+		md["grant_types_supported"] = []string{"client_credentials", "password", "refresh_token", "authorization_code"}
+		md["authorization_endpoint"] = cfg.Issuer + "/authorize"
+		md["jwks_uri"] = cfg.Issuer + "/jwks.json"
+		md["response_types_supported"] = []string{"code"}
+		md["code_challenge_methods_supported"] = []string{"S256"}
+		md["authorization_response_iss_parameter_supported"] = true // RFC 9207
+		md["id_token_signing_alg_values_supported"] = []string{string(jose.RS256)}
+	}
 	if f.metadata, err = json.Marshal(md); err != nil {
 		return nil, err
 	}
@@ -102,6 +123,14 @@ func (f *floor) routes() http.Handler {
 	})
 	mux.HandleFunc("POST /token", handle(f.token))
 	mux.HandleFunc("POST /introspect", handle(f.introspect))
+	if f.u != nil {
+		mux.HandleFunc("GET /authorize", f.authorize)
+		mux.HandleFunc("POST /authorize", f.login)
+		mux.HandleFunc("GET /jwks.json", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/jwk-set+json")
+			w.Write(f.u.jwks)
+		})
+	}
 	return mux
 }
 
@@ -209,7 +238,8 @@ type tokenResponse struct {
 	Scope       string `json:"scope,omitempty"`
 }
 
-// token is the client credentials grant (RFC 6749 §4.4).
+// token is the token endpoint: the client credentials grant (RFC 6749
+// §4.4) and, with a store, the user grants.
 func (f *floor) token(w http.ResponseWriter, r *http.Request) *oauthError {
 	form, e := readForm(w, r)
 	if e != nil {
@@ -219,21 +249,23 @@ func (f *floor) token(w http.ResponseWriter, r *http.Request) *oauthError {
 	if e != nil {
 		return e
 	}
-	switch form.Get("grant_type") {
-	case "client_credentials":
-	case "":
+	gt := form.Get("grant_type")
+	switch {
+	case gt == "client_credentials":
+	case gt == "":
 		return invalidRequest("grant_type is required")
+	case f.u != nil && gt == "password":
+		return f.password(r.Context(), w, clientID, form)
+	case f.u != nil && gt == "refresh_token":
+		return f.refresh(r.Context(), w, clientID, form)
+	case f.u != nil && gt == "authorization_code":
+		return f.authorizationCode(r.Context(), w, clientID, form)
 	default:
-		return &oauthError{http.StatusBadRequest, "unsupported_grant_type", "only client_credentials is supported"}
+		return &oauthError{http.StatusBadRequest, "unsupported_grant_type", "this grant is not supported"}
 	}
-	scope := form.Get("scope")
-	if scope == "" {
-		scope = strings.Join(f.cfg.Scopes, " ") // RFC 6749 §3.3: a documented default
-	}
-	for s := range strings.SplitSeq(scope, " ") {
-		if !slices.Contains(f.cfg.Scopes, s) {
-			return &oauthError{http.StatusBadRequest, "invalid_scope", "the client may not get this scope"}
-		}
+	scope, e := f.grantedScope(form.Get("scope"))
+	if e != nil {
+		return e
 	}
 	jkt, e := f.proof(r)
 	if e != nil {
@@ -272,12 +304,17 @@ func (f *floor) proof(r *http.Request) (string, *oauthError) {
 
 // mint signs an RFC 9068 access token the client gets for itself.
 func (f *floor) mint(clientID, scope, jkt string) (string, error) {
+	return f.mintFor(clientID, clientID, scope, jkt)
+}
+
+// mintFor signs an RFC 9068 access token for subject, got by clientID.
+func (f *floor) mintFor(subject, clientID, scope, jkt string) (string, error) {
 	var jti [16]byte
 	if _, err := io.ReadFull(f.random, jti[:]); err != nil {
 		return "", err
 	}
 	now := f.now()
-	c := accessClaims{Issuer: f.cfg.Issuer, Subject: clientID, Audience: f.cfg.Issuer,
+	c := accessClaims{Issuer: f.cfg.Issuer, Subject: subject, Audience: f.cfg.Issuer,
 		ClientID: clientID, IssuedAt: now.Unix(), Expiry: now.Add(tokenTTL).Unix(),
 		ID: base64.RawURLEncoding.EncodeToString(jti[:]), Scope: scope}
 	if jkt != "" {

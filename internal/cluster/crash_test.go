@@ -81,10 +81,13 @@ func checkChains(t *testing.T, base string, chains []*chain, died time.Time) {
 		first, err1 := refresh(ctx, hc, base, ch.client, ch.latest)
 		second, err2 := refresh(ctx, hc, base, ch.client, ch.latest)
 		if err1 != nil || err2 != nil {
-			t.Errorf("refresh after the restart: %v, %v", err1, err2)
+			t.Errorf("refresh after the fault: %v, %v", err1, err2)
 			return
 		}
-		if !second.invalidGrant() {
+		// Within the client's refresh_grace, a second use gets the same
+		// successor again: nothing new is issued (see docs/architecture.md).
+		sameSuccessor := ch.client == grace && first.ok() && second.ok() && second.RefreshToken == first.RefreshToken
+		if !second.invalidGrant() && !sameSuccessor {
 			t.Errorf("a second use of a %s chain's last refresh token answered %s, want invalid_grant", ch.client.id, second)
 		}
 		mu.Lock()
@@ -99,11 +102,11 @@ func checkChains(t *testing.T, base string, chains []*chain, died time.Time) {
 		case first.ok():
 			worked++
 		case !cut || !first.invalidGrant():
-			t.Errorf("the last refresh token a %s client received answered %s after the restart, want 200", ch.client.id, first)
+			t.Errorf("the last refresh token a %s client received answered %s after the fault, want 200", ch.client.id, first)
 		}
 	})
-	t.Logf("checked %d refresh chains after the restart: %d last tokens worked exactly once; "+
-		"%d chains had a refresh in flight at the kill (%d of those tokens still worked once, the rest had been rotated)",
+	t.Logf("checked %d refresh chains after the fault: %d last tokens worked exactly once; "+
+		"%d chains had a refresh in flight at the fault (%d of those tokens still worked once, the rest had been rotated)",
 		len(chains), worked, cutOff, cutOffWorked)
 }
 
@@ -121,7 +124,7 @@ func checkCodes(t *testing.T, base string, codes []*codeRec, died time.Time) {
 		first, err1 := redeem(ctx, hc, base, c.grant)
 		second, err2 := redeem(ctx, hc, base, c.grant)
 		if err1 != nil || err2 != nil {
-			t.Errorf("redeem after the restart: %v, %v", err1, err2)
+			t.Errorf("redeem after the fault: %v, %v", err1, err2)
 			return
 		}
 		mu.Lock()
@@ -130,7 +133,7 @@ func checkCodes(t *testing.T, base string, codes []*codeRec, died time.Time) {
 		case c.redeemed:
 			redeemed++
 			if !first.invalidGrant() {
-				t.Errorf("a code redeemed before the kill answered %s after the restart, want invalid_grant", first)
+				t.Errorf("a code redeemed before the fault answered %s after the fault, want invalid_grant", first)
 			}
 			return
 		case c.cutOff(died):
@@ -143,15 +146,15 @@ func checkCodes(t *testing.T, base string, codes []*codeRec, died time.Time) {
 		default:
 			unsent++
 			if !first.ok() {
-				t.Errorf("a code received but never redeemed answered %s after the restart, want 200", first)
+				t.Errorf("a code received but never redeemed answered %s after the fault, want 200", first)
 			}
 		}
 		if !second.invalidGrant() {
-			t.Errorf("a second redemption of a code after the restart answered %s, want invalid_grant", second)
+			t.Errorf("a second redemption of a code after the fault answered %s, want invalid_grant", second)
 		}
 	})
-	t.Logf("checked %d codes after the restart: %d redeemed before the kill, all refused now; "+
-		"%d redemptions cut off by the kill (%d of those codes redeemed once now); %d received but never redeemed, redeemed once now",
+	t.Logf("checked %d codes after the fault: %d redeemed before the fault, all refused now; "+
+		"%d redemptions cut off by the fault (%d of those codes redeemed once now); %d received but never redeemed, redeemed once now",
 		len(codes), redeemed, cutOff, cutOffWorked, unsent)
 }
 

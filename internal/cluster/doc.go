@@ -13,7 +13,12 @@
 //   - The same holds through PgBouncer in transaction pooling mode, with
 //     database.direct_url for the migration lock and LISTEN.
 //   - A PostgreSQL restart turns into 503 temporarily_unavailable and
-//     Latchkey recovers by itself.
+//     Latchkey recovers by itself; so does a 30-second network partition
+//     (a proxy that stops forwarding), each 503 within the query timeout.
+//   - A full disk under SQLite refuses writes with 503 while reads go on,
+//     corrupts nothing, and writes resume once space returns.
+//   - kill -9 of one of three instances: clients that fail over to the
+//     others all succeed, and the restarted instance joins again.
 //   - Expired rows are collected, so tables stay flat under load.
 //   - A rolling upgrade loses nothing: instances of the previous release
 //     (upgrade/BASELINE, built from git history) serve under load while
@@ -23,6 +28,8 @@
 //
 // The PostgreSQL tests skip when no database answers (and fail under
 // CI=true), like the rest of the repository; see internal/store/postgres/pgtest.
+// The disk-full test mounts a tmpfs: it skips without root (fails under
+// CI=true).
 // The upgrade test skips the same way in a clone without the baseline's
 // history (shallow).
 package cluster

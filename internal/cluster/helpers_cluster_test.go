@@ -141,6 +141,7 @@ type cluster struct {
 	lb      *balancer
 	ins     []*instance
 	cfgPath string
+	storage string
 }
 
 // startCluster starts n instances at once on a new schema (skipping the
@@ -163,7 +164,7 @@ func startCluster(t *testing.T, n int, migrate bool) *cluster {
 	}
 	ins := startInstances(t, path, names...)
 	lb.add(ins...)
-	return &cluster{lb: lb, ins: ins, cfgPath: path}
+	return &cluster{lb: lb, ins: ins, cfgPath: path, storage: dsn}
 }
 
 // requestLogged reports whether in logs a request line for method and

@@ -113,5 +113,5 @@ func checkConsistency(t *testing.T, storage string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("rows after the crash: %v", counts)
+	t.Logf("rows: %v", counts)
 }

@@ -102,6 +102,9 @@ type loadMix struct {
 	codes       int // code flows in a new browser (login, consent), redeemed, refreshed twice
 	failures    int // password guesses for new usernames (a throttle row each)
 	refreshes   int // refreshes per password chain
+	// chainClient is the password client whose chains the load refreshes;
+	// app when unset.
+	chainClient client
 	revoke      bool
 	// expiring: lifetimes are short, so an expired code or chain starts
 	// over instead of counting as a problem.
@@ -139,6 +142,12 @@ func (c *codeRec) cutOff(died time.Time) bool { return !c.failed.IsZero() && c.f
 // created counts what the load made the server store.
 type created struct {
 	codes, grants, refreshTokens, accessTokens, revocations, sessions, failures atomic.Int64
+	// lostCodes are codes whose redemption was cut off and refused when
+	// resent (see codeLoop).
+	lostCodes atomic.Int64
+	// resentRefreshes are refreshes that succeeded when the retrier sent
+	// them again after an attempt was cut off (refresh_grace at work).
+	resentRefreshes atomic.Int64
 }
 
 // load runs a loadMix against one instance.
@@ -148,6 +157,7 @@ type load struct {
 	tr           *countingTransport
 	hc           *http.Client
 	made         created
+	stopping     atomic.Bool // see stop
 
 	mu       sync.Mutex
 	chains   []*chain
@@ -156,8 +166,22 @@ type load struct {
 }
 
 func newLoad(mix loadMix, base, issuer string) *load {
-	tr := &countingTransport{rt: newTransport()}
-	return &load{mix: mix, base: base, issuer: issuer, tr: tr, hc: newHTTPClient(tr)}
+	return newLoadVia(mix, base, issuer, newTransport())
+}
+
+// newLoadVia is newLoad sending its requests through rt. A retrier there
+// (helpers_fault_test.go) makes the load's clients retry, so a request
+// fails only once the retrier gives up; the clients then wait as long.
+func newLoadVia(mix loadMix, base, issuer string, rt http.RoundTripper) *load {
+	if mix.chainClient == (client{}) {
+		mix.chainClient = app
+	}
+	tr := &countingTransport{rt: rt}
+	hc := newHTTPClient(tr)
+	if _, ok := rt.(*retrier); ok {
+		hc.Timeout = 0 // the retrier bounds each attempt and gives up itself
+	}
+	return &load{mix: mix, base: base, issuer: issuer, tr: tr, hc: hc}
 }
 
 // run starts the goroutines; they stop when ctx ends or the server dies.
@@ -179,8 +203,12 @@ func (l *load) run(ctx context.Context) (wait func()) {
 
 // going reports whether the goroutines should send another request.
 func (l *load) going(ctx context.Context) bool {
-	return ctx.Err() == nil && (l.mix.stopAt.IsZero() || time.Now().Before(l.mix.stopAt))
+	return ctx.Err() == nil && !l.stopping.Load() && (l.mix.stopAt.IsZero() || time.Now().Before(l.mix.stopAt))
 }
+
+// stop ends each goroutine after the request it is sending, as stopAt
+// does, so that every answer the server sent reaches the ledger.
+func (l *load) stop() { l.stopping.Store(true) }
 
 // fine reports whether the request went through; otherwise it records a
 // problem, unless the load is over or the server was killed on purpose.
@@ -256,12 +284,13 @@ func (l *load) failureLoop(ctx context.Context) {
 
 func (l *load) passwordLoop(ctx context.Context) {
 	for l.going(ctx) {
-		r, err := passwordGrant(ctx, l.hc, l.base, app, "alice", alicePass)
+		c := l.mix.chainClient
+		r, err := passwordGrant(ctx, l.hc, l.base, c, "alice", alicePass)
 		if !l.fine(ctx, "password grant", r, err) {
 			return
 		}
 		l.made.grants.Add(1)
-		if !l.refreshChain(ctx, l.addChain(app, r.RefreshToken), l.mix.refreshes) {
+		if !l.refreshChain(ctx, l.addChain(c, r.RefreshToken), l.mix.refreshes) {
 			return
 		}
 	}
@@ -294,6 +323,9 @@ func (l *load) refreshChain(ctx context.Context, ch *chain, n int) bool {
 		}
 		ch.latest = r.RefreshToken
 		l.made.refreshTokens.Add(1)
+		if r.Resent {
+			l.made.resentRefreshes.Add(1)
+		}
 	}
 	return true
 }
@@ -301,6 +333,7 @@ func (l *load) refreshChain(ctx context.Context, ch *chain, n int) bool {
 func (l *load) codeLoop(ctx context.Context) {
 	for l.going(ctx) {
 		b := newBrowser(l.tr, l.issuer)
+		b.hc.Timeout = l.hc.Timeout
 		g, err := b.authorize(ctx, via(l.base), "alice", alicePass)
 		if err != nil {
 			if !l.over(ctx) {
@@ -320,6 +353,15 @@ func (l *load) codeLoop(ctx context.Context) {
 			rec.failed = sent
 		}
 		if err == nil && l.mix.expiring && r.invalidGrant() {
+			continue
+		}
+		if err == nil && r.Resent && r.invalidGrant() {
+			// The retrier sent the redemption again after an attempt was
+			// cut off mid-request: the instance that died may have
+			// redeemed the code, and a code works once (RFC 6749 §4.1.2).
+			// The client starts over, as one would.
+			rec.failed = sent
+			l.made.lostCodes.Add(1)
 			continue
 		}
 		if !l.fine(ctx, "redeem", r, err) {

@@ -50,6 +50,7 @@ type tokenResult struct {
 	Status           int    `json:"-"`
 	Backend          string `json:"-"` // the instance that served it, through the balancer
 	RetryAfter       string `json:"-"`
+	Resent           bool   `json:"-"` // a retrier sent it again after an attempt was cut off mid-request
 	Body             string `json:"-"`
 	AccessToken      string `json:"access_token"`
 	RefreshToken     string `json:"refresh_token"`
@@ -98,7 +99,8 @@ func doToken(hc *http.Client, req *http.Request) (tokenResult, error) {
 	if err != nil {
 		return tokenResult{}, err
 	}
-	r := tokenResult{Status: resp.StatusCode, Backend: resp.Header.Get(backendHeader), RetryAfter: resp.Header.Get("Retry-After"), Body: string(b)}
+	r := tokenResult{Status: resp.StatusCode, Backend: resp.Header.Get(backendHeader), RetryAfter: resp.Header.Get("Retry-After"), Body: string(b),
+		Resent: resp.Header.Get(resentHeader) != ""}
 	if len(strings.TrimSpace(r.Body)) > 0 {
 		if err := json.Unmarshal(b, &r); err != nil {
 			return r, fmt.Errorf("%s %s answered %d with a body that is not JSON: %.200s", req.Method, req.URL.Path, r.Status, b)

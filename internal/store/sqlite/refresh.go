@@ -86,6 +86,9 @@ func (s *Store) RotateRefreshToken(ctx context.Context, r store.Rotation) (store
 // revoked, even when it was revoked before); revoked, or its grant revoked
 // or past its absolute lifetime → not found; otherwise rotate.
 func rotate(ctx context.Context, tx txn, r store.Rotation) (store.RefreshToken, bool, error) {
+	if next, ok, err := rotateActive(ctx, tx, r); ok || err != nil {
+		return next, false, err
+	}
 	old, err := getRefresh(ctx, tx, r.OldDigest)
 	if err != nil {
 		return store.RefreshToken{}, false, err
@@ -118,6 +121,39 @@ func rotate(ctx context.Context, tx txn, r store.Rotation) (store.RefreshToken, 
 		return store.RefreshToken{}, false, err
 	}
 	return next, false, nil
+}
+
+// rotateActive is the common case of rotate in one statement, without
+// reading the token first: an active token of the client (not rotated,
+// not revoked, unexpired, its grant neither revoked nor past its
+// lifetime) is marked rotated and its successor stored. ok is false, and
+// nothing written, for any other token: rotate's reads then tell which
+// case it is. The writer transaction holds the database throughout, so
+// the answer is the one those reads would have given.
+func rotateActive(ctx context.Context, tx txn, r store.Rotation) (store.RefreshToken, bool, error) {
+	const q = `UPDATE refresh_tokens SET rotated_at = ?1, next_digest = ?2
+		WHERE digest = ?3 AND client_id = ?4 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ?1
+			AND EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NULL
+				AND (g.expires_at IS NULL OR g.expires_at > ?1))
+		RETURNING grant_id, user_id`
+	next := r.Next
+	err := tx.QueryRowContext(ctx, q, r.Now.UnixMilli(), next.Digest, r.OldDigest, r.ClientID).
+		Scan(&next.GrantID, textCol{&next.UserID})
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.RefreshToken{}, false, nil
+	}
+	if err != nil {
+		return store.RefreshToken{}, false, err
+	}
+	next.ClientID = r.ClientID
+	next.RotatedAt, next.Next, next.RevokedAt, next.GrantRevokedAt = time.Time{}, "", time.Time{}, time.Time{}
+	if err := insertRefresh(ctx, tx, next); err != nil {
+		return store.RefreshToken{}, false, err
+	}
+	if err := insertAccessIfSet(ctx, tx, r.Access); err != nil {
+		return store.RefreshToken{}, false, err
+	}
+	return next, true, nil
 }
 
 // rotatedAgain handles a token that was rotated already: within the grace
