@@ -41,13 +41,14 @@ func expiredDeletes() []expiredDelete {
 		(SELECT digest FROM pushed_requests WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
 		{"initial access tokens", `DELETE FROM initial_access_tokens WHERE id IN
 		(SELECT id FROM initial_access_tokens WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
-		// A revoked family's refresh tokens are refused whether kept or not,
-		// so they go at once instead of at their expiry, up to 30 days on:
-		// the grant then goes below, and the revoked grants that gc walks
-		// stay as few as the revocations of the last access-token lifetime.
-		{"revoked refresh tokens", `DELETE FROM refresh_tokens WHERE digest IN
+		// The refresh tokens of a grant revoked or past its absolute
+		// lifetime are refused whether kept or not, so they go at once
+		// instead of at their own expiry, up to refresh_token_ttl later:
+		// the grant then goes below, and the grants gc walks past stay as
+		// few as those held by an opaque access token.
+		{"dead grants' refresh tokens", `DELETE FROM refresh_tokens WHERE digest IN
 		(SELECT r.digest FROM grants g JOIN refresh_tokens r ON r.grant_id = g.id
-		WHERE g.revoked_at < $1 LIMIT $2 FOR UPDATE OF r SKIP LOCKED)`},
+		WHERE (g.revoked_at < $1 OR g.expires_at < $1) LIMIT $2 FOR UPDATE OF r SKIP LOCKED)`},
 		{"grants", `DELETE FROM grants WHERE id IN
 		(SELECT g.id FROM grants g
 		WHERE (g.revoked_at IS NOT NULL OR g.expires_at < $1)
