@@ -83,6 +83,7 @@ type benchFlags struct {
 	concurrency                                   int
 	requests                                      int64
 	duration, warmup, timeout                     time.Duration
+	rate                                          float64
 	jsonOut, quiet, freshSession, dpop            bool
 }
 
@@ -102,6 +103,7 @@ func (b *benchFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.Int64Var(&b.requests, "requests", 0, "stop after `N` requests (successes and failures) instead (exclusive with --duration)")
 	fs.DurationVar(&b.warmup, "warmup", time.Second, "untimed warm-up before the window (0 disables)")
 	fs.DurationVar(&b.timeout, "timeout", 10*time.Second, "timeout of each HTTP request")
+	fs.Float64Var(&b.rate, "rate", 0, "at most `N` requests per second from all workers together (0: as many as they can); for long runs at a fixed load")
 	fs.BoolVar(&b.jsonOut, "json", false, "print the summary as one JSON object")
 	fs.BoolVar(&b.quiet, "quiet", false, "no progress line")
 }
@@ -198,13 +200,16 @@ func (b benchFlags) config(set map[string]bool) (loadgen.Config, error) {
 		problem = "--warmup cannot be negative (0 disables it)"
 	case b.timeout <= 0:
 		problem = "--timeout must be positive"
+	case b.rate < 0:
+		problem = "--rate cannot be negative"
 	}
 	if problem != "" {
 		return loadgen.Config{}, usageError{problem}
 	}
 	cfg := loadgen.Config{Issuer: b.issuer, Grant: g, ClientID: b.clientID, ClientSecret: b.secret, AuthMethod: b.authMethod.method(),
 		Username: b.username, Password: b.password, Scope: b.scope, RedirectURI: b.redirectURI, Token: b.token, Assertion: b.assertion,
-		FreshSession: b.freshSession, DPoP: b.dpop, Concurrency: b.concurrency, Duration: b.duration, Warmup: b.warmup, Timeout: b.timeout}
+		FreshSession: b.freshSession, DPoP: b.dpop, Concurrency: b.concurrency, Duration: b.duration, Warmup: b.warmup, Timeout: b.timeout,
+		Rate: b.rate}
 	if set["requests"] {
 		cfg.Duration, cfg.Requests = 0, b.requests
 	}

@@ -13,13 +13,14 @@ import (
 	"github.com/latchkey/latchkey/internal/token"
 )
 
-const benchSeedUsage = `bench seed [--config FILE] [--storage URL] --users N --clients N --refresh-tokens N
+const benchSeedUsage = `bench seed [--config FILE] [--storage URL] --users N --clients N --refresh-tokens N [--expired N]
 
 Fills the configured database with rows for the scale measurements
 (docs/performance.md): N users seed-u-I (username seed-user-I, password
 "seed-password", all sharing one argon2id hash), N self-registered clients
 seed-c-I (source registration, so no request path lists them), and N grants
-seed-g-I each with one refresh token, spread over the users and clients. Each
+seed-g-I each with one refresh token, spread over the users and clients, and
+with --expired N grants seed-gx-I past their lifetime, for gc to remove. Each
 kind is one row written by Latchkey's own store methods, then cloned in batched
 INSERT … SELECT statements of --batch rows, so every column holds what Latchkey
 writes. The planner's statistics are refreshed at the end. A database seeded
@@ -34,10 +35,11 @@ func runBenchSeed(ctx context.Context, args []string, e env) error {
 	fs := newFlags("bench seed", benchSeedUsage, benchSeedExample, e.stdout)
 	var cf configFlags
 	cf.register(fs)
-	var users, clients, refresh, batch int64
+	var users, clients, refresh, expired, batch int64
 	fs.Int64Var(&users, "users", 0, "users to create (at least 1 when --refresh-tokens is given)")
 	fs.Int64Var(&clients, "clients", 0, "clients to create (at least 1 when --refresh-tokens is given)")
 	fs.Int64Var(&refresh, "refresh-tokens", 0, "grants to create, each with one refresh token")
+	fs.Int64Var(&expired, "expired", 0, "grants to create past their lifetime, each with an expired refresh token, for gc to remove")
 	fs.Int64Var(&batch, "batch", 50000, "rows per INSERT statement")
 	if done, err := parse(fs, args); done {
 		return err
@@ -45,10 +47,10 @@ func runBenchSeed(ctx context.Context, args []string, e env) error {
 	switch {
 	case fs.NArg() > 0:
 		return usageError{fmt.Sprintf("unexpected arguments: %v", fs.Args())}
-	case users < 0 || clients < 0 || refresh < 0 || batch < 1:
-		return usageError{"--users, --clients and --refresh-tokens must be ≥ 0, --batch ≥ 1"}
-	case refresh > 0 && (users < 1 || clients < 1):
-		return usageError{"--refresh-tokens needs --users and --clients of at least 1: each grant is a user's at a client"}
+	case users < 0 || clients < 0 || refresh < 0 || expired < 0 || batch < 1:
+		return usageError{"--users, --clients, --refresh-tokens and --expired must be ≥ 0, --batch ≥ 1"}
+	case refresh+expired > 0 && (users < 1 || clients < 1):
+		return usageError{"--refresh-tokens and --expired need --users and --clients of at least 1: each grant is a user's at a client"}
 	}
 	return withStore(ctx, &cf, e, func(cfg config.Config, st store.Store, _ []string) error {
 		seeder, ok := st.(store.Seeder)
@@ -61,7 +63,7 @@ func runBenchSeed(ctx context.Context, args []string, e env) error {
 			return err
 		}
 		s := seeding{st: st, seeder: seeder, batch: batch, e: e, now: time.Now()}
-		return s.run(ctx, users, clients, refresh)
+		return s.run(ctx, users, clients, refresh, expired)
 	})
 }
 
@@ -74,7 +76,7 @@ type seeding struct {
 	now    time.Time
 }
 
-func (s seeding) run(ctx context.Context, users, clients, refresh int64) error {
+func (s seeding) run(ctx context.Context, users, clients, refresh, expired int64) error {
 	start := time.Now()
 	if users > 0 {
 		hash, err := password.Hash(seedPassword, password.DefaultParams(), rand.Reader)
@@ -108,32 +110,53 @@ func (s seeding) run(ctx context.Context, users, clients, refresh int64) error {
 		}
 	}
 	if refresh > 0 {
-		g := store.Grant{ID: "seed-g-0", ClientID: "seed-c-0", UserID: "seed-u-0", Scopes: []string{"openid", "read", "offline_access"},
-			AuthTime: s.now, CreatedAt: s.now}
-		digest := token.Digest("seed-refresh-0")
-		if err := s.st.SaveIssue(ctx, store.Issue{Grant: &g, Refresh: &store.RefreshToken{Digest: digest, GrantID: g.ID,
-			ClientID: g.ClientID, UserID: g.UserID, Scopes: g.Scopes, CreatedAt: s.now, ExpiresAt: s.now.Add(30 * 24 * time.Hour)}}); err != nil {
-			return fmt.Errorf("bench seed: the first grant: %w", err)
-		}
-		spread := map[string]store.SeedValue{"client_id": {Prefix: "seed-c-", Mod: clients}, "user_id": {Prefix: "seed-u-", Mod: users}}
-		grants := map[string]store.SeedValue{"id": {Prefix: "seed-g-"}}
-		tokens := map[string]store.SeedValue{"digest": {Random: true}, "grant_id": {Prefix: "seed-g-"}}
-		for k, v := range spread {
-			grants[k], tokens[k] = v, v
-		}
-		if err := s.clone(ctx, "grants", "id", "seed-g-0", refresh, grants); err != nil {
+		if err := s.grants(ctx, "seed-g-", refresh, users, clients, false); err != nil {
 			return err
 		}
-		if err := s.clone(ctx, "refresh_tokens", "digest", digest, refresh, tokens); err != nil {
+	}
+	if expired > 0 {
+		if err := s.grants(ctx, "seed-gx-", expired, users, clients, true); err != nil {
 			return err
 		}
 	}
 	if err := s.seeder.Analyze(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(s.e.stdout, "seeded %d users, %d clients, %d grants and refresh tokens in %s (users' password: %s)\n",
-		users, clients, refresh, time.Since(start).Round(time.Millisecond), seedPassword)
+	fmt.Fprintf(s.e.stdout, "seeded %d users, %d clients, %d grants and refresh tokens and %d expired ones in %s (users' password: %s)\n",
+		users, clients, refresh, expired, time.Since(start).Round(time.Millisecond), seedPassword)
 	return nil
+}
+
+// grants seeds n grants named prefix+i, each with one refresh token,
+// spread over the users and clients. Live ones are as a password sign-in
+// leaves them (an absolute lifetime of 90 days, a refresh token of 30);
+// expired ones are past both, so gc removes them.
+func (s seeding) grants(ctx context.Context, prefix string, n, users, clients int64, expired bool) error {
+	created, grantExp, tokenExp := s.now, s.now.Add(90*24*time.Hour), s.now.Add(30*24*time.Hour)
+	if expired {
+		created, grantExp, tokenExp = s.now.Add(-91*24*time.Hour), s.now.Add(-time.Hour), s.now.Add(-time.Hour)
+	}
+	g := store.Grant{ID: prefix + "0", ClientID: "seed-c-0", UserID: "seed-u-0", Scopes: []string{"openid", "read", "offline_access"},
+		AuthTime: created, CreatedAt: created, ExpiresAt: grantExp}
+	first := "seed-refresh-0"
+	if expired {
+		first = "seed-refresh-x0"
+	}
+	digest := token.Digest(first)
+	if err := s.st.SaveIssue(ctx, store.Issue{Grant: &g, Refresh: &store.RefreshToken{Digest: digest, GrantID: g.ID,
+		ClientID: g.ClientID, UserID: g.UserID, Scopes: g.Scopes, CreatedAt: created, ExpiresAt: tokenExp}}); err != nil {
+		return fmt.Errorf("bench seed: the first grant %s: %w", g.ID, err)
+	}
+	spread := map[string]store.SeedValue{"client_id": {Prefix: "seed-c-", Mod: clients}, "user_id": {Prefix: "seed-u-", Mod: users}}
+	grants := map[string]store.SeedValue{"id": {Prefix: prefix}}
+	tokens := map[string]store.SeedValue{"digest": {Random: true}, "grant_id": {Prefix: prefix}}
+	for k, v := range spread {
+		grants[k], tokens[k] = v, v
+	}
+	if err := s.clone(ctx, "grants", "id", g.ID, n, grants); err != nil {
+		return err
+	}
+	return s.clone(ctx, "refresh_tokens", "digest", digest, n, tokens)
 }
 
 // clone copies the row of table whose keyColumn is key into rows 1..n-1,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,8 +47,8 @@ func TestBenchSeed(t *testing.T) {
 			}
 			vars := map[string]string{"LATCHKEY_SECRETS_SYSTEM": strings.Repeat("s", 32)}
 			out := mustRun(t, vars, "", "bench", "seed", "--storage", url, "--users", "50", "--clients", "7",
-				"--refresh-tokens", "120", "--batch", "16")
-			if !strings.Contains(out, "seeded 50 users, 7 clients, 120 grants and refresh tokens") {
+				"--refresh-tokens", "120", "--expired", "40", "--batch", "16")
+			if !strings.Contains(out, "seeded 50 users, 7 clients, 120 grants and refresh tokens and 40 expired ones") {
 				t.Fatalf("output: %s", out)
 			}
 			st := open()
@@ -77,6 +78,30 @@ func TestBenchSeed(t *testing.T) {
 			}
 			if page, err := st.ListUserGrants(ctx, "seed-u-19", "", time.Now()); err != nil || len(page) != 3 { // 19, 69, 119
 				t.Fatalf("grants of seed-u-19: %d %v", len(page), err)
+			}
+			// The expired grants are gc's, with their refresh tokens; the live ones stay.
+			if x, err := st.GetGrant(ctx, "seed-gx-39"); err != nil || !x.ExpiresAt.Before(time.Now()) {
+				t.Fatalf("seed-gx-39: %+v %v", x, err)
+			}
+			removed := 0
+			for {
+				n, err := st.DeleteExpired(ctx, time.Now(), 25)
+				if err != nil {
+					t.Fatal(err)
+				}
+				removed += n
+				if n == 0 {
+					break
+				}
+			}
+			if removed != 80 {
+				t.Errorf("gc removed %d rows, want the 40 expired grants and their 40 refresh tokens", removed)
+			}
+			if _, err := st.GetGrant(ctx, "seed-gx-0"); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("an expired grant after gc: %v", err)
+			}
+			if _, err := st.GetGrant(ctx, "seed-g-119"); err != nil {
+				t.Errorf("a live grant after gc: %v", err)
 			}
 			r2 := runCLI(t, vars, "", "bench", "seed", "--storage", url, "--users", "1")
 			if r2.err == nil || !strings.Contains(r2.err.Error(), "seeded already") {

@@ -285,6 +285,18 @@ func listenAndServe(ctx context.Context, h http.Handler, ln net.Listener, cfg co
 	return nil
 }
 
+// sleepCtx waits d, or until ctx ends, and reports whether it waited.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // collectGarbage removes expired rows in small batches on a schedule.
 func collectGarbage(ctx context.Context, st store.Store, cfg config.Config, log *slog.Logger) {
 	t := time.NewTicker(cfg.GC.Interval.D())
@@ -296,16 +308,23 @@ func collectGarbage(ctx context.Context, st store.Store, cfg config.Config, log 
 		case <-t.C:
 		}
 		for {
-			n, err := st.DeleteExpired(ctx, time.Now(), cfg.GC.Batch)
+			start := time.Now()
+			n, err := st.DeleteExpired(ctx, start, cfg.GC.Batch)
 			if err != nil {
 				log.Warn("garbage collection failed", "err", err)
 				break
 			}
 			if n > 0 {
-				log.Debug("removed expired rows", "count", n)
+				log.Debug("removed expired rows", "count", n, "took", time.Since(start))
 			}
 			if n < cfg.GC.Batch {
 				break
+			}
+			// A backlog (after an outage, an import, a first start on a big
+			// database) is worked off at half the writer's time at most:
+			// requests waiting for the writer go between two batches.
+			if !sleepCtx(ctx, time.Since(start)) {
+				return
 			}
 		}
 		if n, err := pruneAudit(ctx, st, cfg, time.Now()); err != nil {

@@ -494,7 +494,7 @@ func Default() Config {
 		},
 		Database: Database{MaxConns: 10, ConnectTimeout: Duration(5 * time.Second), QueryTimeout: Duration(5 * time.Second),
 			CacheTTL: Duration(time.Second)},
-		GC: GC{Interval: Duration(5 * time.Minute), Batch: 500},
+		GC: GC{Interval: Duration(5 * time.Minute), Batch: 100},
 		DPoP: DPoP{NonceLifetime: Duration(5 * time.Minute), ProofWindow: Duration(60 * time.Second),
 			SigningAlgs: []string{"ES256", "EdDSA", "PS256"}},
 		PAR:    PAR{Lifetime: Duration(60 * time.Second)},

@@ -30,7 +30,7 @@ func TestExampleLoadsAndValidates(t *testing.T) {
 		t.Errorf("clients = %+v", cfg.Clients)
 	}
 	// Defaults survive where the file says nothing.
-	if cfg.Tokens.AccessTokenTTL.D() != 15*time.Minute || cfg.GC.Batch != 500 {
+	if cfg.Tokens.AccessTokenTTL.D() != 15*time.Minute || cfg.GC.Batch != 100 {
 		t.Errorf("defaults lost: %+v %+v", cfg.Tokens, cfg.GC)
 	}
 	claims := cfg.Users[0].Claims

@@ -7,14 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/latchkey/latchkey/internal/protocol"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"syscall"
 
+	"golang.org/x/time/rate"
+
 	"github.com/latchkey/latchkey/internal/oauthclient"
+	"github.com/latchkey/latchkey/internal/protocol"
 )
 
 // maxBody bounds what is read of any answer; the rest is discarded.
@@ -43,6 +45,8 @@ type runner struct {
 	// authParams are appended to every body: client_id (and client_secret
 	// with client_secret_post, or client_id alone for a public client).
 	authParams string
+	// pace, when the run has a Rate, hands out the requests' turns.
+	pace *rate.Limiter
 	// fixedBody is the body of the ClientCredentials, Password,
 	// JWTBearer and Introspect requests; passwordBody that of a password grant.
 	fixedBody, passwordBody []byte
@@ -61,6 +65,10 @@ func newTransport(concurrency int) *http.Transport {
 // share; for Introspect without a token it gets one.
 func newRunner(ctx context.Context, cfg Config) (*runner, error) {
 	r := &runner{cfg: cfg, transport: cfg.Transport}
+	if cfg.Rate > 0 {
+		// A burst of one: the requests are spread evenly over each second.
+		r.pace = rate.NewLimiter(rate.Limit(cfg.Rate), 1)
+	}
 	if r.transport == nil {
 		r.transport, r.ownsTr = newTransport(cfg.Concurrency), true
 	}

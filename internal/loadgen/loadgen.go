@@ -121,6 +121,11 @@ type Config struct {
 	Warmup time.Duration
 	// Timeout bounds each HTTP request (default 10 s).
 	Timeout time.Duration
+	// Rate, when positive, caps the requests per second that the workers
+	// send together, warm-up included: a long run at a fixed load (a soak)
+	// then sees the same traffic whatever else the machine does. A worker
+	// still waits for each answer, so a slow server gets less than Rate.
+	Rate float64
 
 	// Progress, when set, is called about once a second from one goroutine
 	// while the run lasts, never after Run returns.
@@ -176,6 +181,8 @@ func (c Config) Check() error {
 		add("the warm-up cannot be negative")
 	case c.Timeout <= 0:
 		add("the timeout must be positive")
+	case c.Rate < 0:
+		add("the rate cannot be negative")
 	}
 	return errors.Join(errs...)
 }

@@ -173,3 +173,24 @@ func TestBenchRunInterrupted(t *testing.T) {
 		t.Errorf("%d ok, %d failed, %d progress reports; want successes, no failures, a report", res.OK, res.Failures, reports.Load())
 	}
 }
+
+// A paced run sends no more than Rate requests a second, whatever the
+// server could take; a negative rate is refused.
+func TestBenchRate(t *testing.T) {
+	t.Parallel()
+	env, _, svc := benchEnv(t)
+	cfg := Config{Issuer: env.URL, Grant: ClientCredentials, ClientID: "svc", ClientSecret: svc, Concurrency: 4,
+		Duration: 1500 * time.Millisecond, Rate: 20}
+	res, err := Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1.5 s at 20/s, and the limiter's burst of one.
+	if res.OK+res.Failures > 31 || res.OK == 0 || res.Failures != 0 {
+		t.Errorf("%d ok and %d failed at 20 requests/s for 1.5 s, want at most 31 and no failure", res.OK, res.Failures)
+	}
+	cfg.Rate = -1
+	if err := cfg.Check(); err == nil || !strings.Contains(err.Error(), "rate") {
+		t.Errorf("Check of a negative rate = %v", err)
+	}
+}

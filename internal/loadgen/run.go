@@ -69,6 +69,9 @@ func (win *window) admit(now time.Time) (count, more bool) {
 // that failed because ctx ended (the end of the run) is not a result.
 func (w *worker) loop(ctx context.Context, win *window) {
 	for ctx.Err() == nil {
+		if w.r.pace != nil && w.r.pace.Wait(ctx) != nil {
+			return // the run is over
+		}
 		began := time.Now()
 		o := w.do(ctx)
 		now := time.Now()

@@ -41,12 +41,35 @@ func expiredDeletes() []expiredDelete {
 		(SELECT digest FROM pushed_requests WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
 		{"initial access tokens", `DELETE FROM initial_access_tokens WHERE id IN
 		(SELECT id FROM initial_access_tokens WHERE expires_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`},
-		{"grants", `DELETE FROM grants WHERE id IN
-		(SELECT g.id FROM grants g
-		WHERE (g.revoked_at IS NOT NULL OR g.expires_at < $1)
+		// The refresh tokens of a grant revoked or past its absolute
+		// lifetime are refused whether kept or not, so they go at once
+		// instead of at their own expiry, up to refresh_token_ttl later,
+		// taken in the order of the grants' index; the grants below are
+		// then taken in the same order, the first ones with no token left.
+		// Each is a range of its own with ORDER BY … LIMIT: with an OR, or
+		// without the order, the planner scanned both tables whole once a
+		// backlog was a fifth of the grants (bench/gc, 2M of 12M).
+		{"expired grants' refresh tokens", `DELETE FROM refresh_tokens WHERE digest IN
+		(SELECT r.digest FROM grants g JOIN refresh_tokens r ON r.grant_id = g.id
+		WHERE g.expires_at < $1 ORDER BY g.expires_at LIMIT $2 FOR UPDATE OF r SKIP LOCKED)`},
+		{"revoked grants' refresh tokens", `DELETE FROM refresh_tokens WHERE digest IN
+		(SELECT r.digest FROM grants g JOIN refresh_tokens r ON r.grant_id = g.id
+		WHERE g.revoked_at < $1 ORDER BY g.revoked_at LIMIT $2 FOR UPDATE OF r SKIP LOCKED)`},
+		// A grant goes once no refresh or opaque access token refers to it;
+		// the candidates are the first of the range, so one held by an
+		// opaque access token delays the others by its lifetime at most.
+		{"expired grants", `DELETE FROM grants WHERE id IN
+		(SELECT g.id FROM grants g WHERE g.id IN
+			(SELECT id FROM grants WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)
 		AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id)
 		AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.grant_id = g.id)
-		LIMIT $2 FOR UPDATE OF g SKIP LOCKED)`},
+		FOR UPDATE OF g SKIP LOCKED)`},
+		{"revoked grants", `DELETE FROM grants WHERE id IN
+		(SELECT g.id FROM grants g WHERE g.id IN
+			(SELECT id FROM grants WHERE revoked_at < $1 ORDER BY revoked_at LIMIT $2)
+		AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = g.id)
+		AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.grant_id = g.id)
+		FOR UPDATE OF g SKIP LOCKED)`},
 	}
 }
 

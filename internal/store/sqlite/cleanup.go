@@ -35,6 +35,18 @@ func expiredDeletes() []expiredDelete {
 		(SELECT digest FROM pushed_requests WHERE expires_at < ?1 LIMIT ?2)`},
 		{"initial access tokens", `DELETE FROM initial_access_tokens WHERE id IN
 		(SELECT id FROM initial_access_tokens WHERE expires_at < ?1 LIMIT ?2)`},
+		// The refresh tokens of a grant revoked or past its absolute
+		// lifetime are refused whether kept or not, so they go at once
+		// instead of at their own expiry, up to refresh_token_ttl later:
+		// the grant then goes below, and the grants gc walks past stay as
+		// few as those held by an opaque access token. Each range walks
+		// grants in its index's order and skips those with no token left.
+		{"dead grants' refresh tokens", `DELETE FROM refresh_tokens WHERE digest IN (SELECT digest FROM
+		(SELECT digest FROM (SELECT r.digest FROM grants g INDEXED BY grants_expires
+			JOIN refresh_tokens r ON r.grant_id = g.id WHERE g.expires_at < ?1 LIMIT ?2)
+		UNION ALL
+		SELECT digest FROM (SELECT r.digest FROM grants g INDEXED BY grants_revoked
+			JOIN refresh_tokens r ON r.grant_id = g.id WHERE g.revoked_at > 0 AND g.revoked_at < ?1 LIMIT ?2)) LIMIT ?2)`},
 		// Two index ranges (grants_expires, grants_revoked), named with
 		// INDEXED BY and joined by UNION ALL (IN ignores a repeat): with an
 		// OR of the two the planner may walk the whole table.

@@ -42,6 +42,19 @@ func seedExpiry(t *testing.T, s store.Store, f fixture) (int, store.Issue) {
 	revoked := newGrant("g-revoked", f.client.ID, f.user.ID)
 	must(t, s.SaveIssue(ctx, store.Issue{Grant: &revoked}))
 	must(t, s.RevokeGrant(ctx, "g-revoked", at(time.Minute)))
+	// A revoked grant whose refresh token has a month to live: the token is
+	// refused either way, so both go now rather than in a month (a gc that
+	// kept them would walk every such grant on every pass).
+	revokedFamily := newIssue("g-revoked-family", f)
+	revokedFamily.Access = nil
+	must(t, s.SaveIssue(ctx, revokedFamily))
+	must(t, s.RevokeGrant(ctx, "g-revoked-family", at(time.Minute)))
+	// A grant past its absolute lifetime whose last refresh token (issued
+	// late in its life) would live on: refused either way, so both go now.
+	pastAbsolute := newIssue("g-past-absolute", f)
+	pastAbsolute.Access = nil
+	pastAbsolute.Grant.ExpiresAt = at(2 * time.Hour)
+	must(t, s.SaveIssue(ctx, pastAbsolute))
 
 	must(t, s.RevokeJTI(ctx, "jti-old", at(time.Hour)))
 	must(t, s.RevokeJTI(ctx, "jti-live", at(11*time.Hour)))
@@ -60,9 +73,9 @@ func seedExpiry(t *testing.T, s store.Store, f fixture) (int, store.Issue) {
 	must(t, s.CreatePushedRequest(ctx, newPushed("par-live", f.client.ID, at(11*time.Hour))))
 	must(t, s.CreateDeviceCode(ctx, newDevice("device-old", f, at(time.Hour))))
 	must(t, s.CreateDeviceCode(ctx, newDevice("device-live", f, at(11*time.Hour))))
-	// code, 2 grants, refresh token, access token, jti, session, throttle,
-	// replay record, pushed request, device code
-	return 11, live
+	// code, 4 grants, 3 refresh tokens, access token, jti, session,
+	// throttle, replay record, pushed request, device code
+	return 15, live
 }
 
 func testDeleteExpired(t *testing.T, s store.Store) {
@@ -96,6 +109,8 @@ func testDeleteExpired(t *testing.T, s store.Store) {
 	must(t, err)
 	_, err = s.GetGrant(ctx, "g-revoked")
 	wantErr(t, "GetGrant(g-revoked)", err, store.ErrNotFound)
+	checkIssueAbsent(t, s, newIssue("g-revoked-family", f))
+	checkIssueAbsent(t, s, newIssue("g-past-absolute", f))
 
 	for jti, want := range map[string]bool{"jti-old": false, "jti-live": true} {
 		got, err := s.IsRevoked(ctx, jti, "")
