@@ -30,9 +30,9 @@ func writeSamples(t *testing.T, n int, rss func(i int) int) string {
 // gets its PNG.
 func TestJudgesGrowthAfterWarmup(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		rss   func(i int) int
-		flat  bool
+		name string
+		rss  func(i int) int
+		flat bool
 		want string
 	}{
 		{"level", func(i int) int { return 100_000 + (i%9)*3_000 }, true, "Resident memory"},
