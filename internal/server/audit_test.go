@@ -30,6 +30,13 @@ type auditRec struct {
 
 func newAuditEnv(t *testing.T, configure func(*server.Config)) *auditRec {
 	t.Helper()
+	return newAuditEnvWith(t, testenv.Options{}, configure)
+}
+
+// newAuditEnvWith is newAuditEnv with the environment's other options
+// (its store and Configure are the audit ones).
+func newAuditEnvWith(t *testing.T, opts testenv.Options, configure func(*server.Config)) *auditRec {
+	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "latchkey.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -43,12 +50,14 @@ func newAuditEnv(t *testing.T, configure func(*server.Config)) *auditRec {
 	}
 	go a.writer.Run(context.WithoutCancel(t.Context()))
 	t.Cleanup(func() { a.closeWriter(t) })
-	a.env = testenv.New(t, testenv.Options{Store: st, Configure: func(c *server.Config) {
+	opts.Store = st
+	opts.Configure = func(c *server.Config) {
 		c.Audit = a.writer
 		if configure != nil {
 			configure(c)
 		}
-	}})
+	}
+	a.env = testenv.New(t, opts)
 	return a
 }
 
@@ -60,7 +69,12 @@ type auditAZ struct {
 
 func newAuditAZ(t *testing.T, configure func(*server.Config)) *auditAZ {
 	t.Helper()
-	rec := newAuditEnv(t, configure)
+	return newAuditAZWith(t, testenv.Options{}, configure)
+}
+
+func newAuditAZWith(t *testing.T, opts testenv.Options, configure func(*server.Config)) *auditAZ {
+	t.Helper()
+	rec := newAuditEnvWith(t, opts, configure)
 	s := &azSetup{Env: rec.env}
 	s.secret = rec.env.AddClient(t, azWebClient("web"))
 	s.user = rec.env.AddUser(t, azUser, azPassword, map[string]any{"name": "Alice Liddell", "email": "alice@example.com"})

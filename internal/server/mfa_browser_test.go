@@ -17,8 +17,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 
-	"github.com/coreos/go-oidc/v3/oidc"
-
 	"github.com/latchkey/latchkey/internal/browsertest"
 )
 
@@ -122,23 +120,7 @@ func mfaBrowserSignIn(t *testing.T, rp *azBrowserRP, tab context.Context, secret
 	// The same code as the enrolment's step would be refused; this step's is fresh.
 	typeCode(t, tab, "totp-form", totpCode(t, secret, rp.env.Clock.Now()))
 	azDecide(t, tab, "allow")
-	q := rp.cb.wait(t, tab)
-	tok, err := rp.conf.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatalf("exchange: %v (callback %v)", err, q)
-	}
-	raw, _ := tok.Extra("id_token").(string)
-	idt, err := rp.provider.Verifier(&oidc.Config{ClientID: "notes"}).Verify(context.Background(), raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var claims struct {
-		AMR []string `json:"amr"`
-		ACR string   `json:"acr"`
-	}
-	if err := idt.Claims(&claims); err != nil {
-		t.Fatal(err)
-	}
+	claims := rp.redeem(t, tab, verifier)
 	if !slices.Contains(claims.AMR, "otp") || !slices.Contains(claims.AMR, "pwd") || claims.ACR != acrMFA {
 		t.Fatalf("ID token amr %v acr %q", claims.AMR, claims.ACR)
 	}

@@ -13,10 +13,8 @@ package server_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -26,7 +24,6 @@ import (
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres/pgtest"
-	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/testenv"
 	"github.com/latchkey/latchkey/internal/web"
 )
@@ -35,24 +32,7 @@ import (
 // party id is a domain name).
 func newPasskeyAZ(t *testing.T) *auditAZ {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "latchkey.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	a := &auditRec{auditLogs: &testenv.Buffer{}}
-	a.writer, err = audit.NewWriter(audit.Options{Sink: st, FlushEvery: 5 * time.Millisecond,
-		Logger: slog.New(slog.NewJSONHandler(a.auditLogs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go a.writer.Run(context.WithoutCancel(t.Context()))
-	t.Cleanup(func() { a.closeWriter(t) })
-	a.env = testenv.New(t, testenv.Options{Store: st, Localhost: true, Configure: func(c *server.Config) { c.Audit = a.writer }})
-	s := &azSetup{Env: a.env}
-	s.secret = a.env.AddClient(t, azWebClient("web"))
-	s.user = a.env.AddUser(t, azUser, azPassword, map[string]any{"name": "Alice Liddell", "email": "alice@example.com"})
-	return &auditAZ{azSetup: s, auditRec: a}
+	return newAuditAZWith(t, testenv.Options{Localhost: true}, nil)
 }
 
 // enrolPasskey signs b in on /account and adds k as a passkey named name;
